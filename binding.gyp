@@ -1,0 +1,35 @@
+{
+  "targets": [
+    {
+      "target_name": "alexnet_native",
+      "sources": ["<!@(node -p \"require('./native/sources.json').cpu.join(' ')\")"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native"],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "cflags_cc": ["-std=c++17", "-O3", "-ffp-contract=fast"],
+      "conditions": [
+        ["target_arch=='x64'", {
+          "defines": ["ALEXNET_GEMM_X86"],
+          "dependencies": ["gemm_avx2", "gemm_avx512"]
+        }]
+      ]
+    },
+    {
+      "target_name": "gemm_avx2",
+      "type": "static_library",
+      "sources": ["<!@(node -p \"require('./native/sources.json').cpu_avx2.join(' ')\")"],
+      "include_dirs": ["native"],
+      "cflags": ["-fPIC"],
+      "cflags_cc": ["-std=c++17", "-O3", "-ffp-contract=fast", "-mavx2", "-mfma"]
+    },
+    {
+      "target_name": "gemm_avx512",
+      "type": "static_library",
+      "sources": ["<!@(node -p \"require('./native/sources.json').cpu_avx512.join(' ')\")"],
+      "include_dirs": ["native"],
+      "cflags": ["-fPIC"],
+      "cflags_cc": ["-std=c++17", "-O3", "-ffp-contract=fast", "-mavx512f", "-mfma"]
+    }
+  ]
+}

@@ -1,0 +1,30 @@
+/**
+ * Typed errors thrown by the library. Every message names the argument (or file, or flag), what
+ * was expected and what was received, in the shape sharp made familiar:
+ * `Expected positive integer for batchSize but received -1 of type number`.
+ */
+
+/** Base class of every error this package throws on purpose. */
+export class AlexNetError extends Error {
+  override name = 'AlexNetError';
+}
+
+/** An argument has the wrong type or value. */
+export class ArgumentError extends AlexNetError {
+  override name = 'ArgumentError';
+}
+
+/** A tensor's shape does not fit the operation. */
+export class ShapeError extends AlexNetError {
+  override name = 'ShapeError';
+}
+
+/** A tensor or plan was used after `dispose()`. */
+export class DisposedError extends AlexNetError {
+  override name = 'DisposedError';
+}
+
+/** The native addon could not be loaded, or a device is unavailable. */
+export class DeviceError extends AlexNetError {
+  override name = 'DeviceError';
+}

@@ -1,0 +1,22 @@
+// The addon's module file: registers the Tensor class and every op family, nothing else.
+#include <napi.h>
+
+#include "bindings/bindings.h"
+#include "core/tensor.h"
+#include "cpu/thread_pool.h"
+
+namespace alexnet {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  Tensor::Register(env, exports);
+  RegisterGemm(env, exports);
+  Napi::Array backends = Napi::Array::New(env);
+  backends.Set(uint32_t{0}, Napi::String::New(env, "cpu"));
+  exports.Set("backends", backends);
+  exports.Set("cpuThreads", Napi::Number::New(env, cpu::ThreadCount()));
+  return exports;
+}
+
+NODE_API_MODULE(alexnet_native, Init)
+
+}  // namespace alexnet

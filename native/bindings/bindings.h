@@ -1,0 +1,12 @@
+// The N-API entry points, one Register function per op family (native/bindings/<family>.cc).
+// Each entry point unwraps its arguments, picks the backend from the tensors' device and calls
+// the kernel; argument validation with user-facing messages lives in lib/ops.
+#pragma once
+
+#include <napi.h>
+
+namespace alexnet {
+
+void RegisterGemm(Napi::Env env, Napi::Object exports);
+
+}  // namespace alexnet

@@ -1,0 +1,173 @@
+#include "cpu/gemm.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <memory>
+#include <string_view>
+
+#include "cpu/gemm_kernel.h"
+#include "cpu/thread_pool.h"
+
+namespace alexnet::cpu {
+
+namespace {
+
+// Block sizes (BLIS naming). A KC x NR strip of B (32 KiB at NR = 32) stays in L1 while the
+// micro-kernel sweeps an MC x KC block of A (144 KiB) held in L2; the KC x NC panel of B
+// (3 MiB) is shared by both threads from L3. MC is a multiple of every MR (4, 6, 12).
+constexpr int kKc = 256;
+constexpr int kMc = 144;
+constexpr int kNc = 3072;
+
+const GemmKernel& SelectKernel() {
+#if defined(ALEXNET_GEMM_X86)
+  __builtin_cpu_init();
+  if (std::getenv("ALEXNET_GEMM_ISA") == nullptr ||
+      std::string_view(std::getenv("ALEXNET_GEMM_ISA")) != "generic") {
+    if (__builtin_cpu_supports("avx512f")) return gemm_avx512::kKernel;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return gemm_avx2::kKernel;
+  }
+#endif
+  return gemm_generic::kKernel;
+}
+
+const GemmKernel& Kernel() {
+  static const GemmKernel& kernel = SelectKernel();
+  return kernel;
+}
+
+struct FreeDeleter {
+  void operator()(float* p) const { std::free(p); }
+};
+using AlignedFloats = std::unique_ptr<float[], FreeDeleter>;
+
+AlignedFloats AllocateAligned(size_t count) {
+  size_t bytes = (count * sizeof(float) + 63) / 64 * 64;
+  return AlignedFloats(static_cast<float*>(std::aligned_alloc(64, std::max<size_t>(bytes, 64))));
+}
+
+// A view of op(X): element (i, j) at x[i * row_stride + j * col_stride].
+struct MatrixView {
+  const float* x;
+  int64_t row_stride;
+  int64_t col_stride;
+  float at(int64_t i, int64_t j) const { return x[i * row_stride + j * col_stride]; }
+};
+
+// Packs rows [0, rows) x cols [0, kc) of `a` into strips of `mr` rows, each stored column by
+// column (kc steps of mr values), scaled by alpha and zero-padded to whole strips. The loop
+// order follows whichever stride of the source is 1, so reads are contiguous.
+void PackA(const MatrixView& a, int rows, int kc, float alpha, int mr, float* out) {
+  for (int i0 = 0; i0 < rows; i0 += mr) {
+    int h = std::min(mr, rows - i0);
+    float* strip = out + static_cast<int64_t>(i0) * kc;
+    if (h < mr) std::fill(strip, strip + static_cast<int64_t>(mr) * kc, 0.0f);
+    if (a.col_stride == 1) {
+      for (int i = 0; i < h; ++i)
+        for (int p = 0; p < kc; ++p) strip[p * mr + i] = alpha * a.at(i0 + i, p);
+    } else {
+      for (int p = 0; p < kc; ++p)
+        for (int i = 0; i < h; ++i) strip[p * mr + i] = alpha * a.at(i0 + i, p);
+    }
+  }
+}
+
+// Packs rows [0, kc) x cols [0, cols) of `b` into strips of `nr` columns (kc steps of nr values),
+// zero-padded to whole strips.
+void PackBStrip(const MatrixView& b, int kc, int j0, int cols, int nr, float* strip) {
+  int w = std::min(nr, cols - j0);
+  if (w < nr) std::fill(strip, strip + static_cast<int64_t>(nr) * kc, 0.0f);
+  if (b.col_stride == 1) {
+    for (int p = 0; p < kc; ++p)
+      for (int j = 0; j < w; ++j) strip[p * nr + j] = b.at(p, j0 + j);
+  } else {
+    for (int j = 0; j < w; ++j)
+      for (int p = 0; p < kc; ++p) strip[p * nr + j] = b.at(p, j0 + j);
+  }
+}
+
+void ScaleC(int m, int n, float beta, float* c, int64_t ldc) {
+  if (beta == 1.0f) return;
+  ParallelFor(m, 16, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      float* row = c + i * ldc;
+      if (beta == 0.0f) {
+        std::fill(row, row + n, 0.0f);
+      } else {
+        for (int j = 0; j < n; ++j) row[j] *= beta;
+      }
+    }
+  });
+}
+
+}  // namespace
+
+const char* GemmIsa() { return Kernel().isa; }
+
+void Sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a,
+           int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  if (m <= 0 || n <= 0) return;
+  ScaleC(m, n, beta, c, ldc);
+  if (k <= 0 || alpha == 0.0f) return;
+
+  const GemmKernel& kernel = Kernel();
+  const int mr = kernel.mr;
+  const int nr = kernel.nr;
+  const int m_strips = (m + mr - 1) / mr;
+  const int kc_max = std::min(k, kKc);
+  const int nc_max = std::min((n + nr - 1) / nr * nr, kNc);
+  AlignedFloats a_packed = AllocateAligned(static_cast<size_t>(m_strips) * mr * kc_max);
+  AlignedFloats b_packed = AllocateAligned(static_cast<size_t>(nc_max) * kc_max);
+
+  for (int jc = 0; jc < n; jc += kNc) {
+    const int nc = std::min(kNc, n - jc);
+    const int n_strips = (nc + nr - 1) / nr;
+    for (int pc = 0; pc < k; pc += kKc) {
+      const int kc = std::min(kKc, k - pc);
+      MatrixView a_view = trans_a ? MatrixView{a + pc * lda, 1, lda} : MatrixView{a + pc, lda, 1};
+      MatrixView b_view =
+          trans_b ? MatrixView{b + jc * ldb + pc, 1, ldb} : MatrixView{b + pc * ldb + jc, ldb, 1};
+
+      ParallelFor(n_strips, 4, [&](int64_t s0, int64_t s1) {
+        for (int64_t s = s0; s < s1; ++s)
+          PackBStrip(b_view, kc, static_cast<int>(s) * nr, nc, nr, b_packed.get() + s * nr * kc);
+      });
+      ParallelFor(m_strips, 4, [&](int64_t s0, int64_t s1) {
+        MatrixView rows = a_view;
+        rows.x += s0 * mr * a_view.row_stride;
+        int count = static_cast<int>(std::min<int64_t>(m, s1 * mr) - s0 * mr);
+        PackA(rows, count, kc, alpha, mr, a_packed.get() + s0 * mr * kc);
+      });
+
+      // Split the work between threads along whichever dimension has more strips; each thread
+      // then walks MC-row blocks of A, reusing each B strip across the block from L1.
+      auto tile = [&](int64_t ir, int64_t jr) {
+        const int i0 = static_cast<int>(ir) * mr;
+        const int j0 = static_cast<int>(jr) * nr;
+        kernel.micro(kc, a_packed.get() + static_cast<int64_t>(i0) * kc,
+                     b_packed.get() + static_cast<int64_t>(j0) * kc, c + i0 * ldc + jc + j0, ldc,
+                     std::min(mr, m - i0), std::min(nr, nc - j0));
+      };
+      const int strips_per_block = kMc / mr;
+      if (n_strips >= m_strips) {
+        ParallelFor(n_strips, 1, [&](int64_t j0, int64_t j1) {
+          for (int ib = 0; ib < m_strips; ib += strips_per_block) {
+            const int ie = std::min(m_strips, ib + strips_per_block);
+            for (int64_t jr = j0; jr < j1; ++jr)
+              for (int ir = ib; ir < ie; ++ir) tile(ir, jr);
+          }
+        });
+      } else {
+        ParallelFor(m_strips, 1, [&](int64_t i0, int64_t i1) {
+          for (int64_t ib = i0; ib < i1; ib += strips_per_block) {
+            const int64_t ie = std::min(i1, ib + strips_per_block);
+            for (int jr = 0; jr < n_strips; ++jr)
+              for (int64_t ir = ib; ir < ie; ++ir) tile(ir, jr);
+          }
+        });
+      }
+    }
+  }
+}
+
+}  // namespace alexnet::cpu

@@ -1,0 +1,32 @@
+// The interface between the GEMM driver (gemm.cc) and the per-ISA micro-kernels.
+#pragma once
+
+#include <cstdint>
+
+namespace alexnet::cpu {
+
+// Computes C[m_eff x n_eff] += A_strip * B_strip, where A_strip is packed MR x kc (kc steps of
+// MR values) and B_strip is packed kc x NR (kc steps of NR values, 64-byte aligned).
+using MicroKernelFn = void (*)(int kc, const float* a, const float* b, float* c, int64_t ldc,
+                               int m_eff, int n_eff);
+
+struct GemmKernel {
+  const char* isa;
+  int mr;
+  int nr;
+  MicroKernelFn micro;
+};
+
+namespace gemm_generic {
+extern const GemmKernel kKernel;
+}
+#if defined(ALEXNET_GEMM_X86)
+namespace gemm_avx2 {
+extern const GemmKernel kKernel;
+}
+namespace gemm_avx512 {
+extern const GemmKernel kKernel;
+}
+#endif
+
+}  // namespace alexnet::cpu

@@ -1,0 +1,10 @@
+// GEMM micro-kernel for AVX-512F (compiled with -mavx512f -mfma): a 12 x 32 tile keeps 24 of the
+// 32 zmm registers as accumulators (BLIS skx sgemm uses the same 32 x 12 shape, transposed).
+#include "cpu/gemm_kernel.h"
+
+#define GEMM_NS gemm_avx512
+#define GEMM_ISA "avx512"
+#define MR 12
+#define NR 32
+#define VW 16
+#include "cpu/gemm_kernel.inc"
