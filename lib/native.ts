@@ -42,6 +42,127 @@ export interface NativeAddon {
     alpha: number,
     beta: number,
   ): void;
+
+  // The op set below is the contract both backends implement. Outputs are allocated by the
+  // caller; plans are built once per shape. Argument order: inputs, then outputs.
+
+  /** Convolution plan: shape (n, c, h, w), k filters of kh x kw, stride, padding, groups. */
+  ConvPlan: new (
+    n: number,
+    c: number,
+    h: number,
+    w: number,
+    k: number,
+    kh: number,
+    kw: number,
+    strideH: number,
+    strideW: number,
+    padH: number,
+    padW: number,
+    groups: number,
+    device: string,
+  ) => NativePlan;
+  conv2dForward(plan: NativePlan, x: NativeTensor, w: NativeTensor, y: NativeTensor): void;
+  conv2dBackwardData(plan: NativePlan, w: NativeTensor, dy: NativeTensor, dx: NativeTensor): void;
+  conv2dBackwardFilter(plan: NativePlan, x: NativeTensor, dy: NativeTensor, dw: NativeTensor): void;
+  /** y[n, c, ...] += b[c], in place. */
+  biasForward(y: NativeTensor, b: NativeTensor): void;
+  /** db[c] = sum of dy[n, c, ...] over n and the spatial positions. */
+  biasBackward(dy: NativeTensor, db: NativeTensor): void;
+
+  reluForward(x: NativeTensor, y: NativeTensor): void;
+  reluBackward(y: NativeTensor, dy: NativeTensor, dx: NativeTensor): void;
+
+  /** LRN across channels; alpha is divided by size (Caffe and cuDNN convention). */
+  LrnPlan: new (
+    n: number,
+    c: number,
+    h: number,
+    w: number,
+    size: number,
+    alpha: number,
+    beta: number,
+    k: number,
+    device: string,
+  ) => NativePlan;
+  lrnForward(plan: NativePlan, x: NativeTensor, y: NativeTensor): void;
+  lrnBackward(
+    plan: NativePlan,
+    x: NativeTensor,
+    y: NativeTensor,
+    dy: NativeTensor,
+    dx: NativeTensor,
+  ): void;
+
+  PoolPlan: new (
+    n: number,
+    c: number,
+    h: number,
+    w: number,
+    kernel: number,
+    stride: number,
+    pad: number,
+    device: string,
+  ) => NativePlan;
+  maxPoolForward(plan: NativePlan, x: NativeTensor, y: NativeTensor): void;
+  maxPoolBackward(
+    plan: NativePlan,
+    x: NativeTensor,
+    y: NativeTensor,
+    dy: NativeTensor,
+    dx: NativeTensor,
+  ): void;
+
+  /** Inverted dropout; the mask comes from Philox keyed by (seed, layer), counter (step, i). */
+  dropoutForward(
+    x: NativeTensor,
+    y: NativeTensor,
+    p: number,
+    seed: number,
+    step: number,
+    layer: number,
+  ): void;
+  dropoutBackward(
+    dy: NativeTensor,
+    dx: NativeTensor,
+    p: number,
+    seed: number,
+    step: number,
+    layer: number,
+  ): void;
+
+  /** Mean softmax cross-entropy over the batch; writes its gradient into dlogits. */
+  softmaxCrossEntropy(logits: NativeTensor, labels: Int32Array, dlogits: NativeTensor): number;
+  /** How many rows have their label among the k largest logits. */
+  topKCorrect(logits: NativeTensor, labels: Int32Array, k: number): number;
+
+  /** v = momentum * v + (g + weightDecay * w); w -= lr * v (PyTorch's SGD form). */
+  sgdUpdate(
+    param: NativeTensor,
+    grad: NativeTensor,
+    velocity: NativeTensor,
+    lr: number,
+    momentum: number,
+    weightDecay: number,
+  ): void;
+
+  /**
+   * uint8 HWC RGB images (count x height x width x 3) -> float NCHW crops `out`
+   * (count, 3, oh, ow): crop at (y, x), optional mirror, + rgbShift - mean, * scale, RGB or BGR.
+   */
+  augment(
+    images: Uint8Array,
+    count: number,
+    height: number,
+    width: number,
+    out: NativeTensor,
+    crops: Int32Array,
+    mirror: Uint8Array,
+    rgbShift: Float32Array,
+    mean: Float32Array,
+    scale: Float32Array,
+    bgr: boolean,
+  ): void;
 }
 
 /** The package root: the nearest folder above this file with our package.json. */
