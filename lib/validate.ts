@@ -55,7 +55,9 @@ export function typedArray<T extends Float32Array | Int32Array | Uint8Array>(
 ): T {
   if (!(value instanceof type)) fail(type.name, name, value);
   if (length !== undefined && value.length !== length) {
-    fail(`${type.name} of length ${length}`, name, `length ${value.length}`);
+    throw new ArgumentError(
+      `Expected ${type.name} of length ${length} for ${name} but received length ${value.length}`,
+    );
   }
   return value;
 }
