@@ -1,4 +1,8 @@
 /** alexnet-cudnn: AlexNet for Node.js on a native CPU backend and cuDNN. */
 export * from './errors';
+export { type AugmentOptions, augment, type ImageSize } from './ops/augment';
+export { type DropoutKey, dropoutBackward, dropoutForward } from './ops/dropout';
 export { type GemmOptions, gemm } from './ops/gemm';
+export { softmaxCrossEntropy, topKCorrect } from './ops/loss';
+export { type SgdStep, sgdUpdate } from './ops/sgd';
 export { type Device, Tensor } from './tensor';

@@ -10,6 +10,10 @@ namespace alexnet {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Tensor::Register(env, exports);
   RegisterGemm(env, exports);
+  RegisterDropout(env, exports);
+  RegisterLoss(env, exports);
+  RegisterSgd(env, exports);
+  RegisterAugment(env, exports);
   Napi::Array backends = Napi::Array::New(env);
   backends.Set(uint32_t{0}, Napi::String::New(env, "cpu"));
   exports.Set("backends", backends);

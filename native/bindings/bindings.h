@@ -8,5 +8,9 @@
 namespace alexnet {
 
 void RegisterGemm(Napi::Env env, Napi::Object exports);
+void RegisterDropout(Napi::Env env, Napi::Object exports);
+void RegisterLoss(Napi::Env env, Napi::Object exports);
+void RegisterSgd(Napi::Env env, Napi::Object exports);
+void RegisterAugment(Napi::Env env, Napi::Object exports);
 
 }  // namespace alexnet

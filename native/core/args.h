@@ -6,6 +6,7 @@
 
 #include <napi.h>
 
+#include <cstdint>
 #include <string>
 
 #include "core/tensor.h"
@@ -35,12 +36,22 @@ inline int IntArg(const Napi::CallbackInfo& info, size_t i) {
   return info[i].As<Napi::Number>().Int32Value();
 }
 
+inline uint32_t Uint32Arg(const Napi::CallbackInfo& info, size_t i) {
+  return info[i].As<Napi::Number>().Uint32Value();
+}
+
 inline float FloatArg(const Napi::CallbackInfo& info, size_t i) {
   return info[i].As<Napi::Number>().FloatValue();
 }
 
 inline bool BoolArg(const Napi::CallbackInfo& info, size_t i) {
   return info[i].As<Napi::Boolean>().Value();
+}
+
+// The elements of a typed array argument (its byte offset applied); T is its element type.
+template <typename T>
+T* TypedArrayData(const Napi::CallbackInfo& info, size_t i) {
+  return info[i].As<Napi::TypedArrayOf<T>>().Data();
 }
 
 }  // namespace alexnet

@@ -1,0 +1,26 @@
+// Inverted dropout (Srivastava et al., "Dropout: a simple way to prevent neural networks from
+// overfitting", JMLR 2014): during training each element is kept with probability 1 - p and
+// scaled by 1 / (1 - p), so inference needs no rescaling.
+//
+// The mask is never stored: element i is kept when its Philox uniform (core/philox.h, key
+// (seed, layer), step `step`) is >= p, and backward draws the same uniforms again.
+#pragma once
+
+#include <cstdint>
+
+namespace alexnet::cpu {
+
+struct DropoutKey {
+  float p;  // probability of dropping an element, in [0, 1)
+  uint32_t seed;
+  uint32_t step;
+  uint32_t layer;
+};
+
+// y = x * mask / (1 - p) over n elements; p = 0 copies. x and y may alias.
+void DropoutForward(const float* x, float* y, int64_t n, const DropoutKey& key);
+
+// dx = dy * mask / (1 - p), with the mask of DropoutForward for the same key.
+void DropoutBackward(const float* dy, float* dx, int64_t n, const DropoutKey& key);
+
+}  // namespace alexnet::cpu
