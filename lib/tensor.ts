@@ -4,7 +4,7 @@
  */
 import { ArgumentError, DisposedError, ShapeError } from './errors';
 import { type NativeTensor, native } from './native';
-import { fail, integer } from './validate';
+import { fail, integer, typedArray } from './validate';
 
 /** Where a tensor lives: the CPU, or a CUDA device by index. */
 export type Device = 'cpu' | `cuda:${number}`;
@@ -84,14 +84,7 @@ export class Tensor {
   /** Overwrites the contents with `data` (same length as the tensor). */
   write(data: Float32Array): void {
     this.assertLive('tensor');
-    if (!(data instanceof Float32Array) || data.length !== this.size) {
-      fail(
-        `Float32Array of length ${this.size}`,
-        'data',
-        data instanceof Float32Array ? `length ${data.length}` : data,
-      );
-    }
-    this.handle.write(data);
+    this.handle.write(typedArray('data', data, Float32Array, this.size));
   }
 
   fill(value: number): void {
