@@ -28,3 +28,14 @@ export class DisposedError extends AlexNetError {
 export class DeviceError extends AlexNetError {
   override name = 'DeviceError';
 }
+
+/** The training loss stopped being a finite number; the step that produced it changed nothing. */
+export class NonFiniteLossError extends AlexNetError {
+  override name = 'NonFiniteLossError';
+  constructor(
+    message: string,
+    readonly step: number,
+  ) {
+    super(message);
+  }
+}

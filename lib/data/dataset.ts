@@ -1,0 +1,144 @@
+/**
+ * What the trainer reads: datasets that yield batches of network-ready tensors. The in-memory
+ * dataset here serves decoded uint8 images (the MNIST default; the image cache of the data
+ * pipeline yields the same ImageSet) through the native augment op: crop, mirror, mean and
+ * scale, channel order.
+ */
+import { ArgumentError } from '../errors';
+import { augment } from '../ops/augment';
+import type { Rng } from '../random';
+import { type Device, Tensor } from '../tensor';
+
+/** Decoded images, uint8 HWC RGB, all of one size. */
+export interface ImageSet {
+  images: Uint8Array;
+  count: number;
+  height: number;
+  width: number;
+  labels: Int32Array;
+  classes: readonly string[];
+}
+
+export interface Batch {
+  /** (n, 3, inputSize, inputSize) on the model's device. */
+  x: Tensor;
+  labels: Int32Array;
+  n: number;
+}
+
+export interface Dataset {
+  readonly length: number;
+  readonly classes: readonly string[];
+  /** One pass over the data in batches; shuffled with `rng` when given. */
+  batches(batchSize: number, rng?: Rng): AsyncIterable<Batch>;
+  dispose(): void;
+}
+
+/** How images become network inputs: value = (pixel - mean) * scale per RGB channel. */
+export interface Normalisation {
+  mean: readonly [number, number, number];
+  scale: readonly [number, number, number];
+  /** Channel order BGR (Caffe's, for the bvlc weights). */
+  bgr: boolean;
+}
+
+/** Per-channel mean and standard deviation of a set's pixels, in 0-255 units. */
+export function channelStats(set: ImageSet): { mean: number[]; std: number[] } {
+  const sum = [0, 0, 0];
+  const sumSq = [0, 0, 0];
+  const { images } = set;
+  for (let i = 0; i < images.length; i += 3) {
+    for (let c = 0; c < 3; ++c) {
+      const v = images[i + c];
+      sum[c] += v;
+      sumSq[c] += v * v;
+    }
+  }
+  const pixels = images.length / 3;
+  const mean = sum.map((s) => s / pixels);
+  const std = sumSq.map((s, c) => Math.sqrt(Math.max(s / pixels - mean[c] ** 2, 1e-6)));
+  return { mean, std };
+}
+
+export interface InMemoryDatasetOptions {
+  inputSize: number;
+  device: Device;
+  normalisation: Normalisation;
+  /** Random crops of inputSize from the stored image (else the centre crop). @default false */
+  randomCrop?: boolean;
+  /** Random horizontal mirror. @default false */
+  mirror?: boolean;
+}
+
+export class InMemoryDataset implements Dataset {
+  readonly classes: readonly string[];
+  private readonly inputs = new Map<number, Tensor>();
+
+  constructor(
+    private readonly set: ImageSet,
+    private readonly options: InMemoryDatasetOptions,
+  ) {
+    if (set.count === 0)
+      throw new ArgumentError('Expected a non-empty dataset but received 0 images');
+    if (set.height < options.inputSize || set.width < options.inputSize) {
+      throw new ArgumentError(
+        `Expected images of at least ${options.inputSize}x${options.inputSize} for inputSize ` +
+          `but received ${set.width}x${set.height}`,
+      );
+    }
+    this.classes = set.classes;
+  }
+
+  get length(): number {
+    return this.set.count;
+  }
+
+  async *batches(batchSize: number, rng?: Rng): AsyncIterable<Batch> {
+    const { count, height, width, images } = this.set;
+    const order = Int32Array.from({ length: count }, (_, i) => i);
+    if (rng) rng.shuffle(order);
+    const imageBytes = height * width * 3;
+    const size = this.options.inputSize;
+    const staging = new Uint8Array(Math.min(batchSize, count) * imageBytes);
+    for (let start = 0; start < count; start += batchSize) {
+      const n = Math.min(batchSize, count - start);
+      const labels = new Int32Array(n);
+      const crops = new Int32Array(2 * n);
+      const mirror = new Uint8Array(n);
+      for (let i = 0; i < n; ++i) {
+        const index = order[start + i];
+        staging.set(images.subarray(index * imageBytes, (index + 1) * imageBytes), i * imageBytes);
+        labels[i] = this.set.labels[index];
+        const random = rng && this.options.randomCrop;
+        crops[2 * i] = random ? rng.below(height - size + 1) : (height - size) >> 1;
+        crops[2 * i + 1] = random ? rng.below(width - size + 1) : (width - size) >> 1;
+        mirror[i] = rng && this.options.mirror && rng.next() < 0.5 ? 1 : 0;
+      }
+      const x = this.input(n);
+      const { mean, scale, bgr } = this.options.normalisation;
+      augment(staging.subarray(0, n * imageBytes), { count: n, height, width }, x, {
+        crops,
+        mirror,
+        mean,
+        scale,
+        bgr,
+      });
+      yield { x, labels, n };
+    }
+  }
+
+  private input(n: number): Tensor {
+    let t = this.inputs.get(n);
+    if (!t) {
+      const size = this.options.inputSize;
+      t = Tensor.zeros([n, 3, size, size], this.options.device);
+      this.inputs.set(n, t);
+    }
+    return t;
+  }
+
+  dispose(): void {
+    for (const t of this.inputs.values()) t.dispose();
+    this.inputs.clear();
+  }
+}

@@ -1,0 +1,146 @@
+/**
+ * Checkpoints as safetensors: the weights under PyTorch's state_dict names and layouts (so
+ * `model.load_state_dict` takes them for the same network), the momentum buffers under
+ * `optimizer.momentum.<name>`, and everything else as JSON in the header's metadata: the model
+ * config (enough to rebuild the network and preprocess inputs for prediction), the class names,
+ * and the training state (epoch, step, RNG and scheduler state) that makes a resume exact.
+ */
+
+import type { Normalisation } from '../data/dataset';
+import { AlexNetError } from '../errors';
+import type { AlexNet, AlexNetOptions } from '../nn/alexnet';
+import type { SGD } from '../train/sgd';
+import { type NamedArray, readSafetensors, writeSafetensors } from './safetensors';
+
+/** Identifies our checkpoints and their layout version. */
+export const CHECKPOINT_FORMAT = 'alexnet-cudnn/1';
+const MOMENTUM_PREFIX = 'optimizer.momentum.';
+
+/** What a checkpoint says about the model: enough to rebuild it and feed it. */
+export interface ModelConfig {
+  preset: NonNullable<AlexNetOptions['preset']>;
+  classes: number;
+  inputSize: number;
+  widthScale: number;
+  dropout: number;
+  seed: number;
+  classNames: readonly string[];
+  normalisation: Normalisation;
+}
+
+/** Where training stands: what --resume needs to continue exactly. */
+export interface TrainingState {
+  /** Epochs completed. */
+  epoch: number;
+  /** Batches of epoch `epoch + 1` already trained (non-zero after an interrupt). */
+  batchInEpoch: number;
+  /** The model's step counter (keys the dropout masks). */
+  step: number;
+  lr: number;
+  scheduler: unknown;
+  /** Running sums of the interrupted epoch, so its summary counts every batch once. */
+  partialEpoch?: { loss: number; correct: number; seen: number; seconds: number };
+  history: unknown[];
+  config: Record<string, unknown>;
+}
+
+export function modelConfig(net: AlexNet): ModelConfig {
+  const { preset, classes, inputSize, widthScale, dropout } = net.arch;
+  const { seed, classNames, normalisation } = net;
+  return { preset, classes, inputSize, widthScale, dropout, seed, classNames, normalisation };
+}
+
+function readTensors(net: AlexNet): Record<string, NamedArray> {
+  const out: Record<string, NamedArray> = {};
+  for (const p of net.parameters()) out[p.name] = { data: p.value.toArray(), shape: p.value.shape };
+  return out;
+}
+
+export async function saveCheckpoint(
+  file: string,
+  net: AlexNet,
+  model: ModelConfig,
+  training?: { optimizer: SGD; state: TrainingState },
+): Promise<void> {
+  const tensors = readTensors(net);
+  const metadata: Record<string, string> = {
+    format: CHECKPOINT_FORMAT,
+    model: JSON.stringify(model),
+  };
+  if (training) {
+    for (const [name, t] of training.optimizer.buffers()) {
+      tensors[MOMENTUM_PREFIX + name] = { data: t.toArray(), shape: t.shape };
+    }
+    metadata.training = JSON.stringify(training.state);
+  }
+  await writeSafetensors(file, tensors, metadata);
+}
+
+export interface Checkpoint {
+  file: string;
+  model: ModelConfig;
+  training?: TrainingState;
+  weights: Record<string, NamedArray>;
+  momentum: Record<string, NamedArray>;
+}
+
+export async function readCheckpoint(file: string): Promise<Checkpoint> {
+  const { tensors, metadata } = await readSafetensors(file);
+  if (metadata.format !== CHECKPOINT_FORMAT || !metadata.model) {
+    throw new AlexNetError(
+      `${file} is not an alexnet-cudnn checkpoint (expected metadata format '${CHECKPOINT_FORMAT}')`,
+    );
+  }
+  const weights: Record<string, NamedArray> = {};
+  const momentum: Record<string, NamedArray> = {};
+  for (const [name, t] of Object.entries(tensors)) {
+    if (name.startsWith(MOMENTUM_PREFIX)) momentum[name.slice(MOMENTUM_PREFIX.length)] = t;
+    else weights[name] = t;
+  }
+  return {
+    file,
+    model: JSON.parse(metadata.model),
+    training: metadata.training ? JSON.parse(metadata.training) : undefined,
+    weights,
+    momentum,
+  };
+}
+
+/**
+ * Copies named arrays into the model's parameters, checking that every expected name is
+ * present with the right shape; names in `skip` (layer names like 'fc8') are left untouched.
+ */
+export function loadWeights(
+  net: AlexNet,
+  weights: Record<string, NamedArray>,
+  source: string,
+  skip: readonly string[] = [],
+): void {
+  for (const p of net.parameters()) {
+    if (skip.includes(p.name.split('.')[0])) continue;
+    const w = weights[p.name];
+    if (!w) throw new AlexNetError(`${source} has no tensor ${p.name}`);
+    if (w.shape.join() !== p.value.shape.join()) {
+      throw new AlexNetError(
+        `${source}: ${p.name} has shape [${w.shape.join(', ')}] but the model expects ` +
+          `[${p.value.shape.join(', ')}]` +
+          (p.name.startsWith('fc8')
+            ? " (a different number of classes? load with { skip: ['fc8'] })"
+            : ''),
+      );
+    }
+    p.value.write(Float32Array.from(w.data));
+  }
+}
+
+export function loadMomentum(
+  optimizer: SGD,
+  momentum: Record<string, NamedArray>,
+  source: string,
+): void {
+  for (const [name, t] of optimizer.buffers()) {
+    const m = momentum[name];
+    if (!m) throw new AlexNetError(`${source} has no momentum buffer for ${name}`);
+    t.write(Float32Array.from(m.data));
+  }
+}

@@ -1,0 +1,360 @@
+/**
+ * AlexNet: five convolutions and three fully connected layers, with the LRN, overlapping
+ * pooling and dropout of Krizhevsky et al. 2012, in the `bvlc` (Caffe reference) or `paper`
+ * preset, at any input size from 67 and any width scale. The model owns its parameters and its
+ * per-batch buffers; `dispose()` frees them.
+ */
+
+import type { Normalisation } from '../data/dataset';
+import { type DeviceRequest, resolveDevice } from '../device';
+import { ArgumentError, DisposedError, NonFiniteLossError, ShapeError } from '../errors';
+import { loadWeights, modelConfig, readCheckpoint, saveCheckpoint } from '../io/checkpoint';
+import { softmaxCrossEntropy, topKCorrect } from '../ops/loss';
+import { Rng } from '../random';
+import { type Device, Tensor } from '../tensor';
+import type { SGD } from '../train/sgd';
+import { fail, integer, typedArray } from '../validate';
+import {
+  type Architecture,
+  architecture,
+  BVLC_MEAN_RGB,
+  checkTrainLayers,
+  LAYER_NAMES,
+  type LayerName,
+  type LayerShape,
+  LRN_OPTIONS,
+  layerShapes,
+  type Preset,
+} from './architecture';
+import { Conv2d } from './conv2d';
+import { Dropout } from './dropout';
+import type { Layer, Param, StepContext } from './layer';
+import { Linear } from './linear';
+import { Lrn } from './lrn';
+import { MaxPool } from './max-pool';
+import { Relu } from './relu';
+
+export type Init = 'he' | 'paper';
+
+export interface AlexNetOptions {
+  /** Architecture preset. @default 'bvlc' */
+  preset?: Preset;
+  /** Number of output classes. @default 1000 */
+  classes?: number;
+  /** 'auto' picks CUDA when this build and machine have it, else the CPU. @default 'auto' */
+  device?: DeviceRequest;
+  /** Seed of the weight initialisation and of the dropout masks. @default 0 */
+  seed?: number;
+  /** Side of the square input image; 67 and up. @default 227 */
+  inputSize?: number;
+  /** Multiplies every conv and fc width (rounded to even). @default 1 */
+  widthScale?: number;
+  /** Dropout probability before fc7 and fc8; 0 disables it. @default 0.5 */
+  dropout?: number;
+  /** The layers that learn; layers below the lowest compute no gradients. @default all */
+  trainLayers?: LayerName[];
+  /**
+   * 'he': N(0, sqrt(2 / fan_in)) weights, zero biases. 'paper': N(0, 0.01) weights, biases 1 in
+   * conv2, conv4, conv5, fc6, fc7 and 0 elsewhere (§5 of the paper). @default 'he'
+   */
+  init?: Init;
+}
+
+/** Layers whose biases the paper initialises to 1 (§5: "to accelerate the early stages"). */
+const PAPER_BIAS_ONE: readonly string[] = ['conv2', 'conv4', 'conv5', 'fc6', 'fc7'];
+
+export interface BatchResult {
+  loss: number;
+  /** Rows whose label has the largest logit. */
+  correct: number;
+}
+
+export class AlexNet {
+  readonly arch: Architecture;
+  readonly device: Device;
+  /** Why `device: 'auto'` chose this device ('' when it was asked for explicitly). */
+  readonly deviceReason: string;
+  readonly seed: number;
+  readonly trainLayers: readonly LayerName[];
+  /** Training steps taken: the dropout masks' counter. Saved in checkpoints. */
+  step = 0;
+  /** Names of the classes, saved with the weights; '0', '1', ... until set. */
+  classNames: readonly string[];
+  /**
+   * How images become inputs, saved with the weights so prediction preprocesses as training
+   * did. Defaults to Caffe's convention for the bvlc preset (BGR, mean subtracted, 0-255).
+   */
+  normalisation: Normalisation;
+
+  private readonly layers: Layer[];
+  private readonly learnable: Map<LayerName, Conv2d | Linear>;
+  /** Index in `layers` of the lowest trained layer: backward stops there. */
+  private readonly lowestTrained: number;
+  private readonly inputs = new Map<number, Tensor>();
+  private readonly logitGrads = new Map<number, Tensor>();
+  private disposed = false;
+
+  constructor(options: AlexNetOptions = {}) {
+    this.arch = architecture({
+      preset: options.preset ?? 'bvlc',
+      classes: options.classes ?? 1000,
+      inputSize: options.inputSize ?? 227,
+      widthScale: options.widthScale ?? 1,
+      dropout: options.dropout ?? 0.5,
+    });
+    this.seed = integer('seed', options.seed ?? 0, 0, 2 ** 32 - 1);
+    const init = options.init ?? 'he';
+    if (init !== 'he' && init !== 'paper') fail("'he' or 'paper'", 'init', init);
+    this.trainLayers = checkTrainLayers(options.trainLayers ?? [...LAYER_NAMES]);
+    const resolved = resolveDevice(options.device ?? 'auto');
+    this.device = resolved.device;
+    this.deviceReason = resolved.reason;
+
+    this.layers = this.build();
+    this.learnable = new Map();
+    for (const layer of this.layers) {
+      if (layer instanceof Conv2d || layer instanceof Linear) {
+        this.learnable.set(layer.name as LayerName, layer);
+        layer.trainable = this.trainLayers.includes(layer.name as LayerName);
+      }
+    }
+    this.lowestTrained = this.layers.findIndex((l) => l.trainable);
+    this.initialise(init);
+    this.classNames = Array.from({ length: this.arch.classes }, (_, i) => String(i));
+    this.normalisation =
+      this.arch.preset === 'bvlc'
+        ? { mean: BVLC_MEAN_RGB, scale: [1, 1, 1], bgr: true }
+        : { mean: [0, 0, 0], scale: [1, 1, 1], bgr: false };
+  }
+
+  /** Writes the weights, class names and preprocessing to a safetensors file (atomically). */
+  async save(file: string): Promise<void> {
+    this.assertLive();
+    await saveCheckpoint(file, this, modelConfig(this));
+  }
+
+  /**
+   * Loads weights from a checkpoint written by `save` or the trainer. Layers named in `skip`
+   * (e.g. ['fc8'] to fine-tune on other classes) keep their current weights.
+   */
+  async load(file: string, options: { skip?: LayerName[] } = {}): Promise<void> {
+    this.assertLive();
+    const skip = options.skip ? checkTrainLayers(options.skip) : [];
+    const checkpoint = await readCheckpoint(file);
+    loadWeights(this, checkpoint.weights, file, skip);
+    if (!skip.includes('fc8')) this.classNames = checkpoint.model.classNames;
+    this.normalisation = checkpoint.model.normalisation;
+  }
+
+  private build(): Layer[] {
+    const { preset, classes, dropout } = this.arch;
+    const [c1, c2, c3, c4, c5, f6, f7] = this.arch.widths;
+    const lrn = LRN_OPTIONS[preset];
+    const pool = { kernel: 3, stride: 2, pad: 0 };
+    const device = this.device;
+    const layers: Layer[] = [];
+    let shape = [1, 3, this.arch.inputSize, this.arch.inputSize];
+    const add = (layer: Layer) => {
+      layers.push(layer);
+      shape = layer.outputShape(shape);
+    };
+    const conv = (
+      name: string,
+      cin: number,
+      cout: number,
+      k: number,
+      s: number,
+      p: number,
+      g: number,
+    ) =>
+      add(
+        new Conv2d(
+          name,
+          { inChannels: cin, outChannels: cout, kernel: k, stride: s, pad: p, groups: g },
+          shape,
+          device,
+        ),
+      );
+
+    conv('conv1', 3, c1, 11, 4, 0, 1);
+    add(new Relu('relu1'));
+    add(new Lrn('norm1', lrn, shape, device));
+    add(new MaxPool('pool1', pool, shape, device));
+    conv('conv2', c1, c2, 5, 1, 2, 2);
+    add(new Relu('relu2'));
+    add(new Lrn('norm2', lrn, shape, device));
+    add(new MaxPool('pool2', pool, shape, device));
+    conv('conv3', c2, c3, 3, 1, 1, 1);
+    add(new Relu('relu3'));
+    conv('conv4', c3, c4, 3, 1, 1, 2);
+    add(new Relu('relu4'));
+    conv('conv5', c4, c5, 3, 1, 1, 2);
+    add(new Relu('relu5'));
+    add(new MaxPool('pool5', pool, shape, device));
+    add(new Linear('fc6', shape[1] * shape[2] * shape[3], f6, shape, device));
+    add(new Relu('relu6'));
+    add(new Dropout('drop6', dropout, 6, shape, device));
+    add(new Linear('fc7', f6, f7, shape, device));
+    add(new Relu('relu7'));
+    add(new Dropout('drop7', dropout, 7, shape, device));
+    add(new Linear('fc8', f7, classes, shape, device));
+    return layers;
+  }
+
+  private initialise(init: Init): void {
+    const rng = new Rng(this.seed);
+    for (const [name, layer] of this.learnable) {
+      const w = layer.weight.value;
+      const fanIn = w.size / w.shape[0];
+      const std = init === 'he' ? Math.sqrt(2 / fanIn) : 0.01;
+      w.write(rng.normal(w.size, std));
+      layer.bias.value.fill(init === 'paper' && PAPER_BIAS_ONE.includes(name) ? 1 : 0);
+    }
+  }
+
+  /** Output shape of every layer for one image. */
+  shapes(): LayerShape[] {
+    return layerShapes(this.arch);
+  }
+
+  /** Every learnable tensor, in layer order, under PyTorch's state_dict names. */
+  parameters(): Param[] {
+    return [...this.learnable.values()].flatMap((layer) => layer.params);
+  }
+
+  /** The parameters of the layers in `trainLayers`. */
+  trainableParameters(): Param[] {
+    return [...this.learnable.values()].filter((l) => l.trainable).flatMap((l) => l.params);
+  }
+
+  /** Logits (n x classes, row-major) for a batch of n images, without dropout. */
+  forward(x: Float32Array | Tensor, n: number): Float32Array {
+    const logits = this.run(this.input(x, n), {
+      training: false,
+      seed: this.seed,
+      step: this.step,
+    });
+    return logits.toArray();
+  }
+
+  /**
+   * One SGD step on a batch: forward with dropout, mean softmax cross-entropy, backward down to
+   * the lowest trained layer, and the optimiser's update. Returns the loss. A non-finite loss
+   * throws before any weight changes.
+   */
+  trainStep(x: Float32Array | Tensor, labels: Int32Array, n: number, optimizer: SGD): number {
+    return this.trainBatch(x, labels, n, optimizer).loss;
+  }
+
+  /** trainStep, also counting the correct top-1 predictions (the trainer's accuracy). */
+  trainBatch(x: Float32Array | Tensor, labels: Int32Array, n: number, optimizer: SGD): BatchResult {
+    const input = this.input(x, n);
+    this.checkLabels(labels, n);
+    const context = { training: true, seed: this.seed, step: this.step };
+    const logits = this.run(input, context);
+    const dlogits = this.logitGrad(n);
+    const loss = softmaxCrossEntropy(logits, labels, dlogits);
+    if (!Number.isFinite(loss)) {
+      throw new NonFiniteLossError(
+        `Loss became ${loss} at step ${this.step}; no weights were updated. ` +
+          'Try a lower learning rate (--lr).',
+        this.step,
+      );
+    }
+    const correct = topKCorrect(logits, labels, 1);
+    let grad: Tensor | null = dlogits;
+    for (let i = this.layers.length - 1; i >= this.lowestTrained && grad; --i) {
+      grad = this.layers[i].backward(grad, i > this.lowestTrained);
+    }
+    optimizer.step();
+    this.step += 1;
+    return { loss, correct };
+  }
+
+  /** Evaluates a batch: mean loss and top-1 / top-k correct counts, without dropout. */
+  evaluate(
+    x: Float32Array | Tensor,
+    labels: Int32Array,
+    n: number,
+    k = 5,
+  ): {
+    loss: number;
+    correct: number;
+    correctTopK: number;
+  } {
+    const logits = this.run(this.input(x, n), {
+      training: false,
+      seed: this.seed,
+      step: this.step,
+    });
+    this.checkLabels(labels, n);
+    const loss = softmaxCrossEntropy(logits, labels, this.logitGrad(n));
+    const topK = Math.min(k, this.arch.classes);
+    return {
+      loss,
+      correct: topKCorrect(logits, labels, 1),
+      correctTopK: topKCorrect(logits, labels, topK),
+    };
+  }
+
+  private run(input: Tensor, context: StepContext): Tensor {
+    let a = input;
+    for (const layer of this.layers) a = layer.forward(a, context);
+    return a;
+  }
+
+  private input(x: Float32Array | Tensor, n: number): Tensor {
+    this.assertLive();
+    const size = this.arch.inputSize;
+    const shape = [integer('n', n, 1), 3, size, size];
+    if (x instanceof Tensor) {
+      if (x.shape.join() !== shape.join() || x.device !== this.device) {
+        throw new ShapeError(
+          `Expected x of shape [${shape.join(', ')}] on ${this.device} but received ` +
+            `[${x.shape.join(', ')}] on ${x.device}`,
+        );
+      }
+      return x;
+    }
+    typedArray('x', x, Float32Array, n * 3 * size * size);
+    let t = this.inputs.get(n);
+    if (!t) {
+      t = Tensor.zeros(shape, this.device);
+      this.inputs.set(n, t);
+    }
+    t.write(x);
+    return t;
+  }
+
+  private logitGrad(n: number): Tensor {
+    let t = this.logitGrads.get(n);
+    if (!t) {
+      t = Tensor.zeros([n, this.arch.classes], this.device);
+      this.logitGrads.set(n, t);
+    }
+    return t;
+  }
+
+  private checkLabels(labels: Int32Array, n: number): void {
+    typedArray('labels', labels, Int32Array, n);
+    for (let i = 0; i < n; ++i) {
+      if (labels[i] < 0 || labels[i] >= this.arch.classes) {
+        throw new ArgumentError(
+          `Expected labels in [0, ${this.arch.classes - 1}] but received ${labels[i]} at index ${i}`,
+        );
+      }
+    }
+  }
+
+  private assertLive(): void {
+    if (this.disposed) throw new DisposedError('This AlexNet has been disposed');
+  }
+
+  /** Frees every tensor and plan the model holds. Idempotent. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const layer of this.layers) layer.dispose();
+    for (const t of [...this.inputs.values(), ...this.logitGrads.values()]) t.dispose();
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * Inverted dropout (Srivastava et al. 2014): active in training only, identity in evaluation.
+ * The mask is a function of (seed, step, layer index, element), so backward recomputes it and
+ * a resumed run draws the same masks.
+ */
+import { dropoutBackward, dropoutForward } from '../ops/dropout';
+import { type Device, Tensor } from '../tensor';
+import { disposeAll, type Layer, PerBatch, type StepContext } from './layer';
+
+export class Dropout implements Layer {
+  readonly params = [];
+  trainable = false;
+  private readonly buffers: PerBatch<{ y: Tensor; dx: Tensor }>;
+  private key: { p: number; seed: number; step: number; layer: number } | null = null;
+
+  constructor(
+    readonly name: string,
+    private readonly p: number,
+    private readonly layerIndex: number,
+    inputShape: readonly number[],
+    device: Device,
+  ) {
+    this.buffers = new PerBatch((batch) => {
+      const shape = [batch, ...inputShape.slice(1)];
+      const y = Tensor.zeros(shape, device);
+      const dx = Tensor.zeros(shape, device);
+      return { y, dx, dispose: () => disposeAll({ y, dx }) };
+    });
+  }
+
+  outputShape(shape: readonly number[]): number[] {
+    return [...shape];
+  }
+
+  forward(x: Tensor, context: StepContext): Tensor {
+    if (!context.training || this.p === 0) {
+      this.key = null;
+      return x;
+    }
+    const { y } = this.buffers.get(x.shape[0]);
+    this.key = { p: this.p, seed: context.seed, step: context.step, layer: this.layerIndex };
+    dropoutForward(x, y, this.key);
+    return y;
+  }
+
+  backward(dy: Tensor, needInputGrad: boolean): Tensor | null {
+    if (!needInputGrad) return null;
+    if (!this.key) return dy;
+    const { dx } = this.buffers.get(dy.shape[0]);
+    dropoutBackward(dy, dx, this.key);
+    return dx;
+  }
+
+  dispose(): void {
+    this.buffers.dispose();
+  }
+}

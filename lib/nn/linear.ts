@@ -1,0 +1,64 @@
+/**
+ * A fully connected layer: y = x Wᵀ + b with W of shape (out, in), PyTorch's layout. The input
+ * may be 4-D (fc6 reads pool5's (n, c, h, w) output): it is flattened in C, H, W order, which
+ * is how NCHW memory already lies.
+ */
+import { biasAdd, biasBackward } from '../ops/bias';
+import { gemm } from '../ops/gemm';
+import { type Device, Tensor } from '../tensor';
+import { param } from './conv2d';
+import { disposeAll, type Layer, type Param, PerBatch } from './layer';
+
+export class Linear implements Layer {
+  readonly params: readonly Param[];
+  trainable = true;
+  readonly weight: Param;
+  readonly bias: Param;
+  private readonly buffers: PerBatch<{ y: Tensor; dx: Tensor }>;
+  private input: Tensor | null = null;
+
+  constructor(
+    readonly name: string,
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    inputShape: readonly number[],
+    device: Device,
+  ) {
+    this.weight = param(`${name}.weight`, [outFeatures, inFeatures], device, true);
+    this.bias = param(`${name}.bias`, [outFeatures], device, false);
+    this.params = [this.weight, this.bias];
+    this.buffers = new PerBatch((batch) => {
+      const y = Tensor.zeros([batch, outFeatures], device);
+      const dx = Tensor.zeros([batch, ...inputShape.slice(1)], device);
+      return { y, dx, dispose: () => disposeAll({ y, dx }) };
+    });
+  }
+
+  outputShape(shape: readonly number[]): number[] {
+    return [shape[0], this.outFeatures];
+  }
+
+  forward(x: Tensor): Tensor {
+    const { y } = this.buffers.get(x.shape[0]);
+    gemm(x, this.weight.value, y, { transB: true });
+    biasAdd(y, this.bias.value);
+    this.input = x;
+    return y;
+  }
+
+  backward(dy: Tensor, needInputGrad: boolean): Tensor | null {
+    const { dx } = this.buffers.get(dy.shape[0]);
+    if (this.trainable) {
+      gemm(dy, this.input!, this.weight.grad, { transA: true });
+      biasBackward(dy, this.bias.grad);
+    }
+    if (!needInputGrad) return null;
+    gemm(dy, this.weight.value, dx);
+    return dx;
+  }
+
+  dispose(): void {
+    this.buffers.dispose();
+    for (const p of this.params) disposeAll({ value: p.value, grad: p.grad });
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * Stochastic gradient descent with momentum and weight decay, the paper's optimiser (§5), in
+ * PyTorch's form (torch.optim.SGD: v = m v + (g + wd w); w -= lr v), which equals the paper's
+ * for a constant learning rate. Weight decay applies to weights, not biases (Caffe's
+ * convention: bvlc_alexnet's solver sets decay_mult 0 on biases).
+ */
+import type { AlexNet } from '../nn/alexnet';
+import type { Param } from '../nn/layer';
+import { sgdUpdate } from '../ops/sgd';
+import { Tensor } from '../tensor';
+import { finiteNumber } from '../validate';
+
+export interface SgdOptions {
+  /** Learning rate. @default 0.01 */
+  lr?: number;
+  /** @default 0.9 */
+  momentum?: number;
+  /** L2 penalty on weights (not biases). @default 5e-4 */
+  weightDecay?: number;
+}
+
+export class SGD {
+  lr: number;
+  readonly momentum: number;
+  readonly weightDecay: number;
+  private readonly params: Param[];
+  private readonly velocity = new Map<string, Tensor>();
+
+  constructor(net: AlexNet, options: SgdOptions = {}) {
+    this.lr = finiteNumber('lr', options.lr ?? 0.01, 0);
+    this.momentum = finiteNumber('momentum', options.momentum ?? 0.9, 0, 1);
+    this.weightDecay = finiteNumber('weightDecay', options.weightDecay ?? 5e-4, 0);
+    this.params = net.trainableParameters();
+    for (const p of this.params)
+      this.velocity.set(p.name, Tensor.zeros(p.value.shape, p.value.device));
+  }
+
+  /** Applies one update to every trainable parameter from its current gradient. */
+  step(): void {
+    for (const p of this.params) {
+      sgdUpdate(p.value, p.grad, this.velocity.get(p.name)!, {
+        lr: this.lr,
+        momentum: this.momentum,
+        weightDecay: p.decay ? this.weightDecay : 0,
+      });
+    }
+  }
+
+  /** The momentum buffers by parameter name, for checkpoints. */
+  buffers(): ReadonlyMap<string, Tensor> {
+    return this.velocity;
+  }
+
+  dispose(): void {
+    for (const t of this.velocity.values()) t.dispose();
+  }
+}
