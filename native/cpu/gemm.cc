@@ -18,6 +18,8 @@ namespace {
 constexpr int kKc = 256;
 constexpr int kMc = 144;
 constexpr int kNc = 3072;
+// Up to this many rows of A, A B^T runs as row dot products (DotKernel) instead of packed GEMM.
+constexpr int kDotMaxRows = 32;
 
 const GemmKernel& SelectKernel() {
 #if defined(ALEXNET_GEMM_X86)
@@ -111,6 +113,17 @@ void Sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const f
   if (k <= 0 || alpha == 0.0f) return;
 
   const GemmKernel& kernel = Kernel();
+  // A B^T with few rows of A (a fully connected layer at small batch): every element of B is
+  // used only m times, so packing it would cost as much as the multiply. Dot products of rows
+  // read B once instead.
+  if (!trans_a && trans_b && m <= kDotMaxRows) {
+    ParallelFor((n + 3) / 4, 16, [&](int64_t j0, int64_t j1) {
+      const int begin = static_cast<int>(j0) * 4;
+      const int end = std::min(n, static_cast<int>(j1) * 4);
+      kernel.dot(m, end - begin, k, alpha, a, lda, b + begin * ldb, ldb, c + begin, ldc);
+    });
+    return;
+  }
   const int mr = kernel.mr;
   const int nr = kernel.nr;
   const int m_strips = (m + mr - 1) / mr;

@@ -10,11 +10,18 @@ namespace alexnet::cpu {
 using MicroKernelFn = void (*)(int kc, const float* a, const float* b, float* c, int64_t ldc,
                                int m_eff, int n_eff);
 
+// Computes C[m x n] += alpha * A B^T for row-major A (m x k) and B (n x k) without packing: the
+// shape of a fully connected layer's forward pass at small batch, where packing the weights
+// would cost more than the multiply.
+using DotKernelFn = void (*)(int m, int n, int k, float alpha, const float* a, int64_t lda,
+                             const float* b, int64_t ldb, float* c, int64_t ldc);
+
 struct GemmKernel {
   const char* isa;
   int mr;
   int nr;
   MicroKernelFn micro;
+  DotKernelFn dot;
 };
 
 namespace gemm_generic {
