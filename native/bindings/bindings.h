@@ -8,5 +8,7 @@
 namespace alexnet {
 
 void RegisterGemm(Napi::Env env, Napi::Object exports);
+void RegisterConv(Napi::Env env, Napi::Object exports);
+void RegisterBias(Napi::Env env, Napi::Object exports);
 
 }  // namespace alexnet
