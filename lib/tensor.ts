@@ -14,7 +14,8 @@ function checkShape(shape: unknown): number[] {
   return shape.map((d, i) => integer(`shape[${i}]`, d, 1));
 }
 
-function checkDevice(device: unknown): Device {
+/** Checks that `device` names a device of this build; plans take their device through it. */
+export function checkDevice(device: unknown): Device {
   if (typeof device !== 'string' || !/^(cpu|cuda:\d+)$/.test(device)) {
     fail("'cpu' or 'cuda:N'", 'device', device);
   }

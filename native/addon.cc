@@ -14,6 +14,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterLoss(env, exports);
   RegisterSgd(env, exports);
   RegisterAugment(env, exports);
+  RegisterConv(env, exports);
+  RegisterBias(env, exports);
   Napi::Array backends = Napi::Array::New(env);
   backends.Set(uint32_t{0}, Napi::String::New(env, "cpu"));
   exports.Set("backends", backends);

@@ -1,0 +1,244 @@
+#include "cpu/conv.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "cpu/gemm.h"
+#include "cpu/thread_pool.h"
+
+namespace alexnet::cpu {
+
+namespace {
+
+// Fewest GEMM columns (images x output positions) per call. Sgemm packs the whole weight matrix
+// on every call, and short rows leave its micro-kernel little to amortise that over: with
+// conv3's 384 x 2304 weights on 2 AVX-512 cores, the gemm op ran at about 100 GFLOP/s with 169
+// columns (one 13 x 13 image) and about 150 from 676 columns (4 images) up. conv1 (3025 positions)
+// and conv2 (729) pass one image at a time, which keeps their buffers at one image.
+constexpr int64_t kTargetColumns = 512;
+
+// A parallel region wakes the other thread (microseconds), which pays only above a few thousand
+// floats of work; loops over smaller items keep that many per chunk.
+constexpr int64_t kMinFloatsPerChunk = 4096;
+
+int64_t MinChunk(int64_t floats_per_item) {
+  return std::max<int64_t>(1, kMinFloatsPerChunk / std::max<int64_t>(1, floats_per_item));
+}
+
+struct Layout {
+  int64_t positions;   // out_h * out_w
+  int64_t col_rows;    // c * kh * kw: rows of the im2col buffer, group after group
+  int64_t group_rows;  // (c / groups) * kh * kw: the inner dimension of one group's GEMM
+  int64_t chunk;       // images per im2col buffer
+  int64_t image_in;    // c * h * w
+  int64_t image_out;   // k * positions
+};
+
+Layout MakeLayout(const ConvShape& s) {
+  Layout l;
+  l.positions = static_cast<int64_t>(s.out_h()) * s.out_w();
+  l.col_rows = static_cast<int64_t>(s.c) * s.kh * s.kw;
+  l.group_rows = l.col_rows / s.groups;
+  l.chunk = std::min<int64_t>(s.n, (kTargetColumns + l.positions - 1) / l.positions);
+  l.image_in = static_cast<int64_t>(s.c) * s.h * s.w;
+  l.image_out = static_cast<int64_t>(s.k) * l.positions;
+  return l;
+}
+
+// The outputs o in [*lo, *hi) whose input coordinate o * stride - pad + offset lies in
+// [0, size); the others read the zero padding.
+void ValidRange(int size, int out, int stride, int pad, int offset, int* lo, int* hi) {
+  const int first = pad - offset;  // smallest o * stride that is in range
+  const int last = size - 1 + pad - offset;
+  *lo = std::min(out, first <= 0 ? 0 : (first + stride - 1) / stride);
+  *hi = std::max(*lo, last < 0 ? 0 : std::min(out, last / stride + 1));
+}
+
+// Writes the kw rows (channel, ki, 0..kw) of one image's im2col block: row (ki, kj) holds, for
+// every output position, the input pixel that filter tap (ki, kj) multiplies there. `col` is
+// the row for kj = 0; rows are `ld` floats apart.
+void Im2ColRows(const ConvShape& s, const float* plane, int ki, float* col, int64_t ld) {
+  const int oh = s.out_h();
+  const int ow = s.out_w();
+  int i0, i1;
+  ValidRange(s.h, oh, s.stride_h, s.pad_h, ki, &i0, &i1);
+  for (int kj = 0; kj < s.kw; ++kj) {
+    float* row = col + kj * ld;
+    int j0, j1;
+    ValidRange(s.w, ow, s.stride_w, s.pad_w, kj, &j0, &j1);
+    std::fill(row, row + static_cast<int64_t>(i0) * ow, 0.0f);
+    for (int oi = i0; oi < i1; ++oi) {
+      float* dst = row + static_cast<int64_t>(oi) * ow;
+      const float* src = plane + static_cast<int64_t>(oi * s.stride_h - s.pad_h + ki) * s.w;
+      const int64_t base = kj - s.pad_w;
+      std::fill(dst, dst + j0, 0.0f);
+      if (s.stride_w == 1) {
+        std::memcpy(dst + j0, src + base + j0, sizeof(float) * (j1 - j0));
+      } else {
+        for (int oj = j0; oj < j1; ++oj)
+          dst[oj] = src[base + static_cast<int64_t>(oj) * s.stride_w];
+      }
+      std::fill(dst + j1, dst + ow, 0.0f);
+    }
+    std::fill(row + static_cast<int64_t>(i1) * ow, row + static_cast<int64_t>(oh) * ow, 0.0f);
+  }
+}
+
+// The adjoint of Im2ColRows over a whole channel: overwrites `plane` with the sum, over every
+// tap (ki, kj), of the column values that tap read from each pixel.
+void Col2ImPlane(const ConvShape& s, const float* col, int64_t ld, float* plane) {
+  const int oh = s.out_h();
+  const int ow = s.out_w();
+  std::fill(plane, plane + static_cast<int64_t>(s.h) * s.w, 0.0f);
+  for (int ki = 0; ki < s.kh; ++ki) {
+    int i0, i1;
+    ValidRange(s.h, oh, s.stride_h, s.pad_h, ki, &i0, &i1);
+    for (int kj = 0; kj < s.kw; ++kj) {
+      const float* row = col + (static_cast<int64_t>(ki) * s.kw + kj) * ld;
+      int j0, j1;
+      ValidRange(s.w, ow, s.stride_w, s.pad_w, kj, &j0, &j1);
+      const int64_t base = kj - s.pad_w;
+      for (int oi = i0; oi < i1; ++oi) {
+        const float* src = row + static_cast<int64_t>(oi) * ow;
+        float* dst = plane + static_cast<int64_t>(oi * s.stride_h - s.pad_h + ki) * s.w;
+        for (int oj = j0; oj < j1; ++oj)
+          dst[base + static_cast<int64_t>(oj) * s.stride_w] += src[oj];
+      }
+    }
+  }
+}
+
+// im2col of `count` images starting at x: image b fills columns [b * positions, (b+1) *
+// positions) of every row; rows are `ld` = count * positions floats long.
+void Im2Col(const ConvShape& s, const Layout& l, const float* x, int64_t count, float* col) {
+  const int64_t ld = count * l.positions;
+  const int64_t items = count * s.c * s.kh;  // one (image, channel, ki) block of kw rows each
+  ParallelFor(items, MinChunk(s.kw * l.positions), [&](int64_t begin, int64_t end) {
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t b = item / (static_cast<int64_t>(s.c) * s.kh);
+      const int64_t channel = item / s.kh % s.c;
+      const int ki = static_cast<int>(item % s.kh);
+      const float* plane = x + b * l.image_in + channel * s.h * s.w;
+      float* rows = col + (channel * s.kh + ki) * s.kw * ld + b * l.positions;
+      Im2ColRows(s, plane, ki, rows, ld);
+    }
+  });
+}
+
+void Col2Im(const ConvShape& s, const Layout& l, const float* col, int64_t count, float* dx) {
+  const int64_t ld = count * l.positions;
+  const int64_t taps = static_cast<int64_t>(s.kh) * s.kw;
+  ParallelFor(count * s.c, MinChunk(taps * l.positions), [&](int64_t begin, int64_t end) {
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t b = item / s.c;
+      const int64_t channel = item % s.c;
+      Col2ImPlane(s, col + channel * taps * ld + b * l.positions, ld,
+                  dx + b * l.image_in + channel * s.h * s.w);
+    }
+  });
+}
+
+// Calls copy(image_offset, matrix_offset) for each of the k * count rows of `positions` floats
+// that move between `count` images of (k, positions) planes and one (k, count * positions)
+// matrix, the layout the GEMMs see.
+template <typename Copy>
+void ForEachOutputRow(const ConvShape& s, const Layout& l, int64_t count, const Copy& copy) {
+  ParallelFor(s.k * count, MinChunk(l.positions), [&](int64_t begin, int64_t end) {
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t channel = item / count;
+      const int64_t b = item % count;
+      copy(b * l.image_out + channel * l.positions, (channel * count + b) * l.positions);
+    }
+  });
+}
+
+void ImagesToMatrix(const ConvShape& s, const Layout& l, int64_t count, const float* images,
+                    float* matrix) {
+  ForEachOutputRow(s, l, count, [&](int64_t image, int64_t row) {
+    std::memcpy(matrix + row, images + image, sizeof(float) * l.positions);
+  });
+}
+
+void MatrixToImages(const ConvShape& s, const Layout& l, int64_t count, const float* matrix,
+                    float* images) {
+  ForEachOutputRow(s, l, count, [&](int64_t image, int64_t row) {
+    std::memcpy(images + image, matrix + row, sizeof(float) * l.positions);
+  });
+}
+
+}  // namespace
+
+int64_t ConvScratchSize(const ConvShape& shape) {
+  const Layout l = MakeLayout(shape);
+  const int64_t columns = l.chunk * l.positions;
+  // A chunk of several images also needs its outputs (or output gradients) as one matrix.
+  return l.col_rows * columns + (l.chunk > 1 ? shape.k * columns : 0);
+}
+
+void ConvForward(const ConvShape& s, const float* x, const float* w, float* y, float* scratch) {
+  const Layout l = MakeLayout(s);
+  const int kg = s.k / s.groups;
+  float* col = scratch;
+  for (int64_t n0 = 0; n0 < s.n; n0 += l.chunk) {
+    const int64_t count = std::min<int64_t>(l.chunk, s.n - n0);
+    const int64_t columns = count * l.positions;
+    Im2Col(s, l, x + n0 * l.image_in, count, col);
+    // One image's (k, positions) output already is the GEMM's layout.
+    float* out = count == 1 ? y + n0 * l.image_out : scratch + l.col_rows * l.chunk * l.positions;
+    for (int g = 0; g < s.groups; ++g) {
+      Sgemm(false, false, kg, static_cast<int>(columns), static_cast<int>(l.group_rows), 1.0f,
+            w + g * kg * l.group_rows, l.group_rows, col + g * l.group_rows * columns, columns,
+            0.0f, out + g * kg * columns, columns);
+    }
+    if (count > 1) MatrixToImages(s, l, count, out, y + n0 * l.image_out);
+  }
+}
+
+void ConvBackwardData(const ConvShape& s, const float* w, const float* dy, float* dx,
+                      float* scratch) {
+  const Layout l = MakeLayout(s);
+  const int kg = s.k / s.groups;
+  float* col = scratch;
+  for (int64_t n0 = 0; n0 < s.n; n0 += l.chunk) {
+    const int64_t count = std::min<int64_t>(l.chunk, s.n - n0);
+    const int64_t columns = count * l.positions;
+    const float* grad = dy + n0 * l.image_out;
+    if (count > 1) {
+      float* matrix = scratch + l.col_rows * l.chunk * l.positions;
+      ImagesToMatrix(s, l, count, grad, matrix);
+      grad = matrix;
+    }
+    for (int g = 0; g < s.groups; ++g) {
+      Sgemm(true, false, static_cast<int>(l.group_rows), static_cast<int>(columns), kg, 1.0f,
+            w + g * kg * l.group_rows, l.group_rows, grad + g * kg * columns, columns, 0.0f,
+            col + g * l.group_rows * columns, columns);
+    }
+    Col2Im(s, l, col, count, dx + n0 * l.image_in);
+  }
+}
+
+void ConvBackwardFilter(const ConvShape& s, const float* x, const float* dy, float* dw,
+                        float* scratch) {
+  const Layout l = MakeLayout(s);
+  const int kg = s.k / s.groups;
+  float* col = scratch;
+  for (int64_t n0 = 0; n0 < s.n; n0 += l.chunk) {
+    const int64_t count = std::min<int64_t>(l.chunk, s.n - n0);
+    const int64_t columns = count * l.positions;
+    Im2Col(s, l, x + n0 * l.image_in, count, col);
+    const float* grad = dy + n0 * l.image_out;
+    if (count > 1) {
+      float* matrix = scratch + l.col_rows * l.chunk * l.positions;
+      ImagesToMatrix(s, l, count, grad, matrix);
+      grad = matrix;
+    }
+    // dW_g = dy_g col_gᵀ; the first chunk overwrites dw, the others add to it.
+    for (int g = 0; g < s.groups; ++g) {
+      Sgemm(false, true, kg, static_cast<int>(l.group_rows), static_cast<int>(columns), 1.0f,
+            grad + g * kg * columns, columns, col + g * l.group_rows * columns, columns,
+            n0 == 0 ? 0.0f : 1.0f, dw + g * kg * l.group_rows, l.group_rows);
+    }
+  }
+}
+
+}  // namespace alexnet::cpu

@@ -1,0 +1,46 @@
+// 2-D convolution (cross-correlation, as in Caffe and cuDNN) for the CPU backend: forward,
+// backward-data and backward-filter, with groups, through im2col + Sgemm per group.
+//
+// Layouts: x (n, c, h, w), w (k, c / groups, kh, kw) (OIHW), y (n, k, out_h, out_w), all dense.
+// Group g maps input channels [g * c/groups, (g+1) * c/groups) to output channels
+// [g * k/groups, (g+1) * k/groups), as in Caffe's convolution layer (Krizhevsky et al. 2012,
+// section 3.2: the two-GPU split of conv2, conv4 and conv5).
+//
+// Several images share one im2col buffer when an image has few output positions, so that each
+// GEMM has at least kTargetColumns columns where the batch allows (conv.cc): packing the weights
+// is then amortised over several images and the micro-kernel runs on long rows. The caller owns the
+// scratch, sized by ConvScratchSize, so nothing is allocated per call.
+#pragma once
+
+#include <cstdint>
+
+namespace alexnet::cpu {
+
+struct ConvShape {
+  int n, c, h, w;  // input
+  int k;           // output channels
+  int kh, kw;      // filter size
+  int stride_h, stride_w;
+  int pad_h, pad_w;
+  int groups;
+
+  // floor((h + 2 pad - kh) / stride) + 1, the output size of Caffe and cuDNN.
+  int out_h() const { return (h + 2 * pad_h - kh) / stride_h + 1; }
+  int out_w() const { return (w + 2 * pad_w - kw) / stride_w + 1; }
+};
+
+// Floats of scratch the three passes below need for `shape`.
+int64_t ConvScratchSize(const ConvShape& shape);
+
+// y = conv(x, w); overwrites y.
+void ConvForward(const ConvShape& shape, const float* x, const float* w, float* y, float* scratch);
+
+// dx = the adjoint of the forward in x, applied to dy; overwrites dx.
+void ConvBackwardData(const ConvShape& shape, const float* w, const float* dy, float* dx,
+                      float* scratch);
+
+// dw = the gradient of sum(dy * conv(x, w)) in w, summed over the batch; overwrites dw.
+void ConvBackwardFilter(const ConvShape& shape, const float* x, const float* dy, float* dw,
+                        float* scratch);
+
+}  // namespace alexnet::cpu
