@@ -28,3 +28,8 @@ export class DisposedError extends AlexNetError {
 export class DeviceError extends AlexNetError {
   override name = 'DeviceError';
 }
+
+/** A file's contents do not follow its format: truncated, corrupt, or of an unsupported kind. */
+export class FormatError extends AlexNetError {
+  override name = 'FormatError';
+}
