@@ -1,0 +1,52 @@
+/**
+ * Atomic file replacement for checkpoints and reports: the bytes go to a temporary file in the
+ * target's folder, are fsynced, and the temporary file is renamed over the target. rename(2)
+ * swaps the name in one step (POSIX.1-2017, rename: "a link named new shall remain visible to
+ * other threads throughout the renaming operation"), so a reader, or a run resumed after a crash,
+ * sees the whole old file or the whole new one, never a torn mix. The temporary file must be in
+ * the same folder because rename cannot cross file systems.
+ */
+import { open, rename, unlink, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+/**
+ * Writes `chunks`, in order, to `file` atomically. The temporary name is `${file}.tmp-<pid>`, so
+ * two processes never share one; within a process, do not write the same file twice at once.
+ * On any failure the temporary file is removed and `file` is left as it was.
+ */
+export async function writeFileAtomic(
+  file: string,
+  chunks: Iterable<string | Uint8Array>,
+): Promise<void> {
+  const temporary = `${file}.tmp-${process.pid}`;
+  try {
+    const handle = await open(temporary, 'w');
+    try {
+      await writeFile(handle, chunks);
+      // Without this the rename can reach the disk before the data, and a power loss would
+      // leave `file` naming an empty or partial file (the ext4 delayed-allocation problem).
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temporary, file);
+  } catch (error) {
+    // The write's own error is the one worth reporting; a failed cleanup only leaves a stray
+    // temporary file that the next write to `file` overwrites.
+    await unlink(temporary).catch(() => undefined);
+    throw error;
+  }
+  await syncFolder(dirname(file));
+}
+
+/** Makes the rename itself durable: the new name lives in the folder's own data. */
+async function syncFolder(folder: string): Promise<void> {
+  // Windows cannot open a folder as a file; there the rename is as durable as NTFS makes it.
+  if (process.platform === 'win32') return;
+  const handle = await open(folder, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
