@@ -38,6 +38,8 @@ export class NonFiniteLossError extends AlexNetError {
   ) {
     super(message);
   }
+}
+
 /** A file's contents do not follow its format: truncated, corrupt, or of an unsupported kind. */
 export class FormatError extends AlexNetError {
   override name = 'FormatError';
