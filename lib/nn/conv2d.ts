@@ -52,9 +52,6 @@ export class Conv2d implements Layer {
         plan,
         y: Tensor.zeros(plan.outputShape, device),
         dx: Tensor.zeros(plan.inputShape, device),
-        dispose() {
-          disposeAll({ plan, y: this.y, dx: this.dx });
-        },
       };
     });
   }

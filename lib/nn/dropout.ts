@@ -5,7 +5,7 @@
  */
 import { dropoutBackward, dropoutForward } from '../ops/dropout';
 import { type Device, Tensor } from '../tensor';
-import { disposeAll, type Layer, PerBatch, type StepContext } from './layer';
+import { type Layer, PerBatch, type StepContext } from './layer';
 
 export class Dropout implements Layer {
   readonly params = [];
@@ -24,7 +24,7 @@ export class Dropout implements Layer {
       const shape = [batch, ...inputShape.slice(1)];
       const y = Tensor.zeros(shape, device);
       const dx = Tensor.zeros(shape, device);
-      return { y, dx, dispose: () => disposeAll({ y, dx }) };
+      return { y, dx };
     });
   }
 

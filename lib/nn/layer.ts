@@ -44,7 +44,7 @@ export interface Layer {
  * Buffers and plans a layer keeps per batch size. Training and validation usually use one or
  * two batch sizes (the last batch of an epoch may be smaller), so this stays small.
  */
-export class PerBatch<T extends { dispose(): void }> {
+export class PerBatch<T extends Record<string, { dispose(): void }>> {
   private readonly entries = new Map<number, T>();
 
   constructor(private readonly create: (batch: number) => T) {}
@@ -59,12 +59,12 @@ export class PerBatch<T extends { dispose(): void }> {
   }
 
   dispose(): void {
-    for (const entry of this.entries.values()) entry.dispose();
+    for (const entry of this.entries.values()) disposeAll(entry);
     this.entries.clear();
   }
 }
 
-/** Disposes every tensor or plan of a record: the per-batch entries of the layers. */
-export function disposeAll(record: Record<string, { dispose(): void } | null>): void {
-  for (const value of Object.values(record)) value?.dispose();
+/** Disposes every tensor or plan of a record. */
+export function disposeAll(record: Record<string, { dispose(): void }>): void {
+  for (const value of Object.values(record)) value.dispose();
 }

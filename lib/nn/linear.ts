@@ -30,7 +30,7 @@ export class Linear implements Layer {
     this.buffers = new PerBatch((batch) => {
       const y = Tensor.zeros([batch, outFeatures], device);
       const dx = Tensor.zeros([batch, ...inputShape.slice(1)], device);
-      return { y, dx, dispose: () => disposeAll({ y, dx }) };
+      return { y, dx };
     });
   }
 

@@ -1,7 +1,7 @@
 /** Local response normalisation across channels (Krizhevsky et al. 2012, §3.3). */
 import { type LrnOptions, LrnPlan } from '../ops/lrn';
 import { type Device, Tensor } from '../tensor';
-import { disposeAll, type Layer, PerBatch } from './layer';
+import { type Layer, PerBatch } from './layer';
 
 export class Lrn implements Layer {
   readonly params = [];
@@ -20,7 +20,7 @@ export class Lrn implements Layer {
       const plan = new LrnPlan(shape, options, device);
       const y = Tensor.zeros(shape, device);
       const dx = Tensor.zeros(shape, device);
-      return { plan, y, dx, dispose: () => disposeAll({ plan, y, dx }) };
+      return { plan, y, dx };
     });
   }
 

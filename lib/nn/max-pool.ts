@@ -1,7 +1,7 @@
 /** Overlapping max pooling, 3 x 3 with stride 2 in AlexNet (Krizhevsky et al. 2012, §3.4). */
 import { type MaxPoolOptions, MaxPoolPlan } from '../ops/pool';
 import { type Device, Tensor } from '../tensor';
-import { disposeAll, type Layer, PerBatch } from './layer';
+import { type Layer, PerBatch } from './layer';
 
 export class MaxPool implements Layer {
   readonly params = [];
@@ -19,7 +19,7 @@ export class MaxPool implements Layer {
       const plan = new MaxPoolPlan([batch, ...inputShape.slice(1)], options, device);
       const y = Tensor.zeros(plan.outputShape, device);
       const dx = Tensor.zeros(plan.inputShape, device);
-      return { plan, y, dx, dispose: () => disposeAll({ plan, y, dx }) };
+      return { plan, y, dx };
     });
   }
 
