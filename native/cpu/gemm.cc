@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <memory>
+#include <new>
 #include <string_view>
 
 #include "cpu/gemm_kernel.h"
@@ -38,15 +38,29 @@ const GemmKernel& Kernel() {
   return kernel;
 }
 
-struct FreeDeleter {
-  void operator()(float* p) const { std::free(p); }
-};
-using AlignedFloats = std::unique_ptr<float[], FreeDeleter>;
+// Packing buffers, one pair per calling thread, grown on demand and kept: a training step
+// calls Sgemm dozens of times with the same shapes, so after the first step it allocates nothing.
+class PackBuffer {
+ public:
+  ~PackBuffer() { std::free(data_); }
+  float* Reserve(size_t count) {
+    if (count > capacity_) {
+      std::free(data_);
+      size_t bytes = (count * sizeof(float) + 63) / 64 * 64;
+      data_ = static_cast<float*>(std::aligned_alloc(64, bytes));
+      capacity_ = data_ ? count : 0;
+      if (data_ == nullptr) throw std::bad_alloc();
+    }
+    return data_;
+  }
 
-AlignedFloats AllocateAligned(size_t count) {
-  size_t bytes = (count * sizeof(float) + 63) / 64 * 64;
-  return AlignedFloats(static_cast<float*>(std::aligned_alloc(64, std::max<size_t>(bytes, 64))));
-}
+ private:
+  float* data_ = nullptr;
+  size_t capacity_ = 0;
+};
+
+thread_local PackBuffer a_buffer;
+thread_local PackBuffer b_buffer;
 
 // A view of op(X): element (i, j) at x[i * row_stride + j * col_stride].
 struct MatrixView {
@@ -129,8 +143,8 @@ void Sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const f
   const int m_strips = (m + mr - 1) / mr;
   const int kc_max = std::min(k, kKc);
   const int nc_max = std::min((n + nr - 1) / nr * nr, kNc);
-  AlignedFloats a_packed = AllocateAligned(static_cast<size_t>(m_strips) * mr * kc_max);
-  AlignedFloats b_packed = AllocateAligned(static_cast<size_t>(nc_max) * kc_max);
+  float* const a_packed = a_buffer.Reserve(static_cast<size_t>(m_strips) * mr * kc_max);
+  float* const b_packed = b_buffer.Reserve(static_cast<size_t>(nc_max) * kc_max);
 
   for (int jc = 0; jc < n; jc += kNc) {
     const int nc = std::min(kNc, n - jc);
@@ -143,13 +157,13 @@ void Sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const f
 
       ParallelFor(n_strips, 4, [&](int64_t s0, int64_t s1) {
         for (int64_t s = s0; s < s1; ++s)
-          PackBStrip(b_view, kc, static_cast<int>(s) * nr, nc, nr, b_packed.get() + s * nr * kc);
+          PackBStrip(b_view, kc, static_cast<int>(s) * nr, nc, nr, b_packed + s * nr * kc);
       });
       ParallelFor(m_strips, 4, [&](int64_t s0, int64_t s1) {
         MatrixView rows = a_view;
         rows.x += s0 * mr * a_view.row_stride;
         int count = static_cast<int>(std::min<int64_t>(m, s1 * mr) - s0 * mr);
-        PackA(rows, count, kc, alpha, mr, a_packed.get() + s0 * mr * kc);
+        PackA(rows, count, kc, alpha, mr, a_packed + s0 * mr * kc);
       });
 
       // Split the work between threads along whichever dimension has more strips; each thread
@@ -157,8 +171,8 @@ void Sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const f
       auto tile = [&](int64_t ir, int64_t jr) {
         const int i0 = static_cast<int>(ir) * mr;
         const int j0 = static_cast<int>(jr) * nr;
-        kernel.micro(kc, a_packed.get() + static_cast<int64_t>(i0) * kc,
-                     b_packed.get() + static_cast<int64_t>(j0) * kc, c + i0 * ldc + jc + j0, ldc,
+        kernel.micro(kc, a_packed + static_cast<int64_t>(i0) * kc,
+                     b_packed + static_cast<int64_t>(j0) * kc, c + i0 * ldc + jc + j0, ldc,
                      std::min(mr, m - i0), std::min(nr, nc - j0));
       };
       const int strips_per_block = kMc / mr;
