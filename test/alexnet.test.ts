@@ -1,0 +1,247 @@
+/**
+ * The AlexNet model: its shape arithmetic against Caffe's bvlc_alexnet deploy.prototxt, training
+ * steps against PyTorch (test/fixtures/small_alexnet, written by scripts/make_fixtures.py), saving
+ * and loading, and its argument errors.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { AlexNet, NonFiniteLossError, SGD } from '../lib';
+import { expectClose, maxAbs } from './util/compare';
+import { loadFixture } from './util/npy';
+
+/** float32 unit roundoff. */
+const U = 2 ** -24;
+
+/**
+ * Two float32 runs of the same network that sum in different orders (PyTorch's kernels and
+ * ours): test/fixtures.test.ts derives this bound for the same fixture (PyTorch float32 stays
+ * within 1.2e-6 of float64 relative to each tensor's largest value; we allow 1e-5).
+ */
+const NET_TOLERANCE = 1e-5;
+
+interface SmallAlexNetMeta {
+  sgd: { lr: number; momentum: number; weight_decay: number };
+  parameters: string[];
+  steps: number;
+}
+
+describe('AlexNet shapes', () => {
+  test('bvlc at 227 matches deploy.prototxt', () => {
+    const net = new AlexNet({ device: 'cpu', classes: 1000 });
+    expect(net.shapes()).toEqual([
+      { name: 'conv1', shape: [96, 55, 55] },
+      { name: 'pool1', shape: [96, 27, 27] },
+      { name: 'conv2', shape: [256, 27, 27] },
+      { name: 'pool2', shape: [256, 13, 13] },
+      { name: 'conv3', shape: [384, 13, 13] },
+      { name: 'conv4', shape: [384, 13, 13] },
+      { name: 'conv5', shape: [256, 13, 13] },
+      { name: 'pool5', shape: [256, 6, 6] },
+      { name: 'fc6', shape: [4096] },
+      { name: 'fc7', shape: [4096] },
+      { name: 'fc8', shape: [1000] },
+    ]);
+    const sizes = Object.fromEntries(net.parameters().map((p) => [p.name, p.value.shape]));
+    expect(sizes['conv2.weight']).toEqual([256, 48, 5, 5]);
+    expect(sizes['fc6.weight']).toEqual([4096, 9216]);
+    net.dispose();
+  });
+
+  test('67 is the smallest input size; 66 names the layer that does not fit', () => {
+    const net = new AlexNet({ device: 'cpu', classes: 2, inputSize: 67, widthScale: 0.0625 });
+    expect(net.shapes().find((s) => s.name === 'pool5')?.shape).toEqual([16, 1, 1]);
+    net.dispose();
+    expect(() => new AlexNet({ device: 'cpu', inputSize: 66 })).toThrow(
+      'Expected inputSize >= 67 but received 66: pool5 would get a 2x2 input and produce nothing',
+    );
+  });
+});
+
+describe('AlexNet training step against PyTorch', () => {
+  const f = loadFixture<SmallAlexNetMeta>('small_alexnet');
+
+  test('three steps: loss, gradients and weights (dropout 0, width 1/16, input 99)', () => {
+    const net = new AlexNet({
+      device: 'cpu',
+      classes: 10,
+      inputSize: 99,
+      widthScale: 1 / 16,
+      dropout: 0,
+    });
+    const params = net.parameters();
+    expect(params.map((p) => p.name)).toEqual(f.meta.parameters);
+    for (const p of params) p.value.write(f.tensor(p.name).data);
+    const { lr, momentum, weight_decay } = f.meta.sgd;
+    const opt = new SGD(net, { lr, momentum, weightDecay: weight_decay });
+    const x = f.tensor('x');
+    const labels = f.int32('labels').data;
+    const losses = f.tensor('losses').data;
+    const logits = f.tensor('logits').data;
+
+    for (let step = 1; step <= f.meta.steps; ++step) {
+      const loss = net.trainStep(x.data, labels, x.shape[0], opt);
+      // The loss moves by at most 2·max|Δlogit| (fixtures.test.ts).
+      expectClose(
+        [loss],
+        [losses[step - 1]],
+        { rtol: 0, atol: NET_TOLERANCE * 2 * maxAbs(logits) },
+        `loss ${step}`,
+      );
+      if (step === 1) {
+        for (const p of params) {
+          const expected = f.tensor(`grad/${p.name}`).data;
+          expectClose(
+            p.grad.toArray(),
+            expected,
+            { rtol: 0, atol: NET_TOLERANCE * maxAbs(expected) },
+            `grad ${p.name}`,
+          );
+        }
+      }
+      for (const p of params) {
+        const expected = f.tensor(`step${step}/${p.name}`).data;
+        const start = f.tensor(p.name).data;
+        const update = maxAbs(expected.map((v, i) => v - start[i]));
+        // Gradient rounding reaches the weights scaled like the updates; each step also rounds
+        // the weight itself on both sides.
+        expectClose(
+          p.value.toArray(),
+          expected,
+          { rtol: 0, atol: NET_TOLERANCE * update + 2 * step * U * maxAbs(expected) },
+          `step ${step} ${p.name}`,
+        );
+      }
+    }
+    expect(net.step).toBe(3);
+    opt.dispose();
+    net.dispose();
+  });
+});
+
+describe('AlexNet behaviour', () => {
+  const small = { device: 'cpu' as const, classes: 3, inputSize: 67, widthScale: 1 / 16 };
+  const batch = (n: number, seed: number) => {
+    const x = new Float32Array(n * 3 * 67 * 67);
+    let s = seed;
+    for (let i = 0; i < x.length; ++i) {
+      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+      x[i] = s / 2 ** 32 - 0.5;
+    }
+    return x;
+  };
+
+  test('the same seed gives the same weights, another seed others', () => {
+    const a = new AlexNet({ ...small, seed: 5 });
+    const b = new AlexNet({ ...small, seed: 5 });
+    const c = new AlexNet({ ...small, seed: 6 });
+    const w = (n: AlexNet) => n.parameters()[0].value.toArray();
+    expect(w(a)).toEqual(w(b));
+    expect(w(a)).not.toEqual(w(c));
+    for (const n of [a, b, c]) n.dispose();
+  });
+
+  test('He init: weight std is sqrt(2 / fan_in), biases 0; paper init: std 0.01, biases 1 in conv2', () => {
+    const he = new AlexNet({ ...small, widthScale: 0.25 });
+    const fc7 = he.parameters().find((p) => p.name === 'fc7.weight')!;
+    const values = fc7.value.toArray();
+    const std = Math.sqrt(values.reduce((s, v) => s + v * v, 0) / values.length);
+    // 1024 x 1024 samples: the sample std is within 1% of sqrt(2 / 1024) with overwhelming odds.
+    expect(Math.abs(std / Math.sqrt(2 / 1024) - 1)).toBeLessThan(0.01);
+    he.dispose();
+    const paper = new AlexNet({ ...small, init: 'paper' });
+    const bias = (name: string) =>
+      paper
+        .parameters()
+        .find((p) => p.name === name)!
+        .value.toArray();
+    expect([...bias('conv2.bias')].every((v) => v === 1)).toBe(true);
+    expect([...bias('conv3.bias')].every((v) => v === 0)).toBe(true);
+    paper.dispose();
+  });
+
+  test('forward is deterministic and leaves training state alone; trainStep changes weights', () => {
+    const net = new AlexNet(small);
+    const x = batch(2, 1);
+    const a = net.forward(x, 2);
+    expect(a).toHaveLength(6);
+    expect(net.forward(x, 2)).toEqual(a);
+    const opt = new SGD(net, { lr: 0.01 });
+    net.trainStep(x, new Int32Array([0, 2]), 2, opt);
+    expect(net.forward(x, 2)).not.toEqual(a);
+    opt.dispose();
+    net.dispose();
+  });
+
+  test('trainLayers: frozen layers keep their weights and get no gradient', () => {
+    const net = new AlexNet({ ...small, trainLayers: ['fc7', 'fc8'] });
+    const before = new Map(net.parameters().map((p) => [p.name, p.value.toArray()]));
+    const opt = new SGD(net, { lr: 0.1 });
+    net.trainStep(batch(4, 2), new Int32Array([0, 1, 2, 0]), 4, opt);
+    for (const p of net.parameters()) {
+      const trained = p.name.startsWith('fc7') || p.name.startsWith('fc8');
+      const changed = !p.value.toArray().every((v, i) => v === before.get(p.name)![i]);
+      expect([p.name, changed]).toEqual([p.name, trained]);
+      if (!trained) expect(p.grad.toArray().every((v) => v === 0)).toBe(true);
+    }
+    opt.dispose();
+    net.dispose();
+  });
+
+  test('save and load round-trip; fc8 of another size needs skip', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alexnet-'));
+    const file = path.join(dir, 'net.safetensors');
+    const a = new AlexNet({ ...small, seed: 1 });
+    a.classNames = ['cat', 'dog', 'bird'];
+    await a.save(file);
+    const b = new AlexNet({ ...small, seed: 2 });
+    await b.load(file);
+    const x = batch(1, 3);
+    expect(b.forward(x, 1)).toEqual(a.forward(x, 1));
+    expect(b.classNames).toEqual(['cat', 'dog', 'bird']);
+    const c = new AlexNet({ ...small, classes: 2 });
+    await expect(c.load(file)).rejects.toThrow(
+      `${file}: fc8.weight has shape [3, 256] but the model expects [2, 256] (a different number of classes? load with { skip: ['fc8'] })`,
+    );
+    await c.load(file, { skip: ['fc8'] });
+    for (const n of [a, b, c]) n.dispose();
+    fs.rmSync(dir, { recursive: true });
+  });
+
+  test('a non-finite loss throws naming the step and changes no weight', () => {
+    const net = new AlexNet(small);
+    const opt = new SGD(net);
+    const before = net.parameters().map((p) => p.value.toArray());
+    const x = batch(2, 4).fill(Number.NaN);
+    expect(() => net.trainStep(x, new Int32Array([0, 1]), 2, opt)).toThrow(NonFiniteLossError);
+    expect(() => net.trainStep(x, new Int32Array([0, 1]), 2, opt)).toThrow(
+      'Loss became NaN at step 0; no weights were updated. Try a lower learning rate (--lr).',
+    );
+    expect(net.parameters().map((p) => p.value.toArray())).toEqual(before);
+    opt.dispose();
+    net.dispose();
+  });
+
+  test('bad options and inputs are clear errors', () => {
+    expect(() => new AlexNet({ preset: 'vgg' as 'bvlc' })).toThrow(
+      "Expected one of bvlc, paper for preset but received 'vgg' of type string",
+    );
+    expect(() => new AlexNet({ classes: 1 })).toThrow(
+      'Expected integer >= 2 for classes but received 1 of type number',
+    );
+    expect(() => new AlexNet({ ...small, trainLayers: ['fc9' as 'fc8'] })).toThrow(
+      'Expected one of conv1, conv2, conv3, conv4, conv5, fc6, fc7, fc8 in trainLayers but received "fc9"',
+    );
+    const net = new AlexNet(small);
+    const opt = new SGD(net);
+    expect(() => net.trainStep(batch(2, 5), new Int32Array([0, 3]), 2, opt)).toThrow(
+      'Expected labels in [0, 2] but received 3 at index 1',
+    );
+    expect(() => net.forward(new Float32Array(10), 1)).toThrow(
+      `Expected Float32Array of length ${3 * 67 * 67} for x but received length 10`,
+    );
+    opt.dispose();
+    net.dispose();
+    expect(() => net.forward(batch(1, 6), 1)).toThrow('This AlexNet has been disposed');
+  });
+});
