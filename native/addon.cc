@@ -10,6 +10,9 @@ namespace alexnet {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Tensor::Register(env, exports);
   RegisterGemm(env, exports);
+  RegisterRelu(env, exports);
+  RegisterLrn(env, exports);
+  RegisterPool(env, exports);
   Napi::Array backends = Napi::Array::New(env);
   backends.Set(uint32_t{0}, Napi::String::New(env, "cpu"));
   exports.Set("backends", backends);

@@ -8,5 +8,8 @@
 namespace alexnet {
 
 void RegisterGemm(Napi::Env env, Napi::Object exports);
+void RegisterRelu(Napi::Env env, Napi::Object exports);
+void RegisterLrn(Napi::Env env, Napi::Object exports);
+void RegisterPool(Napi::Env env, Napi::Object exports);
 
 }  // namespace alexnet
