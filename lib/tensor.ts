@@ -14,7 +14,8 @@ function checkShape(shape: unknown): number[] {
   return shape.map((d, i) => integer(`shape[${i}]`, d, 1));
 }
 
-function checkDevice(device: unknown): Device {
+/** Checks a device name, and that this build has its backend. */
+export function checkDevice(device: unknown): Device {
   if (typeof device !== 'string' || !/^(cpu|cuda:\d+)$/.test(device)) {
     fail("'cpu' or 'cuda:N'", 'device', device);
   }
