@@ -7,7 +7,7 @@
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_CPP_EXCEPTIONS_ALL", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"],
-      "cflags_cc": ["-std=c++17", "-O3", "-ffp-contract=fast"],
+      "cflags_cc": ["-std=c++17", "-O3", "-ffp-contract=fast", "-fno-math-errno"],
       "conditions": [
         ["target_arch=='x64'", {
           "defines": ["ALEXNET_GEMM_X86"],

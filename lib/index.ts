@@ -6,5 +6,8 @@ export { ConvPlan, type ConvShape } from './ops/conv';
 export { type DropoutKey, dropoutBackward, dropoutForward } from './ops/dropout';
 export { type GemmOptions, gemm } from './ops/gemm';
 export { softmaxCrossEntropy, topKCorrect } from './ops/loss';
+export { type LrnOptions, LrnPlan } from './ops/lrn';
+export { type MaxPoolOptions, MaxPoolPlan } from './ops/pool';
+export { reluBackward, reluForward } from './ops/relu';
 export { type SgdStep, sgdUpdate } from './ops/sgd';
 export { type Device, Tensor } from './tensor';

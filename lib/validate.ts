@@ -61,3 +61,12 @@ export function typedArray<T extends Float32Array | Int32Array | Uint8Array>(
   }
   return value;
 }
+
+/** An (n, c, h, w) shape: an array of 4 positive integers. */
+export function nchwShape(name: string, value: unknown): [number, number, number, number] {
+  if (!Array.isArray(value) || value.length !== 4) {
+    fail('array of 4 sizes [n, c, h, w]', name, value);
+  }
+  const [n, c, h, w] = value.map((d, i) => integer(`${name}[${i}]`, d, 1));
+  return [n, c, h, w];
+}

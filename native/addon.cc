@@ -16,6 +16,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterAugment(env, exports);
   RegisterConv(env, exports);
   RegisterBias(env, exports);
+  RegisterRelu(env, exports);
+  RegisterLrn(env, exports);
+  RegisterPool(env, exports);
   Napi::Array backends = Napi::Array::New(env);
   backends.Set(uint32_t{0}, Napi::String::New(env, "cpu"));
   exports.Set("backends", backends);

@@ -14,5 +14,8 @@ void RegisterSgd(Napi::Env env, Napi::Object exports);
 void RegisterAugment(Napi::Env env, Napi::Object exports);
 void RegisterConv(Napi::Env env, Napi::Object exports);
 void RegisterBias(Napi::Env env, Napi::Object exports);
+void RegisterRelu(Napi::Env env, Napi::Object exports);
+void RegisterLrn(Napi::Env env, Napi::Object exports);
+void RegisterPool(Napi::Env env, Napi::Object exports);
 
 }  // namespace alexnet

@@ -1,0 +1,99 @@
+/**
+ * Local response normalisation across channels (Krizhevsky et al. 2012 §3.3), in the form of
+ * Caffe's lrn_layer and cuDNN, which divide alpha by the window size:
+ * `y = x / (k + alpha / size * Σ x_c'²) ^ beta`, summed over the `size` channels c' centred on
+ * x's channel (clipped at the first and last). A plan holds one layer's shape and constants.
+ */
+import { ArgumentError, DisposedError } from '../errors';
+import { type NativePlan, native } from '../native';
+import { checkDevice, type Device, expectTensor, formatShape, type Tensor } from '../tensor';
+import { fail, finiteNumber, nchwShape } from '../validate';
+
+export interface LrnOptions {
+  /**
+   * Channels in a window, centred on the normalised one: an odd integer from 1 to 15 (cuDNN
+   * accepts 1 to 16, CUDNN_LRN_MAX_N; Caffe only odd sizes, so that the window is centred).
+   * @default 5
+   */
+  size?: number;
+  /**
+   * Weight of the sum of squares, divided by `size` before use: the Caffe and cuDNN convention,
+   * which bvlc_alexnet was trained with (the paper's formula does not divide). At least 0.
+   * @default 1e-4
+   */
+  alpha?: number;
+  /** Exponent of the scale; at least 0.01 (cuDNN's CUDNN_LRN_MIN_BETA). @default 0.75 */
+  beta?: number;
+  /**
+   * Additive constant of the scale; at least 1e-5 (cuDNN's CUDNN_LRN_MIN_K). The paper uses 2,
+   * bvlc_alexnet 1.
+   * @default 1
+   */
+  k?: number;
+}
+
+export class LrnPlan {
+  /** The (n, c, h, w) shape of x, y, dy and dx. */
+  readonly shape: readonly number[];
+  readonly device: Device;
+  /** The options with their defaults filled in. */
+  readonly options: Readonly<Required<LrnOptions>>;
+  private readonly handle: NativePlan;
+  private isDisposed = false;
+
+  constructor(shape: readonly number[], options: LrnOptions = {}, device: Device = 'cpu') {
+    const dims = nchwShape('shape', shape);
+    if (typeof options !== 'object' || options === null) fail('object', 'options', options);
+    const size = options.size ?? 5;
+    if (!Number.isInteger(size) || size < 1 || size > 15 || size % 2 === 0) {
+      fail('odd integer between 1 and 15', 'size', size);
+    }
+    const alpha = finiteNumber('alpha', options.alpha ?? 1e-4, 0);
+    const beta = finiteNumber('beta', options.beta ?? 0.75, 0.01);
+    const k = finiteNumber('k', options.k ?? 1, 1e-5);
+    this.device = checkDevice(device);
+    this.shape = Object.freeze(dims);
+    this.options = Object.freeze({ size, alpha, beta, k });
+    this.handle = new native.LrnPlan(...dims, size, alpha, beta, k, this.device);
+  }
+
+  get disposed(): boolean {
+    return this.isDisposed;
+  }
+
+  /** `y = LRN(x)`; `y` must be another tensor than `x`. */
+  forward(x: Tensor, y: Tensor): void {
+    this.assertLive();
+    expectTensor('x', x, this.shape, this.device);
+    expectTensor('y', y, this.shape, this.device);
+    if (y === x) throw new ArgumentError('Expected a tensor other than x for y but received x');
+    native.lrnForward(this.handle, x.handle, y.handle);
+  }
+
+  /**
+   * `dx` from the forward input `x`, its output `y` and the output's gradient `dy`. `dx` may be
+   * `dy` or `y`, not `x`.
+   */
+  backward(x: Tensor, y: Tensor, dy: Tensor, dx: Tensor): void {
+    this.assertLive();
+    expectTensor('x', x, this.shape, this.device);
+    expectTensor('y', y, this.shape, this.device);
+    expectTensor('dy', dy, this.shape, this.device);
+    expectTensor('dx', dx, this.shape, this.device);
+    if (dx === x) throw new ArgumentError('Expected a tensor other than x for dx but received x');
+    native.lrnBackward(this.handle, x.handle, y.handle, dy.handle, dx.handle);
+  }
+
+  /** Frees the plan now. Idempotent; any later use throws a DisposedError. */
+  dispose(): void {
+    if (this.isDisposed) return;
+    this.handle.dispose();
+    this.isDisposed = true;
+  }
+
+  private assertLive(): void {
+    if (this.isDisposed) {
+      throw new DisposedError(`LrnPlan ${formatShape(this.shape)} has been disposed`);
+    }
+  }
+}

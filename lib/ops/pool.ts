@@ -1,0 +1,102 @@
+/**
+ * Max pooling over square windows, AlexNet's overlapping pooling (Krizhevsky et al. 2012 §3.4:
+ * 3x3 windows, stride 2). The output side is `floor((in + 2 * pad - kernel) / stride) + 1`,
+ * PyTorch's default; Caffe rounds up instead, which gives the same sizes on AlexNet's shapes
+ * (55 -> 27, 27 -> 13, 13 -> 6). A plan holds one layer's shapes.
+ */
+import { ArgumentError, DisposedError } from '../errors';
+import { type NativePlan, native } from '../native';
+import { checkDevice, type Device, expectTensor, formatShape, type Tensor } from '../tensor';
+import { fail, integer, nchwShape } from '../validate';
+
+export interface MaxPoolOptions {
+  /** Side of the square window. @default 3 */
+  kernel?: number;
+  /** Step between windows, in both directions. @default 2 */
+  stride?: number;
+  /**
+   * Positions of -Infinity padding on each side; at most kernel / 2 (as in PyTorch), so that no
+   * window is padding only.
+   * @default 0
+   */
+  pad?: number;
+}
+
+export class MaxPoolPlan {
+  /** The (n, c, h, w) shape of x and dx. */
+  readonly inputShape: readonly number[];
+  /** The (n, c, oh, ow) shape of y and dy. */
+  readonly outputShape: readonly number[];
+  readonly device: Device;
+  /** The options with their defaults filled in. */
+  readonly options: Readonly<Required<MaxPoolOptions>>;
+  private readonly handle: NativePlan;
+  private isDisposed = false;
+
+  constructor(inputShape: readonly number[], options: MaxPoolOptions = {}, device: Device = 'cpu') {
+    const [n, c, h, w] = nchwShape('inputShape', inputShape);
+    if (typeof options !== 'object' || options === null) fail('object', 'options', options);
+    const kernel = integer('kernel', options.kernel ?? 3, 1);
+    const stride = integer('stride', options.stride ?? 2, 1);
+    const pad = integer('pad', options.pad ?? 0, 0, Math.floor(kernel / 2));
+    const padded = Math.min(h, w) + 2 * pad;
+    if (kernel > padded) {
+      fail(`integer <= ${padded}, the padded input's smaller side,`, 'kernel', kernel);
+    }
+    const out = (size: number) => Math.floor((size + 2 * pad - kernel) / stride) + 1;
+    this.device = checkDevice(device);
+    this.inputShape = Object.freeze([n, c, h, w]);
+    this.outputShape = Object.freeze([n, c, out(h), out(w)]);
+    this.options = Object.freeze({ kernel, stride, pad });
+    this.handle = new native.PoolPlan(n, c, h, w, kernel, stride, pad, this.device);
+  }
+
+  get disposed(): boolean {
+    return this.isDisposed;
+  }
+
+  /** `y` = the maximum of each window of `x`; `y` must be another tensor than `x`. */
+  forward(x: Tensor, y: Tensor): void {
+    this.assertLive();
+    expectTensor('x', x, this.inputShape, this.device);
+    expectTensor('y', y, this.outputShape, this.device);
+    if (y === x) throw new ArgumentError('Expected a tensor other than x for y but received x');
+    native.maxPoolForward(this.handle, x.handle, y.handle);
+  }
+
+  /**
+   * `dx` from the forward input `x`, its output `y` and the output's gradient `dy`: each window's
+   * gradient goes to its maximum (the first in row-major order on ties), summed where windows
+   * overlap. `dx` must be another tensor than `x`, `y` and `dy`.
+   */
+  backward(x: Tensor, y: Tensor, dy: Tensor, dx: Tensor): void {
+    this.assertLive();
+    expectTensor('x', x, this.inputShape, this.device);
+    expectTensor('y', y, this.outputShape, this.device);
+    expectTensor('dy', dy, this.outputShape, this.device);
+    expectTensor('dx', dx, this.inputShape, this.device);
+    for (const [name, other] of [
+      ['x', x],
+      ['y', y],
+      ['dy', dy],
+    ] as const) {
+      if (dx === other) {
+        throw new ArgumentError(`Expected a tensor other than ${name} for dx but received ${name}`);
+      }
+    }
+    native.maxPoolBackward(this.handle, x.handle, y.handle, dy.handle, dx.handle);
+  }
+
+  /** Frees the plan now. Idempotent; any later use throws a DisposedError. */
+  dispose(): void {
+    if (this.isDisposed) return;
+    this.handle.dispose();
+    this.isDisposed = true;
+  }
+
+  private assertLive(): void {
+    if (this.isDisposed) {
+      throw new DisposedError(`MaxPoolPlan ${formatShape(this.inputShape)} has been disposed`);
+    }
+  }
+}

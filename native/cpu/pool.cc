@@ -1,0 +1,102 @@
+#include "cpu/pool.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+
+#include "cpu/thread_pool.h"
+
+namespace alexnet::cpu {
+
+namespace {
+
+// The window of output (oy, ox), clipped to the input: lib/ops/pool.ts keeps pad <= kernel / 2,
+// so every window holds at least one real element and the -infinity padding never wins.
+struct Window {
+  int y0, y1, x0, x1;
+};
+
+Window WindowAt(const PoolShape& s, int oy, int ox) {
+  const int top = oy * s.stride - s.pad;
+  const int left = ox * s.stride - s.pad;
+  return {std::max(top, 0), std::min(top + s.kernel, s.h), std::max(left, 0),
+          std::min(left + s.kernel, s.w)};
+}
+
+// Calls body(plane) for every (image, channel) plane, in parallel: planes are independent in
+// both directions, so no two threads write the same output.
+template <typename Body>
+void ForEachPlane(const PoolShape& s, const Body& body) {
+  ParallelFor(static_cast<int64_t>(s.n) * s.c, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t plane = begin; plane < end; ++plane) body(plane);
+  });
+}
+
+// The offset in the plane of the window's first element, in row-major scan order, equal to
+// target; -1 when there is none (a y that did not come from this x, or NaN).
+int64_t FirstMatch(const PoolShape& s, const float* xp, const Window& win, float target) {
+  for (int iy = win.y0; iy < win.y1; ++iy) {
+    for (int ix = win.x0; ix < win.x1; ++ix) {
+      if (xp[iy * s.w + ix] == target) return static_cast<int64_t>(iy) * s.w + ix;
+    }
+  }
+  return -1;
+}
+
+}  // namespace
+
+int PoolOutputSize(int in, int kernel, int stride, int pad) {
+  return (in + 2 * pad - kernel) / stride + 1;
+}
+
+PoolShape MakePoolShape(int n, int c, int h, int w, int kernel, int stride, int pad) {
+  return {n,
+          c,
+          h,
+          w,
+          kernel,
+          stride,
+          pad,
+          PoolOutputSize(h, kernel, stride, pad),
+          PoolOutputSize(w, kernel, stride, pad)};
+}
+
+void MaxPoolForward(const PoolShape& s, const float* x, float* y) {
+  const int64_t in_plane = static_cast<int64_t>(s.h) * s.w;
+  const int64_t out_plane = static_cast<int64_t>(s.oh) * s.ow;
+  ForEachPlane(s, [&](int64_t plane) {
+    const float* xp = x + plane * in_plane;
+    float* yp = y + plane * out_plane;
+    for (int oy = 0; oy < s.oh; ++oy) {
+      for (int ox = 0; ox < s.ow; ++ox) {
+        const Window win = WindowAt(s, oy, ox);
+        float best = -std::numeric_limits<float>::infinity();
+        for (int iy = win.y0; iy < win.y1; ++iy) {
+          for (int ix = win.x0; ix < win.x1; ++ix) best = std::max(best, xp[iy * s.w + ix]);
+        }
+        yp[oy * s.ow + ox] = best;
+      }
+    }
+  });
+}
+
+void MaxPoolBackward(const PoolShape& s, const float* x, const float* y, const float* dy,
+                     float* dx) {
+  const int64_t in_plane = static_cast<int64_t>(s.h) * s.w;
+  const int64_t out_plane = static_cast<int64_t>(s.oh) * s.ow;
+  ForEachPlane(s, [&](int64_t plane) {
+    const float* xp = x + plane * in_plane;
+    const float* yp = y + plane * out_plane;
+    const float* dyp = dy + plane * out_plane;
+    float* dxp = dx + plane * in_plane;
+    std::fill(dxp, dxp + in_plane, 0.0f);
+    for (int oy = 0; oy < s.oh; ++oy) {
+      for (int ox = 0; ox < s.ow; ++ox) {
+        const int64_t i = FirstMatch(s, xp, WindowAt(s, oy, ox), yp[oy * s.ow + ox]);
+        if (i >= 0) dxp[i] += dyp[oy * s.ow + ox];
+      }
+    }
+  });
+}
+
+}  // namespace alexnet::cpu

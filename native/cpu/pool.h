@@ -1,0 +1,38 @@
+// Max pooling for the CPU backend: square windows of `kernel` positions, moved by `stride`, over
+// an input padded by `pad` positions of -infinity on every side (AlexNet: 3x3, stride 2, the
+// overlapping pooling of Krizhevsky et al. 2012 §3.4).
+#pragma once
+
+namespace alexnet::cpu {
+
+struct PoolShape {
+  int n = 0;
+  int c = 0;
+  int h = 0;
+  int w = 0;
+  int kernel = 0;
+  int stride = 0;
+  int pad = 0;
+  int oh = 0;
+  int ow = 0;
+};
+
+// floor((in + 2 * pad - kernel) / stride) + 1, PyTorch's default (ceil_mode=False). Caffe rounds
+// up instead; the two agree on AlexNet's shapes 55 -> 27, 27 -> 13 and 13 -> 6, where the
+// division is exact. Requires kernel <= in + 2 * pad.
+int PoolOutputSize(int in, int kernel, int stride, int pad);
+
+// The shape with oh and ow filled in.
+PoolShape MakePoolShape(int n, int c, int h, int w, int kernel, int stride, int pad);
+
+// y (n, c, oh, ow) = the maximum of each window of x (n, c, h, w).
+void MaxPoolForward(const PoolShape& shape, const float* x, float* y);
+
+// dx = 0, then each dy is added at its window's argmax: the first element, in row-major scan
+// order, equal to the window's y (the first maximum, as the forward pass found it), so no indices
+// are stored, as in cuDNN's signature. Overlapping windows accumulate. dx must not alias x, y or
+// dy.
+void MaxPoolBackward(const PoolShape& shape, const float* x, const float* y, const float* dy,
+                     float* dx);
+
+}  // namespace alexnet::cpu
