@@ -1,5 +1,21 @@
 /** alexnet-cudnn: AlexNet for Node.js on a native CPU backend and cuDNN. */
+
+export {
+  type Batch,
+  channelStats,
+  type Dataset,
+  type ImageSet,
+  InMemoryDataset,
+  type Normalisation,
+} from './data/dataset';
+export { loadMnist } from './data/mnist';
+export { type DeviceRequest, resolveDevice } from './device';
 export * from './errors';
+export { readCheckpoint, saveCheckpoint } from './io/checkpoint';
+export { readSafetensors, writeSafetensors } from './io/safetensors';
+export { SummaryWriter } from './io/tensorboard';
+export { AlexNet, type AlexNetOptions, type Init } from './nn/alexnet';
+export { LAYER_NAMES, type LayerName, type LayerShape, type Preset } from './nn/architecture';
 export { type AugmentOptions, augment, type ImageSize } from './ops/augment';
 export { biasAdd, biasBackward } from './ops/bias';
 export { ConvPlan, type ConvShape } from './ops/conv';
@@ -10,4 +26,9 @@ export { type LrnOptions, LrnPlan } from './ops/lrn';
 export { type MaxPoolOptions, MaxPoolPlan } from './ops/pool';
 export { reluBackward, reluForward } from './ops/relu';
 export { type SgdStep, sgdUpdate } from './ops/sgd';
+export { Rng } from './random';
 export { type Device, Tensor } from './tensor';
+export type { EpochMetrics } from './train/report';
+export type { LrSchedule } from './train/schedule';
+export { SGD, type SgdOptions } from './train/sgd';
+export { Trainer, type TrainerOptions, type TrainResult } from './train/trainer';
