@@ -4,7 +4,7 @@
  */
 import { ArgumentError, DisposedError, ShapeError } from './errors';
 import { type NativeTensor, native } from './native';
-import { fail, integer, typedArray } from './validate';
+import { fail, integer, isTypedArray, typedArray } from './validate';
 
 /** Where a tensor lives: the CPU, or a CUDA device by index. */
 export type Device = 'cpu' | `cuda:${number}`;
@@ -55,7 +55,7 @@ export class Tensor {
 
   /** A tensor holding a copy of `data`, whose length must equal the shape's size. */
   static from(data: Float32Array, shape: readonly number[], device: Device = 'cpu'): Tensor {
-    if (!(data instanceof Float32Array)) fail('Float32Array', 'data', data);
+    if (!isTypedArray(data, Float32Array)) fail('Float32Array', 'data', data);
     const dims = checkShape(shape);
     if (data.length !== sizeOf(dims)) {
       throw new ShapeError(

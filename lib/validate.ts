@@ -47,13 +47,25 @@ export function boolean(name: string, value: unknown): boolean {
   return value;
 }
 
+/**
+ * Whether `value` is a typed array of `type`, by its tag rather than `instanceof`: arrays made in
+ * another realm (a vm context, a worker's transferred buffer, jest's sandbox reading arrays the
+ * addon created) have their own constructors, and instanceof would reject them.
+ */
+export function isTypedArray<T extends Float32Array | Int32Array | Uint8Array>(
+  value: unknown,
+  type: { new (length: number): T; name: string },
+): value is T {
+  return Object.prototype.toString.call(value) === `[object ${type.name}]`;
+}
+
 export function typedArray<T extends Float32Array | Int32Array | Uint8Array>(
   name: string,
   value: unknown,
   type: { new (length: number): T; name: string },
   length?: number,
 ): T {
-  if (!(value instanceof type)) fail(type.name, name, value);
+  if (!isTypedArray(value, type)) fail(type.name, name, value);
   if (length !== undefined && value.length !== length) {
     throw new ArgumentError(
       `Expected ${type.name} of length ${length} for ${name} but received length ${value.length}`,

@@ -16,7 +16,7 @@
 import { type FileHandle, open } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { FormatError, ShapeError } from '../errors';
-import { describe, fail, integer } from '../validate';
+import { describe, fail, integer, isTypedArray } from '../validate';
 import { writeFileAtomic } from './atomic';
 
 /** A tensor's values in row-major order and its shape ([] for a scalar). */
@@ -76,7 +76,7 @@ export async function writeSafetensors(
     if (name === '__metadata__') fail('a tensor name other than __metadata__', 'tensors', name);
     const { data, shape } = checkTensor(name, tensor);
     header[name] = {
-      dtype: data instanceof Float32Array ? 'F32' : 'I32',
+      dtype: isTypedArray(data, Float32Array) ? 'F32' : 'I32',
       shape,
       data_offsets: [offset, offset + data.byteLength],
     };
@@ -135,7 +135,7 @@ function checkTensor(name: string, tensor: unknown): NamedArray {
   const where = `tensors['${name}']`;
   if (typeof tensor !== 'object' || tensor === null) fail('{ data, shape }', where, tensor);
   const { data, shape } = tensor as Partial<NamedArray>;
-  if (!(data instanceof Float32Array || data instanceof Int32Array)) {
+  if (!isTypedArray(data, Float32Array) && !isTypedArray(data, Int32Array)) {
     fail('Float32Array or Int32Array', `${where}.data`, data);
   }
   if (!Array.isArray(shape)) fail('array of sizes', `${where}.shape`, shape);
