@@ -106,21 +106,8 @@ describe('readNpy', () => {
 });
 
 describe('test/fixtures', () => {
-  const cases = fs
-    .readdirSync(FIXTURES, { withFileTypes: true })
-    .filter((entry) => fs.existsSync(path.join(FIXTURES, entry.name, 'meta.json')))
-    .map((entry) => entry.name);
-
-  test('holds every case the fixture suite reads', () => {
-    expect(cases.sort()).toEqual([
-      'conv_alexnet1',
-      'conv_groups',
-      'lrn',
-      'maxpool',
-      'small_alexnet',
-      'softmax_xent',
-    ]);
-  });
+  // The cases scripts/make_fixtures.py writes; other folders hold samples of other formats.
+  const cases = ['conv_alexnet1', 'conv_groups', 'lrn', 'maxpool', 'small_alexnet', 'softmax_xent'];
 
   test.each(cases)('%s: every tensor has the shape and dtype its meta.json lists', (name) => {
     const fixture = loadFixture(name);
