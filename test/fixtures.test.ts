@@ -2,21 +2,21 @@
  * Our ops against PyTorch: the fixtures in test/fixtures, written by scripts/make_fixtures.py
  * with PyTorch's CPU kernels (an implementation we did not write). The single-op cases hold
  * float64 references rounded to float32, so each tolerance below bounds our own float32
- * rounding; the small AlexNet holds PyTorch's float32 results, through three SGD steps.
+ * rounding. The small AlexNet case (PyTorch's float32 run, three SGD steps) is read by
+ * test/alexnet.test.ts through the model itself.
  */
 import {
   biasAdd,
   biasBackward,
   ConvPlan,
+  type LrnOptions,
   LrnPlan,
   MaxPoolPlan,
-  sgdUpdate,
   softmaxCrossEntropy,
   Tensor,
 } from '../lib';
 import { expectClose, maxAbs } from './util/compare';
 import { type FixtureTensor, loadFixture } from './util/npy';
-import { type LrnParams, smallAlexNetPass } from './util/small-alexnet';
 
 /** float32 unit roundoff. */
 const U = 2 ** -24;
@@ -133,7 +133,7 @@ describe('conv2d against PyTorch', () => {
 });
 
 describe('LRN against PyTorch', () => {
-  const f = loadFixture<{ variants: Record<string, LrnParams> }>('lrn');
+  const f = loadFixture<{ variants: Record<string, LrnOptions> }>('lrn');
   test.each(Object.entries(f.meta.variants))('%s: %o', (variant, params) => {
     const [x, dy, y, dx] = ['x', 'dy', 'y', 'dx'].map((name) => f.tensor(`${variant}/${name}`));
     const plan = new LrnPlan(x.shape, params);
@@ -208,106 +208,5 @@ describe('softmax cross-entropy against PyTorch', () => {
     );
     tlogits.dispose();
     tdlogits.dispose();
-  });
-});
-
-interface SmallAlexNetMeta {
-  lrn: LrnParams;
-  sgd: { lr: number; momentum: number; weight_decay: number };
-  parameters: string[];
-  steps: number;
-}
-
-/**
- * The small AlexNet compares two float32 runs that sum in different orders, through up to 8
- * layers (reductions of up to 2·23·23 = 1058 terms, conv1's filter gradient). Measured:
- * PyTorch's float32 run stays within 1.2e-6 of a float64 run of the same net, relative to each
- * saved tensor's (or update's) largest |value|, and ops that sum naively in float32 stay within
- * 2e-6 of PyTorch. We allow 1e-5 of the largest |value|. A real mistake shows far above that:
- * weight decay on the biases changes their updates by about 5e-4.
- */
-const NET_TOLERANCE = 1e-5;
-
-function expectNetClose(actual: Float32Array, expected: Float32Array, scale: number, what: string) {
-  expectClose(actual, expected, { rtol: 0, atol: NET_TOLERANCE * scale }, what);
-}
-
-describe('small AlexNet against PyTorch (float32)', () => {
-  const f = loadFixture<SmallAlexNetMeta>('small_alexnet');
-  const labels = f.int32('labels').data;
-  const loadParams = () =>
-    new Map(f.meta.parameters.map((name) => [name, tensorOf(f.tensor(name))]));
-
-  test('forward and backward: activations, logits, loss and every gradient', () => {
-    const params = loadParams();
-    const x = tensorOf(f.tensor('x'));
-    const pass = smallAlexNetPass(params, x, labels, f.meta.lrn);
-    // In forward order, so the first failure names the layer where we diverge.
-    for (const name of ['pool1', 'pool2', 'pool5', 'fc7'] as const) {
-      const expected = f.tensor(name).data;
-      expectNetClose(pass.activations[name], expected, maxAbs(expected), name);
-    }
-    const logits = f.tensor('logits').data;
-    expectNetClose(pass.logits, logits, maxAbs(logits), 'logits');
-    // The loss moves by at most 2·max|Δlogit| (its gradient has an L1 norm of at most 2 / n
-    // per row), so it inherits the logits' bound.
-    expectNetClose(
-      new Float32Array([pass.loss]),
-      f.tensor('loss').data,
-      2 * maxAbs(logits),
-      'loss',
-    );
-    // Gradients in backward order, likewise.
-    for (const name of [...f.meta.parameters].reverse()) {
-      const expected = f.tensor(`grad/${name}`).data;
-      expectNetClose(pass.grads.get(name)!.toArray(), expected, maxAbs(expected), `grad ${name}`);
-    }
-    for (const t of [x, ...params.values(), ...pass.grads.values()]) t.dispose();
-  });
-
-  test('three SGD steps (momentum 0.9, weight decay on weights only)', () => {
-    const params = loadParams();
-    const initial = new Map(f.meta.parameters.map((name) => [name, f.tensor(name).data]));
-    const velocities = new Map(
-      f.meta.parameters.map((name) => [name, Tensor.zeros(params.get(name)!.shape)]),
-    );
-    const x = tensorOf(f.tensor('x'));
-    const losses = f.tensor('losses').data;
-    const { lr, momentum, weight_decay } = f.meta.sgd;
-    for (let step = 1; step <= f.meta.steps; ++step) {
-      const pass = smallAlexNetPass(params, x, labels, f.meta.lrn);
-      // As above, with the scale of this step's logits.
-      expectNetClose(
-        new Float32Array([pass.loss]),
-        losses.subarray(step - 1, step),
-        2 * maxAbs(pass.logits),
-        `loss before step ${step}`,
-      );
-      for (const [name, param] of params) {
-        // Caffe's convention: no weight decay on biases.
-        const weightDecay = name.endsWith('.weight') ? weight_decay : 0;
-        sgdUpdate(param, pass.grads.get(name)!, velocities.get(name)!, {
-          lr,
-          momentum,
-          weightDecay,
-        });
-      }
-      for (const t of pass.grads.values()) t.dispose();
-      // Rounding errors in the gradients reach the parameters scaled like the updates
-      // themselves, so the bound is relative to the largest total update so far; each step
-      // also rounds the parameter itself (u·|w| per step, on both sides).
-      for (const [name, param] of params) {
-        const expected = f.tensor(`step${step}/${name}`).data;
-        const start = initial.get(name)!;
-        const update = maxAbs(expected.map((v, i) => v - start[i]));
-        expectClose(
-          param.toArray(),
-          expected,
-          { rtol: 0, atol: NET_TOLERANCE * update + 2 * step * U * maxAbs(expected) },
-          `step ${step} ${name}`,
-        );
-      }
-    }
-    for (const t of [x, ...params.values(), ...velocities.values()]) t.dispose();
   });
 });
