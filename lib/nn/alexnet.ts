@@ -206,7 +206,10 @@ export class AlexNet {
     for (const [name, layer] of this.learnable) {
       const w = layer.weight.value;
       const fanIn = w.size / w.shape[0];
-      const std = init === 'he' ? Math.sqrt(2 / fanIn) : 0.01;
+      // The classifier starts near zero under both schemes (N(0, 0.01), as fc8 in Caffe's
+      // bvlc_alexnet train_val.prototxt): He's gain would start the softmax saturated, with a
+      // first loss far above ln(classes) and steps large enough to kill ReLUs.
+      const std = init === 'he' && name !== 'fc8' ? Math.sqrt(2 / fanIn) : 0.01;
       w.write(rng.normal(w.size, std));
       layer.bias.value.fill(init === 'paper' && PAPER_BIAS_ONE.includes(name) ? 1 : 0);
     }

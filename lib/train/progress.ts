@@ -10,6 +10,8 @@ export interface ProgressOptions {
   stream?: NodeJS.WritableStream;
   /** Unit of the rate, e.g. 'img'. @default 'it' */
   unit?: string;
+  /** Write nothing. @default false */
+  silent?: boolean;
 }
 
 function formatDuration(seconds: number): string {
@@ -27,6 +29,7 @@ export class Progress {
   private readonly tty: boolean;
   private readonly stream: NodeJS.WritableStream;
   private readonly unit: string;
+  private readonly silent: boolean;
   private lastDecile = -1;
   private lastDraw = 0;
 
@@ -36,12 +39,14 @@ export class Progress {
     options: ProgressOptions = {},
   ) {
     this.stream = options.stream ?? process.stderr;
-    this.tty = options.tty ?? Boolean(process.stderr.isTTY);
+    this.tty = options.tty ?? Boolean((this.stream as NodeJS.WriteStream).isTTY);
+    this.silent = options.silent ?? false;
     this.unit = options.unit ?? 'it';
   }
 
   /** `done` units of `total` are complete; `suffix` is appended (e.g. the running loss). */
   update(done: number, suffix = ''): void {
+    if (this.silent) return;
     const elapsed = (performance.now() - this.start) / 1000;
     const rate = done / Math.max(elapsed, 1e-9);
     const eta = (this.total - done) / rate;
@@ -66,6 +71,6 @@ export class Progress {
 
   /** Ends the bar's line on a terminal. */
   finish(): void {
-    if (this.tty) this.stream.write('\n');
+    if (this.tty && !this.silent) this.stream.write('\n');
   }
 }

@@ -42,13 +42,15 @@ export interface TrainerOptions {
   config?: Record<string, unknown>;
   /** Continue from this checkpoint (its weights, momentum, epoch, step and schedule). */
   resume?: Checkpoint;
-  /** Redrawn progress bars; plain lines when false. @default process.stderr.isTTY */
-  tty?: boolean;
+  /** Where progress goes: a redrawn bar on a terminal, plain lines otherwise; false for none. @default process.stderr */
+  progress?: NodeJS.WritableStream | false;
   /** Where human-readable lines go (they are also written to train.log). @default console.log */
   log?: (line: string) => void;
   /** Stop after the step in flight on SIGINT / SIGTERM, saving a checkpoint. @default true */
   handleSignals?: boolean;
   onEpochEnd?: (metrics: EpochMetrics) => void;
+  /** Called after every training step. */
+  onBatchEnd?: (info: { epoch: number; batch: number; loss: number }) => void;
 }
 
 export interface TrainResult {
@@ -64,8 +66,8 @@ function epochSeed(seed: number, epoch: number): number {
 }
 
 export class Trainer {
-  private readonly options: Required<Omit<TrainerOptions, 'resume' | 'onEpochEnd'>> &
-    Pick<TrainerOptions, 'resume' | 'onEpochEnd'>;
+  private readonly options: Required<Omit<TrainerOptions, 'resume' | 'onEpochEnd' | 'onBatchEnd'>> &
+    Pick<TrainerOptions, 'resume' | 'onEpochEnd' | 'onBatchEnd'>;
   private stopSignal: string | null = null;
 
   constructor(
@@ -81,7 +83,7 @@ export class Trainer {
       schedule: { kind: 'constant' },
       seed: net.seed,
       config: {},
-      tty: Boolean(process.stderr.isTTY),
+      progress: process.stderr,
       log: (line) => console.log(line),
       handleSignals: true,
       ...options,
@@ -170,7 +172,8 @@ export class Trainer {
       for (let epoch = startEpoch + 1; epoch <= o.epochs; ++epoch) {
         const rng = new Rng(epochSeed(o.seed, epoch));
         const progress = new Progress(`epoch ${epoch}/${o.epochs}`, this.train.length, {
-          tty: o.tty,
+          stream: o.progress || undefined,
+          silent: o.progress === false,
           unit: 'img',
         });
         let batchIndex = 0;
@@ -201,6 +204,7 @@ export class Trainer {
             Math.min(this.train.length, batchIndex * o.batchSize),
             `loss ${(partial.loss / seen).toFixed(4)} acc ${((100 * partial.correct) / seen).toFixed(1)}%`,
           );
+          o.onBatchEnd?.({ epoch, batch: batchIndex, loss: result.loss });
           if (this.stopSignal) {
             progress.finish();
             partial.seconds += (performance.now() - started) / 1000;
