@@ -1,4 +1,5 @@
 /** Device selection: what the user asks for ('auto', 'cpu', 'cuda', 'cuda:N') to a concrete device. */
+import * as os from 'node:os';
 import { DeviceError } from './errors';
 import { native } from './native';
 import type { Device } from './tensor';
@@ -29,4 +30,39 @@ export function resolveDevice(request: unknown): ResolvedDevice {
     );
   }
   return { device: request === 'cuda' ? 'cuda:0' : (request as Device), reason: '' };
+}
+
+export interface DeviceInfo {
+  device: Device | `cuda:${number}`;
+  name: string;
+  /** Bytes of memory: system RAM for the CPU, global memory for a GPU. */
+  memory: number;
+  /** Whether this build can run the op set on it. */
+  usable: boolean;
+}
+
+/**
+ * The devices of this machine: the CPU (its model, RAM and the threads the kernels use), then
+ * the CUDA devices when the addon was built with nvcc.
+ */
+export function devices(): DeviceInfo[] {
+  const cpus = os.cpus();
+  const list: DeviceInfo[] = [
+    {
+      device: 'cpu',
+      name: `${cpus[0]?.model.trim() ?? 'CPU'} (${native.cpuThreads} threads, GEMM ${native.gemmIsa})`,
+      memory: os.totalmem(),
+      usable: true,
+    },
+  ];
+  const cuda = native.cudaDevices?.();
+  for (const d of cuda?.devices ?? []) {
+    list.push({
+      device: `cuda:${d.index}`,
+      name: `${d.name} (compute ${d.compute})`,
+      memory: d.memory,
+      usable: native.backends.includes('cuda'),
+    });
+  }
+  return list;
 }

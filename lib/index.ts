@@ -9,7 +9,7 @@ export {
   type Normalisation,
 } from './data/dataset';
 export { loadMnist } from './data/mnist';
-export { type DeviceRequest, resolveDevice } from './device';
+export { type DeviceInfo, type DeviceRequest, devices, resolveDevice } from './device';
 export * from './errors';
 export { readCheckpoint, saveCheckpoint } from './io/checkpoint';
 export { readSafetensors, writeSafetensors } from './io/safetensors';

@@ -29,6 +29,11 @@ export interface NativeAddon {
   cpuThreads: number;
   /** The GEMM micro-kernel picked for this CPU: 'avx512', 'avx2' or 'generic'. */
   gemmIsa: string;
+  /** Present when the addon was built with nvcc: the visible CUDA devices, or why there are none. */
+  cudaDevices?: () => {
+    devices: { index: number; name: string; memory: number; compute: string }[];
+    error: string;
+  };
 
   gemm(
     a: NativeTensor,

@@ -19,6 +19,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterRelu(env, exports);
   RegisterLrn(env, exports);
   RegisterPool(env, exports);
+  RegisterDevices(env, exports);
   Napi::Array backends = Napi::Array::New(env);
   backends.Set(uint32_t{0}, Napi::String::New(env, "cpu"));
   exports.Set("backends", backends);

@@ -17,5 +17,6 @@ void RegisterBias(Napi::Env env, Napi::Object exports);
 void RegisterRelu(Napi::Env env, Napi::Object exports);
 void RegisterLrn(Napi::Env env, Napi::Object exports);
 void RegisterPool(Napi::Env env, Napi::Object exports);
+void RegisterDevices(Napi::Env env, Napi::Object exports);
 
 }  // namespace alexnet
