@@ -129,8 +129,8 @@ function resampleWindow(
     }
     const dst = y * rowLength;
     for (let j = 0; j < rowLength; ++j) {
-      const value = Math.round(acc[j]);
-      out[dst + j] = value < 0 ? 0 : value > 255 ? 255 : value;
+      // The weights are non-negative and sum to one, so only float rounding can leave [0, 255].
+      out[dst + j] = Math.min(255, Math.max(0, Math.round(acc[j])));
     }
   }
   return { data: out, width: outWidth, height: outHeight };
