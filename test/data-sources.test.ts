@@ -16,6 +16,7 @@ import {
   writeImageLists,
 } from '../lib/data/sources';
 import { FormatError } from '../lib/errors';
+import { prepareData } from '../scripts/prepare-data';
 
 const KAGGLE = path.join(__dirname, 'fixtures', 'images', 'kaggle');
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'alexnet-sources-'));
@@ -179,5 +180,41 @@ describe('openDataSource', () => {
     expect(() => openDataSource(dir)).toThrow("class 1 ('1') has no images");
     const single = folderOf(['cat.1.jpg', 'dog.1.jpg']);
     expect(() => openDataSource(single)).toThrow('the validation set is empty');
+  });
+});
+
+describe('npm run prepare-data', () => {
+  let log: jest.SpyInstance;
+  beforeAll(() => {
+    log = jest.spyOn(console, 'log').mockImplementation(() => {});
+  });
+  afterAll(() => log.mockRestore());
+
+  test('writes the lists of the split train --data makes on the fly', async () => {
+    const out = tmp();
+    const files = await prepareData([KAGGLE, '--out', out, '--seed', '4', '--val-fraction', '0.3']);
+    expect(files).toEqual({
+      train: path.join(out, 'train.txt'),
+      val: path.join(out, 'val.txt'),
+      classes: path.join(out, 'classes.txt'),
+    });
+    expect(log).toHaveBeenCalledWith(
+      `${KAGGLE}: 16 images in 2 classes (cat 8, dog 8), Kaggle-style names`,
+    );
+    expect(fs.readFileSync(files.train, 'utf8')).toMatch(/^\.\.\/.*\/kaggle\/cat\.\d\.jpg 0\n/);
+    const fromLists = openDataSource(out);
+    const onTheFly = openDataSource(KAGGLE, { seed: 4, valFraction: 0.3 });
+    const members = (s: typeof fromLists.train) => Array.from(s.indices, (i) => s.list.items[i]);
+    expect(members(fromLists.train)).toEqual(members(onTheFly.train));
+    expect(members(fromLists.val)).toEqual(members(onTheFly.val));
+  });
+
+  test('argument errors', async () => {
+    await expect(prepareData([])).rejects.toThrow(
+      'Expected one images folder but received 0 arguments (see --help)',
+    );
+    await expect(prepareData([KAGGLE, '--val-fraction', '1.5'])).rejects.toThrow(
+      "Expected number in [0, 0.99] for --val-fraction but received '1.5'",
+    );
   });
 });
