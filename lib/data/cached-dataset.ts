@@ -45,6 +45,8 @@ export class CachedDataset implements Dataset {
   private readonly labels: Int32Array;
   private readonly pca: Pick<RgbStats, 'eigenvalues' | 'eigenvectors'> | null;
   private readonly inputs = new Map<number, Tensor>();
+  /** The staging buffers of the last pass, for the next: fresh ones would be page-faulted in. */
+  private spare: Uint8Array[] | null = null;
 
   /**
    * @param list every image of the cache, in cache order (for the labels)
@@ -89,7 +91,12 @@ export class CachedDataset implements Dataset {
     const inputSize = this.options.inputSize;
     const bytes = this.cache.imageBytes;
     const capacity = Math.min(batchSize, count);
-    const staging = [new Uint8Array(capacity * bytes), new Uint8Array(capacity * bytes)];
+    // Two passes at once (not something the trainer does) each get their own buffers.
+    const buffers =
+      this.spare && this.spare[0].length >= capacity * bytes
+        ? this.spare
+        : [new Uint8Array(capacity * bytes), new Uint8Array(capacity * bytes)];
+    this.spare = null;
     const crops = new Int32Array(2 * capacity);
     const mirror = new Uint8Array(capacity);
     const shift = new Float32Array(3 * capacity);
@@ -97,7 +104,7 @@ export class CachedDataset implements Dataset {
     const load = (batch: number) => {
       const start = batch * batchSize;
       const n = Math.min(batchSize, count - start);
-      return this.cache.read(order.subarray(start, start + n), n, staging[batch % 2]);
+      return this.cache.read(order.subarray(start, start + n), n, buffers[batch % 2]);
     };
 
     const batchCount = Math.ceil(count / batchSize);
@@ -124,7 +131,7 @@ export class CachedDataset implements Dataset {
         }
         const x = this.input(n);
         const { mean, scale, bgr } = this.options.normalisation;
-        augment(staging[b % 2].subarray(0, n * bytes), { count: n, height: size, width: size }, x, {
+        augment(buffers[b % 2].subarray(0, n * bytes), { count: n, height: size, width: size }, x, {
           crops: crops.subarray(0, 2 * n),
           mirror: mirror.subarray(0, n),
           rgbShift: rng && this.pca ? shift.subarray(0, 3 * n) : undefined,
@@ -137,6 +144,7 @@ export class CachedDataset implements Dataset {
     } finally {
       // A consumer that stops early leaves one read in flight; let it land before the buffers go.
       await reading?.catch(() => undefined);
+      this.spare = buffers;
     }
   }
 
@@ -153,5 +161,6 @@ export class CachedDataset implements Dataset {
   dispose(): void {
     for (const t of this.inputs.values()) t.dispose();
     this.inputs.clear();
+    this.spare = null;
   }
 }
