@@ -186,10 +186,6 @@ export class ImageCache {
     return this.manifest.size;
   }
 
-  get policy(): ResizePolicy {
-    return this.manifest.policy;
-  }
-
   /** Whether image i was decoded (false: it was skipped as unreadable or corrupt). */
   isReady(i: number): boolean {
     const entry = this.manifest.images[i];

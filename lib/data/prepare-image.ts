@@ -12,7 +12,7 @@ import { pixelMoments } from './rgb-stats';
 export interface PreparedImage {
   /** size x size x 3 bytes, HWC RGB. */
   pixels: Uint8Array;
-  /** See MOMENT_NAMES in rgb-stats.ts. */
+  /** pixelMoments of `pixels` (rgb-stats.ts). */
   moments: number[];
 }
 

@@ -18,10 +18,10 @@
 import { AlexNetError } from '../errors';
 import type { Rng } from '../random';
 
-/** Moments of one image's pixels, in this order. */
-export const MOMENT_NAMES = ['r', 'g', 'b', 'rr', 'gg', 'bb', 'rg', 'rb', 'gb'] as const;
-
-/** The nine moments of HWC RGB `pixels` (see MOMENT_NAMES). */
+/**
+ * The nine moments of HWC RGB `pixels`: the sums over its pixels of r, g, b, r², g², b², rg, rb
+ * and gb, in that order.
+ */
 export function pixelMoments(pixels: Uint8Array): number[] {
   let r = 0;
   let g = 0;
@@ -71,7 +71,7 @@ export interface RgbStats {
   eigenvectors: Matrix3;
 }
 
-/** Sums the moments of several images (each a MOMENT_NAMES array) and their pixel count. */
+/** The statistics of several images from their pixelMoments and their pixel count each. */
 export function rgbStats(moments: Iterable<readonly number[]>, pixelsPerImage: number): RgbStats {
   const sum = new Array<number>(9).fill(0);
   let images = 0;

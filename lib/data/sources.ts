@@ -39,7 +39,7 @@ const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png']);
 /** `<class>.<anything>.<ext>`: the class is everything before the first dot. */
 const KAGGLE_NAME = /^([^.]+)\.(.+)\.(jpe?g|png)$/i;
 
-export const isImageFile = (name: string) =>
+const isImageFile = (name: string) =>
   !name.startsWith('.') && IMAGE_EXTENSIONS.has(path.extname(name).toLowerCase());
 
 /** Plain code-unit order: the same on every machine and locale. */
@@ -122,7 +122,7 @@ export function scanImageFolder(folder: string): ImageList & { layout: Layout } 
 }
 
 /** Class names from a `classes.txt`: one per line, in label order; blank lines ignored. */
-export function readClassNames(file: string): string[] {
+function readClassNames(file: string): string[] {
   const names = fs
     .readFileSync(file, 'utf8')
     .split(/\r?\n/)
@@ -181,7 +181,7 @@ export function readImageList(file: string, classes?: readonly string[]): ImageL
 }
 
 /** Throws, naming `source`, when a class of `list` has no image. */
-export function checkEveryClass(list: ImageList, source: string): void {
+function checkEveryClass(list: ImageList, source: string): void {
   const counts = classCounts(list);
   const empty = counts.indexOf(0);
   if (empty >= 0) {
