@@ -44,6 +44,7 @@ export class CachedDataset implements Dataset {
   private readonly indices: Int32Array;
   private readonly labels: Int32Array;
   private readonly pca: Pick<RgbStats, 'eigenvalues' | 'eigenvectors'> | null;
+  private readonly pcaStd: number;
   private readonly inputs = new Map<number, Tensor>();
   /** The staging buffers of the last pass, for the next: fresh ones would be page-faulted in. */
   private spare: Uint8Array[] | null = null;
@@ -64,7 +65,7 @@ export class CachedDataset implements Dataset {
       );
     }
     integer('inputSize', options.inputSize, 1, cache.size);
-    const pcaStd = finiteNumber('pcaStd', options.pcaStd ?? 0, 0);
+    this.pcaStd = finiteNumber('pcaStd', options.pcaStd ?? 0, 0);
     const ready = Array.from(indices).filter((i) => cache.isReady(i));
     if (ready.length === 0) {
       throw new AlexNetError(
@@ -75,7 +76,7 @@ export class CachedDataset implements Dataset {
     this.labels = Int32Array.from(list.items, (item) => item.label);
     this.skipped = indices.length - ready.length;
     this.classes = list.classes;
-    this.pca = pcaStd > 0 ? (options.pca ?? cache.rgbStats(this.indices)) : null;
+    this.pca = this.pcaStd > 0 ? (options.pca ?? cache.rgbStats(this.indices)) : null;
   }
 
   get length(): number {
@@ -100,7 +101,11 @@ export class CachedDataset implements Dataset {
     const crops = new Int32Array(2 * capacity);
     const mirror = new Uint8Array(capacity);
     const shift = new Float32Array(3 * capacity);
-    const random = (on: boolean | undefined) => Boolean(rng && on);
+    const centre = (size - inputSize) >> 1;
+    const range = size - inputSize + 1;
+    const randomCrop = Boolean(rng && this.options.randomCrop);
+    const randomMirror = Boolean(rng && this.options.mirror);
+    const colourShift = rng && this.pca ? this.pca : null;
     const load = (batch: number) => {
       const start = batch * batchSize;
       const n = Math.min(batchSize, count - start);
@@ -118,23 +123,17 @@ export class CachedDataset implements Dataset {
         const labels = new Int32Array(n);
         for (let i = 0; i < n; ++i) {
           labels[i] = this.labels[order[start + i]];
-          const centre = (size - inputSize) >> 1;
-          crops[2 * i] = random(this.options.randomCrop)
-            ? rng!.below(size - inputSize + 1)
-            : centre;
-          crops[2 * i + 1] = random(this.options.randomCrop)
-            ? rng!.below(size - inputSize + 1)
-            : centre;
-          mirror[i] = random(this.options.mirror) && rng!.next() < 0.5 ? 1 : 0;
-          if (rng && this.pca)
-            rgbShift(this.pca, this.options.pcaStd!, rng, 1, shift.subarray(3 * i));
+          crops[2 * i] = randomCrop ? rng!.below(range) : centre;
+          crops[2 * i + 1] = randomCrop ? rng!.below(range) : centre;
+          mirror[i] = randomMirror && rng!.next() < 0.5 ? 1 : 0;
+          if (colourShift) rgbShift(colourShift, this.pcaStd, rng!, 1, shift.subarray(3 * i));
         }
         const x = this.input(n);
         const { mean, scale, bgr } = this.options.normalisation;
         augment(buffers[b % 2].subarray(0, n * bytes), { count: n, height: size, width: size }, x, {
           crops: crops.subarray(0, 2 * n),
           mirror: mirror.subarray(0, n),
-          rgbShift: rng && this.pca ? shift.subarray(0, 3 * n) : undefined,
+          rgbShift: colourShift ? shift.subarray(0, 3 * n) : undefined,
           mean,
           scale,
           bgr,
