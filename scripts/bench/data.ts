@@ -1,0 +1,234 @@
+/**
+ * `npm run bench -- data`: the image pipeline's throughput on this machine.
+ *
+ * 1. Building the cache (read + decode + resize to 256 x 256 + colour moments), in images/s,
+ *    with the worker pool and on the main thread alone.
+ * 2. Producing training batches from the cache (batch 128, 227 x 227: random crop, mirror, PCA
+ *    colour shift, mean and scale through the native augment op), in images/s, with the parts
+ *    apart: reading the batch's pixels from the cache file, and the augment op alone.
+ *
+ * The images are synthetic JPEGs of the typical Kaggle Dogs vs. Cats size (about 500 x 375, the
+ * set's median is 447 x 374) with smooth content plus noise, so that they compress like photos
+ * (tens of KB at quality 90); `--images-dir` takes a real folder instead. Generated images are
+ * kept in the temporary folder and reused by later runs.
+ *
+ * Batch rates are per pass over the cache; the table gives the median pass and the best one,
+ * because on a shared machine other processes take the cores for some passes and not others.
+ * It also gives images per CPU-second (this process's user + system time, all its threads),
+ * which other processes disturb much less than wall-clock rates.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as jpeg from 'jpeg-js';
+import { CachedDataset } from '../../lib/data/cached-dataset';
+import { ImageCache } from '../../lib/data/image-cache';
+import { storedSize } from '../../lib/data/resize';
+import { scanImageFolder } from '../../lib/data/sources';
+import { augment } from '../../lib/ops/augment';
+import { Rng } from '../../lib/random';
+import { Tensor } from '../../lib/tensor';
+import { type Flags, parseFlags } from '../cli';
+
+const USAGE = `Usage: npm run bench -- data [options]
+
+Measures building the image cache (decode + resize) and producing augmented batches from it.`;
+
+const FLAGS: Flags = {
+  images: { type: 'string', description: 'synthetic images to generate', default: '512' },
+  'images-dir': {
+    type: 'string',
+    description: 'a folder of real images to use instead (Kaggle names or class folders)',
+    placeholder: 'dir',
+  },
+  'batch-size': { type: 'string', description: 'images per batch', default: '128' },
+  'input-size': { type: 'string', description: 'crop side', default: '227' },
+  epochs: { type: 'string', description: 'timed passes over the cache', default: '8' },
+  help: { type: 'boolean', description: 'show this help' },
+};
+
+/** A photo-like RGB image: smooth gradients and blobs plus per-pixel noise. */
+function syntheticImage(width: number, height: number, rng: Rng): Uint8Array {
+  const rgba = new Uint8Array(width * height * 4);
+  const phases = rng.uniform(6, 0, 2 * Math.PI);
+  const base = rng.uniform(3, 60, 200);
+  for (let y = 0; y < height; ++y) {
+    for (let x = 0; x < width; ++x) {
+      const p = (y * width + x) * 4;
+      for (let c = 0; c < 3; ++c) {
+        const smooth =
+          base[c] +
+          50 * Math.sin((x / width) * 6 + phases[c]) * Math.cos((y / height) * 5 + phases[c + 3]);
+        rgba[p + c] = Math.max(0, Math.min(255, Math.round(smooth + rng.gaussian(4))));
+      }
+      rgba[p + 3] = 255;
+    }
+  }
+  return rgba;
+}
+
+function syntheticFolder(count: number): string {
+  const dir = path.join(os.tmpdir(), `alexnet-bench-data-v2-${count}`);
+  const done = path.join(dir, '.complete');
+  if (fs.existsSync(done)) return dir;
+  fs.mkdirSync(dir, { recursive: true });
+  const rng = new Rng(12);
+  process.stderr.write(`generating ${count} JPEGs in ${dir}\n`);
+  for (let i = 0; i < count; ++i) {
+    const width = 440 + rng.below(120);
+    const height = 330 + rng.below(90);
+    const data = syntheticImage(width, height, rng);
+    const label = i % 2 === 0 ? 'cat' : 'dog';
+    fs.writeFileSync(
+      path.join(dir, `${label}.${i}.jpg`),
+      jpeg.encode({ data, width, height }, 90).data,
+    );
+  }
+  fs.writeFileSync(done, '');
+  return dir;
+}
+
+const seconds = (start: number) => (performance.now() - start) / 1000;
+
+/** CPU seconds this process (all threads) has used since `start` (a process.cpuUsage()). */
+function cpuSeconds(start: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(start);
+  return (used.user + used.system) / 1e6;
+}
+
+export async function benchData(argv: string[]): Promise<void> {
+  const args = parseFlags(argv, FLAGS, USAGE);
+  const positive = (n: number) => Number.isInteger(n) && n > 0;
+  const count = args.number('images', positive, 'positive integer')!;
+  const batchSize = args.number('batch-size', positive, 'positive integer')!;
+  const inputSize = args.number('input-size', positive, 'positive integer')!;
+  const epochs = args.number('epochs', positive, 'positive integer')!;
+  const folder = args.string('images-dir') ?? syntheticFolder(count);
+  const list = scanImageFolder(folder);
+  const files = list.items.map((item) => item.file);
+  const size = storedSize(inputSize);
+  const bytesOnDisk = files.reduce((sum, file) => sum + fs.statSync(file).size, 0);
+  const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'alexnet-bench-cache-'));
+  const quiet = { progress: false as const, log: () => {} };
+
+  console.log(
+    `${os.cpus()[0].model}, ${os.availableParallelism()} cores, load average ` +
+      `${os.loadavg()[0].toFixed(2)} at the start, Node ${process.version}`,
+  );
+  console.log(
+    `${files.length} JPEGs, ${(bytesOnDisk / files.length / 1024).toFixed(1)} KB on average, ` +
+      `cached at ${size} x ${size}; batches of ${batchSize} at ${inputSize} x ${inputSize}`,
+  );
+  const rows: string[] = [];
+  for (const workers of [os.availableParallelism(), 0]) {
+    const start = performance.now();
+    const cpu = process.cpuUsage();
+    const cache = await ImageCache.open(files, {
+      dir: cacheDir,
+      name: `workers${workers}`,
+      size,
+      workers,
+      ...quiet,
+    });
+    const rate = files.length / seconds(start);
+    const perCpu = files.length / cpuSeconds(cpu);
+    await cache.close();
+    const how = workers === 0 ? 'main thread only' : `${workers} worker threads`;
+    rows.push(
+      `| cache build (read, decode, resize, moments), ${how} | ${rate.toFixed(1)} | | ${perCpu.toFixed(1)} |`,
+    );
+  }
+
+  const cache = await ImageCache.open(files, {
+    dir: cacheDir,
+    name: `workers${os.availableParallelism()}`,
+    size,
+    ...quiet,
+  });
+  const all = Int32Array.from(files, (_, i) => i);
+  const stats = cache.rgbStats();
+  const normalisation = {
+    mean: stats.mean,
+    scale: stats.std.map((s) => 1 / s) as [number, number, number],
+    bgr: false,
+  };
+  const dataset = new CachedDataset(cache, list, all, {
+    inputSize,
+    device: 'cpu',
+    normalisation,
+    randomCrop: true,
+    mirror: true,
+    pcaStd: 0.1,
+  });
+  /** images/s of one pass over the cache. */
+  const pass = async (epoch: number, rng: boolean) => {
+    const start = performance.now();
+    let n = 0;
+    for await (const batch of dataset.batches(batchSize, rng ? new Rng(epoch) : undefined)) {
+      n += batch.n;
+    }
+    return n / seconds(start);
+  };
+  /** Median and best of per-pass rates, and images per CPU-second over all passes. */
+  const summary = (rates: number[], images: number, cpu: NodeJS.CpuUsage) => {
+    const sorted = [...rates].sort((a, b) => a - b);
+    const median = sorted[Math.floor(sorted.length / 2)];
+    const perCpu = images / cpuSeconds(cpu);
+    return `${median.toFixed(0)} | ${sorted[sorted.length - 1].toFixed(0)} | ${perCpu.toFixed(0)} |`;
+  };
+  await pass(0, true);
+  for (const [label, rng] of [
+    ['training batches (read + crop, mirror, PCA shift, normalise)', true],
+    ['validation batches (read + centre crop, normalise)', false],
+  ] as const) {
+    const rates: number[] = [];
+    const cpu = process.cpuUsage();
+    for (let e = 1; e <= epochs; ++e) rates.push(await pass(e, rng));
+    rows.push(`| ${label} | ${summary(rates, epochs * files.length, cpu)}`);
+  }
+  dataset.dispose();
+
+  // The two parts apart, on one batch: reading random images, and the augment op alone.
+  const rng = new Rng(3);
+  const n = Math.min(batchSize, files.length);
+  const staging = new Uint8Array(n * cache.imageBytes);
+  const repeats = Math.max(8, Math.round((epochs * files.length) / n));
+  const timed = async (step: () => unknown) => {
+    const rates: number[] = [];
+    const cpu = process.cpuUsage();
+    for (let r = 0; r < repeats; ++r) {
+      const start = performance.now();
+      await step();
+      rates.push(n / seconds(start));
+    }
+    return summary(rates, repeats * n, cpu);
+  };
+  rows.push(
+    `| reading ${n} random images from the cache file (page cache) | ${await timed(() =>
+      cache.read(rng.shuffle(Int32Array.from(all)), n, staging),
+    )}`,
+  );
+  const x = Tensor.zeros([n, 3, inputSize, inputSize]);
+  const crops = rng.int(2 * n, size - inputSize + 1);
+  const mirror = Uint8Array.from(rng.int(n, 2));
+  const rgbShift = rng.normal(3 * n, 5);
+  rows.push(
+    `| augment op alone (crop, mirror, shift, normalise to float32 NCHW) | ${await timed(() =>
+      augment(staging, { count: n, height: size, width: size }, x, {
+        crops,
+        mirror,
+        rgbShift,
+        ...normalisation,
+      }),
+    )}`,
+  );
+  x.dispose();
+  await cache.close();
+  fs.rmSync(cacheDir, { recursive: true, force: true });
+
+  console.log(`load average ${os.loadavg()[0].toFixed(2)} at the end\n`);
+  console.log(
+    '| stage | images/s (median pass) | best pass | images per CPU-second |\n|---|---|---|---|',
+  );
+  for (const row of rows) console.log(row);
+}
