@@ -13,20 +13,47 @@ export interface ResolvedDevice {
   reason: string;
 }
 
+/**
+ * Why the CUDA backend cannot run on cuda:`index` here, or '' when it can: not built, no such
+ * device (with the runtime's reason), or cuDNN / cuBLAS not found (with what was tried).
+ */
+export function cudaUnavailable(index = 0): string {
+  if (!native.backends.includes('cuda') || !native.cudaDevices || !native.cudaLibraries) {
+    return 'this build has no CUDA backend';
+  }
+  const { devices: gpus, error } = native.cudaDevices();
+  if (!gpus.some((d) => d.index === index)) {
+    if (gpus.length === 0) return `no CUDA device (${error || 'none visible'})`;
+    return `no device cuda:${index} (this machine has cuda:0 .. cuda:${gpus.length - 1})`;
+  }
+  const libs = native.cudaLibraries();
+  return libs.ok ? '' : libs.error;
+}
+
 export function resolveDevice(request: unknown): ResolvedDevice {
   if (typeof request !== 'string' || !/^(auto|cpu|cuda|cuda:\d+)$/.test(request)) {
     fail("'auto', 'cpu', 'cuda' or 'cuda:N'", 'device', request);
   }
-  const cudaBuilt = native.backends.includes('cuda');
   if (request === 'cpu') return { device: 'cpu', reason: '' };
+  const why = cudaUnavailable(
+    request === 'auto' || request === 'cuda' ? 0 : Number(request.slice(5)),
+  );
   if (request === 'auto') {
-    if (cudaBuilt) return { device: 'cuda:0', reason: 'CUDA backend available' };
-    return { device: 'cpu', reason: 'using the CPU: this build has no CUDA backend' };
+    if (why === '') {
+      const name = native.cudaDevices?.().devices[0]?.name ?? 'GPU';
+      return { device: 'cuda:0', reason: `using cuda:0 (${name})` };
+    }
+    return { device: 'cpu', reason: `using the CPU: ${why.split('\n')[0]}` };
   }
-  if (!cudaBuilt) {
+  if (why !== '') {
+    // The library errors end with what to do; the others get a hint here.
+    const hint = why.startsWith('this build')
+      ? ' (rebuild with nvcc on the PATH, or use device: "cpu")'
+      : why.startsWith('no ')
+        ? ' (use device: "cpu" or "auto")'
+        : '';
     throw new DeviceError(
-      `Expected an available device for device but received '${request}': this build has no ` +
-        'CUDA backend (rebuild with nvcc on the PATH, or use device: "cpu")',
+      `Expected an available device for device but received '${request}': ${why}${hint}`,
     );
   }
   return { device: request === 'cuda' ? 'cuda:0' : (request as Device), reason: '' };
@@ -43,7 +70,7 @@ export interface DeviceInfo {
 
 /**
  * The devices of this machine: the CPU (its model, RAM and the threads the kernels use), then
- * the CUDA devices when the addon was built with nvcc.
+ * the CUDA devices when the addon was built with nvcc, usable when cuDNN and cuBLAS load too.
  */
 export function devices(): DeviceInfo[] {
   const cpus = os.cpus();
@@ -61,7 +88,7 @@ export function devices(): DeviceInfo[] {
       device: `cuda:${d.index}`,
       name: `${d.name} (compute ${d.compute})`,
       memory: d.memory,
-      usable: native.backends.includes('cuda'),
+      usable: cudaUnavailable(d.index) === '',
     });
   }
   return list;

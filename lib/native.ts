@@ -34,6 +34,16 @@ export interface NativeAddon {
     devices: { index: number; name: string; memory: number; compute: string }[];
     error: string;
   };
+  /**
+   * Present when built with nvcc: opens cuDNN and cuBLAS (ALEXNET_CUDA_LIBS, the loader path, then
+   * python3's NVIDIA wheels) and says where they came from, or what was tried.
+   */
+  cudaLibraries?: () => { ok: boolean; cudnn: string; cublas: string; error: string };
+  /** Bytes of device memory held through the addon (tensors, workspace, staging), and the peak. */
+  cudaMemory?: (index: number) => { allocated: number; peak: number };
+  cudaResetPeak?: (index: number) => void;
+  /** Waits for every op queued on the device's stream (for timing). */
+  cudaSynchronize?: (index: number) => void;
 
   gemm(
     a: NativeTensor,

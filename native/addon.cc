@@ -22,6 +22,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterDevices(env, exports);
   Napi::Array backends = Napi::Array::New(env);
   backends.Set(uint32_t{0}, Napi::String::New(env, "cpu"));
+#if defined(ALEXNET_WITH_CUDA)
+  // Compiled in; whether a GPU and the libraries are there is asked at run time (lib/device.ts).
+  backends.Set(uint32_t{1}, Napi::String::New(env, "cuda"));
+#endif
   exports.Set("backends", backends);
   exports.Set("cpuThreads", Napi::Number::New(env, cpu::ThreadCount()));
   return exports;

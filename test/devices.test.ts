@@ -1,5 +1,5 @@
 import * as os from 'node:os';
-import { devices, resolveDevice } from '../lib';
+import { devices, resolveDevice, Tensor } from '../lib';
 import { native } from '../lib/native';
 
 describe('devices', () => {
@@ -32,6 +32,19 @@ describe('devices', () => {
       });
       expect(() => resolveDevice('cuda:1')).toThrow(
         "Expected an available device for device but received 'cuda:1': this build has no CUDA backend",
+      );
+    }
+    if (native.backends.includes('cuda') && gpus.length === 0) {
+      // Built with nvcc on a machine without a GPU (CI): 'auto' falls back, explicit requests
+      // and CUDA tensors say why.
+      const { device, reason } = resolveDevice('auto');
+      expect(device).toBe('cpu');
+      expect(reason).toMatch(/^using the CPU: no CUDA device \(.+\)$/);
+      expect(() => resolveDevice('cuda')).toThrow(
+        /^Expected an available device for device but received 'cuda': no CUDA device \(.+\) \(use device: "cpu" or "auto"\)$/,
+      );
+      expect(() => Tensor.zeros([2], 'cuda:0')).toThrow(
+        /^Tensor: device 'cuda:0' is not available: /,
       );
     }
     expect(() => resolveDevice('gpu')).toThrow(

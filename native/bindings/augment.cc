@@ -5,6 +5,9 @@
 
 #include "bindings/bindings.h"
 #include "core/args.h"
+#if defined(ALEXNET_WITH_CUDA)
+#include "cuda/ops.h"
+#endif
 
 namespace alexnet {
 
@@ -26,6 +29,9 @@ void Augment(const Napi::CallbackInfo& info) {
       TypedArrayData<float>(info, 9),
       BoolArg(info, 10),
   };
+#if defined(ALEXNET_WITH_CUDA)
+  if (OnCuda(out)) return cuda::Augment(out.device().index, images, out.data(), params);
+#endif
   cpu::Augment(images, out.data(), params);
 }
 

@@ -4,6 +4,9 @@
 
 #include "bindings/bindings.h"
 #include "core/args.h"
+#if defined(ALEXNET_WITH_CUDA)
+#include "cuda/ops.h"
+#endif
 
 namespace alexnet {
 
@@ -22,12 +25,24 @@ Rows RowsOf(const Tensor& t) {
 void BiasForward(const Napi::CallbackInfo& info) {
   Tensor& y = UnwrapTensor(info.Env(), info[0], "y");
   Rows r = RowsOf(y);
+#if defined(ALEXNET_WITH_CUDA)
+  if (OnCuda(y)) {
+    return cuda::BiasForward(y.device().index, r.n, r.c, r.spatial, y.data(),
+                             TensorData(info, 1, "b"));
+  }
+#endif
   cpu::BiasForward(r.n, r.c, r.spatial, y.data(), TensorData(info, 1, "b"));
 }
 
 void BiasBackward(const Napi::CallbackInfo& info) {
   Tensor& dy = UnwrapTensor(info.Env(), info[0], "dy");
   Rows r = RowsOf(dy);
+#if defined(ALEXNET_WITH_CUDA)
+  if (OnCuda(dy)) {
+    return cuda::BiasBackward(dy.device().index, r.n, r.c, r.spatial, dy.data(),
+                              TensorData(info, 1, "db"));
+  }
+#endif
   cpu::BiasBackward(r.n, r.c, r.spatial, dy.data(), TensorData(info, 1, "db"));
 }
 

@@ -5,6 +5,9 @@
 
 #include "bindings/bindings.h"
 #include "core/args.h"
+#if defined(ALEXNET_WITH_CUDA)
+#include "cuda/ops.h"
+#endif
 
 namespace alexnet {
 
@@ -18,12 +21,21 @@ cpu::DropoutKey KeyArgs(const Napi::CallbackInfo& info) {
 void DropoutForward(const Napi::CallbackInfo& info) {
   Tensor& x = UnwrapTensor(info.Env(), info[0], "x");
   float* y = TensorData(info, 1, "y");
+#if defined(ALEXNET_WITH_CUDA)
+  if (OnCuda(x))
+    return cuda::DropoutForward(x.device().index, x.data(), y, x.numel(), KeyArgs(info));
+#endif
   cpu::DropoutForward(x.data(), y, x.numel(), KeyArgs(info));
 }
 
 void DropoutBackward(const Napi::CallbackInfo& info) {
   Tensor& dy = UnwrapTensor(info.Env(), info[0], "dy");
   float* dx = TensorData(info, 1, "dx");
+#if defined(ALEXNET_WITH_CUDA)
+  if (OnCuda(dy)) {
+    return cuda::DropoutBackward(dy.device().index, dy.data(), dx, dy.numel(), KeyArgs(info));
+  }
+#endif
   cpu::DropoutBackward(dy.data(), dx, dy.numel(), KeyArgs(info));
 }
 

@@ -7,6 +7,9 @@
 
 #include "bindings/bindings.h"
 #include "core/args.h"
+#if defined(ALEXNET_WITH_CUDA)
+#include "cuda/ops.h"
+#endif
 
 namespace alexnet {
 
@@ -35,10 +38,8 @@ class LrnPlan : public Napi::ObjectWrap<LrnPlan> {
   }
 
   explicit LrnPlan(const Napi::CallbackInfo& info) : Napi::ObjectWrap<LrnPlan>(info) {
-    std::string device = info[8].As<Napi::String>().Utf8Value();
-    if (device != "cpu") {
-      throw Napi::Error::New(info.Env(), "LrnPlan: device '" + device + "' is not built");
-    }
+    [[maybe_unused]] Device device =
+        ParseDevice(info.Env(), info[8].As<Napi::String>().Utf8Value(), "LrnPlan");
     shape_.n = IntArg(info, 0);
     shape_.c = IntArg(info, 1);
     shape_.h = IntArg(info, 2);
@@ -47,24 +48,50 @@ class LrnPlan : public Napi::ObjectWrap<LrnPlan> {
     shape_.alpha = FloatArg(info, 5);
     shape_.beta = FloatArg(info, 6);
     shape_.k = FloatArg(info, 7);
+#if defined(ALEXNET_WITH_CUDA)
+    if (device.kind == DeviceKind::kCuda) cuda_ = cuda::CreateLrnState(device.index, shape_);
+#endif
   }
 
+#if defined(ALEXNET_WITH_CUDA)
+  // The cuDNN state when the plan is on a CUDA device, else null.
+  cuda::LrnState* cuda() const { return cuda_.get(); }
+#endif
   const cpu::LrnShape& shape() const { return shape_; }
 
  private:
-  void Dispose(const Napi::CallbackInfo& info) { disposed_ = true; }
+  void Dispose(const Napi::CallbackInfo& info) {
+#if defined(ALEXNET_WITH_CUDA)
+    cuda_.reset();
+#endif
+    disposed_ = true;
+  }
 
   cpu::LrnShape shape_;
   bool disposed_ = false;
+#if defined(ALEXNET_WITH_CUDA)
+  std::shared_ptr<cuda::LrnState> cuda_;
+#endif
 };
 
 void LrnForward(const Napi::CallbackInfo& info) {
   const LrnPlan& plan = LrnPlan::Arg(info, 0);
+#if defined(ALEXNET_WITH_CUDA)
+  if (plan.cuda()) {
+    return cuda::LrnForward(*plan.cuda(), TensorData(info, 1, "x"), TensorData(info, 2, "y"));
+  }
+#endif
   cpu::LrnForward(plan.shape(), TensorData(info, 1, "x"), TensorData(info, 2, "y"));
 }
 
 void LrnBackward(const Napi::CallbackInfo& info) {
   const LrnPlan& plan = LrnPlan::Arg(info, 0);
+#if defined(ALEXNET_WITH_CUDA)
+  if (plan.cuda()) {
+    return cuda::LrnBackward(*plan.cuda(), TensorData(info, 1, "x"), TensorData(info, 2, "y"),
+                             TensorData(info, 3, "dy"), TensorData(info, 4, "dx"));
+  }
+#endif
   cpu::LrnBackward(plan.shape(), TensorData(info, 1, "x"), TensorData(info, 2, "y"),
                    TensorData(info, 3, "dy"), TensorData(info, 4, "dx"));
 }

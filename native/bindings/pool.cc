@@ -7,6 +7,9 @@
 
 #include "bindings/bindings.h"
 #include "core/args.h"
+#if defined(ALEXNET_WITH_CUDA)
+#include "cuda/ops.h"
+#endif
 
 namespace alexnet {
 
@@ -35,30 +38,54 @@ class PoolPlan : public Napi::ObjectWrap<PoolPlan> {
   }
 
   explicit PoolPlan(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PoolPlan>(info) {
-    std::string device = info[7].As<Napi::String>().Utf8Value();
-    if (device != "cpu") {
-      throw Napi::Error::New(info.Env(), "PoolPlan: device '" + device + "' is not built");
-    }
+    [[maybe_unused]] Device device =
+        ParseDevice(info.Env(), info[7].As<Napi::String>().Utf8Value(), "PoolPlan");
     shape_ = cpu::MakePoolShape(IntArg(info, 0), IntArg(info, 1), IntArg(info, 2), IntArg(info, 3),
                                 IntArg(info, 4), IntArg(info, 5), IntArg(info, 6));
+#if defined(ALEXNET_WITH_CUDA)
+    if (device.kind == DeviceKind::kCuda) cuda_ = cuda::CreatePoolState(device.index, shape_);
+#endif
   }
 
+#if defined(ALEXNET_WITH_CUDA)
+  // The cuDNN state when the plan is on a CUDA device, else null.
+  cuda::PoolState* cuda() const { return cuda_.get(); }
+#endif
   const cpu::PoolShape& shape() const { return shape_; }
 
  private:
-  void Dispose(const Napi::CallbackInfo& info) { disposed_ = true; }
+  void Dispose(const Napi::CallbackInfo& info) {
+#if defined(ALEXNET_WITH_CUDA)
+    cuda_.reset();
+#endif
+    disposed_ = true;
+  }
 
   cpu::PoolShape shape_;
   bool disposed_ = false;
+#if defined(ALEXNET_WITH_CUDA)
+  std::shared_ptr<cuda::PoolState> cuda_;
+#endif
 };
 
 void MaxPoolForward(const Napi::CallbackInfo& info) {
   const PoolPlan& plan = PoolPlan::Arg(info, 0);
+#if defined(ALEXNET_WITH_CUDA)
+  if (plan.cuda()) {
+    return cuda::MaxPoolForward(*plan.cuda(), TensorData(info, 1, "x"), TensorData(info, 2, "y"));
+  }
+#endif
   cpu::MaxPoolForward(plan.shape(), TensorData(info, 1, "x"), TensorData(info, 2, "y"));
 }
 
 void MaxPoolBackward(const Napi::CallbackInfo& info) {
   const PoolPlan& plan = PoolPlan::Arg(info, 0);
+#if defined(ALEXNET_WITH_CUDA)
+  if (plan.cuda()) {
+    return cuda::MaxPoolBackward(*plan.cuda(), TensorData(info, 1, "x"), TensorData(info, 2, "y"),
+                                 TensorData(info, 3, "dy"), TensorData(info, 4, "dx"));
+  }
+#endif
   cpu::MaxPoolBackward(plan.shape(), TensorData(info, 1, "x"), TensorData(info, 2, "y"),
                        TensorData(info, 3, "dy"), TensorData(info, 4, "dx"));
 }

@@ -5,6 +5,9 @@
 
 #include "bindings/bindings.h"
 #include "core/args.h"
+#if defined(ALEXNET_WITH_CUDA)
+#include "cuda/ops.h"
+#endif
 
 namespace alexnet {
 
@@ -13,6 +16,9 @@ namespace {
 void ReluForward(const Napi::CallbackInfo& info) {
   const Tensor& x = UnwrapTensor(info.Env(), info[0], "x");
   float* y = TensorData(info, 1, "y");
+#if defined(ALEXNET_WITH_CUDA)
+  if (OnCuda(x)) return cuda::ReluForward(x.device().index, x.data(), y, x.numel());
+#endif
   cpu::ReluForward(x.data(), y, x.numel());
 }
 
@@ -20,6 +26,9 @@ void ReluBackward(const Napi::CallbackInfo& info) {
   const Tensor& y = UnwrapTensor(info.Env(), info[0], "y");
   const float* dy = TensorData(info, 1, "dy");
   float* dx = TensorData(info, 2, "dx");
+#if defined(ALEXNET_WITH_CUDA)
+  if (OnCuda(y)) return cuda::ReluBackward(y.device().index, y.data(), dy, dx, y.numel());
+#endif
   cpu::ReluBackward(y.data(), dy, dx, y.numel());
 }
 

@@ -28,6 +28,9 @@ inline Tensor& UnwrapTensor(Napi::Env env, const Napi::Value& value, const char*
   return t;
 }
 
+// Whether the op runs on a CUDA device: all tensors of a call are on one device (lib/ checks).
+inline bool OnCuda(const Tensor& t) { return t.device().kind == DeviceKind::kCuda; }
+
 inline float* TensorData(const Napi::CallbackInfo& info, size_t i, const char* name) {
   return UnwrapTensor(info.Env(), info[i], name).data();
 }

@@ -5,6 +5,10 @@
 
 #include "core/args.h"
 
+#if defined(ALEXNET_WITH_CUDA)
+#include "cuda/memory.h"
+#endif
+
 namespace alexnet {
 
 namespace {
@@ -24,6 +28,23 @@ float* AllocateHost(int64_t numel) {
 Napi::FunctionReference* constructor = nullptr;
 
 }  // namespace
+
+Device ParseDevice(Napi::Env env, const std::string& name, const char* what) {
+  if (name == "cpu") return Device{};
+#if defined(ALEXNET_WITH_CUDA)
+  if (name.rfind("cuda:", 0) == 0 && name.size() > 5 &&
+      name.find_first_not_of("0123456789", 5) == std::string::npos && name.size() < 15) {
+    const int index = std::stoi(name.substr(5));
+    std::string why;
+    if (!cuda::DeviceAvailable(index, &why)) {
+      throw Napi::Error::New(
+          env, std::string(what) + ": device '" + name + "' is not available: " + why);
+    }
+    return Device{DeviceKind::kCuda, index};
+  }
+#endif
+  throw Napi::Error::New(env, std::string(what) + ": device '" + name + "' is not built");
+}
 
 std::string Device::Name() const {
   return kind == DeviceKind::kCpu ? "cpu" : "cuda:" + std::to_string(index);
@@ -57,18 +78,28 @@ Tensor::Tensor(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tensor>(info) 
     shape_.push_back(d);
     numel_ *= d;
   }
-  std::string device = info[1].As<Napi::String>().Utf8Value();
-  if (device != "cpu") {
-    throw Napi::Error::New(info.Env(), "Tensor: device '" + device + "' is not built");
+  device_ = ParseDevice(info.Env(), info[1].As<Napi::String>().Utf8Value(), "Tensor");
+#if defined(ALEXNET_WITH_CUDA)
+  if (device_.kind == DeviceKind::kCuda) {
+    data_ = static_cast<float*>(cuda::DeviceAlloc(device_.index, Bytes()));
+    return;
   }
+#endif
   data_ = AllocateHost(numel_);
-  Napi::MemoryManagement::AdjustExternalMemory(info.Env(), numel_ * sizeof(float));
+  Napi::MemoryManagement::AdjustExternalMemory(info.Env(), Bytes());
 }
 
 Tensor::~Tensor() { Release(); }
 
 void Tensor::Release() {
   if (data_ == nullptr) return;
+#if defined(ALEXNET_WITH_CUDA)
+  if (device_.kind == DeviceKind::kCuda) {
+    cuda::DeviceFree(device_.index, data_, Bytes());
+    data_ = nullptr;
+    return;
+  }
+#endif
   std::free(data_);
   data_ = nullptr;
 }
@@ -76,31 +107,58 @@ void Tensor::Release() {
 Napi::Value Tensor::Read(const Napi::CallbackInfo& info) {
   RequireLive(info.Env(), *this, "tensor");
   Napi::Float32Array out = Napi::Float32Array::New(info.Env(), numel_);
-  std::memcpy(out.Data(), data_, numel_ * sizeof(float));
+#if defined(ALEXNET_WITH_CUDA)
+  if (device_.kind == DeviceKind::kCuda) {
+    cuda::CopyToHost(device_.index, out.Data(), data_, Bytes());
+    return out;
+  }
+#endif
+  std::memcpy(out.Data(), data_, Bytes());
   return out;
 }
 
 void Tensor::Write(const Napi::CallbackInfo& info) {
   RequireLive(info.Env(), *this, "tensor");
   Napi::Float32Array src = info[0].As<Napi::Float32Array>();
-  std::memcpy(data_, src.Data(), numel_ * sizeof(float));
+#if defined(ALEXNET_WITH_CUDA)
+  if (device_.kind == DeviceKind::kCuda) {
+    cuda::CopyToDevice(device_.index, data_, src.Data(), Bytes());
+    return;
+  }
+#endif
+  std::memcpy(data_, src.Data(), Bytes());
 }
 
 void Tensor::Fill(const Napi::CallbackInfo& info) {
   RequireLive(info.Env(), *this, "tensor");
   float value = info[0].As<Napi::Number>().FloatValue();
+#if defined(ALEXNET_WITH_CUDA)
+  if (device_.kind == DeviceKind::kCuda) {
+    cuda::Fill(device_.index, data_, numel_, value);
+    return;
+  }
+#endif
   for (int64_t i = 0; i < numel_; ++i) data_[i] = value;
 }
 
+// Both tensors are on the same device (lib/tensor.ts checks it).
 void Tensor::CopyFrom(const Napi::CallbackInfo& info) {
   RequireLive(info.Env(), *this, "tensor");
   Tensor& src = UnwrapTensor(info.Env(), info[0], "source");
-  std::memcpy(data_, src.data(), numel_ * sizeof(float));
+#if defined(ALEXNET_WITH_CUDA)
+  if (device_.kind == DeviceKind::kCuda) {
+    cuda::CopyOnDevice(device_.index, data_, src.data(), Bytes());
+    return;
+  }
+#endif
+  std::memcpy(data_, src.data(), Bytes());
 }
 
 void Tensor::Dispose(const Napi::CallbackInfo& info) {
   if (data_ == nullptr) return;
-  Napi::MemoryManagement::AdjustExternalMemory(info.Env(), -numel_ * int64_t(sizeof(float)));
+  if (device_.kind == DeviceKind::kCpu) {
+    Napi::MemoryManagement::AdjustExternalMemory(info.Env(), -static_cast<int64_t>(Bytes()));
+  }
   Release();
 }
 

@@ -1,0 +1,135 @@
+// Compile-time check of our cuDNN and cuBLAS declarations (cudnn_api.h, cublas_api.h) against the
+// real headers, built only when CMake finds cudnn.h and cublas_v2.h (the api_check target; the
+// addon never links it). Every enum value we use must equal the library's, every perf struct must
+// have the library's layout, and every function type we load must be the library's once our enums
+// are replaced by theirs. A mismatch fails the build with the function's name.
+#include <cublas_v2.h>
+#include <cudnn.h>
+
+#include <cstddef>
+#include <type_traits>
+
+#include "cuda/cublas_api.h"
+#include "cuda/cudnn_api.h"
+
+namespace alexnet::cuda::api_check {
+
+// Real<T>: our type T with our enums and structs replaced by the library's.
+template <typename T>
+struct Real {
+  using type = T;
+};
+template <typename T>
+struct Real<T*> {
+  using type = typename Real<T>::type*;
+};
+template <typename T>
+struct Real<const T> {
+  using type = const typename Real<T>::type;
+};
+#define ALEXNET_REAL(ours, theirs) \
+  template <>                      \
+  struct Real<ours> {              \
+    using type = theirs;           \
+  };
+ALEXNET_REAL(cudnn::Status, cudnnStatus_t)
+ALEXNET_REAL(cudnn::DataType, cudnnDataType_t)
+ALEXNET_REAL(cudnn::TensorFormat, cudnnTensorFormat_t)
+ALEXNET_REAL(cudnn::ConvolutionMode, cudnnConvolutionMode_t)
+ALEXNET_REAL(cudnn::MathType, cudnnMathType_t)
+ALEXNET_REAL(cudnn::ConvolutionFwdAlgo, cudnnConvolutionFwdAlgo_t)
+ALEXNET_REAL(cudnn::ConvolutionBwdDataAlgo, cudnnConvolutionBwdDataAlgo_t)
+ALEXNET_REAL(cudnn::ConvolutionBwdFilterAlgo, cudnnConvolutionBwdFilterAlgo_t)
+ALEXNET_REAL(cudnn::ConvolutionFwdAlgoPerf, cudnnConvolutionFwdAlgoPerf_t)
+ALEXNET_REAL(cudnn::ConvolutionBwdDataAlgoPerf, cudnnConvolutionBwdDataAlgoPerf_t)
+ALEXNET_REAL(cudnn::ConvolutionBwdFilterAlgoPerf, cudnnConvolutionBwdFilterAlgoPerf_t)
+ALEXNET_REAL(cudnn::LrnMode, cudnnLRNMode_t)
+ALEXNET_REAL(cudnn::PoolingMode, cudnnPoolingMode_t)
+ALEXNET_REAL(cudnn::NanPropagation, cudnnNanPropagation_t)
+ALEXNET_REAL(cublas::Status, cublasStatus_t)
+ALEXNET_REAL(cublas::Operation, cublasOperation_t)
+ALEXNET_REAL(cublas::Math, cublasMath_t)
+#undef ALEXNET_REAL
+
+template <typename F>
+struct RealFn;
+template <typename R, typename... A>
+struct RealFn<R (*)(A...)> {
+  using type = typename Real<R>::type (*)(typename Real<A>::type...);
+};
+
+// Handles and descriptors: the same types by construction (the same struct tags).
+static_assert(std::is_same_v<cudnn::Handle, cudnnHandle_t>);
+static_assert(std::is_same_v<cudnn::TensorDescriptor, cudnnTensorDescriptor_t>);
+static_assert(std::is_same_v<cudnn::FilterDescriptor, cudnnFilterDescriptor_t>);
+static_assert(std::is_same_v<cudnn::ConvolutionDescriptor, cudnnConvolutionDescriptor_t>);
+static_assert(std::is_same_v<cudnn::LrnDescriptor, cudnnLRNDescriptor_t>);
+static_assert(std::is_same_v<cudnn::PoolingDescriptor, cudnnPoolingDescriptor_t>);
+static_assert(std::is_same_v<cudnn::Stream, cudaStream_t>);
+static_assert(std::is_same_v<cublas::Handle, cublasHandle_t>);
+static_assert(std::is_same_v<cublas::Stream, cudaStream_t>);
+
+// Enum values and sizes.
+#define ALEXNET_SAME_VALUE(ours, theirs) \
+  static_assert(static_cast<long>(ours) == static_cast<long>(theirs), #ours " != " #theirs);
+ALEXNET_SAME_VALUE(cudnn::kStatusSuccess, CUDNN_STATUS_SUCCESS)
+ALEXNET_SAME_VALUE(cudnn::kDataFloat, CUDNN_DATA_FLOAT)
+ALEXNET_SAME_VALUE(cudnn::kTensorNchw, CUDNN_TENSOR_NCHW)
+ALEXNET_SAME_VALUE(cudnn::kConvolution, CUDNN_CONVOLUTION)
+ALEXNET_SAME_VALUE(cudnn::kCrossCorrelation, CUDNN_CROSS_CORRELATION)
+ALEXNET_SAME_VALUE(cudnn::kDefaultMath, CUDNN_DEFAULT_MATH)
+ALEXNET_SAME_VALUE(cudnn::kTensorOpMath, CUDNN_TENSOR_OP_MATH)
+ALEXNET_SAME_VALUE(cudnn::kFmaMath, CUDNN_FMA_MATH)
+ALEXNET_SAME_VALUE(cudnn::kNonDeterministic, CUDNN_NON_DETERMINISTIC)
+ALEXNET_SAME_VALUE(cudnn::kDeterministic, CUDNN_DETERMINISTIC)
+ALEXNET_SAME_VALUE(cudnn::kConvolutionFwdAlgoCount, CUDNN_CONVOLUTION_FWD_ALGO_COUNT)
+ALEXNET_SAME_VALUE(cudnn::kConvolutionBwdDataAlgoCount, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT)
+ALEXNET_SAME_VALUE(cudnn::kConvolutionBwdFilterAlgoCount, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT)
+ALEXNET_SAME_VALUE(cudnn::kLrnCrossChannelDim1, CUDNN_LRN_CROSS_CHANNEL_DIM1)
+ALEXNET_SAME_VALUE(cudnn::kPoolingMax, CUDNN_POOLING_MAX)
+ALEXNET_SAME_VALUE(cudnn::kNotPropagateNan, CUDNN_NOT_PROPAGATE_NAN)
+ALEXNET_SAME_VALUE(cudnn::kPropagateNan, CUDNN_PROPAGATE_NAN)
+ALEXNET_SAME_VALUE(cublas::kStatusSuccess, CUBLAS_STATUS_SUCCESS)
+ALEXNET_SAME_VALUE(cublas::kOpN, CUBLAS_OP_N)
+ALEXNET_SAME_VALUE(cublas::kOpT, CUBLAS_OP_T)
+ALEXNET_SAME_VALUE(cublas::kDefaultMath, CUBLAS_DEFAULT_MATH)
+ALEXNET_SAME_VALUE(cublas::kPedanticMath, CUBLAS_PEDANTIC_MATH)
+ALEXNET_SAME_VALUE(cublas::kTf32TensorOpMath, CUBLAS_TF32_TENSOR_OP_MATH)
+#undef ALEXNET_SAME_VALUE
+
+// Our enums are passed where theirs are expected: same size.
+static_assert(sizeof(cudnn::Status) == sizeof(cudnnStatus_t));
+static_assert(sizeof(cudnn::DataType) == sizeof(cudnnDataType_t));
+static_assert(sizeof(cudnn::MathType) == sizeof(cudnnMathType_t));
+static_assert(sizeof(cudnn::ConvolutionFwdAlgo) == sizeof(cudnnConvolutionFwdAlgo_t));
+static_assert(sizeof(cublas::Operation) == sizeof(cublasOperation_t));
+
+// The perf structs cudnnFind* fills.
+#define ALEXNET_SAME_LAYOUT(ours, theirs)                                               \
+  static_assert(sizeof(ours) == sizeof(theirs), #theirs " size");                       \
+  static_assert(offsetof(ours, algo) == offsetof(theirs, algo), #theirs ".algo");       \
+  static_assert(offsetof(ours, status) == offsetof(theirs, status), #theirs ".status"); \
+  static_assert(offsetof(ours, time) == offsetof(theirs, time), #theirs ".time");       \
+  static_assert(offsetof(ours, memory) == offsetof(theirs, memory), #theirs ".memory"); \
+  static_assert(offsetof(ours, determinism) == offsetof(theirs, determinism),           \
+                #theirs ".determinism");                                                \
+  static_assert(offsetof(ours, math_type) == offsetof(theirs, mathType), #theirs ".mathType");
+ALEXNET_SAME_LAYOUT(cudnn::ConvolutionFwdAlgoPerf, cudnnConvolutionFwdAlgoPerf_t)
+ALEXNET_SAME_LAYOUT(cudnn::ConvolutionBwdDataAlgoPerf, cudnnConvolutionBwdDataAlgoPerf_t)
+ALEXNET_SAME_LAYOUT(cudnn::ConvolutionBwdFilterAlgoPerf, cudnnConvolutionBwdFilterAlgoPerf_t)
+#undef ALEXNET_SAME_LAYOUT
+
+// Function types.
+#define ALEXNET_CHECK_CUDNN_FN(name, symbol)                                        \
+  static_assert(std::is_same_v<RealFn<cudnn::name##Fn>::type, decltype(&::symbol)>, \
+                #symbol " does not match cudnn_api.h");
+ALEXNET_CUDNN_FUNCTIONS(ALEXNET_CHECK_CUDNN_FN)
+#undef ALEXNET_CHECK_CUDNN_FN
+
+#define ALEXNET_CHECK_CUBLAS_FN(name, symbol)                                        \
+  static_assert(std::is_same_v<RealFn<cublas::name##Fn>::type, decltype(&::symbol)>, \
+                #symbol " does not match cublas_api.h");
+ALEXNET_CUBLAS_FUNCTIONS(ALEXNET_CHECK_CUBLAS_FN)
+#undef ALEXNET_CHECK_CUBLAS_FN
+
+}  // namespace alexnet::cuda::api_check

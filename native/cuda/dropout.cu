@@ -1,0 +1,52 @@
+// Inverted dropout on a CUDA device, with the masks of native/cpu/dropout.cc: the same Philox
+// uniforms (core/philox.h, one call per group of four elements) and the same float scale, so the
+// outputs are bitwise those of the CPU.
+#include "core/philox.h"
+#include "cuda/launch.cuh"
+#include "cuda/memory.h"
+#include "cuda/ops.h"
+
+namespace alexnet::cuda {
+
+namespace {
+
+__global__ void DropoutKernel(const float* in, float* out, int64_t n, float p, float scale,
+                              uint32_t seed, uint32_t step, uint32_t layer) {
+  const int64_t groups = (n + 3) / 4;
+  for (int64_t g = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; g < groups;
+       g += int64_t{gridDim.x} * blockDim.x) {
+    float u[4];
+    PhiloxUniform4(seed, layer, step, static_cast<uint64_t>(g), u);
+    const int64_t base = g * 4;
+    for (int j = 0; j < 4 && base + j < n; ++j) {
+      out[base + j] = u[j] >= p ? in[base + j] * scale : 0.0f;
+    }
+  }
+}
+
+void ApplyMask(int device, const float* in, float* out, int64_t n, const cpu::DropoutKey& key,
+               const char* op) {
+  if (key.p == 0.0f) {
+    CopyOnDevice(device, out, in, static_cast<size_t>(n) * sizeof(float));
+    return;
+  }
+  // Computed in float on the host exactly as the CPU backend does (cpu/dropout.cc).
+  const float scale = 1.0f / (1.0f - key.p);
+  Context& ctx = GetContext(device);
+  DropoutKernel<<<GridFor((n + 3) / 4), kBlock, 0, StreamOf(ctx)>>>(in, out, n, key.p, scale,
+                                                                    key.seed, key.step, key.layer);
+  CUDA_CHECK_LAUNCH(op);
+}
+
+}  // namespace
+
+void DropoutForward(int device, const float* x, float* y, int64_t n, const cpu::DropoutKey& key) {
+  ApplyMask(device, x, y, n, key, "dropoutForward");
+}
+
+void DropoutBackward(int device, const float* dy, float* dx, int64_t n,
+                     const cpu::DropoutKey& key) {
+  ApplyMask(device, dy, dx, n, key, "dropoutBackward");
+}
+
+}  // namespace alexnet::cuda

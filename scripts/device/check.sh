@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# The CUDA backend's check on the GPU machine (../shared/GPU.md), from a working tree carrying
+# the .device/ folder that scripts/device/pack.sh made:
+#   1. unpacks Node;
+#   2. builds the addon with CUDA for sm_90 (plain CMake, the headers from node-api-headers) and,
+#      separately, the compile-time check of our cuDNN / cuBLAS declarations against the headers
+#      of python3's NVIDIA wheels;
+#   3. runs the GPU suite (every op against the CPU backend, the small AlexNet against PyTorch);
+#   4. runs the benchmark, PyTorch then ours, on the bvlc AlexNet at batch 128;
+#   5. writes the logs and figures.json to the output folder and prints a short table last.
+# Usage: bash scripts/device/check.sh [output folder, default $OUT or .device/out]
+set -uo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+out=${1:-${OUT:-$root/.device/out}}
+mkdir -p "$out"
+cd "$root"
+status=0
+step() { echo "== $*" | tee -a "$out/check.log"; }
+
+step "node"
+if [ ! -x .device/bin/node ]; then
+  xz -dc .device/bin/node.xz > .device/bin/node && chmod +x .device/bin/node
+fi
+export PATH="$root/.device/bin:$PATH"
+export NODE_PATH="$root/.device/node_modules"
+node --version | tee -a "$out/check.log"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>&1 |
+  tee -a "$out/check.log"
+
+step "build (sm_${ALEXNET_CUDA_ARCHS:=90})"
+export ALEXNET_CUDA_ARCHS
+napi_include=$(node -p "require('node-api-headers').include_dir")
+build_start=$(date +%s)
+if cmake -S . -B build/device -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_JS_INC="$napi_include" \
+    -DCMAKE_LIBRARY_OUTPUT_DIRECTORY="$root/build/Release" > "$out/cmake.log" 2>&1 &&
+  cmake --build build/device --target alexnet_native -j 16 > "$out/build.log" 2>&1; then
+  echo "addon built in $(($(date +%s) - build_start)) s" | tee -a "$out/check.log"
+else
+  echo "BUILD FAILED: see build.log / cmake.log" | tee -a "$out/check.log"
+  tail -30 "$out/build.log" "$out/cmake.log"
+  exit 1
+fi
+grep "alexnet-cudnn" "$out/cmake.log" | tee -a "$out/check.log"
+api_check="not run (cudnn.h / cublas_v2.h not found)"
+if grep -q "checking the cuDNN / cuBLAS declarations" "$out/cmake.log"; then
+  if cmake --build build/device --target alexnet_api_check > "$out/api-check.log" 2>&1; then
+    api_check="passed"
+  else
+    api_check="FAILED (api-check.log)"
+    status=1
+  fi
+fi
+echo "API check: $api_check" | tee -a "$out/check.log"
+
+step "gpu suite"
+node .device/dist/scripts/device/gpu-check.js --json "$out/gpu-check.json" > "$out/gpu-check.log" 2>&1
+suite=$?
+cat "$out/gpu-check.log"
+[ "$suite" -eq 0 ] || status=1
+
+step "benchmark: PyTorch"
+python3 scripts/bench/gpu_torch.py > "$out/bench-torch.json" 2> "$out/bench-torch.log" || status=1
+step "benchmark: ours"
+node .device/dist/scripts/bench/gpu-bench.js > "$out/bench-ours.json" 2> "$out/bench-ours.log" || status=1
+
+python3 - "$out" "$api_check" "$suite" <<'PY'
+import json, os, sys
+out, api_check, suite = sys.argv[1], sys.argv[2], int(sys.argv[3])
+def load(name):
+    try:
+        with open(os.path.join(out, name)) as f:
+            return json.loads(f.read().strip().splitlines()[-1])
+    except Exception as e:
+        return {"error": str(e)}
+torch, ours = load("bench-torch.json"), load("bench-ours.json")
+check = load("gpu-check.json")
+results = check.get("results", [])
+figures = {"api_check": api_check, "gpu_suite_exit": suite,
+           "gpu_suite_passed": sum(r["ok"] for r in results), "gpu_suite_total": len(results),
+           "torch": torch, "ours": ours}
+with open(os.path.join(out, "figures.json"), "w") as f:
+    json.dump(figures, f, indent=2)
+print(f"\n{'':28}{'ours':>14}{'PyTorch':>14}{'ratio':>8}")
+for key, label in [("train_images_per_s", "train img/s (b128)"),
+                   ("infer_images_per_s_b1", "inference img/s (b1)"),
+                   ("infer_images_per_s_b128", "inference img/s (b128)"),
+                   ("peak_bytes", "peak memory (MiB)")]:
+    a, b = ours.get(key), torch.get(key)
+    if a is None or b is None:
+        print(f"{label:28}{'-':>14}{'-':>14}")
+        continue
+    scale = 2**20 if key == "peak_bytes" else 1
+    print(f"{label:28}{a / scale:>14.1f}{b / scale:>14.1f}{a / b:>8.2f}")
+print(f"GPU suite: {figures['gpu_suite_passed']}/{figures['gpu_suite_total']} passed; "
+      f"API check: {api_check}; device: {torch.get('device', '?')}")
+PY
+exit $status
