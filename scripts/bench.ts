@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 /**
- * `npm run bench -- <benchmark> [options]`: speed measurements on this machine. Each benchmark
- * is a module under scripts/bench/, loaded only when asked for.
+ * `npm run bench -- <benchmark> [options]`: speed, measured side by side with a peer (PyTorch,
+ * onnxruntime-node) in the same run on the same machine and reported as ratios, never by a timed
+ * test. Each benchmark is a module under scripts/bench/ exporting `main(argv)`, loaded only when
+ * asked for.
  */
 import { AlexNetError } from '../lib/errors';
 import { run } from './cli';
@@ -12,6 +14,11 @@ interface Benchmark {
 }
 
 const BENCHMARKS: Record<string, Benchmark> = {
+  ops: {
+    summary:
+      'each AlexNet op at its bvlc shape and the whole forward pass, against PyTorch and onnxruntime-node',
+    load: () => import('./bench/ops'),
+  },
   data: {
     summary: 'building the image cache, and augmented batches from it',
     load: async () => ({ main: (await import('./bench/data')).benchData }),

@@ -1,0 +1,128 @@
+/**
+ * PyTorch as a peer: finds a Python that can `import torch`, starts scripts/bench/torch_ops.py
+ * once, and asks it to time one op at a time, so that the bench can alternate our timing and
+ * PyTorch's op by op (see torch_ops.py for the line protocol). It also exports the network to
+ * ONNX for onnxruntime-node.
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import * as readline from 'node:readline';
+import { AlexNetError } from '../../lib/errors';
+import type { OpCase } from './cases';
+import { torchScript } from './paths';
+import type { Timing, TimingOptions } from './timing';
+
+/**
+ * Interpreters tried in order: the one on the PATH (a virtualenv with pip's torch), then the
+ * system's (Debian's python3-torch installs there, and a pyenv shim on the PATH can hide it).
+ */
+export const PYTHON_CANDIDATES = ['python3', '/usr/bin/python3'];
+
+/** What the PyTorch process reports about itself when it starts. */
+export interface TorchInfo {
+  /** The interpreter that runs it. */
+  python: string;
+  pythonVersion: string;
+  torch: string;
+  threads: number;
+  /** Whether PyTorch was built with oneDNN (MKL-DNN), which runs its CPU convolutions. */
+  mkldnn: boolean;
+  /** The BLAS library it loaded, which runs its fully connected layers. */
+  blas: string;
+}
+
+interface Hello {
+  ready: boolean;
+  torch: string;
+  python: string;
+  threads: number;
+  mkldnn: boolean;
+  blas: string;
+  kinds: string[];
+}
+
+export function findTorchPython(): string | null {
+  for (const python of PYTHON_CANDIDATES) {
+    const probe = spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' });
+    if (probe.status === 0) return python;
+  }
+  return null;
+}
+
+export class TorchPeer {
+  private closed = false;
+
+  private constructor(
+    readonly info: TorchInfo,
+    private readonly child: ChildProcess,
+    private readonly lines: AsyncIterator<string>,
+  ) {}
+
+  /** Starts the PyTorch side on `threads` threads; null when no Python here has torch. */
+  static async start(threads: number, kinds: readonly string[]): Promise<TorchPeer | null> {
+    const python = findTorchPython();
+    if (!python) return null;
+    // stderr is inherited: a Python traceback reaches the terminal as it is.
+    const child = spawn(python, [torchScript(), '--threads', String(threads)], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    // A write to a process that died fails asynchronously; the next read reports the exit.
+    child.stdin!.on('error', () => {});
+    const lines = readline.createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+    const first = await lines.next();
+    if (first.done) {
+      throw new AlexNetError(`${python} ${torchScript()} exited before it was ready`);
+    }
+    const hello = JSON.parse(first.value) as Hello;
+    const missing = kinds.filter((k) => !hello.kinds.includes(k));
+    if (missing.length > 0) {
+      child.kill();
+      throw new AlexNetError(
+        `${torchScript()} has no ${missing.join(', ')} case: it and scripts/bench/cases.ts disagree`,
+      );
+    }
+    const info = {
+      python,
+      pythonVersion: hello.python,
+      torch: hello.torch,
+      threads: hello.threads,
+      mkldnn: hello.mkldnn,
+      blas: hello.blas,
+    };
+    return new TorchPeer(info, child, lines);
+  }
+
+  /** Times `op` of `opCase` in PyTorch, with the same rule as ours (timing.ts). */
+  async time(opCase: OpCase, op: string, options: TimingOptions): Promise<Timing> {
+    const reply = await this.request({ cmd: 'time', case: opCase, op, ...options });
+    return { ms: reply.ms as number, reps: reply.reps as number };
+  }
+
+  /** Writes the bvlc AlexNet with `classes` outputs as an ONNX file (batch size left dynamic). */
+  async exportOnnx(file: string, classes: number): Promise<void> {
+    await this.request({ cmd: 'export', path: file, classes });
+  }
+
+  /** False once the process has exited or been closed. */
+  get alive(): boolean {
+    return !this.closed;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.child.stdin!.end();
+  }
+
+  private async request(message: object): Promise<Record<string, unknown>> {
+    if (this.closed) throw new AlexNetError('The PyTorch process has been closed');
+    this.child.stdin!.write(`${JSON.stringify(message)}\n`);
+    const line = await this.lines.next();
+    if (line.done) {
+      this.closed = true;
+      throw new AlexNetError(`The PyTorch process (${torchScript()}) exited unexpectedly`);
+    }
+    const reply = JSON.parse(line.value) as Record<string, unknown>;
+    if (typeof reply.error === 'string') throw new AlexNetError(`PyTorch: ${reply.error}`);
+    return reply;
+  }
+}
