@@ -19,6 +19,10 @@ const BENCHMARKS: Record<string, Benchmark> = {
       'each AlexNet op at its bvlc shape and the whole forward pass, against PyTorch and onnxruntime-node',
     load: () => import('./bench/ops'),
   },
+  train: {
+    summary: 'a whole training step (all layers, and fc6-fc8 only), against PyTorch',
+    load: () => import('./bench/train'),
+  },
   data: {
     summary: 'building the image cache, and augmented batches from it',
     load: async () => ({ main: (await import('./bench/data')).benchData }),

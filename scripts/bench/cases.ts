@@ -93,6 +93,19 @@ export interface AlexNetCase {
   classes: number;
 }
 
+/** One training step of the whole network (forward, loss, backward, SGD). */
+export interface AlexNetTrainCase {
+  group: string;
+  kind: 'alexnetTrain';
+  batch: number;
+  classes: number;
+  /** 'all' trains every layer; 'fc' only fc6-fc8, as transfer learning does. */
+  layers: 'all' | 'fc';
+  lr: number;
+  momentum: number;
+  weightDecay: number;
+}
+
 export type OpCase =
   | ConvCase
   | BiasCase
@@ -103,7 +116,8 @@ export type OpCase =
   | DropoutCase
   | LossCase
   | SgdCase
-  | AlexNetCase;
+  | AlexNetCase
+  | AlexNetTrainCase;
 
 /** The ops timed for each kind of case, in table order. */
 export const OPS: Record<OpCase['kind'], readonly string[]> = {
@@ -117,6 +131,7 @@ export const OPS: Record<OpCase['kind'], readonly string[]> = {
   softmaxCrossEntropy: ['forwardBackward'],
   sgd: ['update'],
   alexnet: ['forward'],
+  alexnetTrain: ['step'],
 };
 
 export const CLASSES = 1000;
@@ -151,7 +166,7 @@ const FCS = [
 ] as const;
 
 /** The training hyper-parameters of the paper (§5), those the trainer defaults to. */
-const SGD_STEP = { lr: 0.01, momentum: 0.9, weightDecay: 5e-4 };
+export const SGD_STEP = { lr: 0.01, momentum: 0.9, weightDecay: 5e-4 };
 
 /** Every case of the op bench at batch `n`, in the order they are timed and printed. */
 export function opCases(n: number): OpCase[] {
@@ -230,6 +245,18 @@ export function opCases(n: number): OpCase[] {
   cases.push({ group: 'loss', kind: 'softmaxCrossEntropy', shape: [n, CLASSES] });
   cases.push({ group: 'sgd', kind: 'sgd', params, ...SGD_STEP });
   return cases;
+}
+
+/** A whole training step at batch `n`, of every layer or of fc6-fc8 only. */
+export function trainCase(n: number, layers: 'all' | 'fc'): AlexNetTrainCase {
+  return {
+    group: `train ${layers}`,
+    kind: 'alexnetTrain',
+    batch: n,
+    classes: CLASSES,
+    layers,
+    ...SGD_STEP,
+  };
 }
 
 /** The whole forward pass at batch `n`. */

@@ -15,6 +15,7 @@ import { reluBackward, reluForward } from '../../lib/ops/relu';
 import { sgdUpdate } from '../../lib/ops/sgd';
 import type { Rng } from '../../lib/random';
 import { sizeOf, Tensor } from '../../lib/tensor';
+import { SGD } from '../../lib/train/sgd';
 import { OPS, type OpCase } from './cases';
 
 /** A case ready to run: one function per op name of OPS, and what to free afterwards. */
@@ -164,6 +165,27 @@ export function oursCase(c: OpCase, rng: Rng): OursCase {
         return {
           forward: () => {
             net.forward(x, c.batch);
+          },
+        };
+      }
+      case 'alexnetTrain': {
+        const trainLayers = c.layers === 'fc' ? (['fc6', 'fc7', 'fc8'] as const) : undefined;
+        const net = keep(
+          new AlexNet({
+            preset: 'bvlc',
+            classes: c.classes,
+            device: 'cpu',
+            trainLayers: trainLayers && [...trainLayers],
+          }),
+        );
+        const opt = keep(new SGD(net, c));
+        const size = net.arch.inputSize;
+        const shape = [c.batch, 3, size, size];
+        const x = keep(Tensor.from(rng.normal(sizeOf(shape), INPUT_STD), shape));
+        const labels = rng.int(c.batch, c.classes);
+        return {
+          step: () => {
+            net.trainStep(x, labels, c.batch, opt);
           },
         };
       }

@@ -274,6 +274,38 @@ def alexnet_case(c):
     return {"forward": forward}
 
 
+def alexnet_train_case(c):
+    """One SGD step of the whole network in training mode (dropout on), as AlexNet.trainStep.
+
+    With layers 'fc', conv1-conv5 are frozen (requires_grad False), so autograd computes nothing
+    below fc6: the same work as our trainLayers ['fc6', 'fc7', 'fc8'].
+    """
+    model = AlexNet(c["classes"]).train()
+    if c["layers"] == "fc":
+        for name, p in model.named_parameters():
+            p.requires_grad_(name.startswith("fc"))
+    trained = [p for p in model.parameters() if p.requires_grad]
+    weights = [p for p in trained if p.dim() > 1]
+    biases = [p for p in trained if p.dim() == 1]
+    opt = torch.optim.SGD(
+        [
+            {"params": weights, "weight_decay": c["weightDecay"]},
+            {"params": biases, "weight_decay": 0.0},
+        ],
+        lr=c["lr"],
+        momentum=c["momentum"],
+    )
+    x = torch.randn(c["batch"], 3, 227, 227) * 50.0
+    labels = torch.randint(0, c["classes"], (c["batch"],))
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        F.cross_entropy(model(x), labels).backward()
+        opt.step()
+
+    return {"step": step}
+
+
 CASES = {
     "conv": conv_case,
     "bias": bias_case,
@@ -285,6 +317,7 @@ CASES = {
     "softmaxCrossEntropy": loss_case,
     "sgd": sgd_case,
     "alexnet": alexnet_case,
+    "alexnetTrain": alexnet_train_case,
 }
 
 
