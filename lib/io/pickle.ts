@@ -21,6 +21,7 @@
  * bytes are decoded as Latin-1 (as numpy's `encoding='latin1'` does), so a Python 2 file's
  * 'conv1' key reads as the string 'conv1'.
  */
+import { endianness } from 'node:os';
 import { FormatError } from '../errors';
 
 /** A numpy array: C order, float32 or float64 numbers, or Python objects. */
@@ -163,12 +164,14 @@ const OPCODE_NAMES: Record<number, string> = {
 };
 
 const latin1 = new TextDecoder('latin1');
+const hostIsLittleEndian = endianness() === 'LE';
 const utf8 = new TextDecoder('utf-8');
 
 /**
  * Reads one pickle from `bytes` (it must end exactly at its STOP opcode). `source` names the
  * file in error messages. Throws a FormatError for a truncated or malformed stream, an opcode or
- * global outside the supported set, or numpy state this reader does not understand.
+ * global outside the supported set, or numpy state this reader does not understand. Arrays may
+ * share memory with `bytes` (no copy where the data is aligned and in host byte order).
  */
 export function unpickle(bytes: Uint8Array, source: string): PickleValue {
   return new Unpickler(bytes, source).run();
@@ -564,17 +567,36 @@ class Unpickler {
           `of data but has ${data.length}`,
       );
     }
-    const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-    const little = dtype.byteOrder !== '>';
-    if (dtype.name === 'float32') {
-      const out = new Float32Array(count);
-      for (let i = 0; i < count; ++i) out[i] = view.getFloat32(4 * i, little);
-      return new NumpyArray('float32', dims, out);
-    }
-    const out = new Float64Array(count);
-    for (let i = 0; i < count; ++i) out[i] = view.getFloat64(8 * i, little);
-    return new NumpyArray('float64', dims, out);
+    return new NumpyArray(dtype.name, dims, decodeFloats(data, dtype.name, dtype.byteOrder));
   }
+}
+
+/**
+ * Raw array bytes as numbers in host order. The common case (little-endian data on a
+ * little-endian host) is one copy, or none when the bytes happen to be aligned: the weights
+ * of bvlc_alexnet.npy are 244 MB.
+ */
+function decodeFloats(
+  data: Uint8Array,
+  name: 'float32' | 'float64',
+  byteOrder: string,
+): Float32Array | Float64Array {
+  const size = name === 'float32' ? 4 : 8;
+  const count = data.length / size;
+  const little = byteOrder !== '>';
+  if (little === hostIsLittleEndian) {
+    // new Uint8Array(data) copies (Buffer.prototype.slice would not).
+    const aligned = data.byteOffset % size === 0 ? data : new Uint8Array(data);
+    return name === 'float32'
+      ? new Float32Array(aligned.buffer, aligned.byteOffset, count)
+      : new Float64Array(aligned.buffer, aligned.byteOffset, count);
+  }
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const out = name === 'float32' ? new Float32Array(count) : new Float64Array(count);
+  for (let i = 0; i < count; ++i) {
+    out[i] = size === 4 ? view.getFloat32(4 * i, little) : view.getFloat64(8 * i, little);
+  }
+  return out;
 }
 
 /** Text from a unicode string or Python 2 str (bytes), else undefined. */
