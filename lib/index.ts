@@ -1,5 +1,6 @@
 /** alexnet-cudnn: AlexNet for Node.js on a native CPU backend and cuDNN. */
 
+export { CachedDataset, type CachedDatasetOptions } from './data/cached-dataset';
 export {
   type Batch,
   channelStats,
@@ -8,7 +9,27 @@ export {
   InMemoryDataset,
   type Normalisation,
 } from './data/dataset';
+export { decodeImage, type RgbImage } from './data/decode';
+export { ImageCache, type ImageCacheOptions } from './data/image-cache';
 export { loadMnist } from './data/mnist';
+export {
+  type ResizePolicy,
+  resizeImage,
+  resizeShorter,
+  resizeStretch,
+  storedSize,
+} from './data/resize';
+export { type RgbStats, rgbStats, symmetricEigen3 } from './data/rgb-stats';
+export {
+  type DataSource,
+  type ImageList,
+  type LabelledImage,
+  openDataSource,
+  readImageList,
+  scanImageFolder,
+  stratifiedSplit,
+  writeImageLists,
+} from './data/sources';
 export { type DeviceRequest, resolveDevice } from './device';
 export * from './errors';
 export { readCheckpoint, saveCheckpoint } from './io/checkpoint';

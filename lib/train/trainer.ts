@@ -245,6 +245,7 @@ export class Trainer {
           title: `AlexNet (${this.net.arch.preset}) — ${o.outDir}`,
           config: o.config,
         });
+        const skipped = (this.train.skipped ?? 0) + (this.val.skipped ?? 0);
         log(
           `epoch ${epoch}/${o.epochs}: loss ${metrics.trainLoss.toFixed(4)}, ` +
             `train acc ${(100 * metrics.trainAccuracy).toFixed(2)}%, ` +
@@ -252,7 +253,8 @@ export class Trainer {
             (metrics.valTop5 !== undefined
               ? `, val top-5 ${(100 * metrics.valTop5).toFixed(2)}%`
               : '') +
-            `, ${metrics.imagesPerSecond.toFixed(1)} img/s, ${metrics.seconds.toFixed(1)} s`,
+            `, ${metrics.imagesPerSecond.toFixed(1)} img/s, ${metrics.seconds.toFixed(1)} s` +
+            (skipped > 0 ? `, ${skipped} unreadable file(s) skipped` : ''),
         );
         o.onEpochEnd?.(metrics);
         if (this.stopSignal) {

@@ -1,0 +1,157 @@
+/**
+ * A dataset served from the image cache (image-cache.ts) with AlexNet's training augmentation
+ * (Krizhevsky et al. 2012, §4.1): a random inputSize crop of each stored image, a horizontal
+ * mirror with probability 1/2, and the PCA colour shift; then mean subtraction, scale and channel
+ * order. All of it is one call of the native augment op per batch; TypeScript only draws the
+ * random choices. Without an rng (validation) every image gets the centre crop and nothing else.
+ *
+ * Prefetch: while batch k is augmented and trained on, the pixels of batch k + 1 are already
+ * being read from the cache file, on libuv's thread pool, into a second staging buffer. What
+ * overlaps is the file reading (a copy from the page cache, or disk I/O); the augment op itself
+ * runs when the trainer asks for the next batch, on the same cores as training.
+ */
+import { AlexNetError } from '../errors';
+import { augment } from '../ops/augment';
+import type { Rng } from '../random';
+import { type Device, Tensor } from '../tensor';
+import { finiteNumber, integer } from '../validate';
+import type { Batch, Dataset, Normalisation } from './dataset';
+import type { ImageCache } from './image-cache';
+import { type RgbStats, rgbShift } from './rgb-stats';
+import type { ImageList } from './sources';
+
+export interface CachedDatasetOptions {
+  inputSize: number;
+  device: Device;
+  normalisation: Normalisation;
+  /** Random crops of inputSize when batches() gets an rng (else the centre crop). @default false */
+  randomCrop?: boolean;
+  /** Random horizontal mirror when batches() gets an rng. @default false */
+  mirror?: boolean;
+  /**
+   * Standard deviation of the PCA colour shift's alpha when batches() gets an rng; 0 for none.
+   * The paper's value is 0.1. @default 0
+   */
+  pcaStd?: number;
+  /** The eigen-decomposition the colour shift follows. @default the cache's statistics of the set */
+  pca?: Pick<RgbStats, 'eigenvalues' | 'eigenvectors'>;
+}
+
+export class CachedDataset implements Dataset {
+  readonly classes: readonly string[];
+  /** Images of the set that could not be read or decoded, and are left out. */
+  readonly skipped: number;
+  private readonly indices: Int32Array;
+  private readonly labels: Int32Array;
+  private readonly pca: Pick<RgbStats, 'eigenvalues' | 'eigenvectors'> | null;
+  private readonly inputs = new Map<number, Tensor>();
+
+  /**
+   * @param list every image of the cache, in cache order (for the labels)
+   * @param indices the positions in the cache that form this set
+   */
+  constructor(
+    private readonly cache: ImageCache,
+    list: ImageList,
+    indices: Int32Array,
+    private readonly options: CachedDatasetOptions,
+  ) {
+    if (list.items.length !== cache.count) {
+      throw new AlexNetError(
+        `Expected a list of the cache's ${cache.count} images but received ${list.items.length}`,
+      );
+    }
+    integer('inputSize', options.inputSize, 1, cache.size);
+    const pcaStd = finiteNumber('pcaStd', options.pcaStd ?? 0, 0);
+    const ready = Array.from(indices).filter((i) => cache.isReady(i));
+    if (ready.length === 0) {
+      throw new AlexNetError(
+        `None of the ${indices.length} images of the set could be decoded (see ${cache.file})`,
+      );
+    }
+    this.indices = Int32Array.from(ready);
+    this.labels = Int32Array.from(list.items, (item) => item.label);
+    this.skipped = indices.length - ready.length;
+    this.classes = list.classes;
+    this.pca = pcaStd > 0 ? (options.pca ?? cache.rgbStats(this.indices)) : null;
+  }
+
+  get length(): number {
+    return this.indices.length;
+  }
+
+  async *batches(batchSize: number, rng?: Rng): AsyncIterable<Batch> {
+    integer('batchSize', batchSize, 1);
+    const order = Int32Array.from(this.indices);
+    if (rng) rng.shuffle(order);
+    const count = order.length;
+    const size = this.cache.size;
+    const inputSize = this.options.inputSize;
+    const bytes = this.cache.imageBytes;
+    const capacity = Math.min(batchSize, count);
+    const staging = [new Uint8Array(capacity * bytes), new Uint8Array(capacity * bytes)];
+    const crops = new Int32Array(2 * capacity);
+    const mirror = new Uint8Array(capacity);
+    const shift = new Float32Array(3 * capacity);
+    const random = (on: boolean | undefined) => Boolean(rng && on);
+    const load = (batch: number) => {
+      const start = batch * batchSize;
+      const n = Math.min(batchSize, count - start);
+      return this.cache.read(order.subarray(start, start + n), n, staging[batch % 2]);
+    };
+
+    const batchCount = Math.ceil(count / batchSize);
+    let reading: Promise<void> | null = load(0);
+    try {
+      for (let b = 0; b < batchCount; ++b) {
+        await reading;
+        reading = b + 1 < batchCount ? load(b + 1) : null;
+        const start = b * batchSize;
+        const n = Math.min(batchSize, count - start);
+        const labels = new Int32Array(n);
+        for (let i = 0; i < n; ++i) {
+          labels[i] = this.labels[order[start + i]];
+          const centre = (size - inputSize) >> 1;
+          crops[2 * i] = random(this.options.randomCrop)
+            ? rng!.below(size - inputSize + 1)
+            : centre;
+          crops[2 * i + 1] = random(this.options.randomCrop)
+            ? rng!.below(size - inputSize + 1)
+            : centre;
+          mirror[i] = random(this.options.mirror) && rng!.next() < 0.5 ? 1 : 0;
+          if (rng && this.pca)
+            rgbShift(this.pca, this.options.pcaStd!, rng, 1, shift.subarray(3 * i));
+        }
+        const x = this.input(n);
+        const { mean, scale, bgr } = this.options.normalisation;
+        augment(staging[b % 2].subarray(0, n * bytes), { count: n, height: size, width: size }, x, {
+          crops: crops.subarray(0, 2 * n),
+          mirror: mirror.subarray(0, n),
+          rgbShift: rng && this.pca ? shift.subarray(0, 3 * n) : undefined,
+          mean,
+          scale,
+          bgr,
+        });
+        yield { x, labels, n };
+      }
+    } finally {
+      // A consumer that stops early leaves one read in flight; let it land before the buffers go.
+      await reading?.catch(() => undefined);
+    }
+  }
+
+  private input(n: number): Tensor {
+    let t = this.inputs.get(n);
+    if (!t) {
+      const size = this.options.inputSize;
+      t = Tensor.zeros([n, 3, size, size], this.options.device);
+      this.inputs.set(n, t);
+    }
+    return t;
+  }
+
+  dispose(): void {
+    for (const t of this.inputs.values()) t.dispose();
+    this.inputs.clear();
+  }
+}
