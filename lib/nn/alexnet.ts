@@ -27,6 +27,12 @@ import {
   saveCheckpoint,
 } from '../io/checkpoint';
 import { softmaxCrossEntropy, topKCorrect } from '../ops/loss';
+import {
+  type Classification,
+  type ClassifyInput,
+  type ClassifyOptions,
+  classify,
+} from '../predict';
 import { Rng } from '../random';
 import { type Device, Tensor } from '../tensor';
 import type { SGD } from '../train/sgd';
@@ -344,6 +350,16 @@ export class AlexNet {
       w.write(rng.normal(w.size, std));
       layer.bias.value.fill(init === 'paper' && PAPER_BIAS_ONE.includes(name) ? 1 : 0);
     }
+  }
+
+  /**
+   * The most probable classes of image files or decoded images, preprocessed as in validation
+   * (see lib/predict.ts): resolves to `[{ file, top: [{ label, index, probability }] }]`.
+   * Files are decoded in worker threads.
+   */
+  classify(inputs: readonly ClassifyInput[], options?: ClassifyOptions): Promise<Classification[]> {
+    this.assertLive();
+    return classify(this, inputs, options);
   }
 
   /** Output shape of every layer for one image. */
