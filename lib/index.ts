@@ -50,12 +50,11 @@ export { type LrnOptions, LrnPlan } from './ops/lrn';
 export { type MaxPoolOptions, MaxPoolPlan } from './ops/pool';
 export { reluBackward, reluForward } from './ops/relu';
 export { type SgdStep, sgdUpdate } from './ops/sgd';
-export {
-  type Classification,
-  type ClassifyInput,
-  type ClassifyOptions,
-  type ClassScore,
-  classify,
+export type {
+  Classification,
+  ClassifyInput,
+  ClassifyOptions,
+  ClassScore,
 } from './predict';
 export { Rng } from './random';
 export { type Device, Tensor } from './tensor';

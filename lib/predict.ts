@@ -9,7 +9,8 @@
  * `oversample` does), and normalised as the weights expect (`net.normalisation`: BGR minus
  * [104, 117, 123] for the bvlc weights). Crop, mirror and normalisation are the native augment
  * op, as in training. Files are read, decoded and resized in worker threads (DecodePool), the
- * next batch while the network runs the current one.
+ * next batch while the network runs the current one; the model keeps its pool between calls, so
+ * only the first call pays for starting the threads.
  */
 
 import type { RgbImage } from './data/decode';
@@ -89,11 +90,16 @@ function checkInputs(inputs: unknown): ClassifyInput[] {
   return inputs;
 }
 
-/** Classifies `inputs` with `net`; see the module comment for the preprocessing. */
+/**
+ * Classifies `inputs` with `net` (see the module comment for the preprocessing), decoding files
+ * on `pools`' pool of the requested size, started when missing: `net.classify` passes the ones it
+ * keeps until it is disposed.
+ */
 export async function classify(
   net: AlexNet,
   inputs: readonly ClassifyInput[],
-  options: ClassifyOptions = {},
+  options: ClassifyOptions,
+  pools: Map<number, DecodePool>,
 ): Promise<Classification[]> {
   const items = checkInputs(inputs);
   if (typeof options !== 'object' || options === null) fail('object', 'options', options);
@@ -121,10 +127,14 @@ export async function classify(
   const plan = cropPlan(size, crop, tenCrop);
   const perPass = Math.max(1, Math.floor(batchSize / plan.length));
   const imageBytes = size * size * 3;
-  const pool = new DecodePool(workers);
+  let pool = pools.get(workers);
+  if (!pool) {
+    pool = new DecodePool(workers);
+    pools.set(workers, pool);
+  }
   const prepare = async (input: ClassifyInput): Promise<Uint8Array | AlexNetError> => {
     if (typeof input !== 'string') return resizeImage(input, size, policy).data;
-    const result = await pool.prepare(input, size, policy);
+    const result = await pool!.prepare(input, size, policy);
     return 'error' in result ? new AlexNetError(result.error) : result.pixels;
   };
 
@@ -181,9 +191,8 @@ export async function classify(
       });
     }
   } finally {
-    // Settle the look-ahead before closing the pool, so no rejection goes unhandled.
+    // Settle the look-ahead (an error may end the loop early), so no rejection goes unhandled.
     await Promise.allSettled(next);
-    await pool.close();
     for (const t of tensors.values()) t.dispose();
   }
   return results;

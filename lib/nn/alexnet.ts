@@ -7,6 +7,7 @@
 
 import * as path from 'node:path';
 import type { Normalisation } from '../data/dataset';
+import type { DecodePool } from '../data/decode-pool';
 import { imagenetClasses } from '../data/imagenet';
 import { type ResizePolicy, storedSize } from '../data/resize';
 import { type DeviceRequest, resolveDevice } from '../device';
@@ -138,6 +139,8 @@ export class AlexNet {
   private readonly lowestTrained: number;
   private readonly inputs = new Map<number, Tensor>();
   private readonly logitGrads = new Map<number, Tensor>();
+  /** classify's decoding threads, by count: started on first use, stopped by dispose(). */
+  private readonly decodePools = new Map<number, DecodePool>();
   private disposed = false;
 
   constructor(options: AlexNetOptions = {}) {
@@ -357,9 +360,12 @@ export class AlexNet {
    * (see lib/predict.ts): resolves to `[{ file, top: [{ label, index, probability }] }]`.
    * Files are decoded in worker threads.
    */
-  classify(inputs: readonly ClassifyInput[], options?: ClassifyOptions): Promise<Classification[]> {
+  classify(
+    inputs: readonly ClassifyInput[],
+    options: ClassifyOptions = {},
+  ): Promise<Classification[]> {
     this.assertLive();
-    return classify(this, inputs, options);
+    return classify(this, inputs, options, this.decodePools);
   }
 
   /** Output shape of every layer for one image. */
@@ -506,5 +512,7 @@ export class AlexNet {
     this.disposed = true;
     for (const layer of this.layers) layer.dispose();
     for (const t of [...this.inputs.values(), ...this.logitGrads.values()]) t.dispose();
+    // Idle workers do not keep the process alive; stopping them needs no waiting.
+    for (const pool of this.decodePools.values()) void pool.close();
   }
 }
