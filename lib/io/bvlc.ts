@@ -14,11 +14,12 @@
  * - fc6's rows follow pool5 flattened in TensorFlow's (h, w, c) order; ours flattens (c, h, w),
  *   so row (h·W + w)·C + c of the file becomes column c·H·W + h·W + w of ours.
  *
- * Every shape is checked against the model, naming the layer that differs.
+ * Every shape is checked against the model, naming the layer that differs. float64 arrays (a
+ * file re-saved after a conversion) are narrowed to float32.
  */
 import { readFile } from 'node:fs/promises';
-import { AlexNetError, FormatError } from '../errors';
-import type { LayerName } from '../nn/architecture';
+import { AlexNetError, FormatError, fileReadError } from '../errors';
+import { LAYER_NAMES, type LayerName } from '../nn/architecture';
 import { NumpyArray, type PickleValue, unpickle } from './pickle';
 import type { NamedArray } from './safetensors';
 
@@ -30,17 +31,6 @@ export interface BvlcTarget {
   pool5: readonly [number, number, number];
 }
 
-const LAYERS: readonly LayerName[] = [
-  'conv1',
-  'conv2',
-  'conv3',
-  'conv4',
-  'conv5',
-  'fc6',
-  'fc7',
-  'fc8',
-];
-
 /**
  * Reads a bvlc_alexnet.npy-style file into our parameter names and layouts, for the layers not
  * in `skip`. Throws an AlexNetError naming the file (and the layer) when it cannot be read, is
@@ -51,9 +41,15 @@ export async function readBvlcWeights(
   target: BvlcTarget,
   skip: readonly LayerName[] = [],
 ): Promise<Record<string, NamedArray>> {
-  const layers = parseBvlc(await readFile(file), file);
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(file);
+  } catch (error) {
+    throw fileReadError(file, error);
+  }
+  const layers = parseBvlc(bytes, file);
   const out: Record<string, NamedArray> = {};
-  for (const name of LAYERS) {
+  for (const name of LAYER_NAMES) {
     if (skip.includes(name)) continue;
     const [weight, bias] = layers.get(name)!;
     const ours = target.shapes[`${name}.weight`];
@@ -94,7 +90,7 @@ export function parseBvlc(bytes: Uint8Array, file: string): Map<string, [NumpyAr
     throw new FormatError(`${file}: expected a dict of layers in its object array`);
   }
   const layers = new Map<string, [NumpyArray, NumpyArray]>();
-  for (const name of LAYERS) {
+  for (const name of LAYER_NAMES) {
     const value = dict.get(name);
     if (value === undefined) {
       throw new FormatError(
@@ -112,10 +108,10 @@ export function parseBvlc(bytes: Uint8Array, file: string): Map<string, [NumpyAr
     }
     layers.set(name, value as [NumpyArray, NumpyArray]);
   }
-  const extra = [...dict.keys()].filter((key) => !LAYERS.includes(key as LayerName));
+  const extra = [...dict.keys()].filter((key) => !LAYER_NAMES.includes(key as LayerName));
   if (extra.length > 0) {
     throw new FormatError(
-      `${file} has layers AlexNet does not (${extra.join(', ')}); expected ${LAYERS.join(', ')}`,
+      `${file} has layers AlexNet does not (${extra.join(', ')}); expected ${LAYER_NAMES.join(', ')}`,
     );
   }
   return layers;
