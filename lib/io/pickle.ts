@@ -179,7 +179,7 @@ export function unpickle(bytes: Uint8Array, source: string): PickleValue {
 
 class Unpickler {
   private pos = 0;
-  private stack: Item[] = [];
+  private readonly stack: Item[] = [];
   private readonly marks: number[] = [];
   private readonly memo = new Map<number, Item>();
   private readonly view: DataView;
@@ -209,6 +209,7 @@ class Unpickler {
     }
     for (;;) {
       this.at = this.pos;
+      if (this.pos === this.bytes.length) throw this.error('truncated: it ends before STOP');
       const op = this.u8();
       if (op === 0x2e) {
         if (this.pos !== this.bytes.length) {
