@@ -44,3 +44,17 @@ export class NonFiniteLossError extends AlexNetError {
 export class FormatError extends AlexNetError {
   override name = 'FormatError';
 }
+
+/**
+ * A failed read of `file` (missing, a folder, no permission) as one line naming it, for the
+ * messages the CLI prints without a stack: "Cannot read x.npy: no such file or directory".
+ * Errors that are not the file system's pass through unchanged.
+ */
+export function fileReadError(file: string, error: unknown): unknown {
+  // Duck-typed: errors from Node's fs may come from another realm (a vm context, jest).
+  const { code, message } = (error ?? {}) as NodeJS.ErrnoException;
+  if (typeof code !== 'string' || typeof message !== 'string') return error;
+  // Node's messages read "ENOENT: no such file or directory, open 'x.npy'".
+  const reason = /^[A-Z]+: ([^,]*)/.exec(message)?.[1] ?? code;
+  return new AlexNetError(`Cannot read ${file}: ${reason}`);
+}

@@ -11,6 +11,7 @@ export {
 } from './data/dataset';
 export { decodeImage, type RgbImage } from './data/decode';
 export { ImageCache, type ImageCacheOptions } from './data/image-cache';
+export { imagenetClasses } from './data/imagenet';
 export { loadMnist } from './data/mnist';
 export {
   type ResizePolicy,
@@ -32,10 +33,12 @@ export {
 } from './data/sources';
 export { type DeviceInfo, type DeviceRequest, devices, resolveDevice } from './device';
 export * from './errors';
+export { readBvlcWeights } from './io/bvlc';
 export { readCheckpoint, saveCheckpoint } from './io/checkpoint';
+export { NumpyArray, type PickleValue, unpickle } from './io/pickle';
 export { readSafetensors, writeSafetensors } from './io/safetensors';
 export { SummaryWriter } from './io/tensorboard';
-export { AlexNet, type AlexNetOptions, type Init } from './nn/alexnet';
+export { AlexNet, type AlexNetOptions, type Init, type ResizeSetting } from './nn/alexnet';
 export { LAYER_NAMES, type LayerName, type LayerShape, type Preset } from './nn/architecture';
 export { type AugmentOptions, augment, type ImageSize } from './ops/augment';
 export { biasAdd, biasBackward } from './ops/bias';
@@ -47,6 +50,12 @@ export { type LrnOptions, LrnPlan } from './ops/lrn';
 export { type MaxPoolOptions, MaxPoolPlan } from './ops/pool';
 export { reluBackward, reluForward } from './ops/relu';
 export { type SgdStep, sgdUpdate } from './ops/sgd';
+export type {
+  Classification,
+  ClassifyInput,
+  ClassifyOptions,
+  ClassScore,
+} from './predict';
 export { Rng } from './random';
 export { type Device, Tensor } from './tensor';
 export type { EpochMetrics } from './train/report';

@@ -180,8 +180,11 @@ export interface NativeAddon {
   ): void;
 }
 
-/** The package root: the nearest folder above this file with our package.json. */
-function packageRoot(): string {
+/**
+ * The package root: the nearest folder above this file with our package.json (the addon and the
+ * files under data/ are found from there, whether this runs from lib/ or dist/lib/).
+ */
+export function packageRoot(): string {
   let dir = __dirname;
   while (!fs.existsSync(path.join(dir, 'package.json'))) {
     const parent = path.dirname(dir);

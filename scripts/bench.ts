@@ -23,6 +23,10 @@ const BENCHMARKS: Record<string, Benchmark> = {
     summary: 'a whole training step (all layers, and fc6-fc8 only), against PyTorch',
     load: () => import('./bench/train'),
   },
+  predict: {
+    summary: 'single-image latency and batch-128 throughput of the bvlc preset, against PyTorch',
+    load: async () => ({ main: (await import('./bench/predict')).benchPredict }),
+  },
   data: {
     summary: 'building the image cache, and augmented batches from it',
     load: async () => ({ main: (await import('./bench/data')).benchData }),

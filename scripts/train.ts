@@ -23,7 +23,7 @@ import { openDataSource, type SourceSet } from '../lib/data/sources';
 import type { DeviceRequest } from '../lib/device';
 import { AlexNetError } from '../lib/errors';
 import { type Checkpoint, readCheckpoint } from '../lib/io/checkpoint';
-import { AlexNet } from '../lib/nn/alexnet';
+import { AlexNet, type ResizeSetting } from '../lib/nn/alexnet';
 import { checkTrainLayers, type LayerName, type Preset } from '../lib/nn/architecture';
 import type { Device } from '../lib/tensor';
 import type { LrSchedule } from '../lib/train/schedule';
@@ -277,6 +277,7 @@ export async function train(argv: string[]): Promise<string> {
       bgr: false,
     };
     net.classNames = [...data.classes];
+    net.resize = data.resize;
     sets = data.datasets(net.device, net.normalisation);
     optimizer = new SGD(net, {
       lr: Number(config.lr),
@@ -324,6 +325,8 @@ interface TrainingData {
   std: [number, number, number];
   /** Where the images come from, for the first line of the run. */
   description: string;
+  /** How the images were resized before the crops: saved so prediction does the same. */
+  resize: ResizeSetting;
   datasets(device: Device, normalisation: Normalisation): { train: Dataset; val: Dataset };
   close(): Promise<void>;
 }
@@ -336,6 +339,8 @@ function mnistData(inputSize: number, seed: number, limit: number | undefined): 
     mean: stats.mean as [number, number, number],
     std: stats.std as [number, number, number],
     description: 'MNIST',
+    // Stored at the input size: the validation crop is the whole image.
+    resize: { policy: 'stretch', size: inputSize },
     datasets(device, normalisation) {
       const options = { inputSize, device, normalisation };
       return { train: new InMemoryDataset(train, options), val: new InMemoryDataset(val, options) };
@@ -400,6 +405,7 @@ async function imageData(
     mean: stats.mean,
     std: stats.std,
     description: source.description,
+    resize: { policy: config.resize as ResizePolicy, size },
     datasets(device, normalisation) {
       const base = { inputSize, device, normalisation };
       const train = new CachedDataset(

@@ -96,6 +96,8 @@ describe('npm run train', () => {
     );
     const checkpoint = await readCheckpoint(path.join(straight, 'latest.safetensors'));
     expect(checkpoint.model.classNames).toEqual(['0', '1', '2', '3', '4', '5', '6', '7', '8', '9']);
+    // MNIST is stored at the input size (the default 67): the validation crop is all of it.
+    expect(checkpoint.model.resize).toEqual({ policy: 'stretch', size: 67 });
     expect(checkpoint.training?.epoch).toBe(2);
   });
 
@@ -143,6 +145,8 @@ describe('npm run train', () => {
     ]);
     const checkpoint = await readCheckpoint(path.join(out, 'latest.safetensors'));
     expect(checkpoint.model.classNames).toEqual(['cat', 'dog']);
+    // What predict needs to preprocess as the validation pass did.
+    expect(checkpoint.model.resize).toEqual({ policy: 'stretch', size: 76 });
     expect(checkpoint.training?.config).toMatchObject({ data: kaggle, resize: 'stretch' });
 
     // Resuming continues the same shuffles, crops, mirrors and colour shifts.

@@ -45,7 +45,8 @@ const isImageFile = (name: string) =>
 /** Plain code-unit order: the same on every machine and locale. */
 const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
-function imagesUnder(folder: string): string[] {
+/** The JPEG and PNG files under `folder`, recursively (hidden ones skipped), sorted by path. */
+export function imagesUnder(folder: string): string[] {
   const found: string[] = [];
   const walk = (dir: string) => {
     for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {

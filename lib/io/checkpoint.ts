@@ -8,8 +8,9 @@
 
 import type { Normalisation } from '../data/dataset';
 import { AlexNetError } from '../errors';
-import type { AlexNet, AlexNetOptions } from '../nn/alexnet';
+import type { AlexNet, AlexNetOptions, ResizeSetting } from '../nn/alexnet';
 import type { SGD } from '../train/sgd';
+import { isTypedArray } from '../validate';
 import { type NamedArray, readSafetensors, writeSafetensors } from './safetensors';
 
 /** Identifies our checkpoints and their layout version. */
@@ -26,6 +27,8 @@ export interface ModelConfig {
   seed: number;
   classNames: readonly string[];
   normalisation: Normalisation;
+  /** Absent in checkpoints written before it was saved: the model's default then. */
+  resize?: ResizeSetting;
 }
 
 /** Where training stands: what --resume needs to continue exactly. */
@@ -46,8 +49,18 @@ export interface TrainingState {
 
 export function modelConfig(net: AlexNet): ModelConfig {
   const { preset, classes, inputSize, widthScale, dropout } = net.arch;
-  const { seed, classNames, normalisation } = net;
-  return { preset, classes, inputSize, widthScale, dropout, seed, classNames, normalisation };
+  const { seed, classNames, normalisation, resize } = net;
+  return {
+    preset,
+    classes,
+    inputSize,
+    widthScale,
+    dropout,
+    seed,
+    classNames,
+    normalisation,
+    resize,
+  };
 }
 
 function readTensors(net: AlexNet): Record<string, NamedArray> {
@@ -129,7 +142,7 @@ export function loadWeights(
             : ''),
       );
     }
-    p.value.write(Float32Array.from(w.data));
+    p.value.write(isTypedArray(w.data, Float32Array) ? w.data : Float32Array.from(w.data));
   }
 }
 

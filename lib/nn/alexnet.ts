@@ -5,11 +5,35 @@
  * per-batch buffers; `dispose()` frees them.
  */
 
+import * as path from 'node:path';
 import type { Normalisation } from '../data/dataset';
+import type { DecodePool } from '../data/decode-pool';
+import { imagenetClasses } from '../data/imagenet';
+import { type ResizePolicy, storedSize } from '../data/resize';
 import { type DeviceRequest, resolveDevice } from '../device';
-import { ArgumentError, DisposedError, NonFiniteLossError, ShapeError } from '../errors';
-import { loadWeights, modelConfig, readCheckpoint, saveCheckpoint } from '../io/checkpoint';
+import {
+  AlexNetError,
+  ArgumentError,
+  DisposedError,
+  fileReadError,
+  NonFiniteLossError,
+  ShapeError,
+} from '../errors';
+import { readBvlcWeights } from '../io/bvlc';
+import {
+  type Checkpoint,
+  loadWeights,
+  modelConfig,
+  readCheckpoint,
+  saveCheckpoint,
+} from '../io/checkpoint';
 import { softmaxCrossEntropy, topKCorrect } from '../ops/loss';
+import {
+  type Classification,
+  type ClassifyInput,
+  type ClassifyOptions,
+  classify,
+} from '../predict';
 import { Rng } from '../random';
 import { type Device, Tensor } from '../tensor';
 import type { SGD } from '../train/sgd';
@@ -34,7 +58,7 @@ import { Lrn } from './lrn';
 import { MaxPool } from './max-pool';
 import { Relu } from './relu';
 
-export type Init = 'he' | 'paper';
+export type Init = 'he' | 'paper' | 'none';
 
 export interface AlexNetOptions {
   /** Architecture preset. @default 'bvlc' */
@@ -55,9 +79,26 @@ export interface AlexNetOptions {
   trainLayers?: LayerName[];
   /**
    * 'he': N(0, sqrt(2 / fan_in)) weights, zero biases. 'paper': N(0, 0.01) weights, biases 1 in
-   * conv2, conv4, conv5, fc6, fc7 and 0 elsewhere (§5 of the paper). @default 'he'
+   * conv2, conv4, conv5, fc6, fc7 and 0 elsewhere (§5 of the paper). 'none': all zero, for a
+   * model whose weights are loaded next (drawing 61M normals costs seconds). @default 'he'
    */
   init?: Init;
+}
+
+/** How images are resized before the centre crop of `inputSize` (train validation and predict). */
+export interface ResizeSetting {
+  /** 'stretch' to size x size, or 'shorter' side to size and the centre square. */
+  policy: ResizePolicy;
+  /** The side of the resized image, at least the input size. */
+  size: number;
+}
+
+/** Which reader a weights file needs, by its extension. */
+function weightsFormat(file: string): 'bvlc' | 'checkpoint' {
+  const extension = path.extname(file).toLowerCase();
+  if (extension === '.npy') return 'bvlc';
+  if (extension === '.safetensors') return 'checkpoint';
+  return fail('a .safetensors checkpoint or a .npy file like bvlc_alexnet.npy', 'file', file);
 }
 
 /** Layers whose biases the paper initialises to 1 (§5: "to accelerate the early stages"). */
@@ -85,6 +126,12 @@ export class AlexNet {
    * did. Defaults to Caffe's convention for the bvlc preset (BGR, mean subtracted, 0-255).
    */
   normalisation: Normalisation;
+  /**
+   * How images are resized before the centre crop, saved with the weights. Defaults to the
+   * data pipeline's: stretched to round(256 * inputSize / 227), so 256 for 227 (Caffe's ImageNet
+   * recipe, which the bvlc weights were trained with).
+   */
+  resize: ResizeSetting;
 
   private readonly layers: Layer[];
   private readonly learnable: Map<LayerName, Conv2d | Linear>;
@@ -92,6 +139,8 @@ export class AlexNet {
   private readonly lowestTrained: number;
   private readonly inputs = new Map<number, Tensor>();
   private readonly logitGrads = new Map<number, Tensor>();
+  /** classify's decoding threads, by count: started on first use, stopped by dispose(). */
+  private readonly decodePools = new Map<number, DecodePool>();
   private disposed = false;
 
   constructor(options: AlexNetOptions = {}) {
@@ -104,7 +153,9 @@ export class AlexNet {
     });
     this.seed = integer('seed', options.seed ?? 0, 0, 2 ** 32 - 1);
     const init = options.init ?? 'he';
-    if (init !== 'he' && init !== 'paper') fail("'he' or 'paper'", 'init', init);
+    if (init !== 'he' && init !== 'paper' && init !== 'none') {
+      fail("'he', 'paper' or 'none'", 'init', init);
+    }
     this.trainLayers = checkTrainLayers(options.trainLayers ?? [...LAYER_NAMES]);
     const resolved = resolveDevice(options.device ?? 'auto');
     this.device = resolved.device;
@@ -119,12 +170,71 @@ export class AlexNet {
       }
     }
     this.lowestTrained = this.layers.findIndex((l) => l.trainable);
-    this.initialise(init);
+    if (init !== 'none') this.initialise(init);
     this.classNames = Array.from({ length: this.arch.classes }, (_, i) => String(i));
     this.normalisation =
       this.arch.preset === 'bvlc'
         ? { mean: BVLC_MEAN_RGB, scale: [1, 1, 1], bgr: true }
         : { mean: [0, 0, 0], scale: [1, 1, 1], bgr: false };
+    this.resize = { policy: 'stretch', size: storedSize(this.arch.inputSize) };
+  }
+
+  /**
+   * A model ready to predict, from a checkpoint written by `save` or the trainer (its
+   * architecture, classes and preprocessing) or from bvlc_alexnet.npy (the bvlc preset with the
+   * 1000 ImageNet classes). Errors name the file.
+   */
+  static async fromFile(file: string, options: { device?: DeviceRequest } = {}): Promise<AlexNet> {
+    if (typeof file !== 'string' || file === '') fail('non-empty string', 'file', file);
+    if (weightsFormat(file) === 'bvlc') {
+      const net = new AlexNet({
+        preset: 'bvlc',
+        classes: 1000,
+        device: options.device,
+        init: 'none',
+      });
+      return net.loadDisposingOnError(file);
+    }
+    let checkpoint: Checkpoint;
+    try {
+      checkpoint = await readCheckpoint(file);
+    } catch (error) {
+      throw fileReadError(file, error);
+    }
+    const { model } = checkpoint;
+    let net: AlexNet;
+    try {
+      net = new AlexNet({
+        preset: model.preset,
+        classes: model.classes,
+        inputSize: model.inputSize,
+        widthScale: model.widthScale,
+        dropout: model.dropout,
+        seed: model.seed,
+        device: options.device,
+        init: 'none',
+      });
+    } catch (error) {
+      if (!(error instanceof AlexNetError)) throw error;
+      throw new AlexNetError(`${file} holds a model this version cannot build: ${error.message}`);
+    }
+    try {
+      net.applyCheckpoint(checkpoint, []);
+      return net;
+    } catch (error) {
+      net.dispose();
+      throw error;
+    }
+  }
+
+  private async loadDisposingOnError(file: string): Promise<AlexNet> {
+    try {
+      await this.load(file);
+      return this;
+    } catch (error) {
+      this.dispose();
+      throw error;
+    }
   }
 
   /** Writes the weights, class names and preprocessing to a safetensors file (atomically). */
@@ -134,16 +244,46 @@ export class AlexNet {
   }
 
   /**
-   * Loads weights from a checkpoint written by `save` or the trainer. Layers named in `skip`
-   * (e.g. ['fc8'] to fine-tune on other classes) keep their current weights.
+   * Loads weights from a checkpoint written by `save` or the trainer (`.safetensors`: weights,
+   * class names and preprocessing), or from the public bvlc_alexnet.npy (`.npy`: the weights,
+   * Caffe's BGR mean-subtracted input convention, and the ImageNet class names with fc8).
+   * Layers named in `skip` (e.g. ['fc8'] to fine-tune on other classes) keep their current
+   * weights; a file whose fc8 does not match `classes` needs it. Errors name the file.
    */
   async load(file: string, options: { skip?: LayerName[] } = {}): Promise<void> {
     this.assertLive();
+    if (typeof file !== 'string' || file === '') fail('non-empty string', 'file', file);
     const skip = options.skip ? checkTrainLayers(options.skip) : [];
-    const checkpoint = await readCheckpoint(file);
-    loadWeights(this, checkpoint.weights, file, skip);
+    const format = weightsFormat(file);
+    try {
+      if (format === 'bvlc') {
+        const [channels, height, width] = this.shapes().find((s) => s.name === 'pool5')!.shape;
+        const shapes = Object.fromEntries(this.parameters().map((p) => [p.name, p.value.shape]));
+        const weights = await readBvlcWeights(
+          file,
+          { shapes, pool5: [channels, height, width] },
+          skip,
+        );
+        loadWeights(this, weights, file, skip);
+        // The weights expect Caffe's input; a loaded fc8 of 1000 outputs is ImageNet's classes.
+        this.normalisation = { mean: BVLC_MEAN_RGB, scale: [1, 1, 1], bgr: true };
+        this.resize = { policy: 'stretch', size: storedSize(this.arch.inputSize) };
+        if (!skip.includes('fc8') && this.arch.classes === 1000) {
+          this.classNames = imagenetClasses();
+        }
+        return;
+      }
+      this.applyCheckpoint(await readCheckpoint(file), skip);
+    } catch (error) {
+      throw fileReadError(file, error);
+    }
+  }
+
+  private applyCheckpoint(checkpoint: Checkpoint, skip: readonly LayerName[]): void {
+    loadWeights(this, checkpoint.weights, checkpoint.file, skip);
     if (!skip.includes('fc8')) this.classNames = checkpoint.model.classNames;
     this.normalisation = checkpoint.model.normalisation;
+    if (checkpoint.model.resize) this.resize = checkpoint.model.resize;
   }
 
   private build(): Layer[] {
@@ -201,7 +341,7 @@ export class AlexNet {
     return layers;
   }
 
-  private initialise(init: Init): void {
+  private initialise(init: 'he' | 'paper'): void {
     const rng = new Rng(this.seed);
     for (const [name, layer] of this.learnable) {
       const w = layer.weight.value;
@@ -213,6 +353,19 @@ export class AlexNet {
       w.write(rng.normal(w.size, std));
       layer.bias.value.fill(init === 'paper' && PAPER_BIAS_ONE.includes(name) ? 1 : 0);
     }
+  }
+
+  /**
+   * The most probable classes of image files or decoded images, preprocessed as in validation
+   * (see lib/predict.ts): resolves to `[{ file, top: [{ label, index, probability }] }]`.
+   * Files are decoded in worker threads.
+   */
+  classify(
+    inputs: readonly ClassifyInput[],
+    options: ClassifyOptions = {},
+  ): Promise<Classification[]> {
+    this.assertLive();
+    return classify(this, inputs, options, this.decodePools);
   }
 
   /** Output shape of every layer for one image. */
@@ -359,5 +512,7 @@ export class AlexNet {
     this.disposed = true;
     for (const layer of this.layers) layer.dispose();
     for (const t of [...this.inputs.values(), ...this.logitGrads.values()]) t.dispose();
+    // Idle workers do not keep the process alive; stopping them needs no waiting.
+    for (const pool of this.decodePools.values()) void pool.close();
   }
 }

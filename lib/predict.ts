@@ -1,0 +1,233 @@
+/**
+ * Classifying image files with a trained AlexNet: the preprocessing of the network's validation
+ * pass, then softmax probabilities and the top classes.
+ *
+ * Each image is decoded (JPEG or PNG) and resized as the data pipeline stores it (`net.resize`:
+ * stretched to 256 x 256 for a 227 input by default, Caffe's ImageNet recipe), then cropped to
+ * the input size at the centre, or at the ten crops of Krizhevsky et al. 2012 §4.1 (the four
+ * corners and the centre, and their mirrors, whose softmax outputs are averaged, as Caffe's
+ * `oversample` does), and normalised as the weights expect (`net.normalisation`: BGR minus
+ * [104, 117, 123] for the bvlc weights). Crop, mirror and normalisation are the native augment
+ * op, as in training. Files are read, decoded and resized in worker threads (DecodePool), the
+ * next batch while the network runs the current one; the model keeps its pool between calls, so
+ * only the first call pays for starting the threads.
+ */
+
+import type { RgbImage } from './data/decode';
+import { DecodePool } from './data/decode-pool';
+import { resizeImage } from './data/resize';
+import { AlexNetError, ArgumentError } from './errors';
+import type { AlexNet } from './nn/alexnet';
+import { augment } from './ops/augment';
+import { Tensor } from './tensor';
+import { boolean, fail, integer } from './validate';
+
+export interface ClassifyOptions {
+  /** Classes to report per image, most probable first (at most the number of classes). @default 5 */
+  top?: number;
+  /** Average the softmax over ten crops (4 corners + centre, and their mirrors). @default false */
+  tenCrop?: boolean;
+  /** Network inputs per forward pass: images, or crops with tenCrop (10 per image). @default 16 */
+  batchSize?: number;
+  /** Worker threads decoding files; 0 decodes on the calling thread. @default one per core */
+  workers?: number;
+  /**
+   * Called for a file that cannot be read or decoded (the message names it); that file is then
+   * left out of the results. Without it, such a file rejects the whole call.
+   */
+  onError?: (file: string, error: AlexNetError) => void;
+}
+
+export interface ClassScore {
+  /** The class name (`net.classNames`). */
+  label: string;
+  /** The class's output index. */
+  index: number;
+  probability: number;
+}
+
+export interface Classification {
+  /** The input file; absent for an image given decoded. */
+  file?: string;
+  /** The most probable classes, most probable first. */
+  top: ClassScore[];
+}
+
+/** An input: an image file's path, or an image already decoded to RGB. */
+export type ClassifyInput = string | RgbImage;
+
+/**
+ * Crop offsets [y, x] and mirror flags of the crops of one image: the centre, or the ten crops
+ * in Caffe's oversample order (corners, centre, then the same mirrored).
+ */
+function cropPlan(
+  side: number,
+  crop: number,
+  tenCrop: boolean,
+): { y: number; x: number; mirror: boolean }[] {
+  const centre = (side - crop) >> 1;
+  if (!tenCrop) return [{ y: centre, x: centre, mirror: false }];
+  const far = side - crop;
+  const five = [
+    [0, 0],
+    [0, far],
+    [far, 0],
+    [far, far],
+    [centre, centre],
+  ];
+  return [false, true].flatMap((mirror) => five.map(([y, x]) => ({ y, x, mirror })));
+}
+
+function checkInputs(inputs: unknown): ClassifyInput[] {
+  if (!Array.isArray(inputs) || inputs.length === 0) {
+    fail('non-empty array of image files or decoded images', 'inputs', inputs);
+  }
+  inputs.forEach((input, i) => {
+    if (typeof input === 'string' ? input === '' : typeof input !== 'object' || input === null) {
+      fail('file path or { data, width, height } image', `inputs[${i}]`, input);
+    }
+  });
+  return inputs;
+}
+
+/**
+ * Classifies `inputs` with `net` (see the module comment for the preprocessing), decoding files
+ * on `pools`' pool of the requested size, started when missing: `net.classify` passes the ones it
+ * keeps until it is disposed.
+ */
+export async function classify(
+  net: AlexNet,
+  inputs: readonly ClassifyInput[],
+  options: ClassifyOptions,
+  pools: Map<number, DecodePool>,
+): Promise<Classification[]> {
+  const items = checkInputs(inputs);
+  if (typeof options !== 'object' || options === null) fail('object', 'options', options);
+  const classes = net.arch.classes;
+  const top = integer('top', options.top ?? Math.min(5, classes), 1, classes);
+  const tenCrop = boolean('tenCrop', options.tenCrop ?? false);
+  const batchSize = integer('batchSize', options.batchSize ?? 16, 1);
+  const anyFile = items.some((input) => typeof input === 'string');
+  const workers = integer(
+    'workers',
+    options.workers ?? (anyFile ? DecodePool.defaultWorkers() : 0),
+    0,
+    256,
+  );
+  const { onError } = options;
+  if (onError !== undefined && typeof onError !== 'function') fail('function', 'onError', onError);
+
+  const crop = net.arch.inputSize;
+  const { size, policy } = net.resize;
+  if (size < crop) {
+    throw new ArgumentError(
+      `Expected net.resize.size of at least the input size ${crop} but received ${size}`,
+    );
+  }
+  const plan = cropPlan(size, crop, tenCrop);
+  const perPass = Math.max(1, Math.floor(batchSize / plan.length));
+  const imageBytes = size * size * 3;
+  let pool = pools.get(workers);
+  if (!pool) {
+    pool = new DecodePool(workers);
+    pools.set(workers, pool);
+  }
+  const prepare = async (input: ClassifyInput): Promise<Uint8Array | AlexNetError> => {
+    if (typeof input !== 'string') return resizeImage(input, size, policy).data;
+    const result = await pool!.prepare(input, size, policy);
+    return 'error' in result ? new AlexNetError(result.error) : result.pixels;
+  };
+
+  const results: Classification[] = [];
+  const tensors = new Map<number, Tensor>();
+  // One pass ahead: the workers decode the next batch while the network runs this one.
+  let next = items.slice(0, perPass).map(prepare);
+  try {
+    for (let start = 0; start < items.length; start += perPass) {
+      const current = await Promise.all(next);
+      next = items.slice(start + perPass, start + 2 * perPass).map(prepare);
+      const ready: { input: ClassifyInput; pixels: Uint8Array }[] = [];
+      current.forEach((pixels, i) => {
+        const input = items[start + i];
+        if (!(pixels instanceof AlexNetError)) ready.push({ input, pixels });
+        else if (onError && typeof input === 'string') onError(input, pixels);
+        else throw pixels;
+      });
+      if (ready.length === 0) continue;
+
+      const n = ready.length * plan.length;
+      const staging = new Uint8Array(n * imageBytes);
+      const crops = new Int32Array(2 * n);
+      const mirror = new Uint8Array(n);
+      ready.forEach(({ pixels }, i) => {
+        plan.forEach((c, j) => {
+          const k = i * plan.length + j;
+          staging.set(pixels, k * imageBytes);
+          crops[2 * k] = c.y;
+          crops[2 * k + 1] = c.x;
+          mirror[k] = c.mirror ? 1 : 0;
+        });
+      });
+      let x = tensors.get(n);
+      if (!x) {
+        x = Tensor.zeros([n, 3, crop, crop], net.device);
+        tensors.set(n, x);
+      }
+      const { mean, scale, bgr } = net.normalisation;
+      augment(staging, { count: n, height: size, width: size }, x, {
+        crops,
+        mirror,
+        mean,
+        scale,
+        bgr,
+      });
+      const logits = net.forward(x, n);
+      ready.forEach(({ input }, i) => {
+        const probabilities = averageSoftmax(logits, i * plan.length, plan.length, classes);
+        results.push({
+          ...(typeof input === 'string' ? { file: input } : {}),
+          top: topClasses(probabilities, top, net.classNames),
+        });
+      });
+    }
+  } finally {
+    // Settle the look-ahead (an error may end the loop early), so no rejection goes unhandled.
+    await Promise.allSettled(next);
+    for (const t of tensors.values()) t.dispose();
+  }
+  return results;
+}
+
+/** The softmax of `count` rows of logits from `row`, averaged, in float64. */
+function averageSoftmax(
+  logits: Float32Array,
+  row: number,
+  count: number,
+  classes: number,
+): Float64Array {
+  const out = new Float64Array(classes);
+  for (let r = row; r < row + count; ++r) {
+    const z = logits.subarray(r * classes, (r + 1) * classes);
+    let max = -Infinity;
+    for (const v of z) max = Math.max(max, v);
+    let sum = 0;
+    for (const v of z) sum += Math.exp(v - max);
+    for (let c = 0; c < classes; ++c) out[c] += Math.exp(z[c] - max) / sum / count;
+  }
+  return out;
+}
+
+function topClasses(
+  probabilities: Float64Array,
+  k: number,
+  names: readonly string[],
+): ClassScore[] {
+  const order = Array.from(probabilities.keys()).sort(
+    (a, b) => probabilities[b] - probabilities[a] || a - b,
+  );
+  return order.slice(0, k).map((index) => ({
+    label: names[index] ?? String(index),
+    index,
+    probability: probabilities[index],
+  }));
+}
