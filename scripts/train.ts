@@ -93,6 +93,12 @@ const FLAGS: Flags = {
     default: '0.5',
     placeholder: 'p',
   },
+  weights: {
+    type: 'string',
+    description:
+      "start from these weights: bvlc_alexnet.npy (Caffe's input convention, fc8 retrained for your classes) or a checkpoint",
+    placeholder: 'file',
+  },
   'train-layers': {
     type: 'string',
     description: 'comma-separated layers to train, e.g. fc6,fc7,fc8',
@@ -209,6 +215,7 @@ export async function train(argv: string[]): Promise<string> {
     'width-scale': String(num('width-scale', (n) => n > 0 && n <= 4, 'number in (0, 4]')),
     dropout: String(num('dropout', (n) => n >= 0 && n < 1, 'number in [0, 1)')),
     'train-layers': str('train-layers'),
+    weights: setting('weights') ?? args.string('weights') ?? '',
     limit: setting('limit') ?? args.string('limit') ?? '',
     data: setting('data') ?? args.string('data') ?? '',
     'cache-dir': setting('cache-dir') ?? (args.given('cache-dir') ? args.string('cache-dir')! : ''),
@@ -269,13 +276,27 @@ export async function train(argv: string[]): Promise<string> {
       trainLayers,
     });
     if (net.deviceReason) console.log(`device: ${net.device} (${net.deviceReason})`);
-    // Training from scratch: normalise each channel to zero mean and unit variance over the
-    // training set (see DESIGN.md: un-normalised 0-255 inputs stall at chance).
-    net.normalisation = {
-      mean: data.mean,
-      scale: data.std.map((s) => 1 / Math.max(s, 1e-3)) as [number, number, number],
-      bgr: false,
-    };
+    if (resume) {
+      // The checkpoint's weights are loaded by the trainer; its input convention comes here.
+      net.normalisation = resume.model.normalisation;
+    } else if (config.weights) {
+      // Transfer learning: the loaded weights bring the input convention they were trained
+      // with (Caffe's BGR, 0-255, mean subtracted for bvlc_alexnet.npy); fc8 is retrained
+      // unless the file has exactly these classes.
+      const skip: LayerName[] = data.classes.length === 1000 ? [] : ['fc8'];
+      await net.load(config.weights, { skip });
+      console.log(
+        `weights: ${config.weights}${skip.length ? ' (fc8 initialised for your classes)' : ''}`,
+      );
+    } else {
+      // Training from scratch: normalise each channel to zero mean and unit variance over the
+      // training set (see DESIGN.md: un-normalised 0-255 inputs stall at chance).
+      net.normalisation = {
+        mean: data.mean,
+        scale: data.std.map((s) => 1 / Math.max(s, 1e-3)) as [number, number, number],
+        bgr: false,
+      };
+    }
     net.classNames = [...data.classes];
     net.resize = data.resize;
     sets = data.datasets(net.device, net.normalisation);

@@ -162,6 +162,36 @@ describe('npm run train', () => {
     );
   });
 
+  test('--weights bvlc_alexnet.npy --train-layers fc6,fc7,fc8: the tutorial transfer learning', async () => {
+    const out = tmp();
+    const kaggle = path.join(__dirname, 'fixtures', 'images', 'kaggle');
+    // The 1/16-width, input-99 AlexNet in bvlc_alexnet.npy's format (scripts/make_weights_fixture.py).
+    const weights = path.join(__dirname, 'fixtures', 'bvlc', 'small_py2.npy');
+    await train([
+      ...['--data', kaggle, '--cache-dir', tmp(), '--workers', '0', '--weights', weights],
+      ...['--train-layers', 'fc6,fc7,fc8', '--epochs', '1', '--input-size', '99'],
+      ...['--width-scale', '0.0625', '--batch-size', '4', '--out', out],
+    ]);
+    const trained = await readCheckpoint(path.join(out, 'latest.safetensors'));
+    const { AlexNet: Net } = await import('../lib');
+    const reference = new Net({ device: 'cpu', classes: 10, inputSize: 99, widthScale: 0.0625 });
+    await reference.load(weights);
+    // conv1-conv5 stay as loaded; fc8 is new (2 classes); inputs follow Caffe's convention.
+    for (const p of reference.parameters().filter((q) => q.name.startsWith('conv'))) {
+      expect([p.name, Array.from(trained.weights[p.name].data)]).toEqual([
+        p.name,
+        Array.from(p.value.toArray()),
+      ]);
+    }
+    expect(trained.weights['fc8.weight'].shape).toEqual([2, 256]);
+    expect(trained.model.normalisation).toEqual({
+      mean: [123, 117, 104],
+      scale: [1, 1, 1],
+      bgr: true,
+    });
+    reference.dispose();
+  });
+
   test('--data errors come before any work', async () => {
     await expect(train(['--data', '/no/such/folder'])).rejects.toThrow(
       '/no/such/folder: no such file or folder',

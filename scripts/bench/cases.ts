@@ -256,6 +256,8 @@ export function trainCase(n: number, layers: 'all' | 'fc'): AlexNetTrainCase {
     classes: CLASSES,
     layers,
     ...SGD_STEP,
+    // Small enough that random labels on random inputs stay finite over the timed steps.
+    lr: 0.001,
   };
 }
 

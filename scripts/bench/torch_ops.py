@@ -295,7 +295,7 @@ def alexnet_train_case(c):
         lr=c["lr"],
         momentum=c["momentum"],
     )
-    x = torch.randn(c["batch"], 3, 227, 227) * 50.0
+    x = torch.randn(c["batch"], 3, 227, 227)
     labels = torch.randint(0, c["classes"], (c["batch"],))
 
     def step():
