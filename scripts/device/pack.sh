@@ -15,7 +15,7 @@ npx tsc -p tsconfig.build.json --outDir "$out/dist"
 xz -T2 -6 -c "$(command -v node)" > "$out/bin/node.xz"
 # node-addon-api and node-api-headers: the headers CMake compiles the addon with (no cmake-js
 # there: check.sh calls cmake itself). The decoders: imported by lib/ at load time.
-for package in node-addon-api node-api-headers jpeg-js pngjs npyjs; do
+for package in node-addon-api node-api-headers jpeg-js pngjs; do
   cp -RL "node_modules/$package" "$out/node_modules/$package"
 done
 # test/util/npy.ts reads fixtures from dist/test/fixtures.
