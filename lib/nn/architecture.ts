@@ -87,7 +87,8 @@ export interface LayerShape {
   shape: number[];
 }
 
-const conv = (size: number, kernel: number, stride: number, pad: number) =>
+/** Output side of a convolution or pooling window sweep (floor, as PyTorch; see lib/ops/pool.ts). */
+export const outputSize = (size: number, kernel: number, stride: number, pad: number) =>
   Math.floor((size + 2 * pad - kernel) / stride) + 1;
 
 /**
@@ -108,14 +109,14 @@ export function layerShapes(arch: Omit<Architecture, 'dropout' | 'preset'>): Lay
     size = next;
     out.push({ name, shape: [channels, size, size] });
   };
-  spatial('conv1', c1, conv(size, 11, 4, 0));
-  spatial('pool1', c1, conv(size, 3, 2, 0));
-  spatial('conv2', c2, conv(size, 5, 1, 2));
-  spatial('pool2', c2, conv(size, 3, 2, 0));
-  spatial('conv3', c3, conv(size, 3, 1, 1));
-  spatial('conv4', c4, conv(size, 3, 1, 1));
-  spatial('conv5', c5, conv(size, 3, 1, 1));
-  spatial('pool5', c5, conv(size, 3, 2, 0));
+  spatial('conv1', c1, outputSize(size, 11, 4, 0));
+  spatial('pool1', c1, outputSize(size, 3, 2, 0));
+  spatial('conv2', c2, outputSize(size, 5, 1, 2));
+  spatial('pool2', c2, outputSize(size, 3, 2, 0));
+  spatial('conv3', c3, outputSize(size, 3, 1, 1));
+  spatial('conv4', c4, outputSize(size, 3, 1, 1));
+  spatial('conv5', c5, outputSize(size, 3, 1, 1));
+  spatial('pool5', c5, outputSize(size, 3, 2, 0));
   out.push({ name: 'fc6', shape: [f6] }, { name: 'fc7', shape: [f7] });
   out.push({ name: 'fc8', shape: [arch.classes] });
   return out;

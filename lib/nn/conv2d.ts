@@ -2,6 +2,7 @@
 import { biasAdd, biasBackward } from '../ops/bias';
 import { ConvPlan } from '../ops/conv';
 import { type Device, Tensor } from '../tensor';
+import { outputSize } from './architecture';
 import { disposeAll, type Layer, type Param, PerBatch } from './layer';
 
 export interface Conv2dSpec {
@@ -58,7 +59,7 @@ export class Conv2d implements Layer {
 
   outputShape(shape: readonly number[]): number[] {
     const { kernel, stride, pad, outChannels } = this.spec;
-    const size = (d: number) => Math.floor((d + 2 * pad - kernel) / stride) + 1;
+    const size = (d: number) => outputSize(d, kernel, stride, pad);
     return [shape[0], outChannels, size(shape[2]), size(shape[3])];
   }
 

@@ -1,6 +1,7 @@
 /** Overlapping max pooling, 3 x 3 with stride 2 in AlexNet (Krizhevsky et al. 2012, §3.4). */
 import { type MaxPoolOptions, MaxPoolPlan } from '../ops/pool';
 import type { Device } from '../tensor';
+import { outputSize } from './architecture';
 import { PlannedLayer } from './planned-layer';
 
 export class MaxPool extends PlannedLayer<MaxPoolPlan> {
@@ -19,7 +20,7 @@ export class MaxPool extends PlannedLayer<MaxPoolPlan> {
 
   outputShape(shape: readonly number[]): number[] {
     const { kernel, stride, pad } = this.options;
-    const size = (d: number) => Math.floor((d + 2 * pad - kernel) / stride) + 1;
+    const size = (d: number) => outputSize(d, kernel, stride, pad);
     return [shape[0], shape[1], size(shape[2]), size(shape[3])];
   }
 }
