@@ -23,7 +23,20 @@ export interface NativePlan {
 }
 
 export interface NativeAddon {
-  Tensor: new (shape: number[], device: string) => NativeTensor;
+  /** A zero-filled tensor, or with `base` a view of base's first elements under `shape`. */
+  Tensor: new (
+    shape: number[],
+    device: string,
+    base?: NativeTensor,
+  ) => NativeTensor;
+  /**
+   * Ops, writes and fills are queued and run in order on one native thread per environment;
+   * `read()` waits for them (blocking). flush() settles once everything queued so far is done,
+   * rejecting with the first native error since the last flush or read.
+   */
+  flush(): Promise<void>;
+  /** flush, blocking the calling thread. */
+  flushSync(): void;
   /** Backends compiled into this build, e.g. ['cpu'] or ['cpu', 'cuda']. */
   backends: string[];
   cpuThreads: number;
@@ -146,12 +159,27 @@ export interface NativeAddon {
     layer: number,
   ): void;
 
-  /** Mean softmax cross-entropy over the batch; writes its gradient into dlogits. */
-  softmaxCrossEntropy(logits: NativeTensor, labels: Int32Array, dlogits: NativeTensor): number;
-  /** How many rows have their label among the k largest logits. */
-  topKCorrect(logits: NativeTensor, labels: Int32Array, k: number): number;
+  /** Mean softmax cross-entropy over the batch into out[index]; its gradient into dlogits. */
+  softmaxCrossEntropy(
+    logits: NativeTensor,
+    labels: Int32Array,
+    dlogits: NativeTensor,
+    out: NativeTensor,
+    index: number,
+  ): void;
+  /** How many rows have their label among the k largest logits, into out[index]. */
+  topKCorrect(
+    logits: NativeTensor,
+    labels: Int32Array,
+    k: number,
+    out: NativeTensor,
+    index: number,
+  ): void;
 
-  /** v = momentum * v + (g + weightDecay * w); w -= lr * v (PyTorch's SGD form). */
+  /**
+   * v = momentum * v + (g + weightDecay * w); w -= lr * v (PyTorch's SGD form); skipped when
+   * guard[0] is not finite.
+   */
   sgdUpdate(
     param: NativeTensor,
     grad: NativeTensor,
@@ -159,6 +187,7 @@ export interface NativeAddon {
     lr: number,
     momentum: number,
     weightDecay: number,
+    guard?: NativeTensor,
   ): void;
 
   /**

@@ -181,7 +181,7 @@ export async function classify(
         scale,
         bgr,
       });
-      const logits = net.forward(x, n);
+      const logits = await net.forward(x, n);
       ready.forEach(({ input }, i) => {
         const probabilities = averageSoftmax(logits, i * plan.length, plan.length, classes);
         results.push({

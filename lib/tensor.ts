@@ -42,8 +42,8 @@ export class Tensor {
   readonly shape: readonly number[];
   readonly device: Device;
 
-  private constructor(shape: number[], device: Device) {
-    this.handle = new native.Tensor(shape, device);
+  private constructor(shape: number[], device: Device, base?: Tensor) {
+    this.handle = new native.Tensor(shape, device, base?.handle);
     this.shape = Object.freeze(shape);
     this.device = device;
   }
@@ -51,6 +51,22 @@ export class Tensor {
   /** A zero-filled tensor. */
   static zeros(shape: readonly number[], device: Device = 'cpu'): Tensor {
     return new Tensor(checkShape(shape), checkDevice(device));
+  }
+
+  /**
+   * The first elements of this tensor under another shape, sharing its storage (no copy): a
+   * layer's buffers for a smaller batch. The storage lives until this tensor and all its views
+   * are disposed.
+   */
+  view(shape: readonly number[]): Tensor {
+    this.assertLive('tensor');
+    const dims = checkShape(shape);
+    if (sizeOf(dims) > this.size) {
+      throw new ShapeError(
+        `Expected a view of at most ${this.size} elements but received shape ${formatShape(dims)}`,
+      );
+    }
+    return new Tensor(dims, this.device, this);
   }
 
   /** A tensor holding a copy of `data`, whose length must equal the shape's size. */
@@ -76,7 +92,10 @@ export class Tensor {
     return this.handle.disposed;
   }
 
-  /** Copies the contents back into a new Float32Array (synchronises with the device). */
+  /**
+   * Copies the contents back into a new Float32Array, blocking until the ops queued before have
+   * run (`await flush()` first to wait without blocking).
+   */
   toArray(): Float32Array {
     this.assertLive('tensor');
     return this.handle.read();

@@ -1,13 +1,27 @@
-// The addon's module file: registers the Tensor class and every op family, nothing else.
+// The addon's module file: creates this environment's state and registers the Tensor class,
+// every op family and flush(), nothing else.
 #include <napi.h>
 
 #include "bindings/bindings.h"
+#include "core/args.h"
+#include "core/environment.h"
 #include "core/tensor.h"
 #include "cpu/thread_pool.h"
 
 namespace alexnet {
 
+// flush(): a Promise settled once every op queued so far in this environment has finished.
+Napi::Value Flush(const Napi::CallbackInfo& info) {
+  return EnvironmentOf(info.Env()).executor->Flush(info.Env());
+}
+
+// flushSync(): blocks until every op queued so far in this environment has run.
+void FlushSync(const Napi::CallbackInfo& info) {
+  WaitForQueue(info.Env(), *EnvironmentOf(info.Env()).executor);
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  env.SetInstanceData(new Environment());
   Tensor::Register(env, exports);
   RegisterGemm(env, exports);
   RegisterDropout(env, exports);
@@ -27,6 +41,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   backends.Set(uint32_t{1}, Napi::String::New(env, "cuda"));
 #endif
   exports.Set("backends", backends);
+  exports.Set("flush", Napi::Function::New<Flush>(env, "flush"));
+  exports.Set("flushSync", Napi::Function::New<FlushSync>(env, "flushSync"));
   exports.Set("cpuThreads", Napi::Number::New(env, cpu::ThreadCount()));
   return exports;
 }

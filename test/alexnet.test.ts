@@ -64,7 +64,7 @@ describe('AlexNet shapes', () => {
 describe('AlexNet training step against PyTorch', () => {
   const f = loadFixture<SmallAlexNetMeta>('small_alexnet');
 
-  test('three steps: loss, gradients and weights (dropout 0, width 1/16, input 99)', () => {
+  test('three steps: loss, gradients and weights (dropout 0, width 1/16, input 99)', async () => {
     const net = new AlexNet({
       device: 'cpu',
       classes: 10,
@@ -82,14 +82,14 @@ describe('AlexNet training step against PyTorch', () => {
     const losses = f.tensor('losses').data;
     const logits = f.tensor('logits').data;
     expectClose(
-      net.forward(x.data, x.shape[0]),
+      await net.forward(x.data, x.shape[0]),
       logits,
       { rtol: 0, atol: NET_TOLERANCE * maxAbs(logits) },
       'logits',
     );
 
     for (let step = 1; step <= f.meta.steps; ++step) {
-      const loss = net.trainStep(x.data, labels, x.shape[0], opt);
+      const loss = await net.trainStep(x.data, labels, x.shape[0], opt);
       // The loss moves by at most 2·max|Δlogit| (fixtures.test.ts).
       expectClose(
         [loss],
@@ -172,12 +172,12 @@ describe('AlexNet behaviour', () => {
   test('forward is deterministic and leaves training state alone; trainStep changes weights', () => {
     const net = new AlexNet(small);
     const x = batch(2, 1);
-    const a = net.forward(x, 2);
+    const a = net.forwardSync(x, 2);
     expect(a).toHaveLength(6);
-    expect(net.forward(x, 2)).toEqual(a);
+    expect(net.forwardSync(x, 2)).toEqual(a);
     const opt = new SGD(net, { lr: 0.01 });
-    net.trainStep(x, new Int32Array([0, 2]), 2, opt);
-    expect(net.forward(x, 2)).not.toEqual(a);
+    net.trainStepSync(x, new Int32Array([0, 2]), 2, opt);
+    expect(net.forwardSync(x, 2)).not.toEqual(a);
     opt.dispose();
     net.dispose();
   });
@@ -186,7 +186,7 @@ describe('AlexNet behaviour', () => {
     const net = new AlexNet({ ...small, trainLayers: ['fc7', 'fc8'] });
     const before = new Map(net.parameters().map((p) => [p.name, p.value.toArray()]));
     const opt = new SGD(net, { lr: 0.1 });
-    net.trainStep(batch(4, 2), new Int32Array([0, 1, 2, 0]), 4, opt);
+    net.trainStepSync(batch(4, 2), new Int32Array([0, 1, 2, 0]), 4, opt);
     for (const p of net.parameters()) {
       const trained = p.name.startsWith('fc7') || p.name.startsWith('fc8');
       const changed = !p.value.toArray().every((v, i) => v === before.get(p.name)![i]);
@@ -206,7 +206,7 @@ describe('AlexNet behaviour', () => {
     const b = new AlexNet({ ...small, seed: 2 });
     await b.load(file);
     const x = batch(1, 3);
-    expect(b.forward(x, 1)).toEqual(a.forward(x, 1));
+    expect(b.forwardSync(x, 1)).toEqual(a.forwardSync(x, 1));
     expect(b.classNames).toEqual(['cat', 'dog', 'bird']);
     const c = new AlexNet({ ...small, classes: 2 });
     await expect(c.load(file)).rejects.toThrow(
@@ -222,8 +222,8 @@ describe('AlexNet behaviour', () => {
     const opt = new SGD(net);
     const before = net.parameters().map((p) => p.value.toArray());
     const x = batch(2, 4).fill(Number.NaN);
-    expect(() => net.trainStep(x, new Int32Array([0, 1]), 2, opt)).toThrow(NonFiniteLossError);
-    expect(() => net.trainStep(x, new Int32Array([0, 1]), 2, opt)).toThrow(
+    expect(() => net.trainStepSync(x, new Int32Array([0, 1]), 2, opt)).toThrow(NonFiniteLossError);
+    expect(() => net.trainStepSync(x, new Int32Array([0, 1]), 2, opt)).toThrow(
       'Loss became NaN at step 0; no weights were updated. Try a lower learning rate (--lr).',
     );
     expect(net.parameters().map((p) => p.value.toArray())).toEqual(before);
@@ -243,14 +243,14 @@ describe('AlexNet behaviour', () => {
     );
     const net = new AlexNet(small);
     const opt = new SGD(net);
-    expect(() => net.trainStep(batch(2, 5), new Int32Array([0, 3]), 2, opt)).toThrow(
+    expect(() => net.trainStepSync(batch(2, 5), new Int32Array([0, 3]), 2, opt)).toThrow(
       'Expected labels in [0, 2] but received 3 at index 1',
     );
-    expect(() => net.forward(new Float32Array(10), 1)).toThrow(
+    expect(() => net.forwardSync(new Float32Array(10), 1)).toThrow(
       `Expected Float32Array of length ${3 * 67 * 67} for x but received length 10`,
     );
     opt.dispose();
     net.dispose();
-    expect(() => net.forward(batch(1, 6), 1)).toThrow('This AlexNet has been disposed');
+    expect(() => net.forwardSync(batch(1, 6), 1)).toThrow('This AlexNet has been disposed');
   });
 });

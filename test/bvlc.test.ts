@@ -61,7 +61,7 @@ describe('bvlc_alexnet.npy', () => {
     const x = f.tensor('x');
     const expected = f.tensor('logits').data;
     expectClose(
-      net.forward(x.data, x.shape[0]),
+      await net.forward(x.data, x.shape[0]),
       expected,
       { rtol: 0, atol: LOGITS_RTOL * maxAbs(expected) },
       'logits',
@@ -235,7 +235,7 @@ describe('bvlc_alexnet.npy', () => {
       const x = readNpy(path.join(full!, 'x.npy'));
       const expected = readNpy(path.join(full!, 'logits.npy')).data;
       expectClose(
-        net.forward(x.data as Float32Array, x.shape[0]),
+        await net.forward(x.data as Float32Array, x.shape[0]),
         expected,
         { rtol: 0, atol: LOGITS_RTOL * maxAbs(expected) },
         'logits',

@@ -164,8 +164,8 @@ describe('classify and npm run predict', () => {
     ];
     const ten = [false, true].flatMap((mirror) => five.map(([y, x]) => ({ y, x, mirror })));
     for (const [i, file] of [wide, tall].entries()) {
-      const one = meanSoftmax(net.forward(input(net, file, [ten[4]]), 1), 1);
-      const averaged = meanSoftmax(net.forward(input(net, file, ten), 10), 10);
+      const one = meanSoftmax(await net.forward(input(net, file, [ten[4]]), 1), 1);
+      const averaged = meanSoftmax(await net.forward(input(net, file, ten), 10), 10);
       for (const [result, expected] of [
         [results[i], one],
         [tenCrop[i], averaged],

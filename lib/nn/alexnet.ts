@@ -27,13 +27,14 @@ import {
   readCheckpoint,
   saveCheckpoint,
 } from '../io/checkpoint';
-import { softmaxCrossEntropy, topKCorrect } from '../ops/loss';
+import { queueSoftmaxCrossEntropy, queueTopKCorrect } from '../ops/loss';
 import {
   type Classification,
   type ClassifyInput,
   type ClassifyOptions,
   classify,
 } from '../predict';
+import { flush, SerialQueue } from '../queue';
 import { Rng } from '../random';
 import { type Device, Tensor } from '../tensor';
 import type { SGD } from '../train/sgd';
@@ -52,7 +53,7 @@ import {
 } from './architecture';
 import { Conv2d } from './conv2d';
 import { Dropout } from './dropout';
-import type { Layer, Param, StepContext } from './layer';
+import { BatchBuffers, type Layer, type Param, type StepContext } from './layer';
 import { Linear } from './linear';
 import { Lrn } from './lrn';
 import { MaxPool } from './max-pool';
@@ -110,6 +111,16 @@ export interface BatchResult {
   correct: number;
 }
 
+export interface Evaluation extends BatchResult {
+  /** Rows whose label is among the k largest logits. */
+  correctTopK: number;
+}
+
+/** An evaluation's results as read back: [loss, correct, correctTopK]. */
+function evaluation([loss, correct, correctTopK]: Float32Array): Evaluation {
+  return { loss, correct, correctTopK };
+}
+
 export class AlexNet {
   readonly arch: Architecture;
   readonly device: Device;
@@ -137,8 +148,11 @@ export class AlexNet {
   private readonly learnable: Map<LayerName, Conv2d | Linear>;
   /** Index in `layers` of the lowest trained layer: backward stops there. */
   private readonly lowestTrained: number;
-  private readonly inputs = new Map<number, Tensor>();
-  private readonly logitGrads = new Map<number, Tensor>();
+  private readonly inputs: BatchBuffers<{ input: Tensor }>;
+  private readonly logitGrads: BatchBuffers<{ dlogits: Tensor }>;
+  private stepResults: Tensor | null = null;
+  /** Runs the asynchronous calls one after another. */
+  private readonly serial = new SerialQueue();
   /** classify's decoding threads, by count: started on first use, stopped by dispose(). */
   private readonly decodePools = new Map<number, DecodePool>();
   private disposed = false;
@@ -162,6 +176,13 @@ export class AlexNet {
     this.deviceReason = resolved.reason;
 
     this.layers = this.build();
+    const { inputSize, classes } = this.arch;
+    this.inputs = new BatchBuffers((n) => ({
+      input: Tensor.zeros([n, 3, inputSize, inputSize], this.device),
+    }));
+    this.logitGrads = new BatchBuffers((n) => ({
+      dlogits: Tensor.zeros([n, classes], this.device),
+    }));
     this.learnable = new Map();
     for (const layer of this.layers) {
       if (layer instanceof Conv2d || layer instanceof Linear) {
@@ -383,33 +404,123 @@ export class AlexNet {
     return [...this.learnable.values()].filter((l) => l.trainable).flatMap((l) => l.params);
   }
 
-  /** Logits (n x classes, row-major) for a batch of n images, without dropout. */
-  forward(x: Float32Array | Tensor, n: number): Float32Array {
-    const logits = this.run(this.input(x, n), {
-      training: false,
-      seed: this.seed,
-      step: this.step,
+  /**
+   * Logits (n x classes, row-major) for a batch of n images, without dropout. Runs off the main
+   * thread; calls on one model run in the order they were made.
+   */
+  forward(x: Float32Array | Tensor, n: number): Promise<Float32Array> {
+    this.checkInput(x, n);
+    return this.serial.run(async () => {
+      const logits = this.queueForward(this.stageInput(x, n), false);
+      await flush();
+      return logits.toArray();
     });
-    return logits.toArray();
+  }
+
+  /** forward, blocking the calling thread until the logits are computed. */
+  forwardSync(x: Float32Array | Tensor, n: number): Float32Array {
+    this.assertNotBusy('forwardSync');
+    this.checkInput(x, n);
+    return this.queueForward(this.stageInput(x, n), false).toArray();
   }
 
   /**
    * One SGD step on a batch: forward with dropout, mean softmax cross-entropy, backward down to
-   * the lowest trained layer, and the optimiser's update. Returns the loss. A non-finite loss
-   * throws before any weight changes.
+   * the lowest trained layer, and the optimiser's update. Resolves to the loss. A non-finite loss
+   * rejects with a NonFiniteLossError, and no weight changes.
    */
-  trainStep(x: Float32Array | Tensor, labels: Int32Array, n: number, optimizer: SGD): number {
-    return this.trainBatch(x, labels, n, optimizer).loss;
+  async trainStep(
+    x: Float32Array | Tensor,
+    labels: Int32Array,
+    n: number,
+    optimizer: SGD,
+  ): Promise<number> {
+    return (await this.trainBatch(x, labels, n, optimizer)).loss;
+  }
+
+  /** trainStep, blocking the calling thread. */
+  trainStepSync(x: Float32Array | Tensor, labels: Int32Array, n: number, optimizer: SGD): number {
+    return this.trainBatchSync(x, labels, n, optimizer).loss;
   }
 
   /** trainStep, also counting the correct top-1 predictions (the trainer's accuracy). */
-  trainBatch(x: Float32Array | Tensor, labels: Int32Array, n: number, optimizer: SGD): BatchResult {
-    const input = this.input(x, n);
+  trainBatch(
+    x: Float32Array | Tensor,
+    labels: Int32Array,
+    n: number,
+    optimizer: SGD,
+  ): Promise<BatchResult> {
+    this.checkInput(x, n);
     this.checkLabels(labels, n);
-    const context = { training: true, seed: this.seed, step: this.step };
-    const logits = this.run(input, context);
-    const dlogits = this.logitGrad(n);
-    const loss = softmaxCrossEntropy(logits, labels, dlogits);
+    return this.serial.run(async () => {
+      const results = this.queueTrainStep(this.stageInput(x, n), labels, optimizer);
+      await flush();
+      return this.finishStep(results.toArray());
+    });
+  }
+
+  /** trainBatch, blocking the calling thread. */
+  trainBatchSync(
+    x: Float32Array | Tensor,
+    labels: Int32Array,
+    n: number,
+    optimizer: SGD,
+  ): BatchResult {
+    this.assertNotBusy('trainBatchSync');
+    this.checkInput(x, n);
+    this.checkLabels(labels, n);
+    return this.finishStep(this.queueTrainStep(this.stageInput(x, n), labels, optimizer).toArray());
+  }
+
+  /** Evaluates a batch: mean loss and top-1 / top-k correct counts, without dropout. */
+  evaluate(x: Float32Array | Tensor, labels: Int32Array, n: number, k = 5): Promise<Evaluation> {
+    this.checkInput(x, n);
+    this.checkLabels(labels, n);
+    return this.serial.run(async () => {
+      const results = this.queueEvaluate(this.stageInput(x, n), labels, k);
+      await flush();
+      return evaluation(results.toArray());
+    });
+  }
+
+  /** evaluate, blocking the calling thread. */
+  evaluateSync(x: Float32Array | Tensor, labels: Int32Array, n: number, k = 5): Evaluation {
+    this.assertNotBusy('evaluateSync');
+    this.checkInput(x, n);
+    this.checkLabels(labels, n);
+    return evaluation(this.queueEvaluate(this.stageInput(x, n), labels, k).toArray());
+  }
+
+  /** Queues the forward pass; returns the logits tensor it will fill. */
+  private queueForward(input: Tensor, training: boolean): Tensor {
+    const context: StepContext = { training, seed: this.seed, step: this.step };
+    let a = input;
+    for (const layer of this.layers) a = layer.forward(a, context);
+    return a;
+  }
+
+  /**
+   * Queues a whole training step. The loss and the top-1 count land in the results tensor, read
+   * back once per step; the optimiser skips its update on the device when the loss is not finite.
+   */
+  private queueTrainStep(input: Tensor, labels: Int32Array, optimizer: SGD): Tensor {
+    const n = input.shape[0];
+    const logits = this.queueForward(input, true);
+    const { dlogits } = this.logitGrads.get(n);
+    const results = this.results();
+    queueSoftmaxCrossEntropy(logits, labels, dlogits, { into: results, index: 0 });
+    queueTopKCorrect(logits, labels, 1, { into: results, index: 1 });
+    let grad: Tensor | null = dlogits;
+    for (let i = this.layers.length - 1; i >= this.lowestTrained && grad; --i) {
+      grad = this.layers[i].backward(grad, i > this.lowestTrained);
+    }
+    optimizer.step({ guard: results });
+    return results;
+  }
+
+  /** The step's results, read back: throws on a non-finite loss, else counts the step. */
+  private finishStep(results: Float32Array): BatchResult {
+    const [loss, correct] = results;
     if (!Number.isFinite(loss)) {
       throw new NonFiniteLossError(
         `Loss became ${loss} at step ${this.step}; no weights were updated. ` +
@@ -417,78 +528,52 @@ export class AlexNet {
         this.step,
       );
     }
-    const correct = topKCorrect(logits, labels, 1);
-    let grad: Tensor | null = dlogits;
-    for (let i = this.layers.length - 1; i >= this.lowestTrained && grad; --i) {
-      grad = this.layers[i].backward(grad, i > this.lowestTrained);
-    }
-    optimizer.step();
     this.step += 1;
     return { loss, correct };
   }
 
-  /** Evaluates a batch: mean loss and top-1 / top-k correct counts, without dropout. */
-  evaluate(
-    x: Float32Array | Tensor,
-    labels: Int32Array,
-    n: number,
-    k = 5,
-  ): {
-    loss: number;
-    correct: number;
-    correctTopK: number;
-  } {
-    const logits = this.run(this.input(x, n), {
-      training: false,
-      seed: this.seed,
-      step: this.step,
+  private queueEvaluate(input: Tensor, labels: Int32Array, k: number): Tensor {
+    const n = input.shape[0];
+    const logits = this.queueForward(input, false);
+    const results = this.results();
+    queueSoftmaxCrossEntropy(logits, labels, this.logitGrads.get(n).dlogits, {
+      into: results,
+      index: 0,
     });
-    this.checkLabels(labels, n);
-    const loss = softmaxCrossEntropy(logits, labels, this.logitGrad(n));
-    const topK = Math.min(k, this.arch.classes);
-    return {
-      loss,
-      correct: topKCorrect(logits, labels, 1),
-      correctTopK: topKCorrect(logits, labels, topK),
-    };
+    queueTopKCorrect(logits, labels, 1, { into: results, index: 1 });
+    queueTopKCorrect(logits, labels, Math.min(k, this.arch.classes), { into: results, index: 2 });
+    return results;
   }
 
-  private run(input: Tensor, context: StepContext): Tensor {
-    let a = input;
-    for (const layer of this.layers) a = layer.forward(a, context);
-    return a;
+  /** Where a step's loss, top-1 and top-k counts land: [loss, correct, correctTopK]. */
+  private results(): Tensor {
+    this.stepResults ??= Tensor.zeros([3], this.device);
+    return this.stepResults;
   }
 
-  private input(x: Float32Array | Tensor, n: number): Tensor {
+  /** Checks a batch's input: a Float32Array of n images, or a tensor of that shape. */
+  private checkInput(x: Float32Array | Tensor, n: number): void {
     this.assertLive();
     const size = this.arch.inputSize;
     const shape = [integer('n', n, 1), 3, size, size];
-    if (x instanceof Tensor) {
-      if (x.shape.join() !== shape.join() || x.device !== this.device) {
-        throw new ShapeError(
-          `Expected x of shape [${shape.join(', ')}] on ${this.device} but received ` +
-            `[${x.shape.join(', ')}] on ${x.device}`,
-        );
-      }
-      return x;
+    if (!(x instanceof Tensor)) {
+      typedArray('x', x, Float32Array, n * 3 * size * size);
+      return;
     }
-    typedArray('x', x, Float32Array, n * 3 * size * size);
-    let t = this.inputs.get(n);
-    if (!t) {
-      t = Tensor.zeros(shape, this.device);
-      this.inputs.set(n, t);
+    if (x.shape.join() !== shape.join() || x.device !== this.device) {
+      throw new ShapeError(
+        `Expected x of shape [${shape.join(', ')}] on ${this.device} but received ` +
+          `[${x.shape.join(', ')}] on ${x.device}`,
+      );
     }
-    t.write(x);
-    return t;
   }
 
-  private logitGrad(n: number): Tensor {
-    let t = this.logitGrads.get(n);
-    if (!t) {
-      t = Tensor.zeros([n, this.arch.classes], this.device);
-      this.logitGrads.set(n, t);
-    }
-    return t;
+  /** The input tensor of a checked batch: `x` itself, or the input buffer with x written in. */
+  private stageInput(x: Float32Array | Tensor, n: number): Tensor {
+    if (x instanceof Tensor) return x;
+    const { input } = this.inputs.get(n);
+    input.write(x);
+    return input;
   }
 
   private checkLabels(labels: Int32Array, n: number): void {
@@ -506,13 +591,35 @@ export class AlexNet {
     if (this.disposed) throw new DisposedError('This AlexNet has been disposed');
   }
 
-  /** Frees every tensor and plan the model holds. Idempotent. */
-  dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
+  /** A blocking call would overtake the asynchronous calls still queued on this model. */
+  private assertNotBusy(method: string): void {
+    if (this.serial.busy) {
+      throw new AlexNetError(
+        `${method} was called while asynchronous calls on this model are in flight; ` +
+          'await them first',
+      );
+    }
+  }
+
+  /**
+   * Frees every tensor and plan the model holds, once the calls in flight have finished (at
+   * once when there are none). Idempotent; resolves when the memory is released.
+   */
+  dispose(): Promise<void> {
+    if (!this.disposed) {
+      this.disposed = true;
+      // Idle workers do not keep the process alive; stopping them needs no waiting.
+      for (const pool of this.decodePools.values()) void pool.close();
+      if (this.serial.busy) return this.serial.idle().then(() => this.free());
+      this.free();
+    }
+    return this.serial.idle();
+  }
+
+  private free(): void {
     for (const layer of this.layers) layer.dispose();
-    for (const t of [...this.inputs.values(), ...this.logitGrads.values()]) t.dispose();
-    // Idle workers do not keep the process alive; stopping them needs no waiting.
-    for (const pool of this.decodePools.values()) void pool.close();
+    this.inputs.dispose();
+    this.logitGrads.dispose();
+    this.stepResults?.dispose();
   }
 }

@@ -3,7 +3,7 @@ import { biasAdd, biasBackward } from '../ops/bias';
 import { ConvPlan } from '../ops/conv';
 import { type Device, Tensor } from '../tensor';
 import { outputSize } from './architecture';
-import { disposeAll, type Layer, type Param, PerBatch } from './layer';
+import { BatchBuffers, type Layer, Param, PlanCache } from './layer';
 
 export interface Conv2dSpec {
   inChannels: number;
@@ -19,7 +19,9 @@ export class Conv2d implements Layer {
   trainable = true;
   readonly weight: Param;
   readonly bias: Param;
-  private readonly buffers: PerBatch<{ plan: ConvPlan; y: Tensor; dx: Tensor }>;
+  private readonly plans: PlanCache<ConvPlan>;
+  private readonly outputs: BatchBuffers<{ y: Tensor }>;
+  private readonly inputGrads: BatchBuffers<{ dx: Tensor }>;
   private input: Tensor | null = null;
 
   constructor(
@@ -28,33 +30,25 @@ export class Conv2d implements Layer {
     inputShape: readonly number[],
     device: Device,
   ) {
-    const { inChannels, outChannels, kernel, groups } = spec;
+    const { inChannels, outChannels, kernel, stride, pad, groups } = spec;
     const wShape = [outChannels, inChannels / groups, kernel, kernel];
-    this.weight = param(`${name}.weight`, wShape, device, true);
-    this.bias = param(`${name}.bias`, [outChannels], device, false);
+    this.weight = new Param(`${name}.weight`, wShape, device, true);
+    this.bias = new Param(`${name}.bias`, [outChannels], device, false);
     this.params = [this.weight, this.bias];
     const [, , height, width] = inputShape;
-    this.buffers = new PerBatch((batch) => {
-      const plan = new ConvPlan(
-        {
-          batch,
-          inChannels,
-          height,
-          width,
-          outChannels,
-          kernel,
-          stride: spec.stride,
-          pad: spec.pad,
-          groups,
-        },
-        device,
-      );
-      return {
-        plan,
-        y: Tensor.zeros(plan.outputShape, device),
-        dx: Tensor.zeros(plan.inputShape, device),
-      };
-    });
+    this.plans = new PlanCache(
+      (batch) =>
+        new ConvPlan(
+          { batch, inChannels, height, width, outChannels, kernel, stride, pad, groups },
+          device,
+        ),
+    );
+    this.outputs = new BatchBuffers((batch) => ({
+      y: Tensor.zeros(this.outputShape([batch, ...inputShape.slice(1)]), device),
+    }));
+    this.inputGrads = new BatchBuffers((batch) => ({
+      dx: Tensor.zeros([batch, ...inputShape.slice(1)], device),
+    }));
   }
 
   outputShape(shape: readonly number[]): number[] {
@@ -64,30 +58,31 @@ export class Conv2d implements Layer {
   }
 
   forward(x: Tensor): Tensor {
-    const { plan, y } = this.buffers.get(x.shape[0]);
-    plan.forward(x, this.weight.value, y);
+    const batch = x.shape[0];
+    const { y } = this.outputs.get(batch);
+    this.plans.get(batch).forward(x, this.weight.value, y);
     biasAdd(y, this.bias.value);
     this.input = x;
     return y;
   }
 
   backward(dy: Tensor, needInputGrad: boolean): Tensor | null {
-    const { plan, dx } = this.buffers.get(dy.shape[0]);
+    const batch = dy.shape[0];
+    const plan = this.plans.get(batch);
     if (this.trainable) {
       plan.backwardFilter(this.input!, dy, this.weight.grad);
       biasBackward(dy, this.bias.grad);
     }
     if (!needInputGrad) return null;
+    const { dx } = this.inputGrads.get(batch);
     plan.backwardData(this.weight.value, dy, dx);
     return dx;
   }
 
   dispose(): void {
-    this.buffers.dispose();
-    for (const p of this.params) disposeAll({ value: p.value, grad: p.grad });
+    this.plans.dispose();
+    this.outputs.dispose();
+    this.inputGrads.dispose();
+    for (const p of this.params) p.dispose();
   }
-}
-
-export function param(name: string, shape: number[], device: Device, decay: boolean): Param {
-  return { name, value: Tensor.zeros(shape, device), grad: Tensor.zeros(shape, device), decay };
 }

@@ -5,12 +5,13 @@
  */
 import { dropoutBackward, dropoutForward } from '../ops/dropout';
 import { type Device, Tensor } from '../tensor';
-import { type Layer, PerBatch, type StepContext } from './layer';
+import { BatchBuffers, type Layer, type StepContext } from './layer';
 
 export class Dropout implements Layer {
   readonly params = [];
   trainable = false;
-  private readonly buffers: PerBatch<{ y: Tensor; dx: Tensor }>;
+  private readonly outputs: BatchBuffers<{ y: Tensor }>;
+  private readonly inputGrads: BatchBuffers<{ dx: Tensor }>;
   private key: { p: number; seed: number; step: number; layer: number } | null = null;
 
   constructor(
@@ -20,12 +21,9 @@ export class Dropout implements Layer {
     inputShape: readonly number[],
     device: Device,
   ) {
-    this.buffers = new PerBatch((batch) => {
-      const shape = [batch, ...inputShape.slice(1)];
-      const y = Tensor.zeros(shape, device);
-      const dx = Tensor.zeros(shape, device);
-      return { y, dx };
-    });
+    const zeros = (batch: number) => Tensor.zeros([batch, ...inputShape.slice(1)], device);
+    this.outputs = new BatchBuffers((batch) => ({ y: zeros(batch) }));
+    this.inputGrads = new BatchBuffers((batch) => ({ dx: zeros(batch) }));
   }
 
   outputShape(shape: readonly number[]): number[] {
@@ -37,7 +35,7 @@ export class Dropout implements Layer {
       this.key = null;
       return x;
     }
-    const { y } = this.buffers.get(x.shape[0]);
+    const { y } = this.outputs.get(x.shape[0]);
     this.key = { p: this.p, seed: context.seed, step: context.step, layer: this.layerIndex };
     dropoutForward(x, y, this.key);
     return y;
@@ -46,12 +44,13 @@ export class Dropout implements Layer {
   backward(dy: Tensor, needInputGrad: boolean): Tensor | null {
     if (!needInputGrad) return null;
     if (!this.key) return dy;
-    const { dx } = this.buffers.get(dy.shape[0]);
+    const { dx } = this.inputGrads.get(dy.shape[0]);
     dropoutBackward(dy, dx, this.key);
     return dx;
   }
 
   dispose(): void {
-    this.buffers.dispose();
+    this.outputs.dispose();
+    this.inputGrads.dispose();
   }
 }

@@ -1,19 +1,37 @@
 /**
- * The contract between AlexNet and its layers. A layer owns its parameters and, per batch size,
- * its output and input-gradient buffers (allocated once, reused every step: no allocation in
- * the training step). forward() returns the layer's output tensor; backward() takes the
+ * The contract between AlexNet and its layers. A layer owns its parameters and its output and
+ * input-gradient buffers (BatchBuffers: allocated once for the largest batch, reused every step;
+ * the gradient buffers only once the layer first runs backward). forward() returns the layer's output tensor; backward() takes the
  * gradient of that output and returns the gradient of the input, or null when nothing below
  * needs it.
  */
-import type { Tensor } from '../tensor';
+import { type Device, Tensor } from '../tensor';
 
 /** A learnable tensor, its gradient, and whether weight decay applies (weights, not biases). */
-export interface Param {
-  /** PyTorch's state_dict name, e.g. `conv1.weight`. */
-  readonly name: string;
+export class Param {
   readonly value: Tensor;
-  readonly grad: Tensor;
-  readonly decay: boolean;
+  private gradient: Tensor | null = null;
+
+  constructor(
+    /** PyTorch's state_dict name, e.g. `conv1.weight`. */
+    readonly name: string,
+    shape: readonly number[],
+    device: Device,
+    readonly decay: boolean,
+  ) {
+    this.value = Tensor.zeros(shape, device);
+  }
+
+  /** The gradient, allocated on first use: a model that only infers holds none. */
+  get grad(): Tensor {
+    this.gradient ??= Tensor.zeros(this.value.shape, this.value.device);
+    return this.gradient;
+  }
+
+  dispose(): void {
+    this.value.dispose();
+    this.gradient?.dispose();
+  }
 }
 
 /** What a forward pass needs to know beyond its input. */
@@ -41,26 +59,75 @@ export interface Layer {
 }
 
 /**
- * Buffers and plans a layer keeps per batch size. Training and validation usually use one or
- * two batch sizes (the last batch of an epoch may be smaller), so this stays small.
+ * Tensors a layer keeps per batch: allocated once for the largest batch seen, and handed out as
+ * views of their first rows for smaller batches. So a layer holds one set whatever batch sizes
+ * come (a server classifying 1, 7, then 16 images holds the set for 16), and the training step
+ * allocates nothing once the largest batch has been seen.
  */
-export class PerBatch<T extends Record<string, { dispose(): void }>> {
-  private readonly entries = new Map<number, T>();
+export class BatchBuffers<T extends Record<string, Tensor>> {
+  private capacity = 0;
+  private readonly views = new Map<number, T>();
+  private full: T | null = null;
 
   constructor(private readonly create: (batch: number) => T) {}
 
   get(batch: number): T {
-    let entry = this.entries.get(batch);
+    if (batch > this.capacity) {
+      this.dispose();
+      this.full = this.create(batch);
+      this.capacity = batch;
+      this.views.set(batch, this.full);
+    }
+    let entry = this.views.get(batch);
     if (!entry) {
-      entry = this.create(batch);
-      this.entries.set(batch, entry);
+      const full = this.full!;
+      entry = Object.fromEntries(
+        Object.entries(full).map(([key, t]) => [key, t.view([batch, ...t.shape.slice(1)])]),
+      ) as T;
+      this.views.set(batch, entry);
     }
     return entry;
   }
 
   dispose(): void {
-    for (const entry of this.entries.values()) disposeAll(entry);
-    this.entries.clear();
+    for (const entry of this.views.values()) disposeAll(entry);
+    this.views.clear();
+    this.full = null;
+    this.capacity = 0;
+  }
+}
+
+/**
+ * Plans (shape-specific descriptors and scratch) for the most recent batch sizes, least recently
+ * used first out: training needs two (full and last batch), and a bound keeps a server that
+ * sees every batch size from 1 to its maximum from holding a plan for each.
+ */
+export class PlanCache<P extends { dispose(): void }> {
+  static readonly LIMIT = 4;
+  private readonly plans = new Map<number, P>();
+
+  constructor(private readonly create: (batch: number) => P) {}
+
+  get(batch: number): P {
+    let plan = this.plans.get(batch);
+    if (plan) {
+      this.plans.delete(batch);
+    } else {
+      plan = this.create(batch);
+    }
+    // A Map iterates in insertion order: re-inserting keeps the least recent first.
+    this.plans.set(batch, plan);
+    if (this.plans.size > PlanCache.LIMIT) {
+      const [oldest, stale] = this.plans.entries().next().value!;
+      stale.dispose();
+      this.plans.delete(oldest);
+    }
+    return plan;
+  }
+
+  dispose(): void {
+    for (const plan of this.plans.values()) plan.dispose();
+    this.plans.clear();
   }
 }
 

@@ -6,15 +6,15 @@
 import { biasAdd, biasBackward } from '../ops/bias';
 import { gemm } from '../ops/gemm';
 import { type Device, Tensor } from '../tensor';
-import { param } from './conv2d';
-import { disposeAll, type Layer, type Param, PerBatch } from './layer';
+import { BatchBuffers, type Layer, Param } from './layer';
 
 export class Linear implements Layer {
   readonly params: readonly Param[];
   trainable = true;
   readonly weight: Param;
   readonly bias: Param;
-  private readonly buffers: PerBatch<{ y: Tensor; dx: Tensor }>;
+  private readonly outputs: BatchBuffers<{ y: Tensor }>;
+  private readonly inputGrads: BatchBuffers<{ dx: Tensor }>;
   private input: Tensor | null = null;
 
   constructor(
@@ -24,14 +24,13 @@ export class Linear implements Layer {
     inputShape: readonly number[],
     device: Device,
   ) {
-    this.weight = param(`${name}.weight`, [outFeatures, inFeatures], device, true);
-    this.bias = param(`${name}.bias`, [outFeatures], device, false);
+    this.weight = new Param(`${name}.weight`, [outFeatures, inFeatures], device, true);
+    this.bias = new Param(`${name}.bias`, [outFeatures], device, false);
     this.params = [this.weight, this.bias];
-    this.buffers = new PerBatch((batch) => {
-      const y = Tensor.zeros([batch, outFeatures], device);
-      const dx = Tensor.zeros([batch, ...inputShape.slice(1)], device);
-      return { y, dx };
-    });
+    this.outputs = new BatchBuffers((batch) => ({ y: Tensor.zeros([batch, outFeatures], device) }));
+    this.inputGrads = new BatchBuffers((batch) => ({
+      dx: Tensor.zeros([batch, ...inputShape.slice(1)], device),
+    }));
   }
 
   outputShape(shape: readonly number[]): number[] {
@@ -39,7 +38,7 @@ export class Linear implements Layer {
   }
 
   forward(x: Tensor): Tensor {
-    const { y } = this.buffers.get(x.shape[0]);
+    const { y } = this.outputs.get(x.shape[0]);
     gemm(x, this.weight.value, y, { transB: true });
     biasAdd(y, this.bias.value);
     this.input = x;
@@ -47,18 +46,19 @@ export class Linear implements Layer {
   }
 
   backward(dy: Tensor, needInputGrad: boolean): Tensor | null {
-    const { dx } = this.buffers.get(dy.shape[0]);
     if (this.trainable) {
       gemm(dy, this.input!, this.weight.grad, { transA: true });
       biasBackward(dy, this.bias.grad);
     }
     if (!needInputGrad) return null;
+    const { dx } = this.inputGrads.get(dy.shape[0]);
     gemm(dy, this.weight.value, dx);
     return dx;
   }
 
   dispose(): void {
-    this.buffers.dispose();
-    for (const p of this.params) disposeAll({ value: p.value, grad: p.grad });
+    this.outputs.dispose();
+    this.inputGrads.dispose();
+    for (const p of this.params) p.dispose();
   }
 }

@@ -5,7 +5,7 @@
  */
 import type { Device } from '../tensor';
 import { Tensor } from '../tensor';
-import { type Layer, PerBatch } from './layer';
+import { BatchBuffers, type Layer, PlanCache } from './layer';
 
 export interface LayerPlan {
   forward(x: Tensor, y: Tensor): void;
@@ -16,7 +16,9 @@ export interface LayerPlan {
 export abstract class PlannedLayer<P extends LayerPlan> implements Layer {
   readonly params = [];
   trainable = false;
-  private readonly buffers: PerBatch<{ plan: P; y: Tensor; dx: Tensor }>;
+  private readonly plans: PlanCache<P>;
+  private readonly outputs: BatchBuffers<{ y: Tensor }>;
+  private readonly inputGrads: BatchBuffers<{ dx: Tensor }>;
   private input: Tensor | null = null;
 
   constructor(
@@ -24,14 +26,12 @@ export abstract class PlannedLayer<P extends LayerPlan> implements Layer {
     inputShape: readonly number[],
     device: Device,
   ) {
-    this.buffers = new PerBatch((batch) => {
-      const shape = [batch, ...inputShape.slice(1)];
-      return {
-        plan: this.createPlan(shape, device),
-        y: Tensor.zeros(this.outputShape(shape), device),
-        dx: Tensor.zeros(shape, device),
-      };
-    });
+    const shapeOf = (batch: number) => [batch, ...inputShape.slice(1)];
+    this.plans = new PlanCache((batch) => this.createPlan(shapeOf(batch), device));
+    this.outputs = new BatchBuffers((batch) => ({
+      y: Tensor.zeros(this.outputShape(shapeOf(batch)), device),
+    }));
+    this.inputGrads = new BatchBuffers((batch) => ({ dx: Tensor.zeros(shapeOf(batch), device) }));
   }
 
   /** The plan for an input of `shape` (batch size included). */
@@ -40,20 +40,24 @@ export abstract class PlannedLayer<P extends LayerPlan> implements Layer {
   abstract outputShape(shape: readonly number[]): number[];
 
   forward(x: Tensor): Tensor {
-    const { plan, y } = this.buffers.get(x.shape[0]);
-    plan.forward(x, y);
+    const { y } = this.outputs.get(x.shape[0]);
+    this.plans.get(x.shape[0]).forward(x, y);
     this.input = x;
     return y;
   }
 
   backward(dy: Tensor, needInputGrad: boolean): Tensor | null {
     if (!needInputGrad) return null;
-    const { plan, y, dx } = this.buffers.get(dy.shape[0]);
-    plan.backward(this.input!, y, dy, dx);
+    const batch = dy.shape[0];
+    const { y } = this.outputs.get(batch);
+    const { dx } = this.inputGrads.get(batch);
+    this.plans.get(batch).backward(this.input!, y, dy, dx);
     return dx;
   }
 
   dispose(): void {
-    this.buffers.dispose();
+    this.plans.dispose();
+    this.outputs.dispose();
+    this.inputGrads.dispose();
   }
 }

@@ -5,7 +5,7 @@
  */
 import { ShapeError } from '../errors';
 import { native } from '../native';
-import { expectTensor, formatShape, type Tensor } from '../tensor';
+import { expectTensor, formatShape, Tensor } from '../tensor';
 import { integer, typedArray } from '../validate';
 
 /** Checks logits is (n, classes) and labels n class indices; returns [n, classes]. */
@@ -22,22 +22,67 @@ function checkBatch(logits: Tensor, labels: Int32Array): [number, number] {
   return [n, classes];
 }
 
+/** Where a queued result lands: element `index` of the tensor `into`. */
+export interface ResultSlot {
+  into: Tensor;
+  index: number;
+}
+
+function checkSlot(slot: ResultSlot, logits: Tensor): void {
+  expectTensor('into', slot.into, undefined, logits.device);
+  integer('index', slot.index, 0, slot.into.size - 1);
+}
+
+/** Reads back a single result queued by `enqueue` (blocking until it is computed). */
+function readResult(logits: Tensor, enqueue: (slot: ResultSlot) => void): number {
+  const into = Tensor.zeros([1], logits.device);
+  try {
+    enqueue({ into, index: 0 });
+    return into.toArray()[0];
+  } finally {
+    into.dispose();
+  }
+}
+
 /**
  * Mean over the batch of -log softmax(logits[i])[labels[i]]; writes the gradient of that mean,
  * (softmax - onehot) / n, into `dlogits` (same shape as `logits`) and returns the loss.
+ * Blocks until it is computed; `queueSoftmaxCrossEntropy` leaves the loss on the device.
  */
 export function softmaxCrossEntropy(logits: Tensor, labels: Int32Array, dlogits: Tensor): number {
+  return readResult(logits, (slot) => queueSoftmaxCrossEntropy(logits, labels, dlogits, slot));
+}
+
+/** softmaxCrossEntropy, queued: the loss (float32) is written to the slot. */
+export function queueSoftmaxCrossEntropy(
+  logits: Tensor,
+  labels: Int32Array,
+  dlogits: Tensor,
+  slot: ResultSlot,
+): void {
   checkBatch(logits, labels);
   expectTensor('dlogits', dlogits, logits.shape, logits.device);
-  return native.softmaxCrossEntropy(logits.handle, labels, dlogits.handle);
+  checkSlot(slot, logits);
+  native.softmaxCrossEntropy(logits.handle, labels, dlogits.handle, slot.into.handle, slot.index);
 }
 
 /**
  * How many rows have their label among the `k` largest logits. On ties a label counts when
- * fewer than `k` logits are strictly greater than its own.
+ * fewer than `k` logits are strictly greater than its own. Blocks until it is computed.
  */
 export function topKCorrect(logits: Tensor, labels: Int32Array, k: number): number {
+  return readResult(logits, (slot) => queueTopKCorrect(logits, labels, k, slot));
+}
+
+/** topKCorrect, queued: the count is written to the slot. */
+export function queueTopKCorrect(
+  logits: Tensor,
+  labels: Int32Array,
+  k: number,
+  slot: ResultSlot,
+): void {
   const [, classes] = checkBatch(logits, labels);
   integer('k', k, 1, classes);
-  return native.topKCorrect(logits.handle, labels, k);
+  checkSlot(slot, logits);
+  native.topKCorrect(logits.handle, labels, k, slot.into.handle, slot.index);
 }

@@ -15,6 +15,11 @@ export interface SgdStep {
   momentum?: number;
   /** L2 penalty added to the gradient as weightDecay * param, >= 0. @default 0 */
   weightDecay?: number;
+  /**
+   * When given, the update is skipped unless this tensor's first element is finite: the batch's
+   * loss, so that a diverged step changes nothing without the loss being read first.
+   */
+  guard?: Tensor;
 }
 
 /**
@@ -29,5 +34,14 @@ export function sgdUpdate(param: Tensor, grad: Tensor, velocity: Tensor, step: S
   const lr = finiteNumber('lr', step.lr, 0);
   const momentum = finiteNumber('momentum', step.momentum ?? 0.9, 0, 1);
   const weightDecay = finiteNumber('weightDecay', step.weightDecay ?? 0, 0);
-  native.sgdUpdate(param.handle, grad.handle, velocity.handle, lr, momentum, weightDecay);
+  if (step.guard !== undefined) expectTensor('guard', step.guard, undefined, param.device);
+  native.sgdUpdate(
+    param.handle,
+    grad.handle,
+    velocity.handle,
+    lr,
+    momentum,
+    weightDecay,
+    step.guard?.handle,
+  );
 }

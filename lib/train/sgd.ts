@@ -35,13 +35,17 @@ export class SGD {
       this.velocity.set(p.name, Tensor.zeros(p.value.shape, p.value.device));
   }
 
-  /** Applies one update to every trainable parameter from its current gradient. */
-  step(): void {
+  /**
+   * Queues one update of every trainable parameter from its current gradient; with a `guard`
+   * tensor, the update is skipped unless its first element (the batch's loss) is finite.
+   */
+  step(options: { guard?: Tensor } = {}): void {
     for (const p of this.params) {
       sgdUpdate(p.value, p.grad, this.velocity.get(p.name)!, {
         lr: this.lr,
         momentum: this.momentum,
         weightDecay: p.decay ? this.weightDecay : 0,
+        guard: options.guard,
       });
     }
   }

@@ -185,7 +185,7 @@ export class Trainer {
           }
           let result: { loss: number; correct: number };
           try {
-            result = this.net.trainBatch(batch.x, batch.labels, batch.n, this.optimizer);
+            result = await this.net.trainBatch(batch.x, batch.labels, batch.n, this.optimizer);
           } catch (error) {
             if (error instanceof NonFiniteLossError) {
               log(`${error.message} The last good checkpoint is ${this.latestCheckpoint}.`);
@@ -275,7 +275,7 @@ export class Trainer {
     let correctTop5 = 0;
     let seen = 0;
     for await (const batch of this.val.batches(this.options.batchSize)) {
-      const r = this.net.evaluate(batch.x, batch.labels, batch.n, 5);
+      const r = await this.net.evaluate(batch.x, batch.labels, batch.n, 5);
       correct += r.correct;
       correctTop5 += r.correctTopK;
       seen += batch.n;

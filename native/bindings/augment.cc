@@ -14,25 +14,36 @@ namespace alexnet {
 namespace {
 
 void Augment(const Napi::CallbackInfo& info) {
-  const uint8_t* images = TypedArrayData<uint8_t>(info, 0);
-  Tensor& out = UnwrapTensor(info.Env(), info[4], "out");
-  cpu::AugmentParams params{
-      IntArg(info, 1),
-      IntArg(info, 2),
-      IntArg(info, 3),
-      static_cast<int>(out.shape()[2]),
-      static_cast<int>(out.shape()[3]),
-      TypedArrayData<int32_t>(info, 5),
-      TypedArrayData<uint8_t>(info, 6),
-      TypedArrayData<float>(info, 7),
-      TypedArrayData<float>(info, 8),
-      TypedArrayData<float>(info, 9),
-      BoolArg(info, 10),
-  };
+  const Tensor& out = UnwrapTensor(info.Env(), info[4], "out");
+  const Device device = out.device();
+  // The host arrays are copied: JavaScript may reuse them before the op runs.
+  Submit(info, device,
+         [device, images = TypedArrayCopy<uint8_t>(info, 0), count = IntArg(info, 1),
+          height = IntArg(info, 2), width = IntArg(info, 3), out_height = out.shape()[2],
+          out_width = out.shape()[3], data = out.data(), crops = TypedArrayCopy<int32_t>(info, 5),
+          mirror = TypedArrayCopy<uint8_t>(info, 6), rgb_shift = TypedArrayCopy<float>(info, 7),
+          mean = TypedArrayCopy<float>(info, 8), scale = TypedArrayCopy<float>(info, 9),
+          bgr = BoolArg(info, 10)] {
+           const cpu::AugmentParams params{
+               count,
+               height,
+               width,
+               static_cast<int>(out_height),
+               static_cast<int>(out_width),
+               crops.data(),
+               mirror.data(),
+               rgb_shift.data(),
+               mean.data(),
+               scale.data(),
+               bgr,
+           };
 #if defined(ALEXNET_WITH_CUDA)
-  if (OnCuda(out)) return cuda::Augment(out.device().index, images, out.data(), params);
+           if (device.kind == DeviceKind::kCuda) {
+             return cuda::Augment(device.index, images.data(), data, params);
+           }
 #endif
-  cpu::Augment(images, out.data(), params);
+           cpu::Augment(images.data(), data, params);
+         });
 }
 
 }  // namespace

@@ -23,27 +23,31 @@ Rows RowsOf(const Tensor& t) {
 }
 
 void BiasForward(const Napi::CallbackInfo& info) {
-  Tensor& y = UnwrapTensor(info.Env(), info[0], "y");
-  Rows r = RowsOf(y);
+  const Tensor& y_tensor = UnwrapTensor(info.Env(), info[0], "y");
+  const Device device = y_tensor.device();
+  Submit(info, device,
+         [device, r = RowsOf(y_tensor), y = y_tensor.data(), b = TensorData(info, 1, "b")] {
 #if defined(ALEXNET_WITH_CUDA)
-  if (OnCuda(y)) {
-    return cuda::BiasForward(y.device().index, r.n, r.c, r.spatial, y.data(),
-                             TensorData(info, 1, "b"));
-  }
+           if (device.kind == DeviceKind::kCuda) {
+             return cuda::BiasForward(device.index, r.n, r.c, r.spatial, y, b);
+           }
 #endif
-  cpu::BiasForward(r.n, r.c, r.spatial, y.data(), TensorData(info, 1, "b"));
+           cpu::BiasForward(r.n, r.c, r.spatial, y, b);
+         });
 }
 
 void BiasBackward(const Napi::CallbackInfo& info) {
-  Tensor& dy = UnwrapTensor(info.Env(), info[0], "dy");
-  Rows r = RowsOf(dy);
+  const Tensor& dy_tensor = UnwrapTensor(info.Env(), info[0], "dy");
+  const Device device = dy_tensor.device();
+  Submit(info, device,
+         [device, r = RowsOf(dy_tensor), dy = dy_tensor.data(), db = TensorData(info, 1, "db")] {
 #if defined(ALEXNET_WITH_CUDA)
-  if (OnCuda(dy)) {
-    return cuda::BiasBackward(dy.device().index, r.n, r.c, r.spatial, dy.data(),
-                              TensorData(info, 1, "db"));
-  }
+           if (device.kind == DeviceKind::kCuda) {
+             return cuda::BiasBackward(device.index, r.n, r.c, r.spatial, dy, db);
+           }
 #endif
-  cpu::BiasBackward(r.n, r.c, r.spatial, dy.data(), TensorData(info, 1, "db"));
+           cpu::BiasBackward(r.n, r.c, r.spatial, dy, db);
+         });
 }
 
 }  // namespace

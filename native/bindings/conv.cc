@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "bindings/bindings.h"
+#include "bindings/plan.h"
 #include "core/args.h"
 #if defined(ALEXNET_WITH_CUDA)
 #include "cuda/ops.h"
@@ -20,106 +21,79 @@ namespace alexnet {
 
 namespace {
 
-Napi::FunctionReference* conv_plan_constructor = nullptr;
-
-class ConvPlan : public Napi::ObjectWrap<ConvPlan> {
- public:
-  static void Register(Napi::Env env, Napi::Object exports) {
-    Napi::Function cls =
-        DefineClass(env, "ConvPlan", {InstanceMethod<&ConvPlan::Dispose>("dispose")});
-    conv_plan_constructor = new Napi::FunctionReference(Napi::Persistent(cls));
-    exports.Set("ConvPlan", cls);
-  }
-
-  // The live plan passed as argument i, or a JS Error.
-  static ConvPlan& FromArg(const Napi::CallbackInfo& info, size_t i) {
-    Napi::Value value = info[i];
-    if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(conv_plan_constructor->Value())) {
-      throw Napi::TypeError::New(info.Env(), "Expected a ConvPlan for plan");
-    }
-    ConvPlan& plan = *Unwrap(value.As<Napi::Object>());
-    if (plan.disposed_) throw Napi::Error::New(info.Env(), "ConvPlan has been disposed");
-    return plan;
-  }
-
-  explicit ConvPlan(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ConvPlan>(info) {
-    shape_ = {IntArg(info, 0), IntArg(info, 1), IntArg(info, 2),  IntArg(info, 3),
-              IntArg(info, 4), IntArg(info, 5), IntArg(info, 6),  IntArg(info, 7),
-              IntArg(info, 8), IntArg(info, 9), IntArg(info, 10), IntArg(info, 11)};
-    [[maybe_unused]] Device device =
-        ParseDevice(info.Env(), info[12].As<Napi::String>().Utf8Value(), "ConvPlan");
+struct ConvPlanState {
+  cpu::ConvShape shape;
+  std::vector<float> scratch;  // im2col columns, on the CPU
 #if defined(ALEXNET_WITH_CUDA)
-    if (device.kind == DeviceKind::kCuda) {
-      cuda_ = cuda::CreateConvState(device.index, shape_);
-      return;
-    }
+  std::shared_ptr<cuda::ConvState> cuda;  // on a CUDA device
 #endif
-    scratch_.resize(static_cast<size_t>(cpu::ConvScratchSize(shape_)));
-    Napi::MemoryManagement::AdjustExternalMemory(info.Env(), ScratchBytes());
-  }
-
-  const cpu::ConvShape& shape() const { return shape_; }
-  float* scratch() { return scratch_.data(); }
-#if defined(ALEXNET_WITH_CUDA)
-  // The cuDNN state when the plan is on a CUDA device, else null.
-  cuda::ConvState* cuda() const { return cuda_.get(); }
-#endif
-
- private:
-  int64_t ScratchBytes() const { return static_cast<int64_t>(scratch_.size() * sizeof(float)); }
-
-  void Dispose(const Napi::CallbackInfo& info) {
-    if (disposed_) return;
-    Napi::MemoryManagement::AdjustExternalMemory(info.Env(), -ScratchBytes());
-    std::vector<float>().swap(scratch_);
-#if defined(ALEXNET_WITH_CUDA)
-    cuda_.reset();
-#endif
-    disposed_ = true;
-  }
-
-  cpu::ConvShape shape_;
-  std::vector<float> scratch_;
-#if defined(ALEXNET_WITH_CUDA)
-  std::shared_ptr<cuda::ConvState> cuda_;
-#endif
-  bool disposed_ = false;
 };
 
-void Conv2dForward(const Napi::CallbackInfo& info) {
-  ConvPlan& plan = ConvPlan::FromArg(info, 0);
+class ConvPlan : public PlanHandle<ConvPlan, ConvPlanState> {
+ public:
+  static constexpr const char* kName = "ConvPlan";
+  static constexpr Napi::FunctionReference Environment::*kConstructor = &Environment::conv_plan;
+
+  explicit ConvPlan(const Napi::CallbackInfo& info) : PlanHandle(info) {
+    auto state = std::make_shared<ConvPlanState>();
+    state->shape = {IntArg(info, 0), IntArg(info, 1), IntArg(info, 2),  IntArg(info, 3),
+                    IntArg(info, 4), IntArg(info, 5), IntArg(info, 6),  IntArg(info, 7),
+                    IntArg(info, 8), IntArg(info, 9), IntArg(info, 10), IntArg(info, 11)};
+    device_ = ParseDevice(info.Env(), info[12].As<Napi::String>().Utf8Value(), kName);
 #if defined(ALEXNET_WITH_CUDA)
-  if (plan.cuda()) {
-    return cuda::ConvForward(*plan.cuda(), TensorData(info, 1, "x"), TensorData(info, 2, "w"),
-                             TensorData(info, 3, "y"));
-  }
+    if (device_.kind == DeviceKind::kCuda) {
+      auto device_lock = LockDevice(device_);
+      state->cuda = cuda::CreateConvState(device_.index, state->shape);
+    }
 #endif
-  cpu::ConvForward(plan.shape(), TensorData(info, 1, "x"), TensorData(info, 2, "w"),
-                   TensorData(info, 3, "y"), plan.scratch());
+    if (device_.kind == DeviceKind::kCpu) {
+      state->scratch.resize(static_cast<size_t>(cpu::ConvScratchSize(state->shape)));
+    }
+    state_ = std::move(state);
+  }
+};
+
+// The three passes take (plan, a, b, out) and differ in the kernels they call.
+enum class Pass { kForward, kBackwardData, kBackwardFilter };
+
+template <Pass pass>
+void SubmitConv(const Napi::CallbackInfo& info, const char* a_name, const char* b_name,
+                const char* out_name) {
+  Submit(info, ConvPlan::DeviceOf(info, 0),
+         [plan = ConvPlan::Arg(info, 0), a = TensorData(info, 1, a_name),
+          b = TensorData(info, 2, b_name), out = TensorData(info, 3, out_name)] {
+#if defined(ALEXNET_WITH_CUDA)
+           if (plan->cuda) {
+             if constexpr (pass == Pass::kForward) return cuda::ConvForward(*plan->cuda, a, b, out);
+             if constexpr (pass == Pass::kBackwardData) {
+               return cuda::ConvBackwardData(*plan->cuda, a, b, out);
+             }
+             if constexpr (pass == Pass::kBackwardFilter) {
+               return cuda::ConvBackwardFilter(*plan->cuda, a, b, out);
+             }
+           }
+#endif
+           float* scratch = plan->scratch.data();
+           if constexpr (pass == Pass::kForward) cpu::ConvForward(plan->shape, a, b, out, scratch);
+           if constexpr (pass == Pass::kBackwardData) {
+             cpu::ConvBackwardData(plan->shape, a, b, out, scratch);
+           }
+           if constexpr (pass == Pass::kBackwardFilter) {
+             cpu::ConvBackwardFilter(plan->shape, a, b, out, scratch);
+           }
+         });
+}
+
+void Conv2dForward(const Napi::CallbackInfo& info) {
+  SubmitConv<Pass::kForward>(info, "x", "w", "y");
 }
 
 void Conv2dBackwardData(const Napi::CallbackInfo& info) {
-  ConvPlan& plan = ConvPlan::FromArg(info, 0);
-#if defined(ALEXNET_WITH_CUDA)
-  if (plan.cuda()) {
-    return cuda::ConvBackwardData(*plan.cuda(), TensorData(info, 1, "w"), TensorData(info, 2, "dy"),
-                                  TensorData(info, 3, "dx"));
-  }
-#endif
-  cpu::ConvBackwardData(plan.shape(), TensorData(info, 1, "w"), TensorData(info, 2, "dy"),
-                        TensorData(info, 3, "dx"), plan.scratch());
+  SubmitConv<Pass::kBackwardData>(info, "w", "dy", "dx");
 }
 
 void Conv2dBackwardFilter(const Napi::CallbackInfo& info) {
-  ConvPlan& plan = ConvPlan::FromArg(info, 0);
-#if defined(ALEXNET_WITH_CUDA)
-  if (plan.cuda()) {
-    return cuda::ConvBackwardFilter(*plan.cuda(), TensorData(info, 1, "x"),
-                                    TensorData(info, 2, "dy"), TensorData(info, 3, "dw"));
-  }
-#endif
-  cpu::ConvBackwardFilter(plan.shape(), TensorData(info, 1, "x"), TensorData(info, 2, "dy"),
-                          TensorData(info, 3, "dw"), plan.scratch());
+  SubmitConv<Pass::kBackwardFilter>(info, "x", "dy", "dw");
 }
 
 }  // namespace

@@ -18,26 +18,25 @@ cpu::DropoutKey KeyArgs(const Napi::CallbackInfo& info) {
                          Uint32Arg(info, 5)};
 }
 
-void DropoutForward(const Napi::CallbackInfo& info) {
-  Tensor& x = UnwrapTensor(info.Env(), info[0], "x");
-  float* y = TensorData(info, 1, "y");
+// Forward and backward apply the same mask: y = mask(x), dx = mask(dy).
+void SubmitDropout(const Napi::CallbackInfo& info, bool backward) {
+  const Tensor& in = UnwrapTensor(info.Env(), info[0], backward ? "dy" : "x");
+  float* out = TensorData(info, 1, backward ? "dx" : "y");
+  const Device device = in.device();
+  Submit(info, device, [=, in = in.data(), n = in.numel(), key = KeyArgs(info)] {
 #if defined(ALEXNET_WITH_CUDA)
-  if (OnCuda(x))
-    return cuda::DropoutForward(x.device().index, x.data(), y, x.numel(), KeyArgs(info));
+    if (device.kind == DeviceKind::kCuda) {
+      return backward ? cuda::DropoutBackward(device.index, in, out, n, key)
+                      : cuda::DropoutForward(device.index, in, out, n, key);
+    }
 #endif
-  cpu::DropoutForward(x.data(), y, x.numel(), KeyArgs(info));
+    backward ? cpu::DropoutBackward(in, out, n, key) : cpu::DropoutForward(in, out, n, key);
+  });
 }
 
-void DropoutBackward(const Napi::CallbackInfo& info) {
-  Tensor& dy = UnwrapTensor(info.Env(), info[0], "dy");
-  float* dx = TensorData(info, 1, "dx");
-#if defined(ALEXNET_WITH_CUDA)
-  if (OnCuda(dy)) {
-    return cuda::DropoutBackward(dy.device().index, dy.data(), dx, dy.numel(), KeyArgs(info));
-  }
-#endif
-  cpu::DropoutBackward(dy.data(), dx, dy.numel(), KeyArgs(info));
-}
+void DropoutForward(const Napi::CallbackInfo& info) { SubmitDropout(info, false); }
+
+void DropoutBackward(const Napi::CallbackInfo& info) { SubmitDropout(info, true); }
 
 }  // namespace
 

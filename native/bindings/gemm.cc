@@ -17,20 +17,24 @@ void Gemm(const Napi::CallbackInfo& info) {
   const float* b = TensorData(info, 1, "b");
   Tensor& c_tensor = UnwrapTensor(info.Env(), info[2], "c");
   float* c = c_tensor.data();
-  bool trans_a = BoolArg(info, 3);
-  bool trans_b = BoolArg(info, 4);
-  int m = IntArg(info, 5);
-  int n = IntArg(info, 6);
-  int k = IntArg(info, 7);
+  const bool trans_a = BoolArg(info, 3);
+  const bool trans_b = BoolArg(info, 4);
+  const int m = IntArg(info, 5);
+  const int n = IntArg(info, 6);
+  const int k = IntArg(info, 7);
+  const float alpha = FloatArg(info, 8);
+  const float beta = FloatArg(info, 9);
+  const Device device = c_tensor.device();
+  Submit(info, device, [=] {
 #if defined(ALEXNET_WITH_CUDA)
-  if (OnCuda(c_tensor)) {
-    cuda::Sgemm(c_tensor.device().index, trans_a, trans_b, m, n, k, FloatArg(info, 8), a,
-                trans_a ? m : k, b, trans_b ? k : n, FloatArg(info, 9), c, n);
-    return;
-  }
+    if (device.kind == DeviceKind::kCuda) {
+      return cuda::Sgemm(device.index, trans_a, trans_b, m, n, k, alpha, a, trans_a ? m : k, b,
+                         trans_b ? k : n, beta, c, n);
+    }
 #endif
-  cpu::Sgemm(trans_a, trans_b, m, n, k, FloatArg(info, 8), a, trans_a ? m : k, b, trans_b ? k : n,
-             FloatArg(info, 9), c, n);
+    cpu::Sgemm(trans_a, trans_b, m, n, k, alpha, a, trans_a ? m : k, b, trans_b ? k : n, beta, c,
+               n);
+  });
 }
 
 }  // namespace

@@ -1,6 +1,9 @@
-// softmaxCrossEntropy(logits, labels, dlogits) -> mean loss, and topKCorrect(logits, labels, k)
-// -> count. logits is (n, classes); labels an Int32Array of n entries in [0, classes), as checked
-// by lib/ops/loss.ts.
+// softmaxCrossEntropy(logits, labels, dlogits, out, index): the mean loss into out[index], and
+// its gradient into dlogits. topKCorrect(logits, labels, k, out, index): how many rows have their
+// label among the k largest logits, into out[index]. Results land in a tensor rather than being
+// returned so that they are queued like every op and read back with the rest of the step.
+// logits is (n, classes); labels an Int32Array of n entries in [0, classes), as checked by
+// lib/ops/loss.ts.
 #include "bindings/bindings.h"
 #include "core/args.h"
 #include "cpu/softmax_xent.h"
@@ -12,35 +15,43 @@ namespace alexnet {
 
 namespace {
 
-Napi::Value SoftmaxCrossEntropy(const Napi::CallbackInfo& info) {
-  Tensor& logits = UnwrapTensor(info.Env(), info[0], "logits");
-  const int32_t* labels = TypedArrayData<int32_t>(info, 1);
-  float* dlogits = TensorData(info, 2, "dlogits");
-  int64_t n = logits.shape()[0];
+void SoftmaxCrossEntropy(const Napi::CallbackInfo& info) {
+  const Tensor& logits_tensor = UnwrapTensor(info.Env(), info[0], "logits");
+  const Tensor& out_tensor = UnwrapTensor(info.Env(), info[3], "out");
+  const Device device = logits_tensor.device();
+  const int64_t n = logits_tensor.shape()[0];
+  Submit(info, device,
+         [device, n, classes = logits_tensor.numel() / n, logits = logits_tensor.data(),
+          labels = TypedArrayCopy<int32_t>(info, 1), dlogits = TensorData(info, 2, "dlogits"),
+          out = out_tensor.data() + IntArg(info, 4)] {
 #if defined(ALEXNET_WITH_CUDA)
-  if (OnCuda(logits)) {
-    return Napi::Number::New(
-        info.Env(), cuda::SoftmaxCrossEntropy(logits.device().index, logits.data(), labels, n,
-                                              logits.numel() / n, dlogits));
-  }
+           if (device.kind == DeviceKind::kCuda) {
+             return cuda::SoftmaxCrossEntropy(device.index, logits, labels.data(), n, classes,
+                                              dlogits, out);
+           }
 #endif
-  double loss = cpu::SoftmaxCrossEntropy(logits.data(), labels, n, logits.numel() / n, dlogits);
-  return Napi::Number::New(info.Env(), loss);
+           *out = static_cast<float>(
+               cpu::SoftmaxCrossEntropy(logits, labels.data(), n, classes, dlogits));
+         });
 }
 
-Napi::Value TopKCorrect(const Napi::CallbackInfo& info) {
-  Tensor& logits = UnwrapTensor(info.Env(), info[0], "logits");
-  const int32_t* labels = TypedArrayData<int32_t>(info, 1);
-  int64_t n = logits.shape()[0];
+void TopKCorrect(const Napi::CallbackInfo& info) {
+  const Tensor& logits_tensor = UnwrapTensor(info.Env(), info[0], "logits");
+  const Tensor& out_tensor = UnwrapTensor(info.Env(), info[3], "out");
+  const Device device = logits_tensor.device();
+  const int64_t n = logits_tensor.shape()[0];
+  Submit(info, device,
+         [device, n, classes = logits_tensor.numel() / n, logits = logits_tensor.data(),
+          labels = TypedArrayCopy<int32_t>(info, 1), k = IntArg(info, 2),
+          out = out_tensor.data() + IntArg(info, 4)] {
 #if defined(ALEXNET_WITH_CUDA)
-  if (OnCuda(logits)) {
-    return Napi::Number::New(info.Env(), static_cast<double>(cuda::TopKCorrect(
-                                             logits.device().index, logits.data(), labels, n,
-                                             logits.numel() / n, IntArg(info, 2))));
-  }
+           if (device.kind == DeviceKind::kCuda) {
+             return cuda::TopKCorrect(device.index, logits, labels.data(), n, classes, k, out);
+           }
 #endif
-  int64_t correct = cpu::TopKCorrect(logits.data(), labels, n, logits.numel() / n, IntArg(info, 2));
-  return Napi::Number::New(info.Env(), static_cast<double>(correct));
+           // Exact in float: counts are at most the batch size, far below 2^24.
+           *out = static_cast<float>(cpu::TopKCorrect(logits, labels.data(), n, classes, k));
+         });
 }
 
 }  // namespace

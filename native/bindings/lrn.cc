@@ -6,6 +6,7 @@
 #include <string>
 
 #include "bindings/bindings.h"
+#include "bindings/plan.h"
 #include "core/args.h"
 #if defined(ALEXNET_WITH_CUDA)
 #include "cuda/ops.h"
@@ -15,85 +16,60 @@ namespace alexnet {
 
 namespace {
 
-Napi::FunctionReference* lrn_plan_constructor = nullptr;
-
-class LrnPlan : public Napi::ObjectWrap<LrnPlan> {
- public:
-  static void Register(Napi::Env env, Napi::Object exports) {
-    Napi::Function cls =
-        DefineClass(env, "LrnPlan", {InstanceMethod<&LrnPlan::Dispose>("dispose")});
-    lrn_plan_constructor = new Napi::FunctionReference(Napi::Persistent(cls));
-    exports.Set("LrnPlan", cls);
-  }
-
-  // The live plan behind argument i; a JS Error for anything else.
-  static const LrnPlan& Arg(const Napi::CallbackInfo& info, size_t i) {
-    Napi::Value value = info[i];
-    if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(lrn_plan_constructor->Value())) {
-      throw Napi::TypeError::New(info.Env(), "Expected an LrnPlan for plan");
-    }
-    const LrnPlan& plan = *Unwrap(value.As<Napi::Object>());
-    if (plan.disposed_) throw Napi::Error::New(info.Env(), "LrnPlan has been disposed");
-    return plan;
-  }
-
-  explicit LrnPlan(const Napi::CallbackInfo& info) : Napi::ObjectWrap<LrnPlan>(info) {
-    [[maybe_unused]] Device device =
-        ParseDevice(info.Env(), info[8].As<Napi::String>().Utf8Value(), "LrnPlan");
-    shape_.n = IntArg(info, 0);
-    shape_.c = IntArg(info, 1);
-    shape_.h = IntArg(info, 2);
-    shape_.w = IntArg(info, 3);
-    shape_.size = IntArg(info, 4);
-    shape_.alpha = FloatArg(info, 5);
-    shape_.beta = FloatArg(info, 6);
-    shape_.k = FloatArg(info, 7);
+struct LrnPlanState {
+  cpu::LrnShape shape;
 #if defined(ALEXNET_WITH_CUDA)
-    if (device.kind == DeviceKind::kCuda) cuda_ = cuda::CreateLrnState(device.index, shape_);
-#endif
-  }
-
-#if defined(ALEXNET_WITH_CUDA)
-  // The cuDNN state when the plan is on a CUDA device, else null.
-  cuda::LrnState* cuda() const { return cuda_.get(); }
-#endif
-  const cpu::LrnShape& shape() const { return shape_; }
-
- private:
-  void Dispose(const Napi::CallbackInfo& info) {
-#if defined(ALEXNET_WITH_CUDA)
-    cuda_.reset();
-#endif
-    disposed_ = true;
-  }
-
-  cpu::LrnShape shape_;
-  bool disposed_ = false;
-#if defined(ALEXNET_WITH_CUDA)
-  std::shared_ptr<cuda::LrnState> cuda_;
+  std::shared_ptr<cuda::LrnState> cuda;  // on a CUDA device
 #endif
 };
 
-void LrnForward(const Napi::CallbackInfo& info) {
-  const LrnPlan& plan = LrnPlan::Arg(info, 0);
+class LrnPlan : public PlanHandle<LrnPlan, LrnPlanState> {
+ public:
+  static constexpr const char* kName = "LrnPlan";
+  static constexpr Napi::FunctionReference Environment::*kConstructor = &Environment::lrn_plan;
+
+  explicit LrnPlan(const Napi::CallbackInfo& info) : PlanHandle(info) {
+    auto state = std::make_shared<LrnPlanState>();
+    cpu::LrnShape& shape = state->shape;
+    shape.n = IntArg(info, 0);
+    shape.c = IntArg(info, 1);
+    shape.h = IntArg(info, 2);
+    shape.w = IntArg(info, 3);
+    shape.size = IntArg(info, 4);
+    shape.alpha = FloatArg(info, 5);
+    shape.beta = FloatArg(info, 6);
+    shape.k = FloatArg(info, 7);
+    device_ = ParseDevice(info.Env(), info[8].As<Napi::String>().Utf8Value(), kName);
 #if defined(ALEXNET_WITH_CUDA)
-  if (plan.cuda()) {
-    return cuda::LrnForward(*plan.cuda(), TensorData(info, 1, "x"), TensorData(info, 2, "y"));
-  }
+    if (device_.kind == DeviceKind::kCuda) {
+      auto device_lock = LockDevice(device_);
+      state->cuda = cuda::CreateLrnState(device_.index, shape);
+    }
 #endif
-  cpu::LrnForward(plan.shape(), TensorData(info, 1, "x"), TensorData(info, 2, "y"));
+    state_ = std::move(state);
+  }
+};
+
+void LrnForward(const Napi::CallbackInfo& info) {
+  Submit(
+      info, LrnPlan::DeviceOf(info, 0),
+      [plan = LrnPlan::Arg(info, 0), x = TensorData(info, 1, "x"), y = TensorData(info, 2, "y")] {
+#if defined(ALEXNET_WITH_CUDA)
+        if (plan->cuda) return cuda::LrnForward(*plan->cuda, x, y);
+#endif
+        cpu::LrnForward(plan->shape, x, y);
+      });
 }
 
 void LrnBackward(const Napi::CallbackInfo& info) {
-  const LrnPlan& plan = LrnPlan::Arg(info, 0);
+  Submit(info, LrnPlan::DeviceOf(info, 0),
+         [plan = LrnPlan::Arg(info, 0), x = TensorData(info, 1, "x"), y = TensorData(info, 2, "y"),
+          dy = TensorData(info, 3, "dy"), dx = TensorData(info, 4, "dx")] {
 #if defined(ALEXNET_WITH_CUDA)
-  if (plan.cuda()) {
-    return cuda::LrnBackward(*plan.cuda(), TensorData(info, 1, "x"), TensorData(info, 2, "y"),
-                             TensorData(info, 3, "dy"), TensorData(info, 4, "dx"));
-  }
+           if (plan->cuda) return cuda::LrnBackward(*plan->cuda, x, y, dy, dx);
 #endif
-  cpu::LrnBackward(plan.shape(), TensorData(info, 1, "x"), TensorData(info, 2, "y"),
-                   TensorData(info, 3, "dy"), TensorData(info, 4, "dx"));
+           cpu::LrnBackward(plan->shape, x, y, dy, dx);
+         });
 }
 
 }  // namespace

@@ -14,22 +14,29 @@ namespace alexnet {
 namespace {
 
 void ReluForward(const Napi::CallbackInfo& info) {
-  const Tensor& x = UnwrapTensor(info.Env(), info[0], "x");
-  float* y = TensorData(info, 1, "y");
+  const Tensor& x_tensor = UnwrapTensor(info.Env(), info[0], "x");
+  const Device device = x_tensor.device();
+  Submit(info, device,
+         [device, x = x_tensor.data(), y = TensorData(info, 1, "y"), n = x_tensor.numel()] {
 #if defined(ALEXNET_WITH_CUDA)
-  if (OnCuda(x)) return cuda::ReluForward(x.device().index, x.data(), y, x.numel());
+           if (device.kind == DeviceKind::kCuda) return cuda::ReluForward(device.index, x, y, n);
 #endif
-  cpu::ReluForward(x.data(), y, x.numel());
+           cpu::ReluForward(x, y, n);
+         });
 }
 
 void ReluBackward(const Napi::CallbackInfo& info) {
-  const Tensor& y = UnwrapTensor(info.Env(), info[0], "y");
-  const float* dy = TensorData(info, 1, "dy");
-  float* dx = TensorData(info, 2, "dx");
+  const Tensor& y_tensor = UnwrapTensor(info.Env(), info[0], "y");
+  const Device device = y_tensor.device();
+  Submit(info, device,
+         [device, y = y_tensor.data(), dy = TensorData(info, 1, "dy"),
+          dx = TensorData(info, 2, "dx"), n = y_tensor.numel()] {
 #if defined(ALEXNET_WITH_CUDA)
-  if (OnCuda(y)) return cuda::ReluBackward(y.device().index, y.data(), dy, dx, y.numel());
+           if (device.kind == DeviceKind::kCuda)
+             return cuda::ReluBackward(device.index, y, dy, dx, n);
 #endif
-  cpu::ReluBackward(y.data(), dy, dx, y.numel());
+           cpu::ReluBackward(y, dy, dx, n);
+         });
 }
 
 }  // namespace

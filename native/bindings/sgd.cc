@@ -1,5 +1,6 @@
-// sgdUpdate(param, grad, velocity, lr, momentum, weightDecay): one SGD-momentum step in place on
-// param and velocity. Shapes and hyper-parameters are checked by lib/ops/sgd.ts.
+// sgdUpdate(param, grad, velocity, lr, momentum, weightDecay, guard?): one SGD-momentum step in
+// place on param and velocity, skipped when the guard tensor's first element is not finite. Shapes
+// and hyper-parameters are checked by lib/ops/sgd.ts.
 #include "cpu/sgd.h"
 
 #include "bindings/bindings.h"
@@ -13,17 +14,21 @@ namespace alexnet {
 namespace {
 
 void SgdUpdate(const Napi::CallbackInfo& info) {
-  Tensor& param = UnwrapTensor(info.Env(), info[0], "param");
-  const float* grad = TensorData(info, 1, "grad");
-  float* velocity = TensorData(info, 2, "velocity");
+  const Tensor& param_tensor = UnwrapTensor(info.Env(), info[0], "param");
+  const Device device = param_tensor.device();
+  const float* guard = info[6].IsUndefined() ? nullptr : TensorData(info, 6, "guard");
+  Submit(info, device,
+         [device, param = param_tensor.data(), grad = TensorData(info, 1, "grad"),
+          velocity = TensorData(info, 2, "velocity"), n = param_tensor.numel(),
+          lr = FloatArg(info, 3), momentum = FloatArg(info, 4), decay = FloatArg(info, 5), guard] {
 #if defined(ALEXNET_WITH_CUDA)
-  if (OnCuda(param)) {
-    return cuda::SgdUpdate(param.device().index, param.data(), grad, velocity, param.numel(),
-                           FloatArg(info, 3), FloatArg(info, 4), FloatArg(info, 5));
-  }
+           if (device.kind == DeviceKind::kCuda) {
+             return cuda::SgdUpdate(device.index, param, grad, velocity, n, lr, momentum, decay,
+                                    guard);
+           }
 #endif
-  cpu::SgdUpdate(param.data(), grad, velocity, param.numel(), FloatArg(info, 3), FloatArg(info, 4),
-                 FloatArg(info, 5));
+           cpu::SgdUpdate(param, grad, velocity, n, lr, momentum, decay, guard);
+         });
 }
 
 }  // namespace

@@ -7,8 +7,11 @@
 #include <napi.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <vector>
 
+#include "core/environment.h"
 #include "core/tensor.h"
 
 namespace alexnet {
@@ -26,6 +29,20 @@ inline Tensor& UnwrapTensor(Napi::Env env, const Napi::Value& value, const char*
   Tensor& t = *Tensor::Unwrap(value.As<Napi::Object>());
   RequireLive(env, t, name);
   return t;
+}
+
+// Queues `op` on this environment's executor (core/executor.h) to run on `device`.
+inline void Submit(const Napi::CallbackInfo& info, const Device& device, std::function<void()> op) {
+  EnvironmentOf(info.Env()).executor->Submit(device, std::move(op));
+}
+
+// Blocks until the executor is idle; its pending error becomes a JS Error.
+inline void WaitForQueue(Napi::Env env, Executor& executor) {
+  try {
+    executor.Wait();
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
+  }
 }
 
 // Whether the op runs on a CUDA device: all tensors of a call are on one device (lib/ checks).
@@ -51,10 +68,12 @@ inline bool BoolArg(const Napi::CallbackInfo& info, size_t i) {
   return info[i].As<Napi::Boolean>().Value();
 }
 
-// The elements of a typed array argument (its byte offset applied); T is its element type.
+// A copy of a typed array argument (T is its element type): queued ops cannot hold JavaScript
+// memory, which may change or be collected before they run.
 template <typename T>
-T* TypedArrayData(const Napi::CallbackInfo& info, size_t i) {
-  return info[i].As<Napi::TypedArrayOf<T>>().Data();
+std::vector<T> TypedArrayCopy(const Napi::CallbackInfo& info, size_t i) {
+  auto array = info[i].As<Napi::TypedArrayOf<T>>();
+  return std::vector<T>(array.Data(), array.Data() + array.ElementLength());
 }
 
 }  // namespace alexnet

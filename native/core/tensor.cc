@@ -1,9 +1,12 @@
 #include "core/tensor.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 
 #include "core/args.h"
+#include "core/environment.h"
 
 #if defined(ALEXNET_WITH_CUDA)
 #include "cuda/memory.h"
@@ -16,16 +19,13 @@ namespace {
 // 64 bytes: one cache line, and the widest vector load (AVX-512) the CPU kernels issue.
 constexpr size_t kAlignment = 64;
 
-float* AllocateHost(int64_t numel) {
-  size_t bytes = static_cast<size_t>(numel) * sizeof(float);
+float* AllocateHost(size_t bytes) {
   bytes = (bytes + kAlignment - 1) / kAlignment * kAlignment;
   void* ptr = std::aligned_alloc(kAlignment, bytes == 0 ? kAlignment : bytes);
   if (ptr == nullptr) throw std::bad_alloc();
   std::memset(ptr, 0, bytes);
   return static_cast<float*>(ptr);
 }
-
-Napi::FunctionReference* constructor = nullptr;
 
 }  // namespace
 
@@ -50,6 +50,27 @@ std::string Device::Name() const {
   return kind == DeviceKind::kCpu ? "cpu" : "cuda:" + std::to_string(index);
 }
 
+Storage::Storage(const Device& device, size_t bytes, std::shared_ptr<Executor> executor)
+    : device_(device), bytes_(bytes), executor_(std::move(executor)) {
+#if defined(ALEXNET_WITH_CUDA)
+  if (device.kind == DeviceKind::kCuda) {
+    auto device_lock = LockDevice(device);
+    data_ = static_cast<float*>(cuda::DeviceAlloc(device.index, bytes));
+    return;
+  }
+#endif
+  data_ = AllocateHost(bytes);
+}
+
+Storage::~Storage() {
+  executor_->Release(device_, [device = device_, data = data_, bytes = bytes_] {
+#if defined(ALEXNET_WITH_CUDA)
+    if (device.kind == DeviceKind::kCuda) return cuda::DeviceFree(device.index, data, bytes);
+#endif
+    std::free(data);
+  });
+}
+
 void Tensor::Register(Napi::Env env, Napi::Object exports) {
   Napi::Function cls = DefineClass(env, "Tensor",
                                    {
@@ -62,12 +83,12 @@ void Tensor::Register(Napi::Env env, Napi::Object exports) {
                                        InstanceAccessor<&Tensor::GetDevice>("device"),
                                        InstanceAccessor<&Tensor::GetDisposed>("disposed"),
                                    });
-  constructor = new Napi::FunctionReference(Napi::Persistent(cls));
+  EnvironmentOf(env).tensor = Napi::Persistent(cls);
   exports.Set("Tensor", cls);
 }
 
 bool Tensor::IsTensor(Napi::Env env, const Napi::Value& value) {
-  return value.IsObject() && value.As<Napi::Object>().InstanceOf(constructor->Value());
+  return value.IsObject() && value.As<Napi::Object>().InstanceOf(EnvironmentOf(env).tensor.Value());
 }
 
 Tensor::Tensor(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tensor>(info) {
@@ -78,88 +99,87 @@ Tensor::Tensor(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tensor>(info) 
     shape_.push_back(d);
     numel_ *= d;
   }
-  device_ = ParseDevice(info.Env(), info[1].As<Napi::String>().Utf8Value(), "Tensor");
-#if defined(ALEXNET_WITH_CUDA)
-  if (device_.kind == DeviceKind::kCuda) {
-    data_ = static_cast<float*>(cuda::DeviceAlloc(device_.index, Bytes()));
+  executor_ = EnvironmentOf(info.Env()).executor;
+  if (info.Length() > 2 && !info[2].IsUndefined()) {
+    // A view: lib/tensor.ts checks that it fits in the base.
+    const Tensor& base = UnwrapTensor(info.Env(), info[2], "base");
+    device_ = base.device_;
+    storage_ = base.storage_;
+    owner_ = false;
     return;
   }
-#endif
-  data_ = AllocateHost(numel_);
-  Napi::MemoryManagement::AdjustExternalMemory(info.Env(), Bytes());
+  device_ = ParseDevice(info.Env(), info[1].As<Napi::String>().Utf8Value(), "Tensor");
+  storage_ = std::make_shared<Storage>(device_, Bytes(), executor_);
+  if (device_.kind == DeviceKind::kCpu) {
+    Napi::MemoryManagement::AdjustExternalMemory(info.Env(), static_cast<int64_t>(Bytes()));
+  }
 }
 
-Tensor::~Tensor() { Release(); }
+Tensor::~Tensor() = default;
 
-void Tensor::Release() {
-  if (data_ == nullptr) return;
-#if defined(ALEXNET_WITH_CUDA)
-  if (device_.kind == DeviceKind::kCuda) {
-    cuda::DeviceFree(device_.index, data_, Bytes());
-    data_ = nullptr;
-    return;
+void Tensor::Release(Napi::Env env) {
+  if (owner_ && device_.kind == DeviceKind::kCpu) {
+    Napi::MemoryManagement::AdjustExternalMemory(env, -static_cast<int64_t>(Bytes()));
   }
-#endif
-  std::free(data_);
-  data_ = nullptr;
+  storage_.reset();
 }
 
 Napi::Value Tensor::Read(const Napi::CallbackInfo& info) {
   RequireLive(info.Env(), *this, "tensor");
+  WaitForQueue(info.Env(), *executor_);
   Napi::Float32Array out = Napi::Float32Array::New(info.Env(), numel_);
 #if defined(ALEXNET_WITH_CUDA)
   if (device_.kind == DeviceKind::kCuda) {
-    cuda::CopyToHost(device_.index, out.Data(), data_, Bytes());
+    auto device_lock = LockDevice(device_);
+    cuda::CopyToHost(device_.index, out.Data(), data(), Bytes());
     return out;
   }
 #endif
-  std::memcpy(out.Data(), data_, Bytes());
+  std::memcpy(out.Data(), data(), Bytes());
   return out;
 }
 
+// The writes below are queued like ops, so they land after the ops queued before them. The
+// source array is copied first: JavaScript may reuse it as soon as write() returns.
 void Tensor::Write(const Napi::CallbackInfo& info) {
   RequireLive(info.Env(), *this, "tensor");
   Napi::Float32Array src = info[0].As<Napi::Float32Array>();
+  std::vector<float> host(src.Data(), src.Data() + numel_);
+  executor_->Submit(device_, [device = device_, dst = data(), host = std::move(host)] {
 #if defined(ALEXNET_WITH_CUDA)
-  if (device_.kind == DeviceKind::kCuda) {
-    cuda::CopyToDevice(device_.index, data_, src.Data(), Bytes());
-    return;
-  }
+    if (device.kind == DeviceKind::kCuda) {
+      return cuda::CopyToDevice(device.index, dst, host.data(), host.size() * sizeof(float));
+    }
 #endif
-  std::memcpy(data_, src.Data(), Bytes());
+    std::memcpy(dst, host.data(), host.size() * sizeof(float));
+  });
 }
 
 void Tensor::Fill(const Napi::CallbackInfo& info) {
   RequireLive(info.Env(), *this, "tensor");
   float value = info[0].As<Napi::Number>().FloatValue();
+  executor_->Submit(device_, [device = device_, dst = data(), n = numel_, value] {
 #if defined(ALEXNET_WITH_CUDA)
-  if (device_.kind == DeviceKind::kCuda) {
-    cuda::Fill(device_.index, data_, numel_, value);
-    return;
-  }
+    if (device.kind == DeviceKind::kCuda) return cuda::Fill(device.index, dst, n, value);
 #endif
-  for (int64_t i = 0; i < numel_; ++i) data_[i] = value;
+    std::fill(dst, dst + n, value);
+  });
 }
 
 // Both tensors are on the same device (lib/tensor.ts checks it).
 void Tensor::CopyFrom(const Napi::CallbackInfo& info) {
   RequireLive(info.Env(), *this, "tensor");
-  Tensor& src = UnwrapTensor(info.Env(), info[0], "source");
+  const float* src = TensorData(info, 0, "source");
+  executor_->Submit(device_, [device = device_, dst = data(), src, bytes = Bytes()] {
 #if defined(ALEXNET_WITH_CUDA)
-  if (device_.kind == DeviceKind::kCuda) {
-    cuda::CopyOnDevice(device_.index, data_, src.data(), Bytes());
-    return;
-  }
+    if (device.kind == DeviceKind::kCuda) return cuda::CopyOnDevice(device.index, dst, src, bytes);
 #endif
-  std::memcpy(data_, src.data(), Bytes());
+    if (dst != src) std::memcpy(dst, src, bytes);
+  });
 }
 
 void Tensor::Dispose(const Napi::CallbackInfo& info) {
-  if (data_ == nullptr) return;
-  if (device_.kind == DeviceKind::kCpu) {
-    Napi::MemoryManagement::AdjustExternalMemory(info.Env(), -static_cast<int64_t>(Bytes()));
-  }
-  Release();
+  if (storage_ != nullptr) Release(info.Env());
 }
 
 Napi::Value Tensor::GetShape(const Napi::CallbackInfo& info) {

@@ -1,54 +1,62 @@
 // Tensor: a float32 NCHW buffer on a device, exposed to JavaScript as an ObjectWrap handle.
-// On a CUDA device the buffer is device memory (native/cuda/memory.h); read() waits for the
-// device's stream, the other methods are queued on it.
+// On a CUDA device the buffer is device memory (native/cuda/memory.h).
 //
-// The buffer is freed by dispose(); the finaliser is only a backstop, because the garbage
-// collector cannot see device memory. Ops receive raw pointers from Tensor::Unwrap checks in
-// native/core/args.h and never own tensors.
+// The buffer is a Storage shared by the tensor and its views (a view is the first elements of a
+// buffer under a smaller shape: a layer's buffers for a smaller batch). It is freed when the
+// last tensor using it is disposed, and then only after the ops queued before (the environment's
+// executor, core/executor.h), so dispose() is safe while work is in flight. The finaliser is
+// only a backstop, because the garbage collector cannot see device memory. Ops receive raw
+// pointers from the checks in native/core/args.h and never own tensors.
 #pragma once
 
 #include <napi.h>
 
 #include <cstdint>
-#include <string>
+#include <memory>
 #include <vector>
+
+#include "core/device.h"
+#include "core/executor.h"
 
 namespace alexnet {
 
-enum class DeviceKind { kCpu, kCuda };
+// One allocation; its destructor queues the free behind the ops that may still use it.
+class Storage {
+ public:
+  Storage(const Device& device, size_t bytes, std::shared_ptr<Executor> executor);
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+  ~Storage();
 
-struct Device {
-  DeviceKind kind = DeviceKind::kCpu;
-  int index = 0;
-  std::string Name() const;
-  bool operator==(const Device& other) const {
-    return kind == other.kind && (kind == DeviceKind::kCpu || index == other.index);
-  }
+  float* data() const { return data_; }
+  size_t bytes() const { return bytes_; }
+
+ private:
+  Device device_;
+  size_t bytes_;
+  std::shared_ptr<Executor> executor_;
+  float* data_ = nullptr;
 };
-
-// The device named `name` ('cpu' or 'cuda:N'), for `what` (a class name in messages). Throws when
-// this build has no CUDA backend, or the CUDA device is not there (with the runtime's reason).
-Device ParseDevice(Napi::Env env, const std::string& name, const char* what);
 
 class Tensor : public Napi::ObjectWrap<Tensor> {
  public:
   static void Register(Napi::Env env, Napi::Object exports);
   static bool IsTensor(Napi::Env env, const Napi::Value& value);
 
-  // new Tensor(shape: number[], device: 'cpu' | 'cuda:N'): zero-filled. data() is host memory on
-  // the CPU and device memory on a CUDA device.
+  // new Tensor(shape: number[], device: 'cpu' | 'cuda:N'): zero-filled.
+  // new Tensor(shape, device, base: Tensor): a view of base's first elements (base's device).
   explicit Tensor(const Napi::CallbackInfo& info);
   ~Tensor() override;
 
-  float* data() const { return data_; }
+  float* data() const { return storage_ ? storage_->data() : nullptr; }
   int64_t numel() const { return numel_; }
   const std::vector<int64_t>& shape() const { return shape_; }
   const Device& device() const { return device_; }
-  bool disposed() const { return data_ == nullptr; }
+  bool disposed() const { return storage_ == nullptr; }
 
  private:
   size_t Bytes() const { return static_cast<size_t>(numel_) * sizeof(float); }
-  void Release();
+  void Release(Napi::Env env);
   Napi::Value Read(const Napi::CallbackInfo& info);
   void Write(const Napi::CallbackInfo& info);
   void Fill(const Napi::CallbackInfo& info);
@@ -58,10 +66,13 @@ class Tensor : public Napi::ObjectWrap<Tensor> {
   Napi::Value GetDevice(const Napi::CallbackInfo& info);
   Napi::Value GetDisposed(const Napi::CallbackInfo& info);
 
-  float* data_ = nullptr;
+  std::shared_ptr<Storage> storage_;
+  std::shared_ptr<Executor> executor_;
   int64_t numel_ = 0;
   std::vector<int64_t> shape_;
   Device device_;
+  // Whether this tensor allocated its storage (and reported it to V8 as external memory).
+  bool owner_ = true;
 };
 
 }  // namespace alexnet

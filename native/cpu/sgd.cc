@@ -1,11 +1,14 @@
 #include "cpu/sgd.h"
 
+#include <cmath>
+
 #include "cpu/thread_pool.h"
 
 namespace alexnet::cpu {
 
 void SgdUpdate(float* param, const float* grad, float* velocity, int64_t n, float lr,
-               float momentum, float weight_decay) {
+               float momentum, float weight_decay, const float* guard) {
+  if (guard != nullptr && !std::isfinite(*guard)) return;
   // Memory-bound (five floats read or written per element), so a second thread only pays off
   // on large layers (fc6 has 38M weights); below 64K elements the hand-off costs more.
   ParallelFor(n, 1 << 16, [=](int64_t begin, int64_t end) {

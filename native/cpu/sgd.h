@@ -11,8 +11,10 @@
 
 namespace alexnet::cpu {
 
-// One step over n parameters, in place on `param` and `velocity`.
+// One step over n parameters, in place on `param` and `velocity`. When `guard` is not null the
+// step is skipped unless *guard is finite: the loss of the batch, so that a step that diverged
+// changes no weight without the host reading the loss first.
 void SgdUpdate(float* param, const float* grad, float* velocity, int64_t n, float lr,
-               float momentum, float weight_decay);
+               float momentum, float weight_decay, const float* guard);
 
 }  // namespace alexnet::cpu

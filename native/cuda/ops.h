@@ -33,16 +33,16 @@ void ReluBackward(int device, const float* y, const float* dy, float* dx, int64_
 void DropoutForward(int device, const float* x, float* y, int64_t n, const cpu::DropoutKey& key);
 void DropoutBackward(int device, const float* dy, float* dx, int64_t n, const cpu::DropoutKey& key);
 
-// softmax_xent.cu: labels are uploaded from the host array; the loss is reduced on the device
-// and copied back.
-double SoftmaxCrossEntropy(int device, const float* logits, const int32_t* host_labels, int64_t n,
-                           int64_t classes, float* dlogits);
-int64_t TopKCorrect(int device, const float* logits, const int32_t* host_labels, int64_t n,
-                    int64_t classes, int64_t k);
+// softmax_xent.cu: labels are uploaded from the host array; the mean loss and the count are
+// reduced on the device into *out (device memory), and nothing is copied back.
+void SoftmaxCrossEntropy(int device, const float* logits, const int32_t* host_labels, int64_t n,
+                         int64_t classes, float* dlogits, float* out);
+void TopKCorrect(int device, const float* logits, const int32_t* host_labels, int64_t n,
+                 int64_t classes, int64_t k, float* out);
 
-// sgd.cu
+// sgd.cu: cpu::SgdUpdate, `guard` in device memory.
 void SgdUpdate(int device, float* param, const float* grad, float* velocity, int64_t n, float lr,
-               float momentum, float weight_decay);
+               float momentum, float weight_decay, const float* guard);
 
 // augment.cu: the images and the per-image arrays of `params` are host memory, uploaded to the
 // staging buffer; `out` is on the device.

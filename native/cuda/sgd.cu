@@ -7,7 +7,8 @@ namespace alexnet::cuda {
 namespace {
 
 __global__ void SgdKernel(float* w, const float* g, float* v, int64_t n, float lr, float momentum,
-                          float weight_decay) {
+                          float weight_decay, const float* guard) {
+  if (guard != nullptr && !isfinite(*guard)) return;
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
        i += int64_t{gridDim.x} * blockDim.x) {
     const float vi = momentum * v[i] + (g[i] + weight_decay * w[i]);
@@ -19,10 +20,10 @@ __global__ void SgdKernel(float* w, const float* g, float* v, int64_t n, float l
 }  // namespace
 
 void SgdUpdate(int device, float* param, const float* grad, float* velocity, int64_t n, float lr,
-               float momentum, float weight_decay) {
+               float momentum, float weight_decay, const float* guard) {
   Context& ctx = GetContext(device);
   SgdKernel<<<GridFor(n), kBlock, 0, StreamOf(ctx)>>>(param, grad, velocity, n, lr, momentum,
-                                                      weight_decay);
+                                                      weight_decay, guard);
   CUDA_CHECK_LAUNCH("sgdUpdate");
 }
 

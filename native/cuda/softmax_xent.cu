@@ -1,7 +1,7 @@
 // Softmax cross-entropy and top-k counts on a CUDA device, computed as native/cpu/softmax_xent.cc
 // does (row maximum subtracted, exponentials and sums in double) so the two backends agree to
-// float rounding. One block per row; the per-row losses are summed on the device and only the
-// total (8 bytes) is copied back.
+// float rounding. One block per row; the per-row losses are summed on the device into the
+// caller's result tensor, which the host reads with the rest of the step.
 #include "cuda/launch.cuh"
 #include "cuda/memory.h"
 #include "cuda/ops.h"
@@ -60,24 +60,26 @@ __global__ void SoftmaxXentKernel(const float* logits, const int32_t* labels, in
   if (threadIdx.x == 0) row_loss[row] = log(sum) + max - static_cast<double>(z[label]);
 }
 
-__global__ void SumKernel(const double* values, int64_t n, double* total) {
+// *mean = the mean of values[0 .. n), summed in double as on the CPU.
+__global__ void MeanKernel(const double* values, int64_t n, float* mean) {
   __shared__ double shared[kBlock];
   double sum = 0.0;
   for (int64_t i = threadIdx.x; i < n; i += blockDim.x) sum += values[i];
   sum = BlockReduce(sum, shared, SumOp());
-  if (threadIdx.x == 0) *total = sum;
+  if (threadIdx.x == 0) *mean = static_cast<float>(sum * (1.0 / static_cast<double>(n)));
 }
 
 // A row counts when fewer than k logits are strictly greater than its label's (cpu/softmax_xent.h).
 __global__ void TopKKernel(const float* logits, const int32_t* labels, int64_t n, int64_t classes,
-                           int64_t k, unsigned long long* correct) {
+                           int64_t k, float* correct) {
   for (int64_t row = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; row < n;
        row += int64_t{gridDim.x} * blockDim.x) {
     const float* z = logits + row * classes;
     const float target = z[labels[row]];
     int64_t greater = 0;
     for (int64_t j = 0; j < classes; ++j) greater += z[j] > target ? 1 : 0;
-    if (greater < k) atomicAdd(correct, 1ull);
+    // Exact: float holds every count up to 2^24, far beyond a batch.
+    if (greater < k) atomicAdd(correct, 1.0f);
   }
 }
 
@@ -86,40 +88,29 @@ size_t Aligned(size_t bytes) { return (bytes + 255) / 256 * 256; }
 
 }  // namespace
 
-double SoftmaxCrossEntropy(int device, const float* logits, const int32_t* host_labels, int64_t n,
-                           int64_t classes, float* dlogits) {
+void SoftmaxCrossEntropy(int device, const float* logits, const int32_t* host_labels, int64_t n,
+                         int64_t classes, float* dlogits, float* out) {
   Context& ctx = GetContext(device);
   const size_t label_bytes = Aligned(n * sizeof(int32_t));
-  const size_t loss_bytes = Aligned(n * sizeof(double));
-  char* staging = static_cast<char*>(ctx.Staging(label_bytes + loss_bytes + sizeof(double)));
+  char* staging = static_cast<char*>(ctx.Staging(label_bytes + n * sizeof(double)));
   auto* labels = reinterpret_cast<int32_t*>(staging);
   auto* row_loss = reinterpret_cast<double*>(staging + label_bytes);
-  auto* total = reinterpret_cast<double*>(staging + label_bytes + loss_bytes);
   CopyToDevice(device, labels, host_labels, n * sizeof(int32_t));
   SoftmaxXentKernel<<<static_cast<unsigned int>(n), kBlock, 0, StreamOf(ctx)>>>(
       logits, labels, classes, 1.0 / static_cast<double>(n), dlogits, row_loss);
   CUDA_CHECK_LAUNCH("softmaxCrossEntropy");
-  SumKernel<<<1, kBlock, 0, StreamOf(ctx)>>>(row_loss, n, total);
+  MeanKernel<<<1, kBlock, 0, StreamOf(ctx)>>>(row_loss, n, out);
   CUDA_CHECK_LAUNCH("softmaxCrossEntropy");
-  double sum = 0.0;
-  CopyToHost(device, &sum, total, sizeof(double));
-  return sum * (1.0 / static_cast<double>(n));
 }
 
-int64_t TopKCorrect(int device, const float* logits, const int32_t* host_labels, int64_t n,
-                    int64_t classes, int64_t k) {
+void TopKCorrect(int device, const float* logits, const int32_t* host_labels, int64_t n,
+                 int64_t classes, int64_t k, float* out) {
   Context& ctx = GetContext(device);
-  const size_t label_bytes = Aligned(n * sizeof(int32_t));
-  char* staging = static_cast<char*>(ctx.Staging(label_bytes + sizeof(unsigned long long)));
-  auto* labels = reinterpret_cast<int32_t*>(staging);
-  auto* correct = reinterpret_cast<unsigned long long*>(staging + label_bytes);
+  auto* labels = static_cast<int32_t*>(ctx.Staging(n * sizeof(int32_t)));
   CopyToDevice(device, labels, host_labels, n * sizeof(int32_t));
-  CUDA_CHECK("topKCorrect", cudaMemsetAsync(correct, 0, sizeof *correct, StreamOf(ctx)));
-  TopKKernel<<<GridFor(n), kBlock, 0, StreamOf(ctx)>>>(logits, labels, n, classes, k, correct);
+  CUDA_CHECK("topKCorrect", cudaMemsetAsync(out, 0, sizeof *out, StreamOf(ctx)));
+  TopKKernel<<<GridFor(n), kBlock, 0, StreamOf(ctx)>>>(logits, labels, n, classes, k, out);
   CUDA_CHECK_LAUNCH("topKCorrect");
-  unsigned long long count = 0;
-  CopyToHost(device, &count, correct, sizeof count);
-  return static_cast<int64_t>(count);
 }
 
 }  // namespace alexnet::cuda

@@ -39,10 +39,10 @@ function main(): void {
   const x = Tensor.from(rng.normal(batch * 3 * 227 * 227, 50), [batch, 3, 227, 227], device);
   const labels = rng.int(batch, 1000);
 
-  for (let i = 0; i < warmup; ++i) net.trainStep(x, labels, batch, opt);
+  for (let i = 0; i < warmup; ++i) net.trainStepSync(x, labels, batch, opt);
   native.cudaSynchronize?.(index);
   native.cudaResetPeak?.(index);
-  const trainS = medianSeconds(() => net.trainStep(x, labels, batch, opt), steps, 0);
+  const trainS = medianSeconds(() => net.trainStepSync(x, labels, batch, opt), steps, 0);
   const peak = native.cudaMemory?.(index).peak ?? 0;
 
   const result: Record<string, number | string> = {
@@ -54,7 +54,7 @@ function main(): void {
   };
   for (const n of [1, 128]) {
     const xi = Tensor.from(rng.normal(n * 3 * 227 * 227, 50), [n, 3, 227, 227], device);
-    const s = medianSeconds(() => net.forward(xi, n), steps, warmup);
+    const s = medianSeconds(() => net.forwardSync(xi, n), steps, warmup);
     result[`infer_b${n}_s`] = s;
     result[`infer_images_per_s_b${n}`] = n / s;
     xi.dispose();

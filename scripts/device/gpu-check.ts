@@ -367,13 +367,13 @@ export function runNetCheck(device: Device): CheckResult[] {
   const losses = f.tensor('losses').data;
   const logits = f.tensor('logits').data;
   const results = [
-    compare('alexnet logits vs PyTorch', net.forward(x.data, x.shape[0]), logits, {
+    compare('alexnet logits vs PyTorch', net.forwardSync(x.data, x.shape[0]), logits, {
       rtol: 0,
       atol: NET * maxAbs(logits),
     }),
   ];
   for (let step = 1; step <= f.meta.steps; ++step) {
-    const loss = net.trainStep(x.data, labels, x.shape[0], opt);
+    const loss = net.trainStepSync(x.data, labels, x.shape[0], opt);
     results.push(
       compare(`alexnet step ${step} loss vs PyTorch`, [loss], [losses[step - 1]], {
         rtol: 0,
