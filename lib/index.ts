@@ -38,14 +38,27 @@ export { readCheckpoint, saveCheckpoint } from './io/checkpoint';
 export { NumpyArray, type PickleValue, unpickle } from './io/pickle';
 export { readSafetensors, writeSafetensors } from './io/safetensors';
 export { SummaryWriter } from './io/tensorboard';
-export { AlexNet, type AlexNetOptions, type Init, type ResizeSetting } from './nn/alexnet';
+export {
+  AlexNet,
+  type AlexNetOptions,
+  type BatchResult,
+  type Evaluation,
+  type Init,
+  type ResizeSetting,
+} from './nn/alexnet';
 export { LAYER_NAMES, type LayerName, type LayerShape, type Preset } from './nn/architecture';
 export { type AugmentOptions, augment, type ImageSize } from './ops/augment';
 export { biasAdd, biasBackward } from './ops/bias';
 export { ConvPlan, type ConvShape } from './ops/conv';
 export { type DropoutKey, dropoutBackward, dropoutForward } from './ops/dropout';
 export { type GemmOptions, gemm } from './ops/gemm';
-export { softmaxCrossEntropy, topKCorrect } from './ops/loss';
+export {
+  queueSoftmaxCrossEntropy,
+  queueTopKCorrect,
+  type ResultSlot,
+  softmaxCrossEntropy,
+  topKCorrect,
+} from './ops/loss';
 export { type LrnOptions, LrnPlan } from './ops/lrn';
 export { type MaxPoolOptions, MaxPoolPlan } from './ops/pool';
 export { reluBackward, reluForward } from './ops/relu';
@@ -56,6 +69,7 @@ export type {
   ClassifyOptions,
   ClassScore,
 } from './predict';
+export { flush, flushSync } from './queue';
 export { Rng } from './random';
 export { type Device, Tensor } from './tensor';
 export type { EpochMetrics } from './train/report';

@@ -37,6 +37,8 @@ export interface NativeAddon {
   flush(): Promise<void>;
   /** flush, blocking the calling thread. */
   flushSync(): void;
+  /** Bytes of host memory held by tensors now, in every thread (freed memory after its ops ran). */
+  hostMemory(): number;
   /** Backends compiled into this build, e.g. ['cpu'] or ['cpu', 'cuda']. */
   backends: string[];
   cpuThreads: number;

@@ -408,7 +408,7 @@ export class AlexNet {
    * Logits (n x classes, row-major) for a batch of n images, without dropout. Runs off the main
    * thread; calls on one model run in the order they were made.
    */
-  forward(x: Float32Array | Tensor, n: number): Promise<Float32Array> {
+  async forward(x: Float32Array | Tensor, n: number): Promise<Float32Array> {
     this.checkInput(x, n);
     return this.serial.run(async () => {
       const logits = this.queueForward(this.stageInput(x, n), false);
@@ -444,7 +444,7 @@ export class AlexNet {
   }
 
   /** trainStep, also counting the correct top-1 predictions (the trainer's accuracy). */
-  trainBatch(
+  async trainBatch(
     x: Float32Array | Tensor,
     labels: Int32Array,
     n: number,
@@ -473,7 +473,12 @@ export class AlexNet {
   }
 
   /** Evaluates a batch: mean loss and top-1 / top-k correct counts, without dropout. */
-  evaluate(x: Float32Array | Tensor, labels: Int32Array, n: number, k = 5): Promise<Evaluation> {
+  async evaluate(
+    x: Float32Array | Tensor,
+    labels: Int32Array,
+    n: number,
+    k = 5,
+  ): Promise<Evaluation> {
     this.checkInput(x, n);
     this.checkLabels(labels, n);
     return this.serial.run(async () => {

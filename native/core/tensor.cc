@@ -1,6 +1,7 @@
 #include "core/tensor.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <utility>
@@ -25,6 +26,13 @@ float* AllocateHost(size_t bytes) {
   if (ptr == nullptr) throw std::bad_alloc();
   std::memset(ptr, 0, bytes);
   return static_cast<float*>(ptr);
+}
+
+// Bytes of host memory held by tensors, in every environment (the memory() diagnostic).
+std::atomic<int64_t> host_bytes{0};
+
+Napi::Value HostMemory(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(host_bytes.load()));
 }
 
 }  // namespace
@@ -60,6 +68,7 @@ Storage::Storage(const Device& device, size_t bytes, std::shared_ptr<Executor> e
   }
 #endif
   data_ = AllocateHost(bytes);
+  host_bytes += static_cast<int64_t>(bytes);
 }
 
 Storage::~Storage() {
@@ -68,6 +77,7 @@ Storage::~Storage() {
     if (device.kind == DeviceKind::kCuda) return cuda::DeviceFree(device.index, data, bytes);
 #endif
     std::free(data);
+    host_bytes -= static_cast<int64_t>(bytes);
   });
 }
 
@@ -85,6 +95,7 @@ void Tensor::Register(Napi::Env env, Napi::Object exports) {
                                    });
   EnvironmentOf(env).tensor = Napi::Persistent(cls);
   exports.Set("Tensor", cls);
+  exports.Set("hostMemory", Napi::Function::New<HostMemory>(env, "hostMemory"));
 }
 
 bool Tensor::IsTensor(Napi::Env env, const Napi::Value& value) {

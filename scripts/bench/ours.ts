@@ -19,9 +19,13 @@ import { sizeOf, Tensor } from '../../lib/tensor';
 import { SGD } from '../../lib/train/sgd';
 import { OPS, type OpCase } from './cases';
 
-/** A case ready to run: one function per op name of OPS, and what to free afterwards. */
+/**
+ * A case ready to run: one function per op name of OPS (blocking until the op has run), the
+ * same through the asynchronous API where the case has one, and what to free afterwards.
+ */
 export interface OursCase {
   ops: Record<string, () => void>;
+  asyncOps: Record<string, () => Promise<unknown>>;
   dispose(): void;
 }
 
@@ -40,6 +44,7 @@ export function oursCase(c: OpCase, rng: Rng): OursCase {
   const zeros = (shape: readonly number[]) => keep(Tensor.zeros(shape));
   const he = (shape: readonly number[]) =>
     keep(Tensor.from(rng.normal(sizeOf(shape), Math.sqrt(2 / (sizeOf(shape) / shape[0]))), shape));
+  const asyncOps: Record<string, () => Promise<unknown>> = {};
   const ops = ((): Record<string, () => void> => {
     switch (c.kind) {
       case 'conv': {
@@ -186,6 +191,7 @@ export function oursCase(c: OpCase, rng: Rng): OursCase {
         // with random weights diverges within a few steps, and a diverged step throws.
         const x = keep(Tensor.from(rng.normal(sizeOf(shape), 1), shape));
         const labels = rng.int(c.batch, c.classes);
+        asyncOps.step = () => net.trainStep(x, labels, c.batch, opt);
         return {
           step: () => {
             net.trainStepSync(x, labels, c.batch, opt);
@@ -208,6 +214,7 @@ export function oursCase(c: OpCase, rng: Rng): OursCase {
   ) as typeof ops;
   return {
     ops: timed,
+    asyncOps,
     dispose: () => {
       for (const t of owned) t.dispose();
     },

@@ -13,7 +13,7 @@ import { type Flags, parseFlags } from '../cli';
 import { CLASSES, INPUT_SIZE, OPS, trainCase } from './cases';
 import { describeMachine } from './machine';
 import { oursCase } from './ours';
-import { measure, type Timing } from './timing';
+import { measure, measureAsync, type Timing } from './timing';
 import { PYTHON_CANDIDATES, TorchPeer } from './torch';
 
 const USAGE = `Usage: npm run bench -- train [options]
@@ -54,6 +54,8 @@ interface Row {
   batch: number;
   layers: 'all' | 'fc';
   ours: Timing & { imagesPerSecond: number };
+  /** The same step through the Promise API (compute off the event loop's thread). */
+  oursAsync: Timing & { imagesPerSecond: number };
   torch: (Timing & { imagesPerSecond: number }) | null;
 }
 
@@ -97,8 +99,12 @@ export async function main(argv: string[]): Promise<void> {
   print(
     `timing: median of at least ${timing.minReps} steps and ${timing.minSeconds} s after a warm-up step\n`,
   );
-  print('batch | layers  | ours img/s | PyTorch img/s | PyTorch time / ours');
-  print('----- | ------- | ---------- | ------------- | -------------------');
+  print(
+    'batch | layers  | ours img/s | ours async img/s | async / blocking | PyTorch img/s | PyTorch time / ours',
+  );
+  print(
+    '----- | ------- | ---------- | ---------------- | ---------------- | ------------- | -------------------',
+  );
 
   const rows: Row[] = [];
   const rng = new Rng(1);
@@ -108,8 +114,10 @@ export async function main(argv: string[]): Promise<void> {
         const c = trainCase(batch, layers);
         const ours = oursCase(c, rng);
         let oursTiming: Timing;
+        let asyncTiming: Timing;
         try {
           oursTiming = measure(ours.ops.step, timing);
+          asyncTiming = await measureAsync(ours.asyncOps.step, timing);
         } finally {
           ours.dispose();
         }
@@ -119,12 +127,15 @@ export async function main(argv: string[]): Promise<void> {
           batch,
           layers,
           ours: withRate(oursTiming),
+          oursAsync: withRate(asyncTiming),
           torch: torchTiming && withRate(torchTiming),
         };
         rows.push(row);
         print(
           `${String(batch).padStart(5)} | ${(layers === 'all' ? 'all' : 'fc6-fc8').padEnd(7)} | ` +
             `${row.ours.imagesPerSecond.toFixed(1).padStart(10)} | ` +
+            `${row.oursAsync.imagesPerSecond.toFixed(1).padStart(16)} | ` +
+            `${(row.ours.ms / row.oursAsync.ms).toFixed(3).padStart(16)} | ` +
             `${(row.torch ? row.torch.imagesPerSecond.toFixed(1) : '-').padStart(13)} | ` +
             `${row.torch ? (row.torch.ms / row.ours.ms).toFixed(2) : '-'}`,
         );

@@ -1,0 +1,225 @@
+/**
+ * The runtime contract (lib/queue.ts, native/core/executor.h): the asynchronous API computes off
+ * the event loop's thread, calls on one model run in order, native errors reach the caller,
+ * dispose() waits for work in flight, the addon runs in worker threads, and a model's memory
+ * stays bounded whatever batch sizes come.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { native } from '../lib/native';
+import { AlexNet } from '../lib/nn/alexnet';
+import { ConvPlan } from '../lib/ops/conv';
+import { flush } from '../lib/queue';
+import { Rng } from '../lib/random';
+import { Tensor } from '../lib/tensor';
+import { SGD } from '../lib/train/sgd';
+
+/** A small network (input 67, widths x1/8) with fixed random weights. */
+function smallNet(seed = 3): AlexNet {
+  return new AlexNet({ classes: 10, inputSize: 67, widthScale: 1 / 8, seed, device: 'cpu' });
+}
+
+function images(n: number, size: number, seed: number): Float32Array {
+  return new Rng(seed).normal(n * 3 * size * size, 1);
+}
+
+/**
+ * The longest gap between ticks of a 1 ms interval while `work` runs: how long the event loop
+ * was held.
+ */
+async function longestStall(work: () => Promise<unknown> | unknown): Promise<number> {
+  let last = performance.now();
+  let longest = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    longest = Math.max(longest, now - last);
+    last = now;
+  }, 1);
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  last = performance.now();
+  await work();
+  const now = performance.now();
+  longest = Math.max(longest, now - last);
+  clearInterval(timer);
+  return longest;
+}
+
+describe('the asynchronous API', () => {
+  // The bvlc network at batch 16 takes about a second on 2 cores: long enough that a blocked
+  // event loop shows, short enough for CI. Its weights are left at zero (init 'none'): the time
+  // does not depend on the values.
+  test('forward keeps the event loop running; forwardSync holds it', async () => {
+    const net = new AlexNet({ preset: 'bvlc', classes: 1000, init: 'none', device: 'cpu' });
+    const x = images(16, 227, 1);
+    const started = performance.now();
+    const blocked = await longestStall(() => net.forwardSync(x, 16));
+    const took = performance.now() - started;
+    const free = await longestStall(() => net.forward(x, 16));
+    await net.dispose();
+    // The measurement can fail: the blocking call shows as one stall as long as the pass.
+    expect(blocked).toBeGreaterThan(0.8 * took);
+    expect(took).toBeGreaterThan(300);
+    expect(free).toBeLessThan(100);
+  });
+
+  test('async and sync calls give the same logits, losses and weights', async () => {
+    const a = smallNet();
+    const b = smallNet();
+    const x = images(4, 67, 2);
+    const labels = Int32Array.from([0, 3, 9, 3]);
+    expect(await a.forward(x, 4)).toEqual(b.forwardSync(x, 4));
+    const optA = new SGD(a, { lr: 0.01 });
+    const optB = new SGD(b, { lr: 0.01 });
+    for (let i = 0; i < 2; ++i) {
+      expect(await a.trainBatch(x, labels, 4, optA)).toEqual(b.trainBatchSync(x, labels, 4, optB));
+    }
+    expect(await a.evaluate(x, labels, 4)).toEqual(b.evaluateSync(x, labels, 4));
+    for (const [i, p] of a.parameters().entries()) {
+      expect(p.value.toArray()).toEqual(b.parameters()[i].value.toArray());
+    }
+    expect(a.step).toBe(2);
+    await Promise.all([a.dispose(), b.dispose()]);
+  });
+
+  test('calls on one model run in the order they were made', async () => {
+    const net = smallNet();
+    const inputs = [1, 2, 3].map((seed) => images(2, 67, seed));
+    const expected = inputs.map((x) => net.forwardSync(x, 2));
+    // All three are queued before any has run; each must see its own input.
+    const results = await Promise.all(inputs.map((x) => net.forward(x, 2)));
+    expect(results).toEqual(expected);
+    await net.dispose();
+  });
+
+  test('a blocking call while asynchronous ones are in flight is refused', async () => {
+    const net = smallNet();
+    const x = images(1, 67, 4);
+    const pending = net.forward(x, 1);
+    expect(() => net.forwardSync(x, 1)).toThrow(
+      'forwardSync was called while asynchronous calls on this model are in flight; await them first',
+    );
+    await pending;
+    await net.dispose();
+  });
+
+  test('a non-finite loss rejects and changes no weight', async () => {
+    const net = smallNet();
+    const opt = new SGD(net, { lr: 0.01 });
+    const before = net.parameters().map((p) => p.value.toArray());
+    const x = images(2, 67, 5).map((v) => v * 1e38);
+    await expect(net.trainBatch(x, Int32Array.from([0, 1]), 2, opt)).rejects.toThrow(
+      /Loss became (NaN|Infinity) at step 0; no weights were updated/,
+    );
+    expect(net.parameters().map((p) => p.value.toArray())).toEqual(before);
+    expect(net.step).toBe(0);
+    await net.dispose();
+  });
+
+  test('dispose() waits for the calls in flight, then frees', async () => {
+    const net = smallNet();
+    const x = images(2, 67, 6);
+    const expected = net.forwardSync(x, 2);
+    const pending = net.forward(x, 2);
+    const disposed = net.dispose();
+    expect(await pending).toEqual(expected);
+    await disposed;
+    await expect(net.forward(x, 2)).rejects.toThrow('This AlexNet has been disposed');
+  });
+});
+
+describe('queued ops', () => {
+  test('tensors and plans disposed after their op was queued are freed after it ran', async () => {
+    const plan = new ConvPlan(
+      {
+        batch: 1,
+        inChannels: 1,
+        height: 3,
+        width: 3,
+        outChannels: 1,
+        kernel: 3,
+        stride: 1,
+        pad: 0,
+        groups: 1,
+      },
+      'cpu',
+    );
+    const x = Tensor.from(new Float32Array(9).fill(1), [1, 1, 3, 3]);
+    const w = Tensor.from(new Float32Array(9).fill(2), [1, 1, 3, 3]);
+    const y = Tensor.zeros([1, 1, 1, 1]);
+    plan.forward(x, w, y);
+    x.dispose();
+    w.dispose();
+    plan.dispose();
+    await flush();
+    expect(y.toArray()).toEqual(Float32Array.from([18]));
+    y.dispose();
+  });
+});
+
+describe('worker threads', () => {
+  const entry = path.join(__dirname, '..', 'dist', 'lib', 'index.js');
+
+  test('two workers each load the package and compute what the main thread does', async () => {
+    if (!fs.existsSync(entry)) throw new Error(`${entry} is missing: run \`npm run build\``);
+    const x = images(2, 67, 7);
+    const net = smallNet(11);
+    const expected = net.forwardSync(x, 2);
+    await net.dispose();
+    const source = `
+      const { parentPort, workerData } = require('node:worker_threads');
+      const { AlexNet } = require(workerData.entry);
+      (async () => {
+        const net = new AlexNet({ classes: 10, inputSize: 67, widthScale: 1 / 8, seed: 11, device: 'cpu' });
+        const logits = await net.forward(workerData.x, 2);
+        await net.dispose();
+        parentPort.postMessage(logits);
+      })();
+    `;
+    const run = () =>
+      new Promise<Float32Array>((resolve, reject) => {
+        const worker = new Worker(source, { eval: true, workerData: { entry, x } });
+        worker.once('message', resolve);
+        worker.once('error', reject);
+      });
+    // Both workers and the main thread compute at once.
+    const main = smallNet(11);
+    const [first, second, here] = await Promise.all([run(), run(), main.forward(x, 2)]);
+    await main.dispose();
+    expect(first).toEqual(expected);
+    expect(second).toEqual(expected);
+    expect(here).toEqual(expected);
+  });
+});
+
+describe('bounded memory', () => {
+  /** Bytes of host memory the addon's tensors hold, once the queued frees have run. */
+  const held = async () => {
+    await flush();
+    return native.hostMemory();
+  };
+
+  test('varying batch sizes reuse the buffers of the largest; inference holds no gradients', async () => {
+    const net = smallNet();
+    await net.forward(images(8, 67, 8), 8);
+    const afterLargest = await held();
+    const rng = new Rng(9);
+    for (let i = 0; i < 20; ++i) {
+      const n = 1 + rng.int(1, 8)[0];
+      await net.forward(images(n, 67, i), n);
+    }
+    // Smaller batches are views of the largest's buffers: not one more byte of tensors. (Plans,
+    // with their im2col scratch, are kept for the 4 most recent batch sizes: lib/nn/layer.ts.)
+    expect(await held()).toBe(afterLargest);
+
+    const opt = new SGD(net, { lr: 0.01 });
+    const beforeTraining = await held();
+    await net.trainBatch(images(8, 67, 10), new Int32Array(8), 8, opt);
+    // The first training step allocates the gradients (as large as the weights) and the
+    // layers' input-gradient buffers.
+    const weights = net.parameters().reduce((sum, p) => sum + p.value.size * 4, 0);
+    expect((await held()) - beforeTraining).toBeGreaterThan(weights);
+    opt.dispose();
+    await net.dispose();
+  });
+});
