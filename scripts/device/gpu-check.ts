@@ -14,8 +14,8 @@
  * exact sum by about 2^-24 * length / 7 per output (test/conv.test.ts), so 1e-6 * length, about
  * 100 standard deviations, is ample while a wrong index gives O(1) errors. LRN goes through
  * pow(), whose float implementations differ by a few ulps: 1e-5 relative. Max-pool backward sums
- * up to four overlapping window gradients in either order: 1e-6. SGD may contract to FMA
- * differently: 1e-6 relative.
+ * up to four overlapping window gradients in either order: 1e-6. SGD rounds each operation on its
+ * own in the same order on both backends (native/cuda/sgd.cu, native/cpu/sgd.cc): exact.
  */
 import * as path from 'node:path';
 import {
@@ -305,8 +305,8 @@ export function runOpChecks(device: Device, seed: number): CheckResult[] {
     const step = { lr: 0.01, momentum: 0.9, weightDecay: 5e-4 };
     sgdUpdate(wc, gc, vc, step);
     sgdUpdate(wg, gg, vg, step);
-    results.push(compare('sgd weights', wg.toArray(), wc.toArray(), { rtol: 1e-6, atol: 1e-9 }));
-    results.push(compare('sgd velocity', vg.toArray(), vc.toArray(), { rtol: 1e-6, atol: 1e-9 }));
+    results.push(compare('sgd weights', wg.toArray(), wc.toArray(), EXACT));
+    results.push(compare('sgd velocity', vg.toArray(), vc.toArray(), EXACT));
     for (const t of [wc, wg, gc, gg, vc, vg]) t.dispose();
   }
 
