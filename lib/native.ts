@@ -70,9 +70,7 @@ export interface NativeAddon {
    */
   cudaLibraries?: (folders?: string[]) => NativeCudaLibraries;
   /** The convolution algorithms chosen on a CUDA device so far (cuDNN's enum values). */
-  cudaConvAlgorithms?: (
-    index: number,
-  ) => {
+  cudaConvAlgorithms?: (index: number) => {
     pass: 'fwd' | 'bwd_data' | 'bwd_filter';
     shape: string;
     algo: number;
