@@ -8,12 +8,21 @@
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"],
       "cflags_cc": ["-std=c++17", "-O3", "-ffp-contract=fast", "-fno-math-errno"],
+      "dependencies": ["cpu_exact"],
       "conditions": [
         ["target_arch=='x64'", {
           "defines": ["ALEXNET_GEMM_X86"],
           "dependencies": ["gemm_avx2", "gemm_avx512"]
         }]
       ]
+    },
+    {
+      "target_name": "cpu_exact",
+      "type": "static_library",
+      "sources": ["<!@(node -p \"require('./native/sources.json').cpu_exact.join(' ')\")"],
+      "include_dirs": ["native"],
+      "cflags": ["-fPIC"],
+      "cflags_cc": ["-std=c++17", "-O3", "-ffp-contract=off"]
     },
     {
       "target_name": "gemm_avx2",

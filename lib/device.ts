@@ -1,7 +1,8 @@
 /** Device selection: what the user asks for ('auto', 'cpu', 'cuda', 'cuda:N') to a concrete device. */
 import * as os from 'node:os';
+import { findWheelFolders, type WheelSearch } from './cuda-wheels';
 import { DeviceError } from './errors';
-import { native } from './native';
+import { type NativeCudaLibraries, native } from './native';
 import type { Device } from './tensor';
 import { fail } from './validate';
 
@@ -11,6 +12,33 @@ export interface ResolvedDevice {
   device: Device;
   /** Why 'auto' chose this device, for a one-line message; empty when asked explicitly. */
   reason: string;
+}
+
+export interface CudaLibraries extends NativeCudaLibraries {
+  /** What the search of python3's NVIDIA wheels ran and found, or why it did not run. */
+  wheelSearch: string;
+}
+
+/** The wheel search, run at most once per process. */
+let wheelSearch: WheelSearch | null = null;
+
+/**
+ * Opens cuDNN and cuBLAS (native/cuda/library.h) and says what was found. When either is neither
+ * in ALEXNET_CUDA_LIBS nor on the loader path, the lib folders of python3's NVIDIA wheels are
+ * looked up once (lib/cuda-wheels.ts) and searched too. Null when the build has no CUDA backend.
+ */
+export function cudaLibraries(): CudaLibraries | null {
+  if (!native.cudaLibraries) return null;
+  let libs = native.cudaLibraries();
+  if (!libs.ok && libs.notFound && wheelSearch === null) {
+    wheelSearch = findWheelFolders();
+    if (wheelSearch.folders.length > 0) libs = native.cudaLibraries(wheelSearch.folders);
+  }
+  const searched =
+    wheelSearch?.description ??
+    (libs.ok ? 'not run: found without it' : 'not run: the libraries were found but unusable');
+  const error = libs.ok || !wheelSearch ? libs.error : `${libs.error}\nPython wheels: ${searched}`;
+  return { ...libs, error, wheelSearch: searched };
 }
 
 /**
@@ -26,8 +54,8 @@ export function cudaUnavailable(index = 0): string {
     if (gpus.length === 0) return `no CUDA device (${error || 'none visible'})`;
     return `no device cuda:${index} (this machine has cuda:0 .. cuda:${gpus.length - 1})`;
   }
-  const libs = native.cudaLibraries();
-  return libs.ok ? '' : libs.error;
+  const libs = cudaLibraries();
+  return libs === null || libs.ok ? '' : libs.error;
 }
 
 export function resolveDevice(request: unknown): ResolvedDevice {
@@ -66,11 +94,14 @@ export interface DeviceInfo {
   memory: number;
   /** Whether this build can run the op set on it. */
   usable: boolean;
+  /** For a CUDA device: cuDNN and cuBLAS, where from, their versions and what did not open. */
+  libraries?: CudaLibraries;
 }
 
 /**
  * The devices of this machine: the CPU (its model, RAM and the threads the kernels use), then
- * the CUDA devices when the addon was built with nvcc, usable when cuDNN and cuBLAS load too.
+ * the CUDA devices when the addon was built with nvcc, usable when cuDNN and cuBLAS load too,
+ * with what loading them found.
  */
 export function devices(): DeviceInfo[] {
   const cpus = os.cpus();
@@ -89,6 +120,7 @@ export function devices(): DeviceInfo[] {
       name: `${d.name} (compute ${d.compute})`,
       memory: d.memory,
       usable: cudaUnavailable(d.index) === '',
+      libraries: cudaLibraries() ?? undefined,
     });
   }
   return list;

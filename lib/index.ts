@@ -31,7 +31,14 @@ export {
   stratifiedSplit,
   writeImageLists,
 } from './data/sources';
-export { type DeviceInfo, type DeviceRequest, devices, resolveDevice } from './device';
+export {
+  type CudaLibraries,
+  cudaLibraries,
+  type DeviceInfo,
+  type DeviceRequest,
+  devices,
+  resolveDevice,
+} from './device';
 export * from './errors';
 export { readBvlcWeights } from './io/bvlc';
 export { readCheckpoint, saveCheckpoint } from './io/checkpoint';

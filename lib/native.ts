@@ -22,6 +22,35 @@ export interface NativePlan {
   dispose(): void;
 }
 
+/** What opening cuDNN and cuBLAS found (native/cuda/library.h). */
+export interface NativeCudaLibraries {
+  ok: boolean;
+  /** A library was in none of the folders searched (more folders may help). */
+  notFound: boolean;
+  /** Why a library could not be loaded, one paragraph per library; '' when both were. */
+  error: string;
+  /** "cuDNN 9.10.2 from /path", "cuBLAS 12.8.4 from /path"; '' when not loaded. */
+  cudnn: string;
+  cublas: string;
+  /** Where nvrtc was opened from; '' when not found (cuDNN's runtime-compiled engines use it). */
+  nvrtc: string;
+  /** "major.minor[.patch]"; '' when unknown. *Cuda: the CUDA version each was built for. */
+  versions: {
+    cudnn: string;
+    cudnnCuda: string;
+    cublas: string;
+    cublasCuda: string;
+    /** The newest CUDA the driver supports; '' without a driver. */
+    driverCuda: string;
+    /** The CUDA runtime linked into the addon. */
+    runtimeCuda: string;
+  };
+  /** Each sub-library (cuDNN's parts, cuBLASLt, nvrtc) that did not open, with its dlerror. */
+  unopened: string[];
+  /** The folders searched after ALEXNET_CUDA_LIBS and the loader path. */
+  folders: string[];
+}
+
 export interface NativeAddon {
   /** A zero-filled tensor, or with `base` a view of base's first elements under `shape`. */
   Tensor: new (
@@ -50,10 +79,18 @@ export interface NativeAddon {
     error: string;
   };
   /**
-   * Present when built with nvcc: opens cuDNN and cuBLAS (ALEXNET_CUDA_LIBS, the loader path, then
-   * python3's NVIDIA wheels) and says where they came from, or what was tried.
+   * Present when built with nvcc: opens cuDNN and cuBLAS (ALEXNET_CUDA_LIBS, the loader path,
+   * then `folders` when given; lib/device.ts passes the NVIDIA wheels' folders) and says where
+   * they came from, or what was tried.
    */
-  cudaLibraries?: () => { ok: boolean; cudnn: string; cublas: string; error: string };
+  cudaLibraries?: (folders?: string[]) => NativeCudaLibraries;
+  /** The convolution algorithms chosen on a CUDA device so far (cuDNN's enum values). */
+  cudaConvAlgorithms?: (index: number) => {
+    pass: 'fwd' | 'bwd_data' | 'bwd_filter';
+    shape: string;
+    algo: number;
+    workspace: number;
+  }[];
   /** Bytes of device memory held through the addon (tensors, workspace, staging), and the peak. */
   cudaMemory?: (index: number) => { allocated: number; peak: number };
   cudaResetPeak?: (index: number) => void;

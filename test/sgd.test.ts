@@ -51,6 +51,33 @@ describe(`sgdUpdate (seed ${seed})`, () => {
     });
   }
 
+  // The CUDA kernel rounds each product and sum on its own, in this order (native/cuda/sgd.cu),
+  // and native/cpu/sgd.cc is compiled without FMA contraction to match, so that the GPU check
+  // compares the two exactly. Math.fround after every operation is that float32 arithmetic; a
+  // fused multiply-add, or another order, changes the last bit of some of 200003 elements.
+  test('rounds each operation to float32 in the order of the CUDA kernel, exactly', () => {
+    const n = 200003;
+    const f = Math.fround;
+    const lr = f(0.01);
+    const momentum = f(0.9);
+    const weightDecay = f(5e-4);
+    const w = rng.uniform(n);
+    const v = rng.uniform(n);
+    const g = rng.uniform(n);
+    const param = Tensor.from(w, [n]);
+    const velocity = Tensor.from(v, [n]);
+    const grad = Tensor.from(g, [n]);
+    sgdUpdate(param, grad, velocity, { lr, momentum, weightDecay });
+    for (let i = 0; i < n; ++i) {
+      const decayed = f(g[i] + f(weightDecay * w[i]));
+      v[i] = f(f(momentum * v[i]) + decayed);
+      w[i] = f(w[i] - f(lr * v[i]));
+    }
+    expect(velocity.toArray()).toEqual(v);
+    expect(param.toArray()).toEqual(w);
+    for (const t of [param, grad, velocity]) t.dispose();
+  });
+
   test('defaults to momentum 0.9 and no weight decay', () => {
     const n = 50;
     const w0 = rng.uniform(n);

@@ -1,3 +1,7 @@
+// Compiled with -ffp-contract=off (sources.json "cpu_exact"; CMakeLists.txt, binding.gyp): each
+// product and sum below is rounded to float on its own, in this order, exactly as the CUDA kernel
+// (native/cuda/sgd.cu) does with __fmul_rn / __fadd_rn, so the two backends agree bitwise. A
+// fused multiply-add on one side only would round momentum * v + g' once instead of twice.
 #include "cpu/sgd.h"
 
 #include <cmath>
@@ -16,9 +20,10 @@ void SgdUpdate(float* param, const float* grad, float* velocity, int64_t n, floa
     const float* __restrict g = grad;
     float* __restrict v = velocity;
     for (int64_t i = begin; i < end; ++i) {
-      float vi = momentum * v[i] + (g[i] + weight_decay * w[i]);
+      const float decayed = g[i] + weight_decay * w[i];
+      const float vi = momentum * v[i] + decayed;
       v[i] = vi;
-      w[i] -= lr * vi;
+      w[i] = w[i] - lr * vi;
     }
   });
 }

@@ -49,6 +49,7 @@ ALEXNET_REAL(cudnn::NanPropagation, cudnnNanPropagation_t)
 ALEXNET_REAL(cublas::Status, cublasStatus_t)
 ALEXNET_REAL(cublas::Operation, cublasOperation_t)
 ALEXNET_REAL(cublas::Math, cublasMath_t)
+ALEXNET_REAL(cublas::LibraryProperty, libraryPropertyType)
 #undef ALEXNET_REAL
 
 template <typename F>
@@ -95,6 +96,9 @@ ALEXNET_SAME_VALUE(cublas::kOpT, CUBLAS_OP_T)
 ALEXNET_SAME_VALUE(cublas::kDefaultMath, CUBLAS_DEFAULT_MATH)
 ALEXNET_SAME_VALUE(cublas::kPedanticMath, CUBLAS_PEDANTIC_MATH)
 ALEXNET_SAME_VALUE(cublas::kTf32TensorOpMath, CUBLAS_TF32_TENSOR_OP_MATH)
+ALEXNET_SAME_VALUE(cublas::kMajorVersion, MAJOR_VERSION)
+ALEXNET_SAME_VALUE(cublas::kMinorVersion, MINOR_VERSION)
+ALEXNET_SAME_VALUE(cublas::kPatchLevel, PATCH_LEVEL)
 #undef ALEXNET_SAME_VALUE
 
 // Our enums are passed where theirs are expected: same size.
@@ -103,6 +107,7 @@ static_assert(sizeof(cudnn::DataType) == sizeof(cudnnDataType_t));
 static_assert(sizeof(cudnn::MathType) == sizeof(cudnnMathType_t));
 static_assert(sizeof(cudnn::ConvolutionFwdAlgo) == sizeof(cudnnConvolutionFwdAlgo_t));
 static_assert(sizeof(cublas::Operation) == sizeof(cublasOperation_t));
+static_assert(sizeof(cublas::LibraryProperty) == sizeof(libraryPropertyType));
 
 // The perf structs cudnnFind* fills.
 #define ALEXNET_SAME_LAYOUT(ours, theirs)                                               \

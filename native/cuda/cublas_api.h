@@ -26,6 +26,12 @@ enum Operation : int { kOpN = 0, kOpT = 1 };
 // reductions, which float32 never uses anyway.
 enum Math : int { kDefaultMath = 0, kPedanticMath = 2, kTf32TensorOpMath = 3 };
 
+// libraryPropertyType (library_types.h), for cublasGetProperty.
+enum LibraryProperty : int { kMajorVersion = 0, kMinorVersion = 1, kPatchLevel = 2 };
+
+using GetPropertyFn = Status (*)(LibraryProperty, int* value);
+// The CUDA runtime version cuBLAS was built against (e.g. 13000).
+using GetCudartVersionFn = size_t (*)();
 using CreateFn = Status (*)(Handle*);
 using DestroyFn = Status (*)(Handle);
 using GetStatusStringFn = const char* (*)(Status);
@@ -36,12 +42,14 @@ using SgemmFn = Status (*)(Handle, Operation transa, Operation transb, int m, in
                            const float* beta, float* c, int ldc);
 
 // (member, exported symbol) of every function we load.
-#define ALEXNET_CUBLAS_FUNCTIONS(X)         \
-  X(Create, cublasCreate_v2)                \
-  X(Destroy, cublasDestroy_v2)              \
-  X(GetStatusString, cublasGetStatusString) \
-  X(SetStream, cublasSetStream_v2)          \
-  X(SetMathMode, cublasSetMathMode)         \
+#define ALEXNET_CUBLAS_FUNCTIONS(X)           \
+  X(GetProperty, cublasGetProperty)           \
+  X(GetCudartVersion, cublasGetCudartVersion) \
+  X(Create, cublasCreate_v2)                  \
+  X(Destroy, cublasDestroy_v2)                \
+  X(GetStatusString, cublasGetStatusString)   \
+  X(SetStream, cublasSetStream_v2)            \
+  X(SetMathMode, cublasSetMathMode)           \
   X(Sgemm, cublasSgemm_v2)
 
 struct Api {

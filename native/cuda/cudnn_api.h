@@ -85,6 +85,8 @@ using ConvolutionBwdFilterAlgoPerf = AlgoPerf<ConvolutionBwdFilterAlgo>;
 
 // Function types, named after the cuDNN function without its prefix.
 using GetVersionFn = size_t (*)();
+// The CUDA runtime version cuDNN was built against (e.g. 12080): its cuBLAS must be that major.
+using GetCudartVersionFn = size_t (*)();
 using GetErrorStringFn = const char* (*)(Status);
 using CreateFn = Status (*)(Handle*);
 using DestroyFn = Status (*)(Handle);
@@ -167,6 +169,7 @@ using PoolingBackwardFn = Status (*)(Handle, const PoolingDescriptor, const void
 // them, api_check.cc checks their types.
 #define ALEXNET_CUDNN_FUNCTIONS(X)                                                           \
   X(GetVersion, cudnnGetVersion)                                                             \
+  X(GetCudartVersion, cudnnGetCudartVersion)                                                 \
   X(GetErrorString, cudnnGetErrorString)                                                     \
   X(Create, cudnnCreate)                                                                     \
   X(Destroy, cudnnDestroy)                                                                   \

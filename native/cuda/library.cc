@@ -1,16 +1,14 @@
 // Opens cuDNN and cuBLAS with dlopen and resolves the functions of cudnn_api.h / cublas_api.h.
-// The search order is described in library.h; every attempt is recorded so that a failure says
-// what was tried.
+// The search order and the version rules are described in library.h; every attempt is recorded
+// so that a failure says what was tried.
 #include "cuda/library.h"
 
-#include <dirent.h>
+#include <cuda_runtime_api.h>
 #include <dlfcn.h>
 
-#include <cstdio>
 #include <cstdlib>
 #include <mutex>
 #include <stdexcept>
-#include <vector>
 
 namespace alexnet::cuda {
 
@@ -18,18 +16,14 @@ namespace {
 
 constexpr const char* kEnvVar = "ALEXNET_CUDA_LIBS";
 
-struct LibrarySpec {
-  const char* display;                  // "cuDNN 9"
-  std::vector<const char*> sonames;     // tried in order in each folder
-  std::vector<const char*> companions;  // opened first from the same folder, when present
-  const char* wheel_hint;               // pip package(s) that ship it
-};
-
-// A library opened from one place, with the companions opened beside it.
-struct Opened {
-  void* main = nullptr;
-  std::vector<void*> companions;
-  std::string where;
+// cuDNN 9's sub-libraries (the cuDNN 9 installation guide's list of libcudnn_*.so.9).
+const char* const kCudnnParts[] = {
+    "libcudnn_graph.so.9",
+    "libcudnn_engines_precompiled.so.9",
+    "libcudnn_engines_runtime_compiled.so.9",
+    "libcudnn_heuristic.so.9",
+    "libcudnn_ops.so.9",
+    "libcudnn_cnn.so.9",
 };
 
 std::vector<std::string> Split(const std::string& list, char sep) {
@@ -44,45 +38,10 @@ std::vector<std::string> Split(const std::string& list, char sep) {
   return parts;
 }
 
-// The lib folders of the NVIDIA wheels of `python3`: <nvidia package path>/*/lib. Asked once.
-const std::vector<std::string>& WheelFolders(std::string* note) {
-  static std::vector<std::string> folders;
-  static std::string why;
-  static std::once_flag once;
-  std::call_once(once, [] {
-    FILE* pipe =
-        popen("python3 -c \"import nvidia; print('\\n'.join(nvidia.__path__))\" 2>/dev/null", "r");
-    if (pipe == nullptr) {
-      why = "python3 could not be started";
-      return;
-    }
-    std::string output;
-    char buffer[512];
-    while (fgets(buffer, sizeof buffer, pipe) != nullptr) output += buffer;
-    int status = pclose(pipe);
-    if (status != 0 || output.empty()) {
-      why = "python3 has no nvidia wheels (or no python3 on the PATH)";
-      return;
-    }
-    for (const std::string& root : Split(output, '\n')) {
-      DIR* dir = opendir(root.c_str());
-      if (dir == nullptr) continue;
-      while (dirent* entry = readdir(dir)) {
-        std::string name = entry->d_name;
-        if (name == "." || name == "..") continue;
-        std::string lib = root + "/" + name + "/lib";
-        DIR* probe = opendir(lib.c_str());
-        if (probe != nullptr) {
-          closedir(probe);
-          folders.push_back(lib);
-        }
-      }
-      closedir(dir);
-    }
-    if (folders.empty()) why = "python3's nvidia packages have no lib folders";
-  });
-  *note = why;
-  return folders;
+// 12080 -> "12.8" (the CUDA runtime's and driver's encoding: 1000 * major + 10 * minor).
+std::string CudaVersion(size_t v) {
+  if (v == 0) return "";
+  return std::to_string(v / 1000) + "." + std::to_string(v % 1000 / 10);
 }
 
 std::string DlError() {
@@ -90,162 +49,237 @@ std::string DlError() {
   return e == nullptr ? "unknown error" : e;
 }
 
-// Tries `folder` (empty: the loader's search path) for each soname of `spec`.
-bool TryOpen(const LibrarySpec& spec, const std::string& folder, Opened* out,
-             std::vector<std::string>* tried) {
-  for (const char* soname : spec.sonames) {
-    std::string path = folder.empty() ? soname : folder + "/" + soname;
-    // Companions of the same major version only: libcublasLt.so.13 beside libcublas.so.13.
-    const std::string suffix = std::string(soname).substr(std::string(soname).rfind(".so."));
-    for (const char* companion : spec.companions) {
-      std::string name = companion;
-      if (name.size() < suffix.size() ||
-          name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) {
-        continue;
+std::string PathIn(const std::string& folder, const std::string& soname) {
+  return folder.empty() ? soname : folder + "/" + soname;
+}
+
+// The folders to search: ALEXNET_CUDA_LIBS, "" (the loader's search path), then `extra`.
+std::vector<std::string> SearchFolders(const std::vector<std::string>& extra) {
+  std::vector<std::string> folders;
+  if (const char* env = std::getenv(kEnvVar)) folders = Split(env, ':');
+  folders.push_back("");
+  folders.insert(folders.end(), extra.begin(), extra.end());
+  return folders;
+}
+
+// A library opened from one folder ("" for the loader's search path).
+struct Opened {
+  void* handle = nullptr;
+  std::string folder;
+  std::string where;
+};
+
+// Opens `soname` from the first of `folders` that has it, after opening `parts` from that same
+// folder. Each folder that lacks it goes to `tried`; each part that failed to open in the folder
+// where `soname` was found goes to `unopened`.
+Opened OpenFirst(const std::vector<std::string>& folders, const std::string& soname,
+                 const std::vector<std::string>& parts, std::vector<std::string>* tried,
+                 std::vector<std::string>* unopened) {
+  for (const std::string& folder : folders) {
+    std::vector<void*> opened_parts;
+    std::vector<std::string> failed_parts;
+    for (const std::string& part : parts) {
+      if (void* h = dlopen(PathIn(folder, part).c_str(), RTLD_NOW | RTLD_GLOBAL)) {
+        opened_parts.push_back(h);
+      } else {
+        failed_parts.push_back(PathIn(folder, part) + ": " + DlError());
       }
-      std::string cpath = folder.empty() ? name : folder + "/" + name;
-      if (void* h = dlopen(cpath.c_str(), RTLD_NOW | RTLD_GLOBAL)) out->companions.push_back(h);
     }
-    void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_GLOBAL);
-    if (handle != nullptr) {
-      out->main = handle;
-      out->where = folder.empty() ? std::string(soname) + " (loader search path)" : path;
-      return true;
+    const std::string path = PathIn(folder, soname);
+    if (void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_GLOBAL)) {
+      unopened->insert(unopened->end(), failed_parts.begin(), failed_parts.end());
+      return {handle, folder, folder.empty() ? soname + " (loader search path)" : path};
     }
     tried->push_back(path + ": " + DlError());
-    for (void* h : out->companions) dlclose(h);
-    out->companions.clear();
+    for (void* h : opened_parts) dlclose(h);
   }
-  return false;
+  return {};
 }
 
-Opened Open(const LibrarySpec& spec) {
-  Opened opened;
-  std::vector<std::string> tried;
-  if (const char* env = std::getenv(kEnvVar)) {
-    for (const std::string& folder : Split(env, ':')) {
-      if (TryOpen(spec, folder, &opened, &tried)) return opened;
-    }
-  }
-  if (TryOpen(spec, "", &opened, &tried)) return opened;
-  std::string note;
-  for (const std::string& folder : WheelFolders(&note)) {
-    if (TryOpen(spec, folder, &opened, &tried)) return opened;
-  }
-  std::string message = std::string(spec.display) + " not found. Tried:";
+std::string NotFound(const std::string& what, const std::vector<std::string>& tried,
+                     const char* packages) {
+  std::string message = what + " not found. Tried:";
   for (const std::string& t : tried) message += "\n  " + t;
-  if (!note.empty()) message += "\n  Python wheels: " + note;
-  message += "\nInstall it (" + std::string(spec.wheel_hint) +
-             ", or NVIDIA's packages), then set " + kEnvVar +
+  message += "\nInstall it (" + std::string(packages) + ", or NVIDIA's packages), then set " +
+             kEnvVar +
              " to the folder that holds it, or add that folder to LD_LIBRARY_PATH; or use device: "
-             "'cpu'.";
-  throw std::runtime_error(message);
+             "'cpu'. (resolveDevice() and devices() also search python3's NVIDIA wheels.)";
+  return message;
 }
 
-// dlsym in the main library, then in its companions (cuDNN 9 exports some functions from its
-// sub-libraries only).
-void* Resolve(const Opened& lib, const char* symbol, const char* display) {
-  if (void* f = dlsym(lib.main, symbol)) return f;
-  for (void* h : lib.companions) {
-    if (void* f = dlsym(h, symbol)) return f;
-  }
-  throw std::runtime_error(std::string(display) + " loaded from " + lib.where + " lacks " + symbol +
+template <typename Fn>
+Fn Resolve(void* handle, const char* symbol, const std::string& where) {
+  if (void* f = dlsym(handle, symbol)) return reinterpret_cast<Fn>(f);
+  throw std::runtime_error(where + " lacks " + symbol +
                            ": it is too old or not the expected library");
 }
 
-const LibrarySpec kCudnn{
-    "cuDNN 9 (libcudnn.so.9)",
-    {"libcudnn.so.9"},
-    {"libcudnn_graph.so.9", "libcudnn_engines_precompiled.so.9",
-     "libcudnn_engines_runtime_compiled.so.9", "libcudnn_heuristic.so.9", "libcudnn_ops.so.9",
-     "libcudnn_cnn.so.9"},
-    "pip install nvidia-cudnn-cu13 or nvidia-cudnn-cu12",
+// Everything loading found, guarded by g_mutex. The Api tables are written once, when their
+// library loaded completely, and never again, so references handed out stay valid.
+struct State {
+  std::vector<std::string> folders;  // from SetLibraryFolders
+  bool attempted = false;
+  std::vector<std::string> attempted_folders;
+  bool cudnn_ok = false;
+  bool cublas_ok = false;
+  std::string cudnn_error;
+  std::string cublas_error;
+  cudnn::Api cudnn;
+  cublas::Api cublas;
+  LibraryReport report;
 };
 
-const LibrarySpec kCublas{
-    "cuBLAS 12 or 13 (libcublas.so.13 / .12)",
-    {"libcublas.so.13", "libcublas.so.12"},
-    {"libcublasLt.so.13", "libcublasLt.so.12"},
-    "pip install nvidia-cublas or nvidia-cublas-cu12",
-};
+std::mutex g_mutex;
+State g_state;
 
-struct CudnnLoaded {
+// Opens and resolves cuDNN; returns the CUDA major it was built for.
+int LoadCudnn(State& s, const std::vector<std::string>& folders) {
+  std::vector<std::string> tried;
+  const std::vector<std::string> parts(std::begin(kCudnnParts), std::end(kCudnnParts));
+  Opened lib = OpenFirst(folders, "libcudnn.so.9", parts, &tried, &s.report.unopened);
+  if (lib.handle == nullptr) {
+    s.report.not_found = true;
+    throw std::runtime_error(
+        NotFound("cuDNN 9 (libcudnn.so.9)", tried, "pip install nvidia-cudnn-cu13 or -cu12"));
+  }
   cudnn::Api api;
-  std::string where;
-  std::string error;
-};
-
-struct CublasLoaded {
-  cublas::Api api;
-  std::string where;
-  std::string error;
-};
-
-const CudnnLoaded& LoadCudnn() {
-  static CudnnLoaded loaded;
-  static std::once_flag once;
-  std::call_once(once, [] {
-    try {
-      Opened lib = Open(kCudnn);
 #define ALEXNET_CUDNN_RESOLVE(name, symbol) \
-  loaded.api.name = reinterpret_cast<cudnn::name##Fn>(Resolve(lib, #symbol, kCudnn.display));
-      ALEXNET_CUDNN_FUNCTIONS(ALEXNET_CUDNN_RESOLVE)
+  api.name = Resolve<cudnn::name##Fn>(lib.handle, #symbol, "cuDNN from " + lib.where);
+  ALEXNET_CUDNN_FUNCTIONS(ALEXNET_CUDNN_RESOLVE)
 #undef ALEXNET_CUDNN_RESOLVE
-      size_t version = loaded.api.GetVersion();
-      if (version < 90000) {
-        throw std::runtime_error("cuDNN loaded from " + lib.where + " is version " +
-                                 std::to_string(version) + "; cuDNN 9 is required");
-      }
-      loaded.where = "cuDNN " + std::to_string(version / 10000) + "." +
-                     std::to_string(version / 100 % 100) + "." + std::to_string(version % 100) +
-                     " from " + lib.where;
-    } catch (const std::exception& e) {
-      loaded.api = cudnn::Api{};
-      loaded.error = e.what();
-    }
-  });
-  return loaded;
+  const size_t version = api.GetVersion();
+  const size_t cuda = api.GetCudartVersion();
+  // cuDNN 9 encodes its version as 10000 * major + 100 * minor + patch.
+  s.report.cudnn_version = std::to_string(version / 10000) + "." +
+                           std::to_string(version / 100 % 100) + "." +
+                           std::to_string(version % 100);
+  s.report.cudnn_cuda = CudaVersion(cuda);
+  s.report.cudnn = "cuDNN " + s.report.cudnn_version + " from " + lib.where;
+  if (version < 90000) {
+    throw std::runtime_error("cuDNN loaded from " + lib.where + " is version " +
+                             s.report.cudnn_version + "; cuDNN 9 is required");
+  }
+  int driver = 0;
+  if (cudaDriverGetVersion(&driver) == cudaSuccess && driver > 0 &&
+      static_cast<size_t>(driver) / 1000 < cuda / 1000) {
+    throw std::runtime_error(
+        "cuDNN " + s.report.cudnn_version + " from " + lib.where + " is built for CUDA " +
+        s.report.cudnn_cuda + " but the driver supports CUDA " + CudaVersion(driver) +
+        " at most: install the cuDNN for CUDA " + std::to_string(driver / 1000) +
+        " (nvidia-cudnn-cu" + std::to_string(driver / 1000) + ") or a newer driver");
+  }
+  if (!s.cudnn_ok) s.cudnn = api;
+  s.cudnn_ok = true;
+  return static_cast<int>(cuda / 1000);
 }
 
-const CublasLoaded& LoadCublas() {
-  static CublasLoaded loaded;
-  static std::once_flag once;
-  std::call_once(once, [] {
-    try {
-      Opened lib = Open(kCublas);
+// Opens cuBLASLt and cuBLAS of CUDA `major`, then nvrtc of that major when it is there.
+void LoadCublas(State& s, const std::vector<std::string>& folders, int major) {
+  const std::string suffix = ".so." + std::to_string(major);
+  std::vector<std::string> tried;
+  Opened lib = OpenFirst(folders, "libcublas" + suffix, {"libcublasLt" + suffix}, &tried,
+                         &s.report.unopened);
+  if (lib.handle == nullptr) {
+    s.report.not_found = true;
+    throw std::runtime_error(
+        NotFound("cuBLAS for CUDA " + std::to_string(major) + " (libcublas" + suffix + ")", tried,
+                 major >= 13 ? "pip install nvidia-cublas" : "pip install nvidia-cublas-cu12"));
+  }
+  cublas::Api api;
 #define ALEXNET_CUBLAS_RESOLVE(name, symbol) \
-  loaded.api.name = reinterpret_cast<cublas::name##Fn>(Resolve(lib, #symbol, kCublas.display));
-      ALEXNET_CUBLAS_FUNCTIONS(ALEXNET_CUBLAS_RESOLVE)
+  api.name = Resolve<cublas::name##Fn>(lib.handle, #symbol, "cuBLAS from " + lib.where);
+  ALEXNET_CUBLAS_FUNCTIONS(ALEXNET_CUBLAS_RESOLVE)
 #undef ALEXNET_CUBLAS_RESOLVE
-      loaded.where = "cuBLAS from " + lib.where;
-    } catch (const std::exception& e) {
-      loaded.api = cublas::Api{};
-      loaded.error = e.what();
+  int parts[3] = {0, 0, 0};
+  const cublas::LibraryProperty properties[3] = {cublas::kMajorVersion, cublas::kMinorVersion,
+                                                 cublas::kPatchLevel};
+  for (int i = 0; i < 3; ++i) api.GetProperty(properties[i], &parts[i]);
+  s.report.cublas_version =
+      std::to_string(parts[0]) + "." + std::to_string(parts[1]) + "." + std::to_string(parts[2]);
+  s.report.cublas_cuda = CudaVersion(api.GetCudartVersion());
+  s.report.cublas = "cuBLAS " + s.report.cublas_version + " from " + lib.where;
+  if (!s.cublas_ok) s.cublas = api;
+  s.cublas_ok = true;
+
+  std::vector<std::string> nvrtc_tried;
+  Opened nvrtc = OpenFirst(folders, "libnvrtc" + suffix, {}, &nvrtc_tried, &s.report.unopened);
+  if (nvrtc.handle != nullptr) {
+    s.report.nvrtc = nvrtc.where;
+  } else {
+    s.report.unopened.push_back("libnvrtc" + suffix +
+                                " (cuDNN's runtime-compiled engines): " + nvrtc_tried.back());
+  }
+}
+
+// One attempt at both libraries with the current folders; later attempts only when the folders
+// changed and something is still missing.
+void LoadLocked(State& s) {
+  if ((s.cudnn_ok && s.cublas_ok) || (s.attempted && s.attempted_folders == s.folders)) return;
+  s.attempted = true;
+  s.attempted_folders = s.folders;
+  s.report = LibraryReport{};
+  s.report.folders = s.folders;
+  int runtime = 0;
+  if (cudaRuntimeGetVersion(&runtime) == cudaSuccess) s.report.runtime_cuda = CudaVersion(runtime);
+  int driver = 0;
+  if (cudaDriverGetVersion(&driver) == cudaSuccess) s.report.driver_cuda = CudaVersion(driver);
+  const std::vector<std::string> folders = SearchFolders(s.folders);
+
+  s.cudnn_error.clear();
+  s.cublas_error.clear();
+  // Without a cuDNN, the cuBLAS of the driver's CUDA major, else of our runtime's.
+  int major = driver > 0 ? driver / 1000 : runtime / 1000;
+  try {
+    major = LoadCudnn(s, folders);
+  } catch (const std::exception& e) {
+    s.cudnn_error = e.what();
+  }
+  try {
+    LoadCublas(s, folders, major);
+  } catch (const std::exception& e) {
+    s.cublas_error = e.what();
+  }
+  // The sub-libraries that failed before nvrtc or cuBLASLt were open may open now.
+  std::vector<std::string> still;
+  for (const std::string& line : s.report.unopened) {
+    const std::string path = line.substr(0, line.find(": "));
+    if (line.rfind("libnvrtc", 0) == 0 || dlopen(path.c_str(), RTLD_NOW | RTLD_GLOBAL) == nullptr) {
+      still.push_back(line);
     }
-  });
-  return loaded;
+  }
+  s.report.unopened = still;
+  s.report.ok = s.cudnn_ok && s.cublas_ok;
+  s.report.error = s.cudnn_error;
+  if (!s.cublas_error.empty()) {
+    s.report.error += (s.report.error.empty() ? "" : "\n") + s.cublas_error;
+  }
 }
 
 }  // namespace
 
 const cudnn::Api& Cudnn() {
-  const CudnnLoaded& loaded = LoadCudnn();
-  if (!loaded.error.empty()) throw std::runtime_error(loaded.error);
-  return loaded.api;
+  std::lock_guard<std::mutex> lock(g_mutex);
+  LoadLocked(g_state);
+  if (!g_state.cudnn_ok) throw std::runtime_error(g_state.cudnn_error);
+  return g_state.cudnn;
 }
 
 const cublas::Api& Cublas() {
-  const CublasLoaded& loaded = LoadCublas();
-  if (!loaded.error.empty()) throw std::runtime_error(loaded.error);
-  return loaded.api;
+  std::lock_guard<std::mutex> lock(g_mutex);
+  LoadLocked(g_state);
+  if (!g_state.cublas_ok) throw std::runtime_error(g_state.cublas_error);
+  return g_state.cublas;
 }
 
-LibraryStatus ProbeLibraries() {
-  const CudnnLoaded& dnn = LoadCudnn();
-  const CublasLoaded& blas = LoadCublas();
-  std::string error = dnn.error;
-  if (!blas.error.empty()) error += (error.empty() ? "" : "\n") + blas.error;
-  return {dnn.where, blas.where, error};
+void SetLibraryFolders(const std::vector<std::string>& folders) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  g_state.folders = folders;
+}
+
+LibraryReport ProbeLibraries() {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  LoadLocked(g_state);
+  return g_state.report;
 }
 
 }  // namespace alexnet::cuda

@@ -3,13 +3,21 @@
 // Where they are looked for, in order:
 //   1. the folders in ALEXNET_CUDA_LIBS (colon-separated), e.g. a cuDNN or CUDA install's lib64;
 //   2. the dynamic loader's search path (LD_LIBRARY_PATH, ld.so.cache);
-//   3. the lib folders of the NVIDIA Python wheels (nvidia-cudnn-cu13 / -cu12, nvidia-cublas /
-//      nvidia-cublas-cu12) of the `python3` on the PATH, when it has them.
-// cuDNN 9 is split into sub-libraries that libcudnn.so.9 opens itself; when it is found in a
-// folder, the sub-libraries there are opened first so that it finds them whatever its RPATH.
+//   3. the folders given to SetLibraryFolders: lib/cuda-wheels.ts finds the lib folders of the
+//      NVIDIA Python wheels when 1 and 2 did not have the libraries, and passes them here. The
+//      addon itself starts no process.
+//
+// cuDNN 9 comes first. It is split into sub-libraries that libcudnn.so.9 opens itself; those in
+// its folder are opened before it, so that it finds them whatever its RPATH, and each one that
+// fails is reported with its dlerror. Then cuBLAS and cuBLASLt of the CUDA major that cuDNN was
+// built for (cudnnGetCudartVersion): cuDNN 9 opens libcublasLt.so.<major> itself for the legacy
+// convolution API, so a cuBLAS of another major would put two cuBLASLt in the process. nvrtc of
+// that major is opened when found (cuDNN's runtime-compiled engines use it) and reported when
+// not. A driver that supports an older CUDA than cuDNN's (cudaDriverGetVersion) is an error.
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "cuda/cublas_api.h"
 #include "cuda/cudnn_api.h"
@@ -21,13 +29,29 @@ namespace alexnet::cuda {
 const cudnn::Api& Cudnn();
 const cublas::Api& Cublas();
 
-// Where each library was loaded from ("cuDNN 9.10.2 from /path"; empty when it was not), and
-// why a library could not be loaded (empty when both were).
-struct LibraryStatus {
-  std::string cudnn;
-  std::string cublas;
-  std::string error;
+// Folders searched after ALEXNET_CUDA_LIBS and the loader path. A library that failed to load
+// is tried again on the next use when these changed.
+void SetLibraryFolders(const std::vector<std::string>& folders);
+
+// What loading found. Versions are "major.minor[.patch]", empty when unknown.
+struct LibraryReport {
+  bool ok = false;
+  // A library was found in none of the folders (as opposed to found but unusable), so that more
+  // folders may help.
+  bool not_found = false;
+  std::string error;   // why a library could not be loaded, one line per library
+  std::string cudnn;   // "cuDNN 9.10.2 from /path"; empty when not loaded
+  std::string cublas;  // "cuBLAS 12.8.4 from /path"
+  std::string nvrtc;   // the nvrtc path; empty when not found (cuDNN may still run without it)
+  std::string cudnn_version;
+  std::string cudnn_cuda;  // the CUDA version cuDNN was built against
+  std::string cublas_version;
+  std::string cublas_cuda;
+  std::string driver_cuda;            // the newest CUDA the driver supports; empty without a driver
+  std::string runtime_cuda;           // the CUDA runtime linked into the addon
+  std::vector<std::string> unopened;  // "libcudnn_cnn.so.9: <dlerror>" for each sub-library
+  std::vector<std::string> folders;   // the SetLibraryFolders folders searched
 };
-LibraryStatus ProbeLibraries();
+LibraryReport ProbeLibraries();
 
 }  // namespace alexnet::cuda

@@ -17,6 +17,14 @@ cd "$root"
 status=0
 step() { echo "== $*" | tee -a "$out/check.log"; }
 
+# The CUDA versions first: nvcc's (the addon's kernels and static runtime), the driver's (the
+# newest CUDA it runs) and the runtime's as the addon reports it after the build, below.
+step "CUDA versions"
+{
+  echo "nvcc: $(nvcc --version 2>&1 | grep -o 'release [0-9.]*' || echo 'not found')"
+  echo "driver: $(nvidia-smi 2>&1 | grep -o 'CUDA Version: [0-9.]*' || echo 'nvidia-smi failed')"
+} | tee -a "$out/check.log"
+
 step "node"
 if [ ! -x .device/bin/node ]; then
   xz -dc .device/bin/node.xz > .device/bin/node && chmod +x .device/bin/node
@@ -41,6 +49,10 @@ else
   exit 1
 fi
 grep "alexnet-cudnn" "$out/cmake.log" | tee -a "$out/check.log"
+node -e "const l = require('./.device/dist/lib').cudaLibraries();
+console.log(JSON.stringify(l && { ...l.versions, cudnn: l.cudnn, cublas: l.cublas, nvrtc: l.nvrtc,
+  unopened: l.unopened, wheelSearch: l.wheelSearch, error: l.error }, null, 1))" 2>&1 |
+  tee "$out/libraries.json" | tee -a "$out/check.log"
 api_check="not run (cudnn.h / cublas_v2.h not found)"
 if grep -q "checking the cuDNN / cuBLAS declarations" "$out/cmake.log"; then
   if cmake --build build/device --target alexnet_api_check > "$out/api-check.log" 2>&1; then
@@ -59,6 +71,8 @@ cat "$out/gpu-check.log"
 [ "$suite" -eq 0 ] || status=1
 
 step "benchmark: PyTorch"
+# The same cuDNN workspace limit on both sides (gpu-bench.ts explains the measurement).
+export ALEXNET_CUDNN_WORKSPACE_MB=${ALEXNET_CUDNN_WORKSPACE_MB:-512}
 python3 scripts/bench/gpu_torch.py > "$out/bench-torch.json" 2> "$out/bench-torch.log" || status=1
 step "benchmark: ours"
 node .device/dist/scripts/bench/gpu-bench.js > "$out/bench-ours.json" 2> "$out/bench-ours.log" || status=1
@@ -75,13 +89,16 @@ def load(name):
 torch, ours = load("bench-torch.json"), load("bench-ours.json")
 check = load("gpu-check.json")
 results = check.get("results", [])
-figures = {"api_check": api_check, "gpu_suite_exit": suite,
+figures = {"api_check": api_check, "libraries": check.get("libraries"),
+           "conv_algorithms": check.get("algorithms"), "gpu_suite_exit": suite,
            "gpu_suite_passed": sum(r["ok"] for r in results), "gpu_suite_total": len(results),
            "torch": torch, "ours": ours}
 with open(os.path.join(out, "figures.json"), "w") as f:
     json.dump(figures, f, indent=2)
 print(f"\n{'':28}{'ours':>14}{'PyTorch':>14}{'ratio':>8}")
 for key, label in [("train_images_per_s", "train img/s (b128)"),
+                   ("train_no_lrn_images_per_s", "train img/s no LRN"),
+                   ("lrn_ms", "LRN fwd+bwd ms (b128)"),
                    ("infer_images_per_s_b1", "inference img/s (b1)"),
                    ("infer_images_per_s_b128", "inference img/s (b128)"),
                    ("peak_bytes", "peak memory (MiB)")]:
@@ -91,6 +108,9 @@ for key, label in [("train_images_per_s", "train img/s (b128)"),
         continue
     scale = 2**20 if key == "peak_bytes" else 1
     print(f"{label:28}{a / scale:>14.1f}{b / scale:>14.1f}{a / b:>8.2f}")
+for side, r in (("ours", ours), ("PyTorch", torch)):
+    print(f"{side}: loss {r.get('first_loss')} -> {r.get('last_loss')}"
+          + (f"; ERROR {r['error']}" if "error" in r else ""))
 print(f"GPU suite: {figures['gpu_suite_passed']}/{figures['gpu_suite_total']} passed; "
       f"API check: {api_check}; device: {torch.get('device', '?')}")
 PY
