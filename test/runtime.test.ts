@@ -1,13 +1,12 @@
 /**
  * The runtime contract (lib/queue.ts, native/core/executor.h): the asynchronous API computes off
  * the event loop's thread, calls on one model run in order, native errors reach the caller,
- * dispose() waits for work in flight, the addon runs in worker threads, and a model's memory
- * stays bounded whatever batch sizes come.
+ * dispose() waits for work in flight, and the addon runs in worker threads. (Bounded memory is
+ * in memory.test.ts.)
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { native } from '../lib/native';
 import { AlexNet } from '../lib/nn/alexnet';
 import { ConvPlan } from '../lib/ops/conv';
 import { flush } from '../lib/queue';
@@ -189,37 +188,5 @@ describe('worker threads', () => {
     expect(first).toEqual(expected);
     expect(second).toEqual(expected);
     expect(here).toEqual(expected);
-  });
-});
-
-describe('bounded memory', () => {
-  /** Bytes of host memory the addon's tensors hold, once the queued frees have run. */
-  const held = async () => {
-    await flush();
-    return native.hostMemory();
-  };
-
-  test('varying batch sizes reuse the buffers of the largest; inference holds no gradients', async () => {
-    const net = smallNet();
-    await net.forward(images(8, 67, 8), 8);
-    const afterLargest = await held();
-    const rng = new Rng(9);
-    for (let i = 0; i < 20; ++i) {
-      const n = 1 + rng.int(1, 8)[0];
-      await net.forward(images(n, 67, i), n);
-    }
-    // Smaller batches are views of the largest's buffers: not one more byte of tensors. (Plans,
-    // with their im2col scratch, are kept for the 4 most recent batch sizes: lib/nn/layer.ts.)
-    expect(await held()).toBe(afterLargest);
-
-    const opt = new SGD(net, { lr: 0.01 });
-    const beforeTraining = await held();
-    await net.trainBatch(images(8, 67, 10), new Int32Array(8), 8, opt);
-    // The first training step allocates the gradients (as large as the weights) and the
-    // layers' input-gradient buffers.
-    const weights = net.parameters().reduce((sum, p) => sum + p.value.size * 4, 0);
-    expect((await held()) - beforeTraining).toBeGreaterThan(weights);
-    opt.dispose();
-    await net.dispose();
   });
 });

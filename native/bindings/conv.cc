@@ -32,6 +32,7 @@ struct ConvPlanState {
 class ConvPlan : public PlanHandle<ConvPlan, ConvPlanState> {
  public:
   static constexpr const char* kName = "ConvPlan";
+  static constexpr const char* kExpected = "a ConvPlan";
   static constexpr Napi::FunctionReference Environment::*kConstructor = &Environment::conv_plan;
 
   explicit ConvPlan(const Napi::CallbackInfo& info) : PlanHandle(info) {

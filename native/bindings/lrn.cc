@@ -26,6 +26,7 @@ struct LrnPlanState {
 class LrnPlan : public PlanHandle<LrnPlan, LrnPlanState> {
  public:
   static constexpr const char* kName = "LrnPlan";
+  static constexpr const char* kExpected = "an LrnPlan";
   static constexpr Napi::FunctionReference Environment::*kConstructor = &Environment::lrn_plan;
 
   explicit LrnPlan(const Napi::CallbackInfo& info) : PlanHandle(info) {

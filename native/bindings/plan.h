@@ -17,7 +17,8 @@
 
 namespace alexnet {
 
-// Self names itself (kName) and its constructor slot in Environment (kConstructor).
+// Self names itself (kName, and kExpected for messages: "a ConvPlan") and its constructor slot in
+// Environment (kConstructor).
 template <typename Self, typename State>
 class PlanHandle : public Napi::ObjectWrap<Self> {
  public:
@@ -37,7 +38,7 @@ class PlanHandle : public Napi::ObjectWrap<Self> {
     const Napi::FunctionReference& cls = EnvironmentOf(info.Env()).*Self::kConstructor;
     if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(cls.Value())) {
       throw Napi::TypeError::New(info.Env(),
-                                 std::string("Expected a ") + Self::kName + " for plan");
+                                 std::string("Expected ") + Self::kExpected + " for plan");
     }
     Self& plan = *Napi::ObjectWrap<Self>::Unwrap(value.As<Napi::Object>());
     if (!plan.state_) {

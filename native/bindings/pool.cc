@@ -26,6 +26,7 @@ struct PoolPlanState {
 class PoolPlan : public PlanHandle<PoolPlan, PoolPlanState> {
  public:
   static constexpr const char* kName = "PoolPlan";
+  static constexpr const char* kExpected = "a PoolPlan";
   static constexpr Napi::FunctionReference Environment::*kConstructor = &Environment::pool_plan;
 
   explicit PoolPlan(const Napi::CallbackInfo& info) : PlanHandle(info) {

@@ -1,0 +1,47 @@
+/**
+ * A model's memory stays bounded whatever batch sizes come, and a model that only infers holds
+ * no gradients. Alone in its file (so its own jest process): the addon's host-memory counter is
+ * process-wide, and tensors of other tests, freed by the garbage collector or by a worker
+ * thread's exit at any moment, would move it.
+ */
+import { native } from '../lib/native';
+import { AlexNet } from '../lib/nn/alexnet';
+import { flush } from '../lib/queue';
+import { Rng } from '../lib/random';
+import { SGD } from '../lib/train/sgd';
+
+function images(n: number, seed: number): Float32Array {
+  return new Rng(seed).normal(n * 3 * 67 * 67, 1);
+}
+
+describe('bounded memory', () => {
+  /** Bytes of host memory the addon's tensors hold, once the queued frees have run. */
+  const held = async () => {
+    await flush();
+    return native.hostMemory();
+  };
+
+  test('varying batch sizes reuse the buffers of the largest; inference holds no gradients', async () => {
+    const net = new AlexNet({ classes: 10, inputSize: 67, widthScale: 1 / 8, device: 'cpu' });
+    await net.forward(images(8, 8), 8);
+    const afterLargest = await held();
+    const rng = new Rng(9);
+    for (let i = 0; i < 20; ++i) {
+      const n = 1 + rng.int(1, 8)[0];
+      await net.forward(images(n, i), n);
+    }
+    // Smaller batches are views of the largest's buffers: not one more byte of tensors. (Plans,
+    // with their im2col scratch, are kept for the 4 most recent batch sizes: lib/nn/layer.ts.)
+    expect(await held()).toBe(afterLargest);
+
+    const opt = new SGD(net, { lr: 0.01 });
+    const beforeTraining = await held();
+    await net.trainBatch(images(8, 10), new Int32Array(8), 8, opt);
+    // The first training step allocates the gradients (as large as the weights) and the
+    // layers' input-gradient buffers.
+    const weights = net.parameters().reduce((sum, p) => sum + p.value.size * 4, 0);
+    expect((await held()) - beforeTraining).toBeGreaterThan(weights);
+    opt.dispose();
+    await net.dispose();
+  });
+});
