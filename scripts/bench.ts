@@ -27,6 +27,10 @@ const BENCHMARKS: Record<string, Benchmark> = {
     summary: 'single-image latency and batch-128 throughput of the bvlc preset, against PyTorch',
     load: async () => ({ main: (await import('./bench/predict')).benchPredict }),
   },
+  runtime: {
+    summary: 'event-loop stall of forward against forwardSync, and memory over varying batches',
+    load: () => import('./bench/runtime'),
+  },
   data: {
     summary: 'building the image cache, and augmented batches from it',
     load: async () => ({ main: (await import('./bench/data')).benchData }),
