@@ -118,7 +118,7 @@ const FLAGS: Flags = {
   'cache-dir': {
     type: 'string',
     description: 'where the decoded-image cache goes',
-    default: 'beside the lists, or in the images folder',
+    defaultText: 'beside the lists, or in the images folder',
     placeholder: 'dir',
   },
   resize: {
@@ -145,18 +145,19 @@ const FLAGS: Flags = {
   workers: {
     type: 'string',
     description: 'threads decoding images into the cache (0: the main thread)',
-    default: 'one per core',
+    defaultText: 'one per core',
     placeholder: 'n',
   },
   out: {
     type: 'string',
     description: 'run folder',
-    default: 'runs/<date-time>',
+    defaultText: 'runs/<date-time>',
     placeholder: 'dir',
   },
   resume: {
     type: 'boolean',
-    description: 'continue the run in --out (or the newest under runs/) from its latest checkpoint',
+    description:
+      'continue the run in --out (or the newest under runs/) from its latest checkpoint; the run keeps its settings except --epochs, --device and --workers',
   },
   help: { type: 'boolean', description: 'show this help' },
 };
@@ -185,7 +186,7 @@ export async function train(argv: string[]): Promise<string> {
   const nonNegative = (n: number) => n >= 0;
 
   let resume: Checkpoint | undefined;
-  let outDir = args.given('out') ? args.string('out')! : '';
+  let outDir = args.string('out') ?? '';
   if (args.flag('resume')) {
     outDir ||= newestRun();
     const file = path.join(outDir, 'latest.safetensors');
@@ -218,7 +219,7 @@ export async function train(argv: string[]): Promise<string> {
     weights: setting('weights') ?? args.string('weights') ?? '',
     limit: setting('limit') ?? args.string('limit') ?? '',
     data: setting('data') ?? args.string('data') ?? '',
-    'cache-dir': setting('cache-dir') ?? (args.given('cache-dir') ? args.string('cache-dir')! : ''),
+    'cache-dir': setting('cache-dir') ?? args.string('cache-dir') ?? '',
     resize: str('resize'),
     'val-fraction': String(num('val-fraction', (n) => n >= 0 && n <= 0.99, 'number in [0, 0.99]')),
     'pca-std': String(num('pca-std', nonNegative, 'non-negative number')),
@@ -235,9 +236,11 @@ export async function train(argv: string[]): Promise<string> {
       `Expected 'stretch' or 'shorter' for --resize but received '${config.resize}'`,
     );
   }
-  const workers = args.given('workers')
-    ? args.number('workers', (n) => Number.isInteger(n) && n >= 0, 'non-negative integer')
-    : undefined;
+  const workers = args.number(
+    'workers',
+    (n) => Number.isInteger(n) && n >= 0,
+    'non-negative integer',
+  );
   let schedule: LrSchedule = { kind: 'constant' };
   if (config['lr-step'] === 'none') schedule = { kind: 'constant' };
   else if (config['lr-step'] === 'plateau')
