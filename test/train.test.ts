@@ -2,7 +2,11 @@
  * The trainer and `npm run train`: exact resume (after an epoch and after Ctrl-C mid-epoch), the
  * run folder's files, a diverging run keeping its last good checkpoint, the default MNIST run's
  * accuracy, training on a folder of images (--data) with its cache, and the CLI's flag errors.
+ *
+ * Ctrl-C is tested as a user meets it: real signals sent to the built CLI (dist/) in a child
+ * process, since a signal emitted inside the process cannot show whether its handler gets to run.
  */
+import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -24,6 +28,69 @@ import {
 import { train } from '../scripts/train';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'alexnet-train-'));
+
+const ROOT = path.join(__dirname, '..');
+const CLI = path.join(ROOT, 'dist', 'scripts', 'train.js');
+
+/** Fails when dist/ is missing or older than the sources, rather than testing stale code. */
+function expectFreshBuild(): void {
+  const built = fs.existsSync(CLI) ? fs.statSync(CLI).mtimeMs : 0;
+  const sources = ['lib', 'scripts'].flatMap((dir) =>
+    (fs.readdirSync(path.join(ROOT, dir), { recursive: true }) as string[])
+      .filter((f) => f.endsWith('.ts'))
+      .map((f) => path.join(ROOT, dir, f)),
+  );
+  const newer = sources.filter((f) => fs.statSync(f).mtimeMs > built);
+  if (newer.length > 0) {
+    throw new Error(
+      `${CLI} is missing or older than ${newer[0]}: run npx tsc -p tsconfig.build.json first`,
+    );
+  }
+}
+
+/** `npm run train` in a child process, its output (stdout and stderr) collected as it comes. */
+class TrainProcess {
+  readonly child: ChildProcess;
+  output = '';
+  readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
+
+  constructor(args: string[]) {
+    this.child = spawn(process.execPath, [CLI, ...args], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child.stdout!.on('data', (chunk) => {
+      this.output += chunk;
+    });
+    this.child.stderr!.on('data', (chunk) => {
+      this.output += chunk;
+    });
+    this.exit = new Promise((resolve) => {
+      this.child.on('exit', (code, signal) => resolve({ code, signal, at: performance.now() }));
+    });
+  }
+
+  /** Resolves once the output matches `pattern`; rejects if the process ends first. */
+  async waitFor(pattern: RegExp): Promise<void> {
+    while (!pattern.test(this.output)) {
+      const ended = await Promise.race([
+        this.exit.then(() => true),
+        new Promise<false>((resolve) => setTimeout(() => resolve(false), 10)),
+      ]);
+      if (ended && !pattern.test(this.output)) {
+        throw new Error(`exited before printing ${pattern}:\n${this.output}`);
+      }
+    }
+  }
+}
+
+/** Runs the CLI to the end; fails with its output unless it exits 0. */
+async function trainToEnd(args: string[]): Promise<string> {
+  const run = new TrainProcess(args);
+  const { code } = await run.exit;
+  if (code !== 0) throw new Error(`exit code ${code}:\n${run.output}`);
+  return run.output;
+}
 
 /** Tensors of a checkpoint, for exact comparison. */
 async function tensorsOf(file: string): Promise<Record<string, number[]>> {
@@ -221,6 +288,83 @@ describe('npm run train', () => {
   }, 600_000);
 });
 
+describe('Ctrl-C and SIGTERM on npm run train (real signals to a child process)', () => {
+  beforeAll(expectFreshBuild);
+
+  // About 850 digits in 54 steps of a few to tens of milliseconds per epoch: the signal, sent at the first
+  // progress line (10% into epoch 1), lands mid-epoch with hundreds of milliseconds to spare.
+  const MNIST = ['--limit', '1000', '--width-scale', '0.0625', '--input-size', '67'];
+  const CONFIG = [...MNIST, '--batch-size', '16', '--epochs', '2'];
+  const firstProgress = /epoch 1\/2 \d+% /;
+
+  test('Ctrl-C mid-epoch exits 130 after the step in flight with a checkpoint; resuming matches an uninterrupted run', async () => {
+    const straight = tmp();
+    await trainToEnd([...CONFIG, '--out', straight]);
+
+    const out = tmp();
+    const run = new TrainProcess([...CONFIG, '--out', out]);
+    await run.waitFor(firstProgress);
+    const sent = performance.now();
+    run.child.kill('SIGINT');
+    const { code, at } = await run.exit;
+    expect({ code, output: run.output }).toMatchObject({ code: 130 });
+    expect(at - sent).toBeLessThan(5000);
+    expect(run.output).toContain(
+      'SIGINT: stopping after the current step and saving a checkpoint (again to force quit)',
+    );
+    expect(run.output).toContain(
+      `interrupted: continue with npm run train -- --resume --out ${out}`,
+    );
+    // Stopped mid-epoch, and the checkpoint says where, as the log does.
+    const saved = await readCheckpoint(path.join(out, 'latest.safetensors'));
+    const { epoch, batchInEpoch, step } = saved.training!;
+    const trainImages = Number(/: (\d+) training and/.exec(run.output)![1]);
+    expect(batchInEpoch).toBeGreaterThan(0);
+    expect(step).toBe(epoch * Math.ceil(trainImages / 16) + batchInEpoch);
+    expect(run.output).toContain(`stopped by SIGINT at epoch ${epoch + 1}, batch ${batchInEpoch};`);
+    expect(fs.readdirSync(out).filter((name) => name.includes('.tmp-'))).toEqual([]);
+
+    const resumed = await trainToEnd(['--resume', '--out', out]);
+    expect(resumed).toContain(`at epoch ${epoch + 1}, batch ${batchInEpoch}, step ${step}`);
+    expect(await tensorsOf(path.join(out, 'latest.safetensors'))).toEqual(
+      await tensorsOf(path.join(straight, 'latest.safetensors')),
+    );
+  }, 120_000);
+
+  test('SIGTERM mid-epoch exits 143 with a checkpoint', async () => {
+    const out = tmp();
+    const run = new TrainProcess([...CONFIG, '--out', out]);
+    await run.waitFor(firstProgress);
+    run.child.kill('SIGTERM');
+    const { code } = await run.exit;
+    expect({ code, output: run.output }).toMatchObject({ code: 143 });
+    expect(run.output).toContain('SIGTERM: stopping after the current step');
+    const saved = await readCheckpoint(path.join(out, 'latest.safetensors'));
+    expect(saved.training!.batchInEpoch).toBeGreaterThan(0);
+  }, 60_000);
+
+  test('a second Ctrl-C exits at once, without finishing the stop', async () => {
+    // Steps of most of a second, so both signals arrive during one step: the first asks for a
+    // stop after it, the second must end the process before that checkpoint is written.
+    const out = tmp();
+    const run = new TrainProcess([
+      ...['--limit', '600', '--width-scale', '0.5', '--input-size', '127'],
+      ...['--batch-size', '128', '--epochs', '2', '--out', out],
+    ]);
+    await run.waitFor(firstProgress);
+    run.child.kill('SIGINT');
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    const sent = performance.now();
+    run.child.kill('SIGINT');
+    const { code, at } = await run.exit;
+    expect({ code, output: run.output }).toMatchObject({ code: 130 });
+    expect(at - sent).toBeLessThan(5000);
+    expect(run.output).toContain('SIGINT: stopping after the current step');
+    expect(run.output).not.toContain('stopped by SIGINT');
+    expect(fs.existsSync(path.join(out, 'latest.safetensors'))).toBe(false);
+  }, 60_000);
+});
+
 describe('Trainer', () => {
   const size = 67;
   const data = loadMnist({ size, seed: 3, limit: 300 });
@@ -248,50 +392,6 @@ describe('Trainer', () => {
     };
   };
   const quiet: Partial<TrainerOptions> = { progress: false, log: () => {} };
-
-  test('Ctrl-C mid-epoch saves after the step in flight, and resuming matches an uninterrupted run', async () => {
-    const a = setup();
-    const straight = tmp();
-    await new Trainer(a.net, a.opt, a.trainSet, a.valSet, {
-      ...quiet,
-      epochs: 2,
-      batchSize: 16,
-      outDir: straight,
-    }).fit();
-
-    const b = setup();
-    const interrupted = tmp();
-    const result = await new Trainer(b.net, b.opt, b.trainSet, b.valSet, {
-      ...quiet,
-      epochs: 2,
-      batchSize: 16,
-      outDir: interrupted,
-      onBatchEnd: ({ epoch, batch }) => {
-        if (epoch === 1 && batch === 5) process.emit('SIGINT', 'SIGINT');
-      },
-    }).fit();
-    expect(result.interrupted).toBe(true);
-    const saved = await readCheckpoint(result.checkpoint);
-    expect(saved.training).toMatchObject({ epoch: 0, batchInEpoch: 5, step: 5 });
-
-    const c = setup();
-    await new Trainer(c.net, c.opt, c.trainSet, c.valSet, {
-      ...quiet,
-      epochs: 2,
-      batchSize: 16,
-      outDir: interrupted,
-      resume: saved,
-    }).fit();
-    expect(await tensorsOf(path.join(interrupted, 'latest.safetensors'))).toEqual(
-      await tensorsOf(path.join(straight, 'latest.safetensors')),
-    );
-    for (const s of [a, b, c]) {
-      s.net.dispose();
-      s.opt.dispose();
-      s.trainSet.dispose();
-      s.valSet.dispose();
-    }
-  });
 
   test('a diverging step stops the run, naming the step, and keeps the last good checkpoint', async () => {
     const s = setup();
