@@ -365,6 +365,46 @@ describe('Ctrl-C and SIGTERM on npm run train (real signals to a child process)'
   }, 60_000);
 });
 
+describe('Ctrl-C while npm run train builds the image cache (a real signal to a child process)', () => {
+  beforeAll(expectFreshBuild);
+
+  test('exits 130 keeping the images cached so far; the next run resumes the build', async () => {
+    // 100 copies of the Kaggle fixture: a build of a few seconds, long enough to interrupt.
+    const images = tmp();
+    const kaggle = path.join(__dirname, 'fixtures', 'images', 'kaggle');
+    const fixtures = fs.readdirSync(kaggle);
+    for (let copy = 0; copy < 100; ++copy) {
+      for (const name of fixtures) {
+        const [label, index] = name.split('.');
+        fs.copyFileSync(path.join(kaggle, name), path.join(images, `${label}.${copy}${index}.jpg`));
+      }
+    }
+    const args = [
+      ...['--data', images, '--workers', '0', '--input-size', '67', '--width-scale', '0.0625'],
+      ...['--epochs', '1', '--batch-size', '32', '--out', tmp()],
+    ];
+    const run = new TrainProcess(args);
+    await run.waitFor(/caching \S+ \d+% /);
+    const sent = performance.now();
+    run.child.kill('SIGINT');
+    const { code, at } = await run.exit;
+    expect({ code, output: run.output }).toMatchObject({ code: 130 });
+    expect(at - sent).toBeLessThan(5000);
+    expect(run.output).toContain(
+      'SIGINT: saving the image cache built so far (again to force quit)',
+    );
+    const stopped = /was interrupted after (\d+) of 1600 images; run again to resume/.exec(
+      run.output,
+    );
+    expect(stopped).not.toBeNull();
+    const done = Number(stopped![1]);
+    expect(done).toBeLessThan(1600);
+
+    const resumed = await trainToEnd(args);
+    expect(resumed).toMatch(new RegExp(`resuming the image cache .*: ${done} of 1600 images done`));
+  }, 120_000);
+});
+
 describe('Trainer', () => {
   const size = 67;
   const data = loadMnist({ size, seed: 3, limit: 300 });
