@@ -140,7 +140,8 @@ export class Trainer {
       for (let epoch = run.startEpoch + 1; epoch <= this.options.epochs; ++epoch) {
         const batches = await this.trainEpoch(run, epoch);
         const signal = run.stop?.received;
-        if (signal) return this.stopMidEpoch(run, signal, epoch, batches);
+        // Awaited here so that close() in finally waits for the checkpoint.
+        if (signal) return await this.stopMidEpoch(run, signal, epoch, batches);
         await this.endEpoch(run, epoch, await this.evaluate());
         if (run.stop?.received && epoch < this.options.epochs) {
           return this.result(run, run.stop.received);
