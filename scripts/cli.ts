@@ -8,8 +8,13 @@ import { AlexNetError } from '../lib/errors';
 export interface FlagSpec {
   type: 'string' | 'boolean';
   description: string;
-  /** Shown in --help; also the value when the flag is absent. */
+  /** The value when the flag is absent; --help shows it. */
   default?: string | boolean;
+  /**
+   * What --help shows as the default when the command works it out at run time ('one per core',
+   * 'runs/<date-time>'); such a flag has no value when absent.
+   */
+  defaultText?: string;
   placeholder?: string;
 }
 
@@ -18,8 +23,8 @@ export type Flags = Record<string, FlagSpec>;
 export function helpText(usage: string, flags: Flags): string {
   const rows = Object.entries(flags).map(([name, spec]) => {
     const left = `  --${name}${spec.type === 'string' ? ` <${spec.placeholder ?? 'value'}>` : ''}`;
-    const def =
-      spec.default !== undefined && spec.default !== false ? ` (default: ${spec.default})` : '';
+    const shown = spec.defaultText ?? spec.default;
+    const def = shown !== undefined && shown !== false ? ` (default: ${shown})` : '';
     return `${left.padEnd(30)} ${spec.description}${def}`;
   });
   return `${usage}\n\nOptions:\n${rows.join('\n')}\n`;

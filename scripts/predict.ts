@@ -35,7 +35,7 @@ const FLAGS: Flags = {
   top: {
     type: 'string',
     description: 'classes to print per image',
-    default: '5 with --weights, 1 with --checkpoint',
+    defaultText: '5 with --weights, 1 with --checkpoint',
     placeholder: 'k',
   },
   json: { type: 'boolean', description: 'print [{ file, top: [{ label, index, probability }] }]' },
@@ -58,7 +58,7 @@ const FLAGS: Flags = {
   workers: {
     type: 'string',
     description: 'threads decoding images (0: the main thread)',
-    default: 'one per core',
+    defaultText: 'one per core',
     placeholder: 'n',
   },
   help: { type: 'boolean', description: 'show this help' },
@@ -100,9 +100,11 @@ export async function predict(argv: string[]): Promise<Classification[]> {
       ? 1
       : 5;
   const batchSize = args.number('batch-size', positiveInt, 'positive integer')!;
-  const workers = args.given('workers')
-    ? args.number('workers', (n) => Number.isInteger(n) && n >= 0, 'non-negative integer')
-    : undefined;
+  const workers = args.number(
+    'workers',
+    (n) => Number.isInteger(n) && n >= 0,
+    'non-negative integer',
+  );
   const files = expandInputs(args.positionals);
 
   const net = await AlexNet.fromFile(file, { device: args.string('device') as DeviceRequest });

@@ -31,7 +31,7 @@ const FLAGS: Flags = {
   out: {
     type: 'string',
     description: 'folder of the lists',
-    default: 'the images folder',
+    defaultText: 'the images folder',
     placeholder: 'dir',
   },
   help: { type: 'boolean', description: 'show this help' },
@@ -54,7 +54,7 @@ export async function prepareData(
     'number in [0, 0.99]',
   )!;
   const seed = args.number('seed', (n) => Number.isInteger(n) && n >= 0, 'non-negative integer')!;
-  const out = args.given('out') ? args.string('out')! : folder;
+  const out = args.string('out') ?? folder;
   const list = scanImageFolder(folder);
   const counts = classCounts(list);
   console.log(

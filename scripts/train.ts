@@ -28,6 +28,7 @@ import { checkTrainLayers, type LayerName, type Preset } from '../lib/nn/archite
 import type { Device } from '../lib/tensor';
 import type { LrSchedule } from '../lib/train/schedule';
 import { SGD } from '../lib/train/sgd';
+import { type StopSignal, StopSignals, signalExitCode } from '../lib/train/stop-signals';
 import { Trainer } from '../lib/train/trainer';
 import { type Flags, parseFlags, run } from './cli';
 
@@ -118,7 +119,7 @@ const FLAGS: Flags = {
   'cache-dir': {
     type: 'string',
     description: 'where the decoded-image cache goes',
-    default: 'beside the lists, or in the images folder',
+    defaultText: 'beside the lists, or in the images folder',
     placeholder: 'dir',
   },
   resize: {
@@ -145,18 +146,19 @@ const FLAGS: Flags = {
   workers: {
     type: 'string',
     description: 'threads decoding images into the cache (0: the main thread)',
-    default: 'one per core',
+    defaultText: 'one per core',
     placeholder: 'n',
   },
   out: {
     type: 'string',
     description: 'run folder',
-    default: 'runs/<date-time>',
+    defaultText: 'runs/<date-time>',
     placeholder: 'dir',
   },
   resume: {
     type: 'boolean',
-    description: 'continue the run in --out (or the newest under runs/) from its latest checkpoint',
+    description:
+      'continue the run in --out (or the newest under runs/) from its latest checkpoint; the run keeps its settings except --epochs, --device and --workers',
   },
   help: { type: 'boolean', description: 'show this help' },
 };
@@ -175,8 +177,14 @@ function newestRun(): string {
   return runs[0];
 }
 
-/** The train command; `argv` are its flags. Returns the run folder. */
-export async function train(argv: string[]): Promise<string> {
+/** How the train command ended: its run folder, and the signal that stopped it early, if one did. */
+export interface TrainOutcome {
+  outDir: string;
+  stoppedBy?: StopSignal;
+}
+
+/** The train command; `argv` are its flags. */
+export async function train(argv: string[]): Promise<TrainOutcome> {
   const args = parseFlags(argv, FLAGS, USAGE);
   if (args.positionals.length > 0) {
     throw new AlexNetError(`Unexpected argument '${args.positionals[0]}' (see --help)`);
@@ -185,7 +193,7 @@ export async function train(argv: string[]): Promise<string> {
   const nonNegative = (n: number) => n >= 0;
 
   let resume: Checkpoint | undefined;
-  let outDir = args.given('out') ? args.string('out')! : '';
+  let outDir = args.string('out') ?? '';
   if (args.flag('resume')) {
     outDir ||= newestRun();
     const file = path.join(outDir, 'latest.safetensors');
@@ -218,7 +226,7 @@ export async function train(argv: string[]): Promise<string> {
     weights: setting('weights') ?? args.string('weights') ?? '',
     limit: setting('limit') ?? args.string('limit') ?? '',
     data: setting('data') ?? args.string('data') ?? '',
-    'cache-dir': setting('cache-dir') ?? (args.given('cache-dir') ? args.string('cache-dir')! : ''),
+    'cache-dir': setting('cache-dir') ?? args.string('cache-dir') ?? '',
     resize: str('resize'),
     'val-fraction': String(num('val-fraction', (n) => n >= 0 && n <= 0.99, 'number in [0, 0.99]')),
     'pca-std': String(num('pca-std', nonNegative, 'non-negative number')),
@@ -235,9 +243,11 @@ export async function train(argv: string[]): Promise<string> {
       `Expected 'stretch' or 'shorter' for --resize but received '${config.resize}'`,
     );
   }
-  const workers = args.given('workers')
-    ? args.number('workers', (n) => Number.isInteger(n) && n >= 0, 'non-negative integer')
-    : undefined;
+  const workers = args.number(
+    'workers',
+    (n) => Number.isInteger(n) && n >= 0,
+    'non-negative integer',
+  );
   let schedule: LrSchedule = { kind: 'constant' };
   if (config['lr-step'] === 'none') schedule = { kind: 'constant' };
   else if (config['lr-step'] === 'plateau')
@@ -259,8 +269,9 @@ export async function train(argv: string[]): Promise<string> {
   const inputSize = Number(config['input-size']);
   const seed = Number(config.seed);
   const data = config.data
-    ? await imageData(config, inputSize, seed, workers)
+    ? await imageDataUnlessStopped(config, inputSize, seed, workers)
     : mnistData(inputSize, seed, config.limit ? Number(config.limit) : undefined);
+  if ('stoppedBy' in data) return { outDir, stoppedBy: data.stoppedBy };
   let net: AlexNet | undefined;
   let optimizer: SGD | undefined;
   let sets: { train: Dataset; val: Dataset } | undefined;
@@ -328,7 +339,7 @@ export async function train(argv: string[]): Promise<string> {
     );
     if (result.interrupted)
       console.log(`interrupted: continue with npm run train -- --resume --out ${outDir}`);
-    return outDir;
+    return { outDir, stoppedBy: result.stoppedBy };
   } finally {
     sets?.train.dispose();
     sets?.val.dispose();
@@ -371,14 +382,44 @@ function mnistData(inputSize: number, seed: number, limit: number | undefined): 
 }
 
 /**
- * --data: the source's lists, its caches (built or resumed here; Ctrl-C stops a build and keeps
- * its progress), and the training set's colour statistics for normalisation and the PCA shift.
+ * imageData, stopped by Ctrl-C or SIGTERM as training is: the first signal ends the cache build
+ * after the images in flight, keeping its progress for the next run; a second exits at once.
+ */
+async function imageDataUnlessStopped(
+  config: Record<string, string>,
+  inputSize: number,
+  seed: number,
+  workers: number | undefined,
+): Promise<TrainingData | { stoppedBy: StopSignal }> {
+  const stop = new StopSignals((signal) =>
+    console.log(`${signal}: saving the image cache built so far (again to force quit)`),
+  );
+  try {
+    const data = await imageData(config, inputSize, seed, workers, stop.signal);
+    if (!stop.received) return data;
+    await data.close();
+    console.log(`stopped by ${stop.received} after the image cache was complete`);
+  } catch (error) {
+    if (!stop.received) throw error;
+    // The cache's own words: how far the build got, and that running again resumes it.
+    console.log((error as Error).message);
+  } finally {
+    stop.dispose();
+  }
+  return { stoppedBy: stop.received };
+}
+
+/**
+ * --data: the source's lists, its caches (built or resumed here; aborting `signal` stops a build
+ * and keeps its progress), and the training set's colour statistics for normalisation and the
+ * PCA shift.
  */
 async function imageData(
   config: Record<string, string>,
   inputSize: number,
   seed: number,
   workers: number | undefined,
+  signal: AbortSignal,
 ): Promise<TrainingData> {
   const source = openDataSource(config.data, {
     valFraction: Number(config['val-fraction']),
@@ -387,13 +428,6 @@ async function imageData(
   const size = storedSize(inputSize);
   const dir = config['cache-dir'] || source.cacheDir;
   const caches = new Map<string, ImageCache>();
-  const controller = new AbortController();
-  const onInt = () => {
-    console.log('SIGINT: saving the image cache built so far (again to force quit)');
-    process.off('SIGINT', onInt);
-    controller.abort();
-  };
-  process.on('SIGINT', onInt);
   const close = async () => {
     for (const cache of caches.values()) await cache.close();
   };
@@ -408,7 +442,7 @@ async function imageData(
           size,
           policy: config.resize as ResizePolicy,
           workers,
-          signal: controller.signal,
+          signal,
         },
       );
       caches.set(set.cacheName, cache);
@@ -416,8 +450,6 @@ async function imageData(
   } catch (error) {
     await close();
     throw error;
-  } finally {
-    process.off('SIGINT', onInt);
   }
   const cacheOf = (set: SourceSet) => caches.get(set.cacheName)!;
   const stats = cacheOf(source.train).rgbStats(source.train.indices);
@@ -448,4 +480,10 @@ async function imageData(
   };
 }
 
-if (require.main === module) run(() => train(process.argv.slice(2)).then(() => undefined));
+if (require.main === module) {
+  run(async () => {
+    const { stoppedBy } = await train(process.argv.slice(2));
+    // Like a shell's status for a process a signal ended, so scripts can tell a stop from success.
+    if (stoppedBy) process.exitCode = signalExitCode(stoppedBy);
+  });
+}

@@ -2,6 +2,9 @@
  * The trainer and `npm run train`: exact resume (after an epoch and after Ctrl-C mid-epoch), the
  * run folder's files, a diverging run keeping its last good checkpoint, the default MNIST run's
  * accuracy, training on a folder of images (--data) with its cache, and the CLI's flag errors.
+ *
+ * Ctrl-C is tested as a user meets it: real signals sent to the built CLI (dist/) in a child
+ * process, since a signal emitted inside the process cannot show whether its handler gets to run.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -22,8 +25,17 @@ import {
   type TrainerOptions,
 } from '../lib';
 import { train } from '../scripts/train';
+import { expectFreshBuild, TrainProcess } from './util/built-cli';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'alexnet-train-'));
+
+/** Runs the CLI to the end; fails with its output unless it exits 0. */
+async function trainToEnd(args: string[]): Promise<string> {
+  const run = new TrainProcess(args);
+  const { code } = await run.exit;
+  if (code !== 0) throw new Error(`exit code ${code}:\n${run.output}`);
+  return run.output;
+}
 
 /** Tensors of a checkpoint, for exact comparison. */
 async function tensorsOf(file: string): Promise<Record<string, number[]>> {
@@ -221,6 +233,127 @@ describe('npm run train', () => {
   }, 600_000);
 });
 
+describe('Ctrl-C and SIGTERM on npm run train (real signals to a child process)', () => {
+  beforeAll(expectFreshBuild);
+
+  // About 850 digits in 54 steps of a few to tens of milliseconds per epoch: the signal, sent at the first
+  // progress line (10% into epoch 1), lands mid-epoch with hundreds of milliseconds to spare.
+  const MNIST = ['--limit', '1000', '--width-scale', '0.0625', '--input-size', '67'];
+  const CONFIG = [...MNIST, '--batch-size', '16', '--epochs', '2'];
+  const firstProgress = /epoch 1\/2 \d+% /;
+
+  test('Ctrl-C mid-epoch exits 130 after the step in flight with a checkpoint; resuming matches an uninterrupted run', async () => {
+    const straight = tmp();
+    await trainToEnd([...CONFIG, '--out', straight]);
+
+    const out = tmp();
+    const run = new TrainProcess([...CONFIG, '--out', out]);
+    await run.waitFor(firstProgress);
+    const sent = performance.now();
+    run.child.kill('SIGINT');
+    const { code, at } = await run.exit;
+    expect({ code, output: run.output }).toMatchObject({ code: 130 });
+    expect(at - sent).toBeLessThan(5000);
+    expect(run.output).toContain(
+      'SIGINT: stopping after the current step and saving a checkpoint (again to force quit)',
+    );
+    expect(run.output).toContain(
+      `interrupted: continue with npm run train -- --resume --out ${out}`,
+    );
+    // Stopped mid-epoch, and the checkpoint says where, as the log does.
+    const saved = await readCheckpoint(path.join(out, 'latest.safetensors'));
+    const { epoch, batchInEpoch, step } = saved.training!;
+    const trainImages = Number(/: (\d+) training and/.exec(run.output)![1]);
+    expect(batchInEpoch).toBeGreaterThan(0);
+    expect(step).toBe(epoch * Math.ceil(trainImages / 16) + batchInEpoch);
+    expect(run.output).toContain(`stopped by SIGINT at epoch ${epoch + 1}, batch ${batchInEpoch};`);
+    expect(fs.readdirSync(out).filter((name) => name.includes('.tmp-'))).toEqual([]);
+    // The run's log was still open when the stop was logged.
+    expect(fs.readFileSync(path.join(out, 'train.log'), 'utf8')).toContain(
+      `stopped by SIGINT at epoch ${epoch + 1}, batch ${batchInEpoch};`,
+    );
+
+    const resumed = await trainToEnd(['--resume', '--out', out]);
+    expect(resumed).toContain(`at epoch ${epoch + 1}, batch ${batchInEpoch}, step ${step}`);
+    expect(await tensorsOf(path.join(out, 'latest.safetensors'))).toEqual(
+      await tensorsOf(path.join(straight, 'latest.safetensors')),
+    );
+  }, 120_000);
+
+  test('SIGTERM mid-epoch exits 143 with a checkpoint', async () => {
+    const out = tmp();
+    const run = new TrainProcess([...CONFIG, '--out', out]);
+    await run.waitFor(firstProgress);
+    run.child.kill('SIGTERM');
+    const { code } = await run.exit;
+    expect({ code, output: run.output }).toMatchObject({ code: 143 });
+    expect(run.output).toContain('SIGTERM: stopping after the current step');
+    const saved = await readCheckpoint(path.join(out, 'latest.safetensors'));
+    expect(saved.training!.batchInEpoch).toBeGreaterThan(0);
+  }, 60_000);
+
+  test('a second Ctrl-C exits at once, without finishing the stop', async () => {
+    // A full-width model: its checkpoint (about 190 MB with the momentum) takes a good part of a
+    // second to write and fsync, so the second signal, sent as soon as the first is
+    // acknowledged, arrives before the stop is complete.
+    const out = tmp();
+    const run = new TrainProcess([
+      ...['--limit', '300', '--width-scale', '1', '--input-size', '127'],
+      ...['--batch-size', '32', '--epochs', '2', '--out', out],
+    ]);
+    await run.waitFor(firstProgress);
+    run.child.kill('SIGINT');
+    await run.waitFor(/SIGINT: stopping after the current step/);
+    const sent = performance.now();
+    run.child.kill('SIGINT');
+    const { code, at } = await run.exit;
+    expect({ code, output: run.output }).toMatchObject({ code: 130 });
+    expect(at - sent).toBeLessThan(5000);
+    expect(run.output).not.toContain('stopped by SIGINT');
+    expect(fs.existsSync(path.join(out, 'latest.safetensors'))).toBe(false);
+  }, 60_000);
+});
+
+describe('Ctrl-C while npm run train builds the image cache (a real signal to a child process)', () => {
+  beforeAll(expectFreshBuild);
+
+  test('exits 130 keeping the images cached so far; the next run resumes the build', async () => {
+    // 100 copies of the Kaggle fixture: a build of a few seconds, long enough to interrupt.
+    const images = tmp();
+    const kaggle = path.join(__dirname, 'fixtures', 'images', 'kaggle');
+    const fixtures = fs.readdirSync(kaggle);
+    for (let copy = 0; copy < 100; ++copy) {
+      for (const name of fixtures) {
+        const [label, index] = name.split('.');
+        fs.copyFileSync(path.join(kaggle, name), path.join(images, `${label}.${copy}${index}.jpg`));
+      }
+    }
+    const args = [
+      ...['--data', images, '--workers', '0', '--input-size', '67', '--width-scale', '0.0625'],
+      ...['--epochs', '1', '--batch-size', '32', '--out', tmp()],
+    ];
+    const run = new TrainProcess(args);
+    await run.waitFor(/caching \S+ \d+% /);
+    const sent = performance.now();
+    run.child.kill('SIGINT');
+    const { code, at } = await run.exit;
+    expect({ code, output: run.output }).toMatchObject({ code: 130 });
+    expect(at - sent).toBeLessThan(5000);
+    expect(run.output).toContain(
+      'SIGINT: saving the image cache built so far (again to force quit)',
+    );
+    const stopped = /was interrupted after (\d+) of 1600 images; run again to resume/.exec(
+      run.output,
+    );
+    expect(stopped).not.toBeNull();
+    const done = Number(stopped![1]);
+    expect(done).toBeLessThan(1600);
+
+    const resumed = await trainToEnd(args);
+    expect(resumed).toMatch(new RegExp(`resuming the image cache .*: ${done} of 1600 images done`));
+  }, 120_000);
+});
+
 describe('Trainer', () => {
   const size = 67;
   const data = loadMnist({ size, seed: 3, limit: 300 });
@@ -248,50 +381,6 @@ describe('Trainer', () => {
     };
   };
   const quiet: Partial<TrainerOptions> = { progress: false, log: () => {} };
-
-  test('Ctrl-C mid-epoch saves after the step in flight, and resuming matches an uninterrupted run', async () => {
-    const a = setup();
-    const straight = tmp();
-    await new Trainer(a.net, a.opt, a.trainSet, a.valSet, {
-      ...quiet,
-      epochs: 2,
-      batchSize: 16,
-      outDir: straight,
-    }).fit();
-
-    const b = setup();
-    const interrupted = tmp();
-    const result = await new Trainer(b.net, b.opt, b.trainSet, b.valSet, {
-      ...quiet,
-      epochs: 2,
-      batchSize: 16,
-      outDir: interrupted,
-      onBatchEnd: ({ epoch, batch }) => {
-        if (epoch === 1 && batch === 5) process.emit('SIGINT', 'SIGINT');
-      },
-    }).fit();
-    expect(result.interrupted).toBe(true);
-    const saved = await readCheckpoint(result.checkpoint);
-    expect(saved.training).toMatchObject({ epoch: 0, batchInEpoch: 5, step: 5 });
-
-    const c = setup();
-    await new Trainer(c.net, c.opt, c.trainSet, c.valSet, {
-      ...quiet,
-      epochs: 2,
-      batchSize: 16,
-      outDir: interrupted,
-      resume: saved,
-    }).fit();
-    expect(await tensorsOf(path.join(interrupted, 'latest.safetensors'))).toEqual(
-      await tensorsOf(path.join(straight, 'latest.safetensors')),
-    );
-    for (const s of [a, b, c]) {
-      s.net.dispose();
-      s.opt.dispose();
-      s.trainSet.dispose();
-      s.valSet.dispose();
-    }
-  });
 
   test('a diverging step stops the run, naming the step, and keeps the last good checkpoint', async () => {
     const s = setup();

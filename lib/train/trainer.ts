@@ -10,12 +10,13 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Dataset } from '../data/dataset';
+import type { Batch, Dataset } from '../data/dataset';
 import { AlexNetError, NonFiniteLossError } from '../errors';
 import {
   type Checkpoint,
   loadMomentum,
   loadWeights,
+  type ModelConfig,
   modelConfig,
   saveCheckpoint,
   type TrainingState,
@@ -28,6 +29,7 @@ import { Progress } from './progress';
 import { type EpochMetrics, writeReport } from './report';
 import { type LrSchedule, LrScheduler, type SchedulerState } from './schedule';
 import type { SGD } from './sgd';
+import { type StopSignal, StopSignals } from './stop-signals';
 
 export interface TrainerOptions {
   epochs: number;
@@ -46,7 +48,10 @@ export interface TrainerOptions {
   progress?: NodeJS.WritableStream | false;
   /** Where human-readable lines go (they are also written to train.log). @default console.log */
   log?: (line: string) => void;
-  /** Stop after the step in flight on SIGINT / SIGTERM, saving a checkpoint. @default true */
+  /**
+   * Stop after the step in flight on SIGINT / SIGTERM, saving a checkpoint; a second signal exits
+   * the process at once with 128 + its number (stop-signals.ts). @default true
+   */
   handleSignals?: boolean;
   onEpochEnd?: (metrics: EpochMetrics) => void;
   /** Called after every training step. */
@@ -59,16 +64,50 @@ export interface TrainResult {
   checkpoint: string;
   /** True when a signal stopped the run before `epochs`. */
   interrupted: boolean;
+  /** The signal that stopped the run, when one did. */
+  stoppedBy?: StopSignal;
+}
+
+type PartialEpoch = NonNullable<TrainingState['partialEpoch']>;
+
+/** What one call of fit() works with: the run folder's writers and where training stands. */
+interface Run {
+  log: (line: string) => void;
+  logFile: fs.WriteStream;
+  writer: SummaryWriter;
+  scheduler: LrScheduler;
+  model: ModelConfig;
+  stop: StopSignals | null;
+  history: EpochMetrics[];
+  /** Epochs completed before this fit() started. */
+  startEpoch: number;
+  /** Batches of the first epoch trained before a resume, to be passed over. */
+  skipBatches: number;
+  /** Running sums of the epoch in progress. */
+  partial: PartialEpoch;
 }
 
 function epochSeed(seed: number, epoch: number): number {
   return (Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(epoch, 0xc2b2ae35)) >>> 0;
 }
 
+const emptyPartial = (): PartialEpoch => ({ loss: 0, correct: 0, seen: 0, seconds: 0 });
+
+/** The line train.log gets for an epoch. */
+function epochSummary(metrics: EpochMetrics, epochs: number, skipped: number): string {
+  return (
+    `epoch ${metrics.epoch}/${epochs}: loss ${metrics.trainLoss.toFixed(4)}, ` +
+    `train acc ${(100 * metrics.trainAccuracy).toFixed(2)}%, ` +
+    `val acc ${(100 * metrics.valAccuracy).toFixed(2)}%` +
+    (metrics.valTop5 !== undefined ? `, val top-5 ${(100 * metrics.valTop5).toFixed(2)}%` : '') +
+    `, ${metrics.imagesPerSecond.toFixed(1)} img/s, ${metrics.seconds.toFixed(1)} s` +
+    (skipped > 0 ? `, ${skipped} unreadable file(s) skipped` : '')
+  );
+}
+
 export class Trainer {
   private readonly options: Required<Omit<TrainerOptions, 'resume' | 'onEpochEnd' | 'onBatchEnd'>> &
     Pick<TrainerOptions, 'resume' | 'onEpochEnd' | 'onBatchEnd'>;
-  private stopSignal: string | null = null;
 
   constructor(
     private readonly net: AlexNet,
@@ -95,177 +134,22 @@ export class Trainer {
   }
 
   async fit(): Promise<TrainResult> {
-    const o = this.options;
-    fs.mkdirSync(path.join(o.outDir, 'checkpoints'), { recursive: true });
-    const logFile = fs.createWriteStream(path.join(o.outDir, 'train.log'), { flags: 'a' });
-    const log = (line: string) => {
-      o.log(line);
-      logFile.write(`${new Date().toISOString()} ${line}\n`);
-    };
-    const writer = new SummaryWriter(path.join(o.outDir, 'tensorboard'));
-    const scheduler = new LrScheduler(o.schedule, this.optimizer.lr);
-    const model = modelConfig(this.net);
-
-    let history: EpochMetrics[] = [];
-    let startEpoch = 0;
-    let skipBatches = 0;
-    let partial = { loss: 0, correct: 0, seen: 0, seconds: 0 };
-    if (o.resume) {
-      const r = o.resume;
-      if (!r.training) throw new AlexNetError(`${r.file} holds weights only: it cannot be resumed`);
-      loadWeights(this.net, r.weights, r.file);
-      loadMomentum(this.optimizer, r.momentum, r.file);
-      this.net.step = r.training.step;
-      this.optimizer.lr = r.training.lr;
-      scheduler.restore(r.training.scheduler as SchedulerState);
-      history = r.training.history as EpochMetrics[];
-      startEpoch = r.training.epoch;
-      skipBatches = r.training.batchInEpoch;
-      partial = r.training.partialEpoch ?? partial;
-      log(
-        `resuming ${r.file} at epoch ${startEpoch + 1}, batch ${skipBatches}, step ${this.net.step}`,
-      );
-    }
-
-    const state = (epoch: number, batchInEpoch: number): TrainingState => ({
-      epoch,
-      batchInEpoch,
-      step: this.net.step,
-      lr: this.optimizer.lr,
-      scheduler: scheduler.save(),
-      partialEpoch: batchInEpoch > 0 ? partial : undefined,
-      history,
-      config: o.config,
-    });
-    const checkpoint = async (epoch: number, batchInEpoch: number) => {
-      const training = { optimizer: this.optimizer, state: state(epoch, batchInEpoch) };
-      if (batchInEpoch === 0) {
-        const file = path.join(
-          o.outDir,
-          'checkpoints',
-          `epoch-${String(epoch).padStart(3, '0')}.safetensors`,
-        );
-        await saveCheckpoint(file, this.net, model, training);
-      }
-      await saveCheckpoint(this.latestCheckpoint, this.net, model, training);
-    };
-
-    const onSignal = (signal: string) => {
-      this.stopSignal = signal;
-      log(
-        `${signal}: stopping after the current step and saving a checkpoint (again to force quit)`,
-      );
-      removeSignals();
-    };
-    const onInt = () => onSignal('SIGINT');
-    const onTerm = () => onSignal('SIGTERM');
-    const removeSignals = () => {
-      process.off('SIGINT', onInt);
-      process.off('SIGTERM', onTerm);
-    };
-    if (o.handleSignals) {
-      process.on('SIGINT', onInt);
-      process.on('SIGTERM', onTerm);
-    }
-
+    const run = this.open();
     try {
-      for (let epoch = startEpoch + 1; epoch <= o.epochs; ++epoch) {
-        const rng = new Rng(epochSeed(o.seed, epoch));
-        const progress = new Progress(`epoch ${epoch}/${o.epochs}`, this.train.length, {
-          stream: o.progress || undefined,
-          silent: o.progress === false,
-          unit: 'img',
-        });
-        let batchIndex = 0;
-        let started = performance.now();
-        for await (const batch of this.train.batches(o.batchSize, rng)) {
-          if (batchIndex < skipBatches) {
-            batchIndex++;
-            continue;
-          }
-          let result: { loss: number; correct: number };
-          try {
-            result = await this.net.trainBatch(batch.x, batch.labels, batch.n, this.optimizer);
-          } catch (error) {
-            if (error instanceof NonFiniteLossError) {
-              log(`${error.message} The last good checkpoint is ${this.latestCheckpoint}.`);
-            }
-            throw error;
-          }
-          batchIndex++;
-          partial.loss += result.loss * batch.n;
-          partial.correct += result.correct;
-          partial.seen += batch.n;
-          writer.addScalar('train/loss', result.loss, this.net.step);
-          writer.addScalar('train/accuracy', result.correct / batch.n, this.net.step);
-          writer.addScalar('train/lr', this.optimizer.lr, this.net.step);
-          const seen = partial.seen;
-          progress.update(
-            Math.min(this.train.length, batchIndex * o.batchSize),
-            `loss ${(partial.loss / seen).toFixed(4)} acc ${((100 * partial.correct) / seen).toFixed(1)}%`,
-          );
-          o.onBatchEnd?.({ epoch, batch: batchIndex, loss: result.loss });
-          if (this.stopSignal) {
-            progress.finish();
-            partial.seconds += (performance.now() - started) / 1000;
-            await checkpoint(epoch - 1, batchIndex);
-            log(
-              `stopped by ${this.stopSignal} at epoch ${epoch}, batch ${batchIndex}; resume with --resume`,
-            );
-            return { history, checkpoint: this.latestCheckpoint, interrupted: true };
-          }
-        }
-        progress.finish();
-        partial.seconds += (performance.now() - started) / 1000;
-        started = performance.now();
-        skipBatches = 0;
-
-        const evaluation = await this.evaluate();
-        const metrics: EpochMetrics = {
-          epoch,
-          trainLoss: partial.loss / partial.seen,
-          trainAccuracy: partial.correct / partial.seen,
-          valAccuracy: evaluation.top1,
-          ...(this.net.arch.classes > 5 ? { valTop5: evaluation.top5 } : {}),
-          lr: this.optimizer.lr,
-          imagesPerSecond: partial.seen / partial.seconds,
-          seconds: partial.seconds,
-        };
-        partial = { loss: 0, correct: 0, seen: 0, seconds: 0 };
-        history.push(metrics);
-        writer.addScalar('val/accuracy', metrics.valAccuracy, this.net.step);
-        if (metrics.valTop5 !== undefined)
-          writer.addScalar('val/top5', metrics.valTop5, this.net.step);
-        writer.addScalar('train/images_per_second', metrics.imagesPerSecond, this.net.step);
-        await writer.flush();
-        fs.appendFileSync(path.join(o.outDir, 'metrics.jsonl'), `${JSON.stringify(metrics)}\n`);
-        this.optimizer.lr = scheduler.epochEnd(epoch, metrics.valAccuracy);
-        await checkpoint(epoch, 0);
-        await writeReport(path.join(o.outDir, 'report.html'), history, {
-          title: `AlexNet (${this.net.arch.preset}) — ${o.outDir}`,
-          config: o.config,
-        });
-        const skipped = (this.train.skipped ?? 0) + (this.val.skipped ?? 0);
-        log(
-          `epoch ${epoch}/${o.epochs}: loss ${metrics.trainLoss.toFixed(4)}, ` +
-            `train acc ${(100 * metrics.trainAccuracy).toFixed(2)}%, ` +
-            `val acc ${(100 * metrics.valAccuracy).toFixed(2)}%` +
-            (metrics.valTop5 !== undefined
-              ? `, val top-5 ${(100 * metrics.valTop5).toFixed(2)}%`
-              : '') +
-            `, ${metrics.imagesPerSecond.toFixed(1)} img/s, ${metrics.seconds.toFixed(1)} s` +
-            (skipped > 0 ? `, ${skipped} unreadable file(s) skipped` : ''),
-        );
-        o.onEpochEnd?.(metrics);
-        if (this.stopSignal) {
-          return { history, checkpoint: this.latestCheckpoint, interrupted: epoch < o.epochs };
+      if (this.options.resume) this.restore(run, this.options.resume);
+      for (let epoch = run.startEpoch + 1; epoch <= this.options.epochs; ++epoch) {
+        const batches = await this.trainEpoch(run, epoch);
+        const signal = run.stop?.received;
+        // Awaited here so that close() in finally waits for the checkpoint.
+        if (signal) return await this.stopMidEpoch(run, signal, epoch, batches);
+        await this.endEpoch(run, epoch, await this.evaluate());
+        if (run.stop?.received && epoch < this.options.epochs) {
+          return this.result(run, run.stop.received);
         }
       }
-      return { history, checkpoint: this.latestCheckpoint, interrupted: false };
+      return this.result(run);
     } finally {
-      removeSignals();
-      await writer.close();
-      await new Promise<void>((resolve) => logFile.end(resolve));
+      await this.close(run);
     }
   }
 
@@ -281,5 +165,196 @@ export class Trainer {
       seen += batch.n;
     }
     return { top1: correct / seen, top5: correctTop5 / seen };
+  }
+
+  /** Opens the run folder's logs and, unless told not to, listens for stop signals. */
+  private open(): Run {
+    const o = this.options;
+    fs.mkdirSync(path.join(o.outDir, 'checkpoints'), { recursive: true });
+    const logFile = fs.createWriteStream(path.join(o.outDir, 'train.log'), { flags: 'a' });
+    const log = (line: string) => {
+      o.log(line);
+      logFile.write(`${new Date().toISOString()} ${line}\n`);
+    };
+    const stop = o.handleSignals
+      ? new StopSignals((signal) =>
+          log(
+            `${signal}: stopping after the current step and saving a checkpoint (again to force quit)`,
+          ),
+        )
+      : null;
+    return {
+      log,
+      logFile,
+      writer: new SummaryWriter(path.join(o.outDir, 'tensorboard')),
+      scheduler: new LrScheduler(o.schedule, this.optimizer.lr),
+      model: modelConfig(this.net),
+      stop,
+      history: [],
+      startEpoch: 0,
+      skipBatches: 0,
+      partial: emptyPartial(),
+    };
+  }
+
+  private async close(run: Run): Promise<void> {
+    run.stop?.dispose();
+    await run.writer.close();
+    await new Promise<void>((resolve) => run.logFile.end(resolve));
+  }
+
+  /** Takes up a checkpoint's weights, momentum, step, schedule and place in the epochs. */
+  private restore(run: Run, r: Checkpoint): void {
+    if (!r.training) throw new AlexNetError(`${r.file} holds weights only: it cannot be resumed`);
+    loadWeights(this.net, r.weights, r.file);
+    loadMomentum(this.optimizer, r.momentum, r.file);
+    this.net.step = r.training.step;
+    this.optimizer.lr = r.training.lr;
+    run.scheduler.restore(r.training.scheduler as SchedulerState);
+    run.history = r.training.history as EpochMetrics[];
+    run.startEpoch = r.training.epoch;
+    run.skipBatches = r.training.batchInEpoch;
+    run.partial = r.training.partialEpoch ?? run.partial;
+    run.log(
+      `resuming ${r.file} at epoch ${run.startEpoch + 1}, batch ${run.skipBatches}, step ${this.net.step}`,
+    );
+  }
+
+  /**
+   * One pass over the training set, or up to the step in flight when a stop signal came.
+   * Returns the batches of the epoch trained so far, resumed ones included.
+   */
+  private async trainEpoch(run: Run, epoch: number): Promise<number> {
+    const o = this.options;
+    const progress = new Progress(`epoch ${epoch}/${o.epochs}`, this.train.length, {
+      stream: o.progress || undefined,
+      silent: o.progress === false,
+      unit: 'img',
+    });
+    const started = performance.now();
+    let batchIndex = 0;
+    for await (const batch of this.train.batches(o.batchSize, new Rng(epochSeed(o.seed, epoch)))) {
+      if (batchIndex < run.skipBatches) {
+        batchIndex++;
+        continue;
+      }
+      const loss = await this.runStep(run, batch);
+      batchIndex++;
+      const { partial } = run;
+      progress.update(
+        Math.min(this.train.length, batchIndex * o.batchSize),
+        `loss ${(partial.loss / partial.seen).toFixed(4)} acc ${((100 * partial.correct) / partial.seen).toFixed(1)}%`,
+      );
+      o.onBatchEnd?.({ epoch, batch: batchIndex, loss });
+      // The step ran off the event loop's thread (trainBatch awaits it), so a signal handler has
+      // had its turn by now, in-memory data included.
+      if (run.stop?.received) break;
+    }
+    progress.finish();
+    run.partial.seconds += (performance.now() - started) / 1000;
+    run.skipBatches = 0;
+    return batchIndex;
+  }
+
+  /** One SGD step, added to the epoch's sums and the TensorBoard scalars. Returns its loss. */
+  private async runStep(run: Run, batch: Batch): Promise<number> {
+    let result: { loss: number; correct: number };
+    try {
+      result = await this.net.trainBatch(batch.x, batch.labels, batch.n, this.optimizer);
+    } catch (error) {
+      if (error instanceof NonFiniteLossError) {
+        run.log(`${error.message} The last good checkpoint is ${this.latestCheckpoint}.`);
+      }
+      throw error;
+    }
+    run.partial.loss += result.loss * batch.n;
+    run.partial.correct += result.correct;
+    run.partial.seen += batch.n;
+    const step = this.net.step;
+    run.writer.addScalar('train/loss', result.loss, step);
+    run.writer.addScalar('train/accuracy', result.correct / batch.n, step);
+    run.writer.addScalar('train/lr', this.optimizer.lr, step);
+    return result.loss;
+  }
+
+  /** An epoch's metrics into the history, the logs and the report; its checkpoint; the lr step. */
+  private async endEpoch(run: Run, epoch: number, evaluation: { top1: number; top5: number }) {
+    const o = this.options;
+    const { partial, writer } = run;
+    const metrics: EpochMetrics = {
+      epoch,
+      trainLoss: partial.loss / partial.seen,
+      trainAccuracy: partial.correct / partial.seen,
+      valAccuracy: evaluation.top1,
+      ...(this.net.arch.classes > 5 ? { valTop5: evaluation.top5 } : {}),
+      lr: this.optimizer.lr,
+      imagesPerSecond: partial.seen / partial.seconds,
+      seconds: partial.seconds,
+    };
+    run.partial = emptyPartial();
+    run.history.push(metrics);
+    writer.addScalar('val/accuracy', metrics.valAccuracy, this.net.step);
+    if (metrics.valTop5 !== undefined) writer.addScalar('val/top5', metrics.valTop5, this.net.step);
+    writer.addScalar('train/images_per_second', metrics.imagesPerSecond, this.net.step);
+    await writer.flush();
+    fs.appendFileSync(path.join(o.outDir, 'metrics.jsonl'), `${JSON.stringify(metrics)}\n`);
+    this.optimizer.lr = run.scheduler.epochEnd(epoch, metrics.valAccuracy);
+    await this.saveCheckpoint(run, epoch, 0);
+    await writeReport(path.join(o.outDir, 'report.html'), run.history, {
+      title: `AlexNet (${this.net.arch.preset}) — ${o.outDir}`,
+      config: o.config,
+    });
+    const skipped = (this.train.skipped ?? 0) + (this.val.skipped ?? 0);
+    run.log(epochSummary(metrics, o.epochs, skipped));
+    o.onEpochEnd?.(metrics);
+  }
+
+  /** Saves where a signal stopped epoch `epoch`, after `batches` of its batches. */
+  private async stopMidEpoch(
+    run: Run,
+    signal: StopSignal,
+    epoch: number,
+    batches: number,
+  ): Promise<TrainResult> {
+    await this.saveCheckpoint(run, epoch - 1, batches);
+    run.log(`stopped by ${signal} at epoch ${epoch}, batch ${batches}; resume with --resume`);
+    return this.result(run, signal);
+  }
+
+  /**
+   * `latest.safetensors` for `epoch` epochs and `batchInEpoch` batches of the next, and at an
+   * epoch's end also `checkpoints/epoch-NNN.safetensors`.
+   */
+  private async saveCheckpoint(run: Run, epoch: number, batchInEpoch: number): Promise<void> {
+    const state: TrainingState = {
+      epoch,
+      batchInEpoch,
+      step: this.net.step,
+      lr: this.optimizer.lr,
+      scheduler: run.scheduler.save(),
+      partialEpoch: batchInEpoch > 0 ? run.partial : undefined,
+      history: run.history,
+      config: this.options.config,
+    };
+    const training = { optimizer: this.optimizer, state };
+    if (batchInEpoch === 0) {
+      const name = `epoch-${String(epoch).padStart(3, '0')}.safetensors`;
+      await saveCheckpoint(
+        path.join(this.options.outDir, 'checkpoints', name),
+        this.net,
+        run.model,
+        training,
+      );
+    }
+    await saveCheckpoint(this.latestCheckpoint, this.net, run.model, training);
+  }
+
+  private result(run: Run, stoppedBy?: StopSignal): TrainResult {
+    return {
+      history: run.history,
+      checkpoint: this.latestCheckpoint,
+      interrupted: stoppedBy !== undefined,
+      ...(stoppedBy ? { stoppedBy } : {}),
+    };
   }
 }
