@@ -15,6 +15,7 @@ export { imagenetClasses } from './data/imagenet';
 export { loadMnist } from './data/mnist';
 export {
   type ResizePolicy,
+  type ResizeSetting,
   resizeImage,
   resizeShorter,
   resizeStretch,
@@ -51,7 +52,6 @@ export {
   type BatchResult,
   type Evaluation,
   type Init,
-  type ResizeSetting,
 } from './nn/alexnet';
 export { LAYER_NAMES, type LayerName, type LayerShape, type Preset } from './nn/architecture';
 export { type AugmentOptions, augment, type ImageSize } from './ops/augment';

@@ -13,13 +13,13 @@
  * only the first call pays for starting the threads.
  */
 
+import type { Normalisation } from './data/dataset';
 import type { RgbImage } from './data/decode';
 import { DecodePool } from './data/decode-pool';
-import { resizeImage } from './data/resize';
+import { type ResizeSetting, resizeImage } from './data/resize';
 import { AlexNetError, ArgumentError } from './errors';
-import type { AlexNet } from './nn/alexnet';
 import { augment } from './ops/augment';
-import { Tensor } from './tensor';
+import { type Device, Tensor } from './tensor';
 import { boolean, fail, integer } from './validate';
 
 export interface ClassifyOptions {
@@ -95,8 +95,18 @@ function checkInputs(inputs: unknown): ClassifyInput[] {
  * on `pools`' pool of the requested size, started when missing: `net.classify` passes the ones it
  * keeps until it is disposed.
  */
+/** What classify needs of a model (AlexNet is one). */
+export interface Classifier {
+  readonly arch: { readonly classes: number; readonly inputSize: number };
+  readonly device: Device;
+  readonly classNames: readonly string[];
+  readonly normalisation: Normalisation;
+  readonly resize: ResizeSetting;
+  forward(x: Tensor, n: number): Promise<Float32Array>;
+}
+
 export async function classify(
-  net: AlexNet,
+  net: Classifier,
   inputs: readonly ClassifyInput[],
   options: ClassifyOptions,
   pools: Map<number, DecodePool>,

@@ -18,12 +18,17 @@ import {
 } from '../lib/data/dataset';
 import { ImageCache } from '../lib/data/image-cache';
 import { loadMnist } from '../lib/data/mnist';
-import { RESIZE_POLICIES, type ResizePolicy, storedSize } from '../lib/data/resize';
+import {
+  RESIZE_POLICIES,
+  type ResizePolicy,
+  type ResizeSetting,
+  storedSize,
+} from '../lib/data/resize';
 import { openDataSource, type SourceSet } from '../lib/data/sources';
 import type { DeviceRequest } from '../lib/device';
 import { AlexNetError } from '../lib/errors';
 import { type Checkpoint, readCheckpoint } from '../lib/io/checkpoint';
-import { AlexNet, type ResizeSetting } from '../lib/nn/alexnet';
+import { AlexNet } from '../lib/nn/alexnet';
 import { checkTrainLayers, type LayerName, type Preset } from '../lib/nn/architecture';
 import type { Device } from '../lib/tensor';
 import type { LrSchedule } from '../lib/train/schedule';

@@ -177,3 +177,11 @@ export function storedSize(inputSize: number): number {
   integer('inputSize', inputSize, 1);
   return Math.round((256 * inputSize) / 227);
 }
+
+/** How images are resized before the centre crop of `inputSize` (train validation and predict). */
+export interface ResizeSetting {
+  /** 'stretch' to size x size, or 'shorter' side to size and the centre square. */
+  policy: ResizePolicy;
+  /** The side of the resized image, at least the input size. */
+  size: number;
+}

@@ -7,8 +7,10 @@
  */
 
 import type { Normalisation } from '../data/dataset';
+import type { ResizeSetting } from '../data/resize';
 import { AlexNetError } from '../errors';
-import type { AlexNet, AlexNetOptions, ResizeSetting } from '../nn/alexnet';
+import type { Architecture, Preset } from '../nn/architecture';
+import type { Param } from '../nn/layer';
 import type { SGD } from '../train/sgd';
 import { isTypedArray } from '../validate';
 import { type NamedArray, readSafetensors, writeSafetensors } from './safetensors';
@@ -19,7 +21,7 @@ const MOMENTUM_PREFIX = 'optimizer.momentum.';
 
 /** What a checkpoint says about the model: enough to rebuild it and feed it. */
 export interface ModelConfig {
-  preset: NonNullable<AlexNetOptions['preset']>;
+  preset: Preset;
   classes: number;
   inputSize: number;
   widthScale: number;
@@ -47,7 +49,20 @@ export interface TrainingState {
   config: Record<string, unknown>;
 }
 
-export function modelConfig(net: AlexNet): ModelConfig {
+/**
+ * What checkpoints read from and write to a model: its parameters and the settings that rebuild
+ * and preprocess for it (AlexNet is one; this file does not depend on it).
+ */
+export interface CheckpointModel {
+  readonly arch: Pick<Architecture, 'preset' | 'classes' | 'inputSize' | 'widthScale' | 'dropout'>;
+  readonly seed: number;
+  readonly classNames: readonly string[];
+  readonly normalisation: Normalisation;
+  readonly resize: ResizeSetting;
+  parameters(): Param[];
+}
+
+export function modelConfig(net: CheckpointModel): ModelConfig {
   const { preset, classes, inputSize, widthScale, dropout } = net.arch;
   const { seed, classNames, normalisation, resize } = net;
   return {
@@ -63,7 +78,7 @@ export function modelConfig(net: AlexNet): ModelConfig {
   };
 }
 
-function readTensors(net: AlexNet): Record<string, NamedArray> {
+function readTensors(net: CheckpointModel): Record<string, NamedArray> {
   const out: Record<string, NamedArray> = {};
   for (const p of net.parameters()) out[p.name] = { data: p.value.toArray(), shape: p.value.shape };
   return out;
@@ -71,7 +86,7 @@ function readTensors(net: AlexNet): Record<string, NamedArray> {
 
 export async function saveCheckpoint(
   file: string,
-  net: AlexNet,
+  net: CheckpointModel,
   model: ModelConfig,
   training?: { optimizer: SGD; state: TrainingState },
 ): Promise<void> {
@@ -124,7 +139,7 @@ export async function readCheckpoint(file: string): Promise<Checkpoint> {
  * present with the right shape; names in `skip` (layer names like 'fc8') are left untouched.
  */
 export function loadWeights(
-  net: AlexNet,
+  net: CheckpointModel,
   weights: Record<string, NamedArray>,
   source: string,
   skip: readonly string[] = [],

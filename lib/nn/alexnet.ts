@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import type { Normalisation } from '../data/dataset';
 import type { DecodePool } from '../data/decode-pool';
 import { imagenetClasses } from '../data/imagenet';
-import { type ResizePolicy, storedSize } from '../data/resize';
+import { type ResizeSetting, storedSize } from '../data/resize';
 import { type DeviceRequest, resolveDevice } from '../device';
 import {
   AlexNetError,
@@ -84,14 +84,6 @@ export interface AlexNetOptions {
    * model whose weights are loaded next (drawing 61M normals costs seconds). @default 'he'
    */
   init?: Init;
-}
-
-/** How images are resized before the centre crop of `inputSize` (train validation and predict). */
-export interface ResizeSetting {
-  /** 'stretch' to size x size, or 'shorter' side to size and the centre square. */
-  policy: ResizePolicy;
-  /** The side of the resized image, at least the input size. */
-  size: number;
 }
 
 /** Which reader a weights file needs, by its extension. */

@@ -4,7 +4,6 @@
  * for a constant learning rate. Weight decay applies to weights, not biases (Caffe's
  * convention: bvlc_alexnet's solver sets decay_mult 0 on biases).
  */
-import type { AlexNet } from '../nn/alexnet';
 import type { Param } from '../nn/layer';
 import { sgdUpdate } from '../ops/sgd';
 import { Tensor } from '../tensor';
@@ -26,11 +25,18 @@ export class SGD {
   private readonly params: Param[];
   private readonly velocity = new Map<string, Tensor>();
 
-  constructor(net: AlexNet, options: SgdOptions = {}) {
+  /**
+   * `model`: what to update, a model's `trainableParameters()` or the list itself (as
+   * torch.optim.SGD takes its parameters).
+   */
+  constructor(
+    model: { trainableParameters(): Param[] } | readonly Param[],
+    options: SgdOptions = {},
+  ) {
     this.lr = finiteNumber('lr', options.lr ?? 0.01, 0);
     this.momentum = finiteNumber('momentum', options.momentum ?? 0.9, 0, 1);
     this.weightDecay = finiteNumber('weightDecay', options.weightDecay ?? 5e-4, 0);
-    this.params = net.trainableParameters();
+    this.params = 'trainableParameters' in model ? model.trainableParameters() : [...model];
     for (const p of this.params)
       this.velocity.set(p.name, Tensor.zeros(p.value.shape, p.value.device));
   }
