@@ -36,7 +36,7 @@ import {
 } from '../predict';
 import { flush, SerialQueue } from '../queue';
 import { Rng } from '../random';
-import { type Device, Tensor } from '../tensor';
+import { type Device, sizeOf, Tensor } from '../tensor';
 import type { SGD } from '../train/sgd';
 import { fail, integer, typedArray } from '../validate';
 import {
@@ -45,10 +45,13 @@ import {
   BVLC_MEAN_RGB,
   checkTrainLayers,
   LAYER_NAMES,
+  LAYERS,
   type LayerName,
   type LayerShape,
+  type LayerSpec,
   LRN_OPTIONS,
   layerShapes,
+  POOL,
   type Preset,
 } from './architecture';
 import { Conv2d } from './conv2d';
@@ -299,58 +302,45 @@ export class AlexNet {
     if (checkpoint.model.resize) this.resize = checkpoint.model.resize;
   }
 
+  /** The layers of LAYERS (architecture.ts), each sized by the output of the one before. */
   private build(): Layer[] {
-    const { preset, classes, dropout } = this.arch;
-    const [c1, c2, c3, c4, c5, f6, f7] = this.arch.widths;
-    const lrn = LRN_OPTIONS[preset];
-    const pool = { kernel: 3, stride: 2, pad: 0 };
+    const { preset, classes, dropout, widths } = this.arch;
     const device = this.device;
     const layers: Layer[] = [];
     let shape = [1, 3, this.arch.inputSize, this.arch.inputSize];
-    const add = (layer: Layer) => {
+    const create = (spec: LayerSpec): Layer => {
+      switch (spec.kind) {
+        case 'conv': {
+          const { kernel, stride, pad, groups } = spec;
+          const conv = {
+            inChannels: shape[1],
+            outChannels: widths[spec.width],
+            kernel,
+            stride,
+            pad,
+            groups,
+          };
+          return new Conv2d(spec.name, conv, shape, device);
+        }
+        case 'relu':
+          return new Relu(spec.name);
+        case 'lrn':
+          return new Lrn(spec.name, LRN_OPTIONS[preset], shape, device);
+        case 'pool':
+          return new MaxPool(spec.name, POOL, shape, device);
+        case 'fc': {
+          const features = spec.width === 'classes' ? classes : widths[spec.width];
+          return new Linear(spec.name, sizeOf(shape.slice(1)), features, shape, device);
+        }
+        case 'dropout':
+          return new Dropout(spec.name, dropout, spec.key, shape, device);
+      }
+    };
+    for (const spec of LAYERS) {
+      const layer = create(spec);
       layers.push(layer);
       shape = layer.outputShape(shape);
-    };
-    const conv = (
-      name: string,
-      cin: number,
-      cout: number,
-      k: number,
-      s: number,
-      p: number,
-      g: number,
-    ) =>
-      add(
-        new Conv2d(
-          name,
-          { inChannels: cin, outChannels: cout, kernel: k, stride: s, pad: p, groups: g },
-          shape,
-          device,
-        ),
-      );
-
-    conv('conv1', 3, c1, 11, 4, 0, 1);
-    add(new Relu('relu1'));
-    add(new Lrn('norm1', lrn, shape, device));
-    add(new MaxPool('pool1', pool, shape, device));
-    conv('conv2', c1, c2, 5, 1, 2, 2);
-    add(new Relu('relu2'));
-    add(new Lrn('norm2', lrn, shape, device));
-    add(new MaxPool('pool2', pool, shape, device));
-    conv('conv3', c2, c3, 3, 1, 1, 1);
-    add(new Relu('relu3'));
-    conv('conv4', c3, c4, 3, 1, 1, 2);
-    add(new Relu('relu4'));
-    conv('conv5', c4, c5, 3, 1, 1, 2);
-    add(new Relu('relu5'));
-    add(new MaxPool('pool5', pool, shape, device));
-    add(new Linear('fc6', shape[1] * shape[2] * shape[3], f6, shape, device));
-    add(new Relu('relu6'));
-    add(new Dropout('drop6', dropout, 6, shape, device));
-    add(new Linear('fc7', f6, f7, shape, device));
-    add(new Relu('relu7'));
-    add(new Dropout('drop7', dropout, 7, shape, device));
-    add(new Linear('fc8', f7, classes, shape, device));
+    }
     return layers;
   }
 

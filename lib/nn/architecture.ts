@@ -95,11 +95,69 @@ export const outputSize = (size: number, kernel: number, stride: number, pad: nu
  * Every layer's output shape for one image, checking that each spatial size stays positive.
  * With 11x11/4 conv1 and three 3x3/2 poolings, 67 is the smallest input that fits.
  */
+/**
+ * The network, layer by layer: the one definition that AlexNet builds its layers from and
+ * layerShapes computes shapes from. `width` indexes Architecture.widths ('classes' for fc8);
+ * kernel sizes, strides, padding and groups are the paper's (§3.5, Figure 2) as Caffe's
+ * bvlc_alexnet deploy.prototxt writes them; a dropout layer's `key` keys its masks (lib/random).
+ */
+export type LayerSpec =
+  | {
+      kind: 'conv';
+      name: LayerName;
+      width: number;
+      kernel: number;
+      stride: number;
+      pad: number;
+      groups: number;
+    }
+  | { kind: 'relu' | 'lrn' | 'pool'; name: string }
+  | { kind: 'fc'; name: LayerName; width: number | 'classes' }
+  | { kind: 'dropout'; name: string; key: number };
+
+/** Overlapping max pooling (§3.4): 3x3 windows, stride 2. */
+export const POOL = { kernel: 3, stride: 2, pad: 0 } as const;
+
+const conv = (
+  name: LayerName,
+  width: number,
+  kernel: number,
+  stride: number,
+  pad: number,
+  groups: number,
+) => ({ kind: 'conv', name, width, kernel, stride, pad, groups }) as const;
+
+export const LAYERS: readonly LayerSpec[] = [
+  conv('conv1', 0, 11, 4, 0, 1),
+  { kind: 'relu', name: 'relu1' },
+  { kind: 'lrn', name: 'norm1' },
+  { kind: 'pool', name: 'pool1' },
+  conv('conv2', 1, 5, 1, 2, 2),
+  { kind: 'relu', name: 'relu2' },
+  { kind: 'lrn', name: 'norm2' },
+  { kind: 'pool', name: 'pool2' },
+  conv('conv3', 2, 3, 1, 1, 1),
+  { kind: 'relu', name: 'relu3' },
+  conv('conv4', 3, 3, 1, 1, 2),
+  { kind: 'relu', name: 'relu4' },
+  conv('conv5', 4, 3, 1, 1, 2),
+  { kind: 'relu', name: 'relu5' },
+  { kind: 'pool', name: 'pool5' },
+  { kind: 'fc', name: 'fc6', width: 5 },
+  { kind: 'relu', name: 'relu6' },
+  { kind: 'dropout', name: 'drop6', key: 6 },
+  { kind: 'fc', name: 'fc7', width: 6 },
+  { kind: 'relu', name: 'relu7' },
+  { kind: 'dropout', name: 'drop7', key: 7 },
+  { kind: 'fc', name: 'fc8', width: 'classes' },
+];
+
+/** Output shape for one image of every conv, pool and fc layer, in order. */
 export function layerShapes(arch: Omit<Architecture, 'dropout' | 'preset'>): LayerShape[] {
-  const [c1, c2, c3, c4, c5, f6, f7] = arch.widths;
   const out: LayerShape[] = [];
+  let channels = 3;
   let size = arch.inputSize;
-  const spatial = (name: string, channels: number, next: number) => {
+  const spatial = (name: string, next: number) => {
     if (next < 1) {
       throw new ShapeError(
         `Expected inputSize >= 67 but received ${arch.inputSize}: ${name} would get a ` +
@@ -109,16 +167,17 @@ export function layerShapes(arch: Omit<Architecture, 'dropout' | 'preset'>): Lay
     size = next;
     out.push({ name, shape: [channels, size, size] });
   };
-  spatial('conv1', c1, outputSize(size, 11, 4, 0));
-  spatial('pool1', c1, outputSize(size, 3, 2, 0));
-  spatial('conv2', c2, outputSize(size, 5, 1, 2));
-  spatial('pool2', c2, outputSize(size, 3, 2, 0));
-  spatial('conv3', c3, outputSize(size, 3, 1, 1));
-  spatial('conv4', c4, outputSize(size, 3, 1, 1));
-  spatial('conv5', c5, outputSize(size, 3, 1, 1));
-  spatial('pool5', c5, outputSize(size, 3, 2, 0));
-  out.push({ name: 'fc6', shape: [f6] }, { name: 'fc7', shape: [f7] });
-  out.push({ name: 'fc8', shape: [arch.classes] });
+  for (const layer of LAYERS) {
+    if (layer.kind === 'conv') {
+      channels = arch.widths[layer.width];
+      spatial(layer.name, outputSize(size, layer.kernel, layer.stride, layer.pad));
+    } else if (layer.kind === 'pool') {
+      spatial(layer.name, outputSize(size, POOL.kernel, POOL.stride, POOL.pad));
+    } else if (layer.kind === 'fc') {
+      const width = layer.width === 'classes' ? arch.classes : arch.widths[layer.width];
+      out.push({ name: layer.name, shape: [width] });
+    }
+  }
   return out;
 }
 
