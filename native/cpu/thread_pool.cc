@@ -24,15 +24,6 @@ class ThreadPool {
     for (int i = 1; i < threads_; ++i) workers_.emplace_back([this, i] { WorkerLoop(i); });
   }
 
-  ~ThreadPool() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stopping_ = true;
-    }
-    wake_.notify_all();
-    for (auto& w : workers_) w.join();
-  }
-
   int threads() const { return threads_; }
 
   void Run(int64_t n, int64_t min_chunk, const std::function<void(int64_t, int64_t)>& body) {
@@ -73,8 +64,7 @@ class ThreadPool {
     for (;;) {
       {
         std::unique_lock<std::mutex> lock(mutex_);
-        wake_.wait(lock, [&] { return stopping_ || generation_ != seen; });
-        if (stopping_) return;
+        wake_.wait(lock, [&] { return generation_ != seen; });
         seen = generation_;
         if (index >= parts_) continue;
       }
@@ -95,11 +85,13 @@ class ThreadPool {
   int parts_ = 0;
   int pending_ = 0;
   uint64_t generation_ = 0;
-  bool stopping_ = false;
 };
 
+// Never destroyed: at process exit an environment's executor thread (core/executor.h) may be
+// inside a parallel region, and joining the workers or destroying the condition variables it
+// waits on would hang exit(). The operating system reclaims the threads.
 ThreadPool& Pool() {
-  static ThreadPool pool;
+  static ThreadPool& pool = *new ThreadPool();
   return pool;
 }
 
