@@ -6,8 +6,10 @@
  */
 import { native } from '../lib/native';
 import { AlexNet } from '../lib/nn/alexnet';
+import { ConvPlan } from '../lib/ops/conv';
 import { flush } from '../lib/queue';
 import { Rng } from '../lib/random';
+import { Tensor } from '../lib/tensor';
 import { SGD } from '../lib/train/sgd';
 
 function images(n: number, seed: number): Float32Array {
@@ -43,5 +45,37 @@ describe('bounded memory', () => {
     expect((await held()) - beforeTraining).toBeGreaterThan(weights);
     opt.dispose();
     await net.dispose();
+  });
+});
+
+describe('deferred frees', () => {
+  test('tensors disposed while their op is queued are freed only after it ran', async () => {
+    // conv3 of the bvlc network at batch 4: tens of milliseconds on 2 cores, so the op is still
+    // queued or running when dispose() returns, microseconds after it was submitted.
+    const spec = { inChannels: 256, height: 13, width: 13, outChannels: 384, kernel: 3 };
+    const plan = new ConvPlan({ batch: 4, ...spec, stride: 1, pad: 1, groups: 1 }, 'cpu');
+    const rng = new Rng(12);
+    const xData = rng.normal(4 * 256 * 13 * 13, 1);
+    const wData = rng.normal(384 * 256 * 9, 0.05);
+    const expected = Tensor.zeros(plan.outputShape);
+    const run = (into: Tensor) => {
+      const x = Tensor.from(xData, plan.inputShape);
+      const w = Tensor.from(wData, [384, 256, 3, 3]);
+      plan.forward(x, w, into);
+      x.dispose();
+      w.dispose();
+    };
+    run(expected);
+    await flush();
+    const y = Tensor.zeros(plan.outputShape);
+    const before = native.hostMemory();
+    run(y);
+    // Freed at once, the inputs would already be gone from the count (and the op would read
+    // freed memory); queued, they stay until the op has run.
+    expect(native.hostMemory() - before).toBe((xData.length + wData.length) * 4);
+    await flush();
+    expect(native.hostMemory()).toBe(before);
+    expect(y.toArray()).toEqual(expected.toArray());
+    for (const t of [plan, y, expected]) t.dispose();
   });
 });

@@ -8,11 +8,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { AlexNet } from '../lib/nn/alexnet';
-import { ConvPlan } from '../lib/ops/conv';
-import { flush } from '../lib/queue';
 import { Rng } from '../lib/random';
-import { Tensor } from '../lib/tensor';
 import { SGD } from '../lib/train/sgd';
+import { stall } from '../scripts/bench/runtime';
 
 /** A small network (input 67, widths x1/8) with fixed random weights. */
 function smallNet(seed = 3): AlexNet {
@@ -23,27 +21,6 @@ function images(n: number, size: number, seed: number): Float32Array {
   return new Rng(seed).normal(n * 3 * size * size, 1);
 }
 
-/**
- * The longest gap between ticks of a 1 ms interval while `work` runs: how long the event loop
- * was held.
- */
-async function longestStall(work: () => Promise<unknown> | unknown): Promise<number> {
-  let last = performance.now();
-  let longest = 0;
-  const timer = setInterval(() => {
-    const now = performance.now();
-    longest = Math.max(longest, now - last);
-    last = now;
-  }, 1);
-  await new Promise((resolve) => setTimeout(resolve, 5));
-  last = performance.now();
-  await work();
-  const now = performance.now();
-  longest = Math.max(longest, now - last);
-  clearInterval(timer);
-  return longest;
-}
-
 describe('the asynchronous API', () => {
   // The bvlc network at batch 16 takes about a second on 2 cores: long enough that a blocked
   // event loop shows, short enough for CI. Its weights are left at zero (init 'none'): the time
@@ -51,15 +28,13 @@ describe('the asynchronous API', () => {
   test('forward keeps the event loop running; forwardSync holds it', async () => {
     const net = new AlexNet({ preset: 'bvlc', classes: 1000, init: 'none', device: 'cpu' });
     const x = images(16, 227, 1);
-    const started = performance.now();
-    const blocked = await longestStall(() => net.forwardSync(x, 16));
-    const took = performance.now() - started;
-    const free = await longestStall(() => net.forward(x, 16));
+    const blocked = await stall(() => net.forwardSync(x, 16));
+    const free = await stall(() => net.forward(x, 16));
     await net.dispose();
     // The measurement can fail: the blocking call shows as one stall as long as the pass.
-    expect(blocked).toBeGreaterThan(0.8 * took);
-    expect(took).toBeGreaterThan(300);
-    expect(free).toBeLessThan(100);
+    expect(blocked.stallMs).toBeGreaterThan(0.8 * blocked.passMs);
+    expect(blocked.passMs).toBeGreaterThan(300);
+    expect(free.stallMs).toBeLessThan(100);
   });
 
   test('async and sync calls give the same logits, losses and weights', async () => {
@@ -124,35 +99,6 @@ describe('the asynchronous API', () => {
     expect(await pending).toEqual(expected);
     await disposed;
     await expect(net.forward(x, 2)).rejects.toThrow('This AlexNet has been disposed');
-  });
-});
-
-describe('queued ops', () => {
-  test('tensors and plans disposed after their op was queued are freed after it ran', async () => {
-    const plan = new ConvPlan(
-      {
-        batch: 1,
-        inChannels: 1,
-        height: 3,
-        width: 3,
-        outChannels: 1,
-        kernel: 3,
-        stride: 1,
-        pad: 0,
-        groups: 1,
-      },
-      'cpu',
-    );
-    const x = Tensor.from(new Float32Array(9).fill(1), [1, 1, 3, 3]);
-    const w = Tensor.from(new Float32Array(9).fill(2), [1, 1, 3, 3]);
-    const y = Tensor.zeros([1, 1, 1, 1]);
-    plan.forward(x, w, y);
-    x.dispose();
-    w.dispose();
-    plan.dispose();
-    await flush();
-    expect(y.toArray()).toEqual(Float32Array.from([18]));
-    y.dispose();
   });
 });
 

@@ -111,6 +111,9 @@ export interface Evaluation extends BatchResult {
   correctTopK: number;
 }
 
+/** The logits as read back. */
+const logitsOf = (logits: Float32Array) => logits;
+
 /** An evaluation's results as read back: [loss, correct, correctTopK]. */
 function evaluation([loss, correct, correctTopK]: Float32Array): Evaluation {
   return { loss, correct, correctTopK };
@@ -150,7 +153,8 @@ export class AlexNet {
   private readonly serial = new SerialQueue();
   /** classify's decoding threads, by count: started on first use, stopped by dispose(). */
   private readonly decodePools = new Map<number, DecodePool>();
-  private disposed = false;
+  /** Set by dispose(): settles once the memory is released. */
+  private disposal: Promise<void> | null = null;
 
   constructor(options: AlexNetOptions = {}) {
     this.arch = architecture({
@@ -392,18 +396,17 @@ export class AlexNet {
    */
   async forward(x: Float32Array | Tensor, n: number): Promise<Float32Array> {
     this.checkInput(x, n);
-    return this.serial.run(async () => {
-      const logits = this.queueForward(this.stageInput(x, n), false);
-      await flush();
-      return logits.toArray();
-    });
+    return this.runAsync(() => this.queueForward(this.stageInput(x, n), false), logitsOf);
   }
 
   /** forward, blocking the calling thread until the logits are computed. */
   forwardSync(x: Float32Array | Tensor, n: number): Float32Array {
-    this.assertNotBusy('forwardSync');
     this.checkInput(x, n);
-    return this.queueForward(this.stageInput(x, n), false).toArray();
+    return this.runSync(
+      'forwardSync',
+      () => this.queueForward(this.stageInput(x, n), false),
+      logitsOf,
+    );
   }
 
   /**
@@ -434,11 +437,10 @@ export class AlexNet {
   ): Promise<BatchResult> {
     this.checkInput(x, n);
     this.checkLabels(labels, n);
-    return this.serial.run(async () => {
-      const results = this.queueTrainStep(this.stageInput(x, n), labels, optimizer);
-      await flush();
-      return this.finishStep(results.toArray());
-    });
+    return this.runAsync(
+      () => this.queueTrainStep(this.stageInput(x, n), labels, optimizer),
+      (results) => this.finishStep(results),
+    );
   }
 
   /** trainBatch, blocking the calling thread. */
@@ -448,10 +450,13 @@ export class AlexNet {
     n: number,
     optimizer: SGD,
   ): BatchResult {
-    this.assertNotBusy('trainBatchSync');
     this.checkInput(x, n);
     this.checkLabels(labels, n);
-    return this.finishStep(this.queueTrainStep(this.stageInput(x, n), labels, optimizer).toArray());
+    return this.runSync(
+      'trainBatchSync',
+      () => this.queueTrainStep(this.stageInput(x, n), labels, optimizer),
+      (results) => this.finishStep(results),
+    );
   }
 
   /** Evaluates a batch: mean loss and top-1 / top-k correct counts, without dropout. */
@@ -463,19 +468,41 @@ export class AlexNet {
   ): Promise<Evaluation> {
     this.checkInput(x, n);
     this.checkLabels(labels, n);
-    return this.serial.run(async () => {
-      const results = this.queueEvaluate(this.stageInput(x, n), labels, k);
-      await flush();
-      return evaluation(results.toArray());
-    });
+    return this.runAsync(() => this.queueEvaluate(this.stageInput(x, n), labels, k), evaluation);
   }
 
   /** evaluate, blocking the calling thread. */
   evaluateSync(x: Float32Array | Tensor, labels: Int32Array, n: number, k = 5): Evaluation {
-    this.assertNotBusy('evaluateSync');
     this.checkInput(x, n);
     this.checkLabels(labels, n);
-    return evaluation(this.queueEvaluate(this.stageInput(x, n), labels, k).toArray());
+    return this.runSync(
+      'evaluateSync',
+      () => this.queueEvaluate(this.stageInput(x, n), labels, k),
+      evaluation,
+    );
+  }
+
+  /**
+   * After this model's earlier asynchronous calls: queues the work, waits for it off the event
+   * loop's thread, and reads back the tensor it fills (the logits, or the step's results).
+   */
+  private runAsync<T>(queue: () => Tensor, finish: (values: Float32Array) => T): Promise<T> {
+    return this.serial.run(async () => {
+      const out = queue();
+      await flush();
+      return finish(out.toArray());
+    });
+  }
+
+  /** runAsync, blocking the calling thread; refused while asynchronous calls are in flight. */
+  private runSync<T>(method: string, queue: () => Tensor, finish: (values: Float32Array) => T): T {
+    if (this.serial.busy) {
+      throw new AlexNetError(
+        `${method} was called while asynchronous calls on this model are in flight; ` +
+          'await them first',
+      );
+    }
+    return finish(queue().toArray());
   }
 
   /** Queues the forward pass; returns the logits tensor it will fill. */
@@ -575,17 +602,7 @@ export class AlexNet {
   }
 
   private assertLive(): void {
-    if (this.disposed) throw new DisposedError('This AlexNet has been disposed');
-  }
-
-  /** A blocking call would overtake the asynchronous calls still queued on this model. */
-  private assertNotBusy(method: string): void {
-    if (this.serial.busy) {
-      throw new AlexNetError(
-        `${method} was called while asynchronous calls on this model are in flight; ` +
-          'await them first',
-      );
-    }
+    if (this.disposal) throw new DisposedError('This AlexNet has been disposed');
   }
 
   /**
@@ -593,14 +610,17 @@ export class AlexNet {
    * once when there are none). Idempotent; resolves when the memory is released.
    */
   dispose(): Promise<void> {
-    if (!this.disposed) {
-      this.disposed = true;
+    if (!this.disposal) {
       // Idle workers do not keep the process alive; stopping them needs no waiting.
       for (const pool of this.decodePools.values()) void pool.close();
-      if (this.serial.busy) return this.serial.idle().then(() => this.free());
-      this.free();
+      if (this.serial.busy) {
+        this.disposal = this.serial.idle().then(() => this.free());
+      } else {
+        this.free();
+        this.disposal = Promise.resolve();
+      }
     }
-    return this.serial.idle();
+    return this.disposal;
   }
 
   private free(): void {

@@ -33,8 +33,11 @@ const FLAGS: Flags = {
   help: { type: 'boolean', description: 'show this help' },
 };
 
-/** The longest gap between ticks of a 1 ms interval while `work` runs, and how long it ran. */
-async function stall(work: () => unknown): Promise<{ stallMs: number; passMs: number }> {
+/**
+ * The longest gap between ticks of a 1 ms interval while `work` runs (how long the event loop was
+ * held), and how long it ran. test/runtime.test.ts measures with it too.
+ */
+export async function stall(work: () => unknown): Promise<{ stallMs: number; passMs: number }> {
   let last = performance.now();
   let longest = 0;
   const timer = setInterval(() => {
