@@ -18,6 +18,7 @@ import type { RgbImage } from './data/decode';
 import { DecodePool } from './data/decode-pool';
 import { type ResizeSetting, resizeImage } from './data/resize';
 import { AlexNetError, ArgumentError } from './errors';
+import { BatchBuffers } from './nn/layer';
 import { augment } from './ops/augment';
 import { type Device, Tensor } from './tensor';
 import { boolean, fail, integer } from './validate';
@@ -56,15 +57,18 @@ export interface Classification {
 /** An input: an image file's path, or an image already decoded to RGB. */
 export type ClassifyInput = string | RgbImage;
 
+/** Where one crop of a resized image starts, and whether it is mirrored. */
+interface Crop {
+  y: number;
+  x: number;
+  mirror: boolean;
+}
+
 /**
- * Crop offsets [y, x] and mirror flags of the crops of one image: the centre, or the ten crops
- * in Caffe's oversample order (corners, centre, then the same mirrored).
+ * The crops of one image: the centre, or the ten crops in Caffe's oversample order (corners,
+ * centre, then the same mirrored).
  */
-function cropPlan(
-  side: number,
-  crop: number,
-  tenCrop: boolean,
-): { y: number; x: number; mirror: boolean }[] {
+function cropPlan(side: number, crop: number, tenCrop: boolean): Crop[] {
   const centre = (side - crop) >> 1;
   if (!tenCrop) return [{ y: centre, x: centre, mirror: false }];
   const far = side - crop;
@@ -90,11 +94,6 @@ function checkInputs(inputs: unknown): ClassifyInput[] {
   return inputs;
 }
 
-/**
- * Classifies `inputs` with `net` (see the module comment for the preprocessing), decoding files
- * on `pools`' pool of the requested size, started when missing: `net.classify` passes the ones it
- * keeps until it is disposed.
- */
 /** What classify needs of a model (AlexNet is one). */
 export interface Classifier {
   readonly arch: { readonly classes: number; readonly inputSize: number };
@@ -105,6 +104,86 @@ export interface Classifier {
   forward(x: Tensor, n: number): Promise<Float32Array>;
 }
 
+/**
+ * The second half of classification: images already resized to `net.resize.size` square (what
+ * the decode pool prepares) are cropped, normalised and run through one forward pass each call.
+ * `classify` drives it for files; the server for the batches it gathers from requests. It keeps
+ * one input buffer, sized for the largest batch so far, until `dispose()`.
+ */
+export class ResizedClassifier {
+  /** The crops of each image: 1, or 10 with tenCrop. */
+  private readonly plan: Crop[];
+  private readonly inputs: BatchBuffers<{ x: Tensor }>;
+
+  constructor(
+    private readonly net: Classifier,
+    private readonly top: number,
+    tenCrop: boolean,
+  ) {
+    const crop = net.arch.inputSize;
+    const { size } = net.resize;
+    if (size < crop) {
+      throw new ArgumentError(
+        `Expected net.resize.size of at least the input size ${crop} but received ${size}`,
+      );
+    }
+    this.plan = cropPlan(size, crop, tenCrop);
+    this.inputs = new BatchBuffers((n) => ({ x: Tensor.zeros([n, 3, crop, crop], net.device) }));
+  }
+
+  /** Images per forward pass when a pass may take `batchSize` network inputs (crops). */
+  imagesPerPass(batchSize: number): number {
+    return Math.max(1, Math.floor(batchSize / this.plan.length));
+  }
+
+  /** The top classes of each image (`size * size * 3` bytes, HWC RGB), in order. */
+  async run(images: readonly Uint8Array[]): Promise<ClassScore[][]> {
+    const { net, plan } = this;
+    const { size } = net.resize;
+    const imageBytes = size * size * 3;
+    const n = images.length * plan.length;
+    const staging = new Uint8Array(n * imageBytes);
+    const crops = new Int32Array(2 * n);
+    const mirror = new Uint8Array(n);
+    images.forEach((pixels, i) => {
+      plan.forEach((c, j) => {
+        const k = i * plan.length + j;
+        staging.set(pixels, k * imageBytes);
+        crops[2 * k] = c.y;
+        crops[2 * k + 1] = c.x;
+        mirror[k] = c.mirror ? 1 : 0;
+      });
+    });
+    const { x } = this.inputs.get(n);
+    const { mean, scale, bgr } = net.normalisation;
+    augment(staging, { count: n, height: size, width: size }, x, {
+      crops,
+      mirror,
+      mean,
+      scale,
+      bgr,
+    });
+    const logits = await net.forward(x, n);
+    const classes = net.arch.classes;
+    return images.map((_, i) =>
+      topClasses(
+        averageSoftmax(logits, i * plan.length, plan.length, classes),
+        this.top,
+        net.classNames,
+      ),
+    );
+  }
+
+  dispose(): void {
+    this.inputs.dispose();
+  }
+}
+
+/**
+ * Classifies `inputs` with `net` (see the module comment for the preprocessing), decoding files
+ * on `pools`' pool of the requested size, started when missing: `net.classify` passes the ones it
+ * keeps until it is disposed.
+ */
 export async function classify(
   net: Classifier,
   inputs: readonly ClassifyInput[],
@@ -127,16 +206,9 @@ export async function classify(
   const { onError } = options;
   if (onError !== undefined && typeof onError !== 'function') fail('function', 'onError', onError);
 
-  const crop = net.arch.inputSize;
+  const classifier = new ResizedClassifier(net, top, tenCrop);
+  const perPass = classifier.imagesPerPass(batchSize);
   const { size, policy } = net.resize;
-  if (size < crop) {
-    throw new ArgumentError(
-      `Expected net.resize.size of at least the input size ${crop} but received ${size}`,
-    );
-  }
-  const plan = cropPlan(size, crop, tenCrop);
-  const perPass = Math.max(1, Math.floor(batchSize / plan.length));
-  const imageBytes = size * size * 3;
   let pool = pools.get(workers);
   if (!pool) {
     pool = new DecodePool(workers);
@@ -149,7 +221,6 @@ export async function classify(
   };
 
   const results: Classification[] = [];
-  const tensors = new Map<number, Tensor>();
   // One pass ahead: the workers decode the next batch while the network runs this one.
   let next = items.slice(0, perPass).map(prepare);
   try {
@@ -164,46 +235,15 @@ export async function classify(
         else throw pixels;
       });
       if (ready.length === 0) continue;
-
-      const n = ready.length * plan.length;
-      const staging = new Uint8Array(n * imageBytes);
-      const crops = new Int32Array(2 * n);
-      const mirror = new Uint8Array(n);
-      ready.forEach(({ pixels }, i) => {
-        plan.forEach((c, j) => {
-          const k = i * plan.length + j;
-          staging.set(pixels, k * imageBytes);
-          crops[2 * k] = c.y;
-          crops[2 * k + 1] = c.x;
-          mirror[k] = c.mirror ? 1 : 0;
-        });
-      });
-      let x = tensors.get(n);
-      if (!x) {
-        x = Tensor.zeros([n, 3, crop, crop], net.device);
-        tensors.set(n, x);
-      }
-      const { mean, scale, bgr } = net.normalisation;
-      augment(staging, { count: n, height: size, width: size }, x, {
-        crops,
-        mirror,
-        mean,
-        scale,
-        bgr,
-      });
-      const logits = await net.forward(x, n);
+      const tops = await classifier.run(ready.map(({ pixels }) => pixels));
       ready.forEach(({ input }, i) => {
-        const probabilities = averageSoftmax(logits, i * plan.length, plan.length, classes);
-        results.push({
-          ...(typeof input === 'string' ? { file: input } : {}),
-          top: topClasses(probabilities, top, net.classNames),
-        });
+        results.push({ ...(typeof input === 'string' ? { file: input } : {}), top: tops[i] });
       });
     }
   } finally {
     // Settle the look-ahead (an error may end the loop early), so no rejection goes unhandled.
     await Promise.allSettled(next);
-    for (const t of tensors.values()) t.dispose();
+    classifier.dispose();
   }
   return results;
 }
