@@ -45,6 +45,11 @@ export class FormatError extends AlexNetError {
   override name = 'FormatError';
 }
 
+/** The bytes are not in an image format the decoder reads (or there are none). */
+export class UnsupportedFormatError extends FormatError {
+  override name = 'UnsupportedFormatError';
+}
+
 /**
  * A failed read of `file` (missing, a folder, no permission) as one line naming it, for the
  * messages the CLI prints without a stack: "Cannot read x.npy: no such file or directory".

@@ -16,11 +16,16 @@ import { Worker } from 'node:worker_threads';
 import { AlexNetError } from '../errors';
 import { integer } from '../validate';
 import type { DecodeReply, DecodeTask } from './decode-worker';
-import { type PreparedImage, prepareImage } from './prepare-image';
+import {
+  type PreparedImage,
+  type PrepareFailure,
+  type PrepareTask,
+  tryPrepareImage,
+} from './prepare-image';
 import type { ResizePolicy } from './resize';
 
-/** A prepared image, or why the file could not be prepared (the message names the file). */
-export type PrepareResult = PreparedImage | { error: string };
+/** A prepared image, or why it could not be prepared (the message names the file). */
+export type PrepareResult = PreparedImage | PrepareFailure;
 
 /** Runs in a worker started from TypeScript source: compile .ts on require, then load the entry. */
 const TYPESCRIPT_BOOTSTRAP = `
@@ -92,24 +97,34 @@ export class DecodePool {
     return this.pending.size;
   }
 
-  /** Reads, decodes and resizes one image on the least-loaded worker. */
+  /** Reads, decodes and resizes one image file on the least-loaded worker. */
   prepare(file: string, size: number, policy: ResizePolicy): Promise<PrepareResult> {
+    return this.submit({ file, size, policy });
+  }
+
+  /**
+   * Decodes and resizes an image already in memory (an upload) on the least-loaded worker;
+   * `name` stands for it in errors. The bytes are copied to the worker.
+   */
+  prepareBytes(
+    bytes: Uint8Array,
+    name: string,
+    size: number,
+    policy: ResizePolicy,
+  ): Promise<PrepareResult> {
+    return this.submit({ file: name, bytes, size, policy });
+  }
+
+  private submit(task: PrepareTask): Promise<PrepareResult> {
     if (this.failure) return Promise.reject(this.failure);
-    if (this.workers.length === 0) {
-      try {
-        return Promise.resolve(prepareImage(file, size, policy));
-      } catch (error) {
-        return Promise.resolve({ error: (error as Error).message ?? String(error) });
-      }
-    }
+    if (this.workers.length === 0) return Promise.resolve(tryPrepareImage(task));
     let w = 0;
     for (let i = 1; i < this.load.length; ++i) if (this.load[i] < this.load[w]) w = i;
     const id = this.nextId++;
-    const task: DecodeTask = { id, file, size, policy };
     return new Promise<PrepareResult>((resolve, reject) => {
       this.pending.set(id, { resolve, reject, worker: w });
       if (this.load[w]++ === 0) this.workers[w].ref();
-      this.workers[w].postMessage(task);
+      this.workers[w].postMessage({ ...task, id } satisfies DecodeTask);
     });
   }
 
@@ -118,7 +133,8 @@ export class DecodePool {
     if (!entry) return;
     this.pending.delete(reply.id);
     if (--this.load[w] === 0) this.workers[w].unref();
-    entry.resolve('error' in reply ? { error: reply.error } : reply);
+    const { id: _, ...result } = reply;
+    entry.resolve(result);
   }
 
   private fail(error: Error): void {

@@ -1,34 +1,24 @@
 /**
  * The body of a decode worker thread (see decode-pool.ts): it answers each task, an image file
- * to prepare, with the cache entry or the error's message. Pixels travel back as a transferred
- * buffer, not a copy.
+ * or an image's bytes to prepare, with the cache entry or the error's message. Pixels travel back
+ * as a transferred buffer, not a copy.
  */
 import { parentPort } from 'node:worker_threads';
-import { prepareImage } from './prepare-image';
-import type { ResizePolicy } from './resize';
+import {
+  type PreparedImage,
+  type PrepareFailure,
+  type PrepareTask,
+  tryPrepareImage,
+} from './prepare-image';
 
-export interface DecodeTask {
-  id: number;
-  file: string;
-  size: number;
-  policy: ResizePolicy;
-}
+export type DecodeTask = PrepareTask & { id: number };
 
-export type DecodeReply =
-  | { id: number; pixels: Uint8Array; moments: number[] }
-  | { id: number; error: string };
+export type DecodeReply = (PreparedImage | PrepareFailure) & { id: number };
 
 const port = parentPort;
 if (port) {
   port.on('message', (task: DecodeTask) => {
-    let reply: DecodeReply;
-    try {
-      const { pixels, moments } = prepareImage(task.file, task.size, task.policy);
-      reply = { id: task.id, pixels, moments };
-      port.postMessage(reply, [pixels.buffer as ArrayBuffer]);
-    } catch (error) {
-      reply = { id: task.id, error: (error as Error).message ?? String(error) };
-      port.postMessage(reply);
-    }
+    const reply: DecodeReply = { id: task.id, ...tryPrepareImage(task) };
+    port.postMessage(reply, 'pixels' in reply ? [reply.pixels.buffer as ArrayBuffer] : []);
   });
 }

@@ -16,7 +16,7 @@
  */
 import * as jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
-import { FormatError } from '../errors';
+import { FormatError, UnsupportedFormatError } from '../errors';
 
 /** An 8-bit RGB image, rows top to bottom, HWC: `data[(y * width + x) * 3 + c]`. */
 export interface RgbImage {
@@ -38,13 +38,14 @@ function isPng(bytes: Uint8Array): boolean {
 
 /**
  * Decodes a JPEG or PNG file's bytes to RGB. `file` names the image in errors.
- * @throws FormatError for another format, or a truncated or corrupt file.
+ * @throws UnsupportedFormatError for another format (or no bytes), FormatError for a truncated or
+ *   corrupt file.
  */
 export function decodeImage(bytes: Uint8Array, file: string): RgbImage {
   if (isJpeg(bytes)) return decodeJpeg(bytes, file);
   if (isPng(bytes)) return decodePng(bytes, file);
   const kind = bytes.length === 0 ? 'an empty file' : 'neither a JPEG nor a PNG file';
-  throw new FormatError(`${file}: expected a JPEG or PNG image but the file is ${kind}`);
+  throw new UnsupportedFormatError(`${file}: expected a JPEG or PNG image but the file is ${kind}`);
 }
 
 function decodeJpeg(bytes: Uint8Array, file: string): RgbImage {

@@ -1,10 +1,10 @@
 /**
- * One image file to its cache entry: read, decode, resize to size x size, and the nine colour
- * moments of the result. The same function runs in the decode workers and, without workers, on
- * the main thread.
+ * One image to its cache entry: read (or take the bytes given), decode, resize to size x size,
+ * and the nine colour moments of the result. The same function runs in the decode workers and,
+ * without workers, on the main thread.
  */
 import * as fs from 'node:fs';
-import { AlexNetError } from '../errors';
+import { AlexNetError, UnsupportedFormatError } from '../errors';
 import { decodeImage } from './decode';
 import { type ResizePolicy, resizeImage } from './resize';
 import { pixelMoments } from './rgb-stats';
@@ -16,15 +16,47 @@ export interface PreparedImage {
   moments: number[];
 }
 
+/** One image to prepare, as the decode pool sends it to a worker. */
+export interface PrepareTask {
+  /** The file to read, or the name that stands for `bytes` in errors. */
+  file: string;
+  /** The image's bytes, when they are not to be read from `file`. */
+  bytes?: Uint8Array;
+  size: number;
+  policy: ResizePolicy;
+}
+
+/** Why an image could not be prepared; the message names it. */
+export interface PrepareFailure {
+  error: string;
+  /** The bytes are in no format the decoder reads (UnsupportedFormatError), as opposed to corrupt. */
+  unsupported: boolean;
+}
+
 /** @throws FormatError for a corrupt image, AlexNetError for an unreadable file; both name it. */
-export function prepareImage(file: string, size: number, policy: ResizePolicy): PreparedImage {
-  let bytes: Uint8Array;
-  try {
-    bytes = fs.readFileSync(file);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-    throw new AlexNetError(`${file}: cannot read the file (${code})`);
+export function prepareImage(task: PrepareTask): PreparedImage {
+  const { file, size, policy } = task;
+  let bytes = task.bytes;
+  if (!bytes) {
+    try {
+      bytes = fs.readFileSync(file);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+      throw new AlexNetError(`${file}: cannot read the file (${code})`);
+    }
   }
   const image = resizeImage(decodeImage(bytes, file), size, policy);
   return { pixels: image.data, moments: pixelMoments(image.data) };
+}
+
+/** prepareImage with its error as a value, for replies that cross a thread boundary. */
+export function tryPrepareImage(task: PrepareTask): PreparedImage | PrepareFailure {
+  try {
+    return prepareImage(task);
+  } catch (error) {
+    return {
+      error: (error as Error).message ?? String(error),
+      unsupported: error instanceof UnsupportedFormatError,
+    };
+  }
 }
