@@ -70,14 +70,18 @@ export { type LrnOptions, LrnPlan } from './ops/lrn';
 export { type MaxPoolOptions, MaxPoolPlan } from './ops/pool';
 export { reluBackward, reluForward } from './ops/relu';
 export { type SgdStep, sgdUpdate } from './ops/sgd';
-export type {
-  Classification,
-  ClassifyInput,
-  ClassifyOptions,
-  ClassScore,
+export {
+  type Classification,
+  type Classifier,
+  type ClassifyInput,
+  type ClassifyOptions,
+  type ClassScore,
+  ResizedClassifier,
 } from './predict';
 export { flush, flushSync } from './queue';
 export { Rng } from './random';
+export { type BatcherOptions, DynamicBatcher } from './serve/batcher';
+export { ClassifierServer, type ClassifyResponse, type ServeOptions } from './serve/server';
 export { type Device, Tensor } from './tensor';
 export type { EpochMetrics } from './train/report';
 export type { LrSchedule } from './train/schedule';

@@ -7,13 +7,12 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as jpeg from 'jpeg-js';
-import { PNG } from 'pngjs';
 import { AlexNet, type Classification, decodeImage, resizeImage, writeSafetensors } from '../lib';
 import { imagenetClasses } from '../lib/data/imagenet';
 import { predict } from '../scripts/predict';
 import { type FileArray, writeBvlcNpy } from './util/bvlc-writer';
 import { expectClose } from './util/compare';
+import { jpegBytes, pngBytes } from './util/images';
 import { FIXTURES } from './util/npy';
 
 const SMALL = { device: 'cpu' as const, classes: 2, inputSize: 67, widthScale: 1 / 16, seed: 3 };
@@ -26,35 +25,12 @@ const NORMALISATION = {
 // checkpoint's own setting is used.
 const RESIZE = { policy: 'shorter' as const, size: 80 };
 
-/** A w x h RGB image whose pixels differ everywhere, left from right and top from bottom. */
-function pattern(width: number, height: number, seed: number): Uint8Array {
-  const data = new Uint8Array(width * height * 3);
-  for (let y = 0; y < height; ++y) {
-    for (let x = 0; x < width; ++x) {
-      const i = (y * width + x) * 3;
-      data[i] = (x * 255) / width;
-      data[i + 1] = (y * 255) / height;
-      data[i + 2] = (x * y * seed) % 256;
-    }
-  }
-  return data;
-}
-
 function writePng(file: string, width: number, height: number, seed: number): void {
-  const png = new PNG({ width, height });
-  const rgb = pattern(width, height, seed);
-  for (let p = 0; p < width * height; ++p) {
-    png.data.set(rgb.subarray(3 * p, 3 * p + 3), 4 * p);
-    png.data[4 * p + 3] = 255;
-  }
-  fs.writeFileSync(file, PNG.sync.write(png));
+  fs.writeFileSync(file, pngBytes(width, height, seed));
 }
 
 function writeJpeg(file: string, width: number, height: number, seed: number): void {
-  const rgb = pattern(width, height, seed);
-  const rgba = Buffer.alloc(width * height * 4, 255);
-  for (let p = 0; p < width * height; ++p) rgba.set(rgb.subarray(3 * p, 3 * p + 3), 4 * p);
-  fs.writeFileSync(file, jpeg.encode({ data: rgba, width, height }, 90).data);
+  fs.writeFileSync(file, jpegBytes(width, height, seed));
 }
 
 /**

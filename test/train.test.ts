@@ -25,13 +25,13 @@ import {
   type TrainerOptions,
 } from '../lib';
 import { train } from '../scripts/train';
-import { expectFreshBuild, TrainProcess } from './util/built-cli';
+import { CliProcess, expectFreshBuild } from './util/built-cli';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'alexnet-train-'));
 
 /** Runs the CLI to the end; fails with its output unless it exits 0. */
 async function trainToEnd(args: string[]): Promise<string> {
-  const run = new TrainProcess(args);
+  const run = new CliProcess(args);
   const { code } = await run.exit;
   if (code !== 0) throw new Error(`exit code ${code}:\n${run.output}`);
   return run.output;
@@ -247,7 +247,7 @@ describe('Ctrl-C and SIGTERM on npm run train (real signals to a child process)'
     await trainToEnd([...CONFIG, '--out', straight]);
 
     const out = tmp();
-    const run = new TrainProcess([...CONFIG, '--out', out]);
+    const run = new CliProcess([...CONFIG, '--out', out]);
     await run.waitFor(firstProgress);
     const sent = performance.now();
     run.child.kill('SIGINT');
@@ -282,7 +282,7 @@ describe('Ctrl-C and SIGTERM on npm run train (real signals to a child process)'
 
   test('SIGTERM mid-epoch exits 143 with a checkpoint', async () => {
     const out = tmp();
-    const run = new TrainProcess([...CONFIG, '--out', out]);
+    const run = new CliProcess([...CONFIG, '--out', out]);
     await run.waitFor(firstProgress);
     run.child.kill('SIGTERM');
     const { code } = await run.exit;
@@ -297,7 +297,7 @@ describe('Ctrl-C and SIGTERM on npm run train (real signals to a child process)'
     // second to write and fsync, so the second signal, sent as soon as the first is
     // acknowledged, arrives before the stop is complete.
     const out = tmp();
-    const run = new TrainProcess([
+    const run = new CliProcess([
       ...['--limit', '300', '--width-scale', '1', '--input-size', '127'],
       ...['--batch-size', '32', '--epochs', '2', '--out', out],
     ]);
@@ -332,7 +332,7 @@ describe('Ctrl-C while npm run train builds the image cache (a real signal to a 
       ...['--data', images, '--workers', '0', '--input-size', '67', '--width-scale', '0.0625'],
       ...['--epochs', '1', '--batch-size', '32', '--out', tmp()],
     ];
-    const run = new TrainProcess(args);
+    const run = new CliProcess(args);
     await run.waitFor(/caching \S+ \d+% /);
     const sent = performance.now();
     run.child.kill('SIGINT');

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 
 const ROOT = path.join(__dirname, '..', '..');
 export const CLI = path.join(ROOT, 'dist', 'scripts', 'train.js');
+export const SERVE_CLI = path.join(ROOT, 'dist', 'scripts', 'serve.js');
 
 /** Fails when dist/ is missing or older than the sources, rather than testing stale code. */
 export function expectFreshBuild(): void {
@@ -25,14 +26,17 @@ export function expectFreshBuild(): void {
   }
 }
 
-/** `npm run train` in a child process, its output (stdout and stderr) collected as it comes. */
-export class TrainProcess {
+/**
+ * A built CLI (`npm run train` unless `script` says otherwise) in a child process, its output
+ * (stdout and stderr) collected as it comes.
+ */
+export class CliProcess {
   readonly child: ChildProcess;
   output = '';
   readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
 
-  constructor(args: string[]) {
-    this.child = spawn(process.execPath, [CLI, ...args], {
+  constructor(args: string[], script = CLI) {
+    this.child = spawn(process.execPath, [script, ...args], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
