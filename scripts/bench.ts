@@ -31,6 +31,11 @@ const BENCHMARKS: Record<string, Benchmark> = {
     summary: 'event-loop stall of forward against forwardSync, and memory over varying batches',
     load: () => import('./bench/runtime'),
   },
+  serve: {
+    summary:
+      'the inference server under 1, 8 and 32 concurrent clients, against sequential classify',
+    load: () => import('./bench/serve'),
+  },
   data: {
     summary: 'building the image cache, and augmented batches from it',
     load: async () => ({ main: (await import('./bench/data')).benchData }),
