@@ -1,8 +1,9 @@
 /** Device selection: what the user asks for ('auto', 'cpu', 'cuda', 'cuda:N') to a concrete device. */
 import * as os from 'node:os';
+import * as path from 'node:path';
 import { findWheelFolders, type WheelSearch } from './cuda-wheels';
 import { DeviceError } from './errors';
-import { type NativeCudaLibraries, native } from './native';
+import { addonFile, type NativeCudaLibraries, native, packageRoot } from './native';
 import type { Device } from './tensor';
 import { fail } from './validate';
 
@@ -76,7 +77,7 @@ export function resolveDevice(request: unknown): ResolvedDevice {
   if (why !== '') {
     // The library errors end with what to do; the others get a hint here.
     const hint = why.startsWith('this build')
-      ? ' (rebuild with nvcc on the PATH, or use device: "cpu")'
+      ? ' (it was compiled without nvcc: reinstall without --build-from-source to get the prebuilt binary, which has CUDA, or build with nvcc on the PATH; or use device: "cpu")'
       : why.startsWith('no ')
         ? ' (use device: "cpu" or "auto")'
         : '';
@@ -85,6 +86,22 @@ export function resolveDevice(request: unknown): ResolvedDevice {
     );
   }
   return { device: request === 'cuda' ? 'cuda:0' : (request as Device), reason: '' };
+}
+
+export interface AddonInfo {
+  /** The native addon's file. */
+  file: string;
+  /** Whether it is the binary shipped in the package rather than a build from source. */
+  prebuilt: boolean;
+  /** Backends compiled in: ['cpu'], or ['cpu', 'cuda']. */
+  backends: string[];
+}
+
+/** Which native addon was loaded: shipped or built here, and with which backends. */
+export function addonInfo(): AddonInfo {
+  const file = addonFile();
+  const prebuilt = path.relative(packageRoot(), file).startsWith('prebuilds');
+  return { file, prebuilt, backends: [...native.backends] };
 }
 
 export interface DeviceInfo {

@@ -33,6 +33,8 @@ export {
   writeImageLists,
 } from './data/sources';
 export {
+  type AddonInfo,
+  addonInfo,
   type CudaLibraries,
   cudaLibraries,
   type DeviceInfo,

@@ -262,8 +262,20 @@ export function packageRoot(): string {
   return dir;
 }
 
+/**
+ * The addon's file: a build from source (build/Release, by `npm run build` or an install that
+ * compiled) when there is one, else the binary shipped in the package (scripts/prebuild.js puts
+ * it in prebuilds/<platform>-<arch>/, and the install step keeps it when it loads).
+ */
+export function addonFile(): string {
+  const built = path.join(packageRoot(), 'build', 'Release', 'alexnet_native.node');
+  const platform = `${process.platform}-${process.arch}`;
+  const prebuilt = path.join(packageRoot(), 'prebuilds', platform, 'alexnet_native.node');
+  return fs.existsSync(built) || !fs.existsSync(prebuilt) ? built : prebuilt;
+}
+
 function load(): NativeAddon {
-  const file = path.join(packageRoot(), 'build', 'Release', 'alexnet_native.node');
+  const file = addonFile();
   try {
     return require(file) as NativeAddon;
   } catch (error) {

@@ -1,0 +1,152 @@
+/**
+ * The npm package as a user gets it: `npm pack` with the prebuilt binary (npm run build:prebuilt),
+ * installed into an empty folder with a PATH that holds only node, npm and sh (no cmake, g++ or
+ * nvcc), then loaded there to run a forward pass on the CPU. Also what the prebuilt binary needs
+ * of the machine: the glibc and libstdc++ versions its manifest states and no other library, and
+ * no instruction beyond x86-64's baseline outside the GEMM kernels picked at run time.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { AlexNet } from '../lib';
+
+const ROOT = path.join(__dirname, '..');
+const { PREBUILT, runtimeNeeds } = require('../scripts/prebuild.js') as {
+  PREBUILT: string;
+  runtimeNeeds(file: string): { glibc: string; glibcxx: string };
+};
+const binary = path.join(ROOT, PREBUILT);
+const manifestFile = path.join(path.dirname(binary), 'manifest.json');
+const objects = path.join(ROOT, 'build-prebuild', 'CMakeFiles', 'alexnet_native.dir');
+const why =
+  fs.existsSync(binary) && fs.existsSync(objects)
+    ? ''
+    : `no ${PREBUILT} and its build: npm run build:prebuilt makes them (it needs nvcc)`;
+
+/** A folder with only node, npm and sh (npm runs scripts with it) in it, to be the whole PATH. */
+function bareBin(dir: string): string {
+  const bin = path.join(dir, 'bin');
+  fs.mkdirSync(bin);
+  fs.symlinkSync(process.execPath, path.join(bin, 'node'));
+  fs.symlinkSync('/bin/sh', path.join(bin, 'sh'));
+  // npm's command is a link to its npm-cli.js, which runs under the `node` found on the PATH.
+  const npm = spawnSync('sh', ['-c', 'command -v npm'], { encoding: 'utf8' }).stdout.trim();
+  fs.symlinkSync(fs.realpathSync(npm), path.join(bin, 'npm'));
+  return bin;
+}
+
+(why === '' ? describe : describe.skip)(
+  `the npm package with its prebuilt binary${why && `: skipped, ${why}`}`,
+  () => {
+    let dir: string;
+    beforeAll(() => {
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alexnet-package-'));
+    });
+    afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    test('installs with only node and npm on the PATH, loads with CUDA inside, and runs on the CPU', async () => {
+      const pack = spawnSync('npm', ['pack', '--json', '--pack-destination', dir], {
+        cwd: ROOT,
+        encoding: 'utf8',
+      });
+      expect(pack.status).toBe(0);
+      const [{ filename, size, files }] = JSON.parse(pack.stdout.slice(pack.stdout.indexOf('[')));
+      const packed = (files as { path: string }[]).map((f) => f.path);
+      expect(packed).toContain(PREBUILT);
+      expect(packed.filter((f) => /^(test|bench|scripts\/bench)\//.test(f))).toEqual([]);
+      console.log(
+        `npm pack: ${filename}, ${(size / 2 ** 20).toFixed(2)} MiB, ${packed.length} files`,
+      );
+
+      const app = path.join(dir, 'app');
+      fs.mkdirSync(app);
+      fs.writeFileSync(path.join(app, 'package.json'), '{ "name": "app", "private": true }\n');
+      const env = {
+        HOME: process.env.HOME ?? dir,
+        PATH: bareBin(dir),
+        npm_config_cache: process.env.npm_config_cache ?? path.join(os.homedir(), '.npm'),
+      };
+      for (const tool of ['cmake', 'g++', 'cc', 'nvcc', 'make']) {
+        expect(spawnSync(tool, ['--version'], { env }).error).toBeDefined();
+      }
+      const install = spawnSync(
+        'npm',
+        [
+          'install',
+          '--prefer-offline',
+          '--no-audit',
+          '--no-fund',
+          '--foreground-scripts',
+          path.join(dir, filename),
+        ],
+        { cwd: app, env, encoding: 'utf8' },
+      );
+      expect(install.stderr + install.stdout).toMatch(/using the prebuilt binary/);
+      expect(install.status).toBe(0);
+
+      const script = `
+        const { AlexNet, Rng, addonInfo } = require('alexnet-cudnn');
+        const net = new AlexNet({ device: 'cpu', classes: 3, inputSize: 67, widthScale: 1 / 16, seed: 4 });
+        net.forward(new Rng(9).normal(2 * 3 * 67 * 67, 1), 2).then((logits) => {
+          console.log(JSON.stringify({ ...addonInfo(), logits: Array.from(logits) }));
+        });`;
+      const runIt = spawnSync('node', ['-e', script], { cwd: app, env, encoding: 'utf8' });
+      expect(runIt.stderr).toBe('');
+      const result = JSON.parse(runIt.stdout);
+      expect(result.backends).toEqual(['cpu', 'cuda']);
+      expect(result.prebuilt).toBe(true);
+      expect(result.file).toBe(
+        path.join(fs.realpathSync(app), 'node_modules', 'alexnet-cudnn', PREBUILT),
+      );
+      expect(fs.existsSync(path.join(app, 'node_modules', 'alexnet-cudnn', 'build'))).toBe(false);
+
+      const net = new AlexNet({
+        device: 'cpu',
+        classes: 3,
+        inputSize: 67,
+        widthScale: 1 / 16,
+        seed: 4,
+      });
+      const { Rng } = await import('../lib');
+      const here = await net.forward(new Rng(9).normal(2 * 3 * 67 * 67, 1), 2);
+      await net.dispose();
+      expect(result.logits).toEqual(Array.from(here));
+    }, 300_000);
+
+    test('no instruction beyond x86-64 baseline outside the GEMM kernels picked at run time', () => {
+      // The prebuild's object files (the shipped binary is stripped, so it cannot be read by
+      // function): AVX and AVX-512 instructions are VEX/EVEX-encoded, all mnemonics in 'v'.
+      const files = (fs.readdirSync(objects, { recursive: true }) as string[]).filter((f) =>
+        f.endsWith('.o'),
+      );
+      expect(files.length).toBeGreaterThan(20);
+      const vex: Record<string, number> = {};
+      for (const file of files) {
+        const dump = spawnSync('objdump', ['-d', '--no-show-raw-insn', path.join(objects, file)], {
+          encoding: 'utf8',
+          maxBuffer: 1 << 28,
+        });
+        expect(dump.status).toBe(0);
+        const count = [...dump.stdout.matchAll(/^\s+[0-9a-f]+:\t(v\w+)/gm)].length;
+        if (count > 0) vex[path.basename(file)] = count;
+      }
+      expect(Object.keys(vex).sort()).toEqual(['gemm_kernel_avx2.cc.o', 'gemm_kernel_avx512.cc.o']);
+    });
+
+    test('needs the glibc and libstdc++ its manifest states, and no other library', () => {
+      const manifest = JSON.parse(fs.readFileSync(manifestFile, 'utf8'));
+      expect(runtimeNeeds(binary)).toEqual({ glibc: manifest.glibc, glibcxx: manifest.glibcxx });
+      // The addon's own shared libraries; cuDNN, cuBLAS and the driver are opened at run time.
+      const dump = spawnSync('objdump', ['-p', binary], { encoding: 'utf8' });
+      const needed = [...dump.stdout.matchAll(/NEEDED\s+(\S+)/g)].map((m) => m[1]).sort();
+      expect(needed).toEqual([
+        'ld-linux-x86-64.so.2',
+        'libc.so.6',
+        'libgcc_s.so.1',
+        'libm.so.6',
+        'libstdc++.so.6',
+      ]);
+    });
+  },
+);
