@@ -215,6 +215,12 @@ describe('npm run serve: the inference server', () => {
     );
   });
 
+  test('a port in use is a one-line error naming it', async () => {
+    await expect(ClassifierServer.start(model, { port: server.port, workers: 0 })).rejects.toThrow(
+      `Cannot listen on 127.0.0.1:${server.port}: EADDRINUSE`,
+    );
+  });
+
   test('/healthz names the device and model', async () => {
     const res = await fetch(`${url}/healthz`);
     expect(res.status).toBe(200);
