@@ -55,7 +55,10 @@ function main() {
   const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
   const args = [cmakeJs, 'compile', '--out', out, '--CDALEXNET_PREBUILD=ON'];
   console.log(`> node ${args.join(' ')}`);
-  const build = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' });
+  // No MPI backend: it links libmpi, which would make the binary fail to load wherever Open MPI
+  // is not installed. --distributed needs a build from source (README).
+  const env = { ...process.env, ALEXNET_NO_MPI: '1' };
+  const build = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit', env });
   if (build.status !== 0) process.exit(build.status ?? 1);
 
   const built = path.join(root, out, 'Release', 'alexnet_native.node');
