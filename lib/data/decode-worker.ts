@@ -4,6 +4,7 @@
  * buffer, not a copy.
  */
 import { parentPort } from 'node:worker_threads';
+import type { DecodeSettings } from './decoder';
 import { prepareImage } from './prepare-image';
 import type { ResizePolicy } from './resize';
 
@@ -12,6 +13,7 @@ export interface DecodeTask {
   file: string;
   size: number;
   policy: ResizePolicy;
+  decode: DecodeSettings;
 }
 
 export type DecodeReply =
@@ -20,10 +22,15 @@ export type DecodeReply =
 
 const port = parentPort;
 if (port) {
-  port.on('message', (task: DecodeTask) => {
+  port.on('message', async (task: DecodeTask) => {
     let reply: DecodeReply;
     try {
-      const { pixels, moments } = prepareImage(task.file, task.size, task.policy);
+      const { pixels, moments } = await prepareImage(
+        task.file,
+        task.size,
+        task.policy,
+        task.decode,
+      );
       reply = { id: task.id, pixels, moments };
       port.postMessage(reply, [pixels.buffer as ArrayBuffer]);
     } catch (error) {

@@ -1,11 +1,11 @@
 /**
  * One image file to its cache entry: read, decode, resize to size x size, and the nine colour
- * moments of the result. The same function runs in the decode workers and, without workers, on
- * the main thread.
+ * moments of the result, with the decoder of `decode` (decoder.ts). The same function runs in the
+ * decode workers and, without workers, on the main thread.
  */
 import * as fs from 'node:fs';
 import { AlexNetError } from '../errors';
-import { decodeImage } from './decode';
+import { type DecodeSettings, decodeImageAsync } from './decoder';
 import { type ResizePolicy, resizeImage } from './resize';
 import { pixelMoments } from './rgb-stats';
 
@@ -17,7 +17,12 @@ export interface PreparedImage {
 }
 
 /** @throws FormatError for a corrupt image, AlexNetError for an unreadable file; both name it. */
-export function prepareImage(file: string, size: number, policy: ResizePolicy): PreparedImage {
+export async function prepareImage(
+  file: string,
+  size: number,
+  policy: ResizePolicy,
+  decode: DecodeSettings,
+): Promise<PreparedImage> {
   let bytes: Uint8Array;
   try {
     bytes = fs.readFileSync(file);
@@ -25,6 +30,6 @@ export function prepareImage(file: string, size: number, policy: ResizePolicy): 
     const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
     throw new AlexNetError(`${file}: cannot read the file (${code})`);
   }
-  const image = resizeImage(decodeImage(bytes, file), size, policy);
+  const image = resizeImage(await decodeImageAsync(bytes, file, decode), size, policy);
   return { pixels: image.data, moments: pixelMoments(image.data) };
 }
