@@ -137,7 +137,7 @@ describe('js decoder (jpeg-js + pngjs) against Pillow', () => {
   });
 
   test.each(sharpOnly)('%s is refused with a FormatError that names sharp', async (name) => {
-    const format = fixtures[name].format.toUpperCase();
+    const format = { webp: 'WebP', tiff: 'TIFF', gif: 'GIF' }[fixtures[name].format];
     const message = `${name}: ${format} images need the sharp decoder (npm install sharp, and decoder 'sharp' or 'auto'); the js decoder reads JPEG and PNG only`;
     await expect(decodeImageAsync(bytes(name), name, { decoder: 'js' })).rejects.toMatchObject({
       name: 'FormatError',
@@ -148,23 +148,22 @@ describe('js decoder (jpeg-js + pngjs) against Pillow', () => {
 
 describe('errors name the file, with either decoder', () => {
   const FORMATS = path.join(__dirname, 'fixtures', 'images', 'formats');
+  const unknown = 'expected a JPEG, PNG, WebP, AVIF, GIF or TIFF image but the file is';
   test.each([
     [
       'sharp',
       'truncated.jpg',
-      'truncated.jpg: corrupt or unsupported image (Input buffer has corrupt header: VipsJpeg: premature end of JPEG image)',
+      'truncated.jpg: corrupt or unsupported JPEG (Input buffer has corrupt header: VipsJpeg: premature end of JPEG image)',
     ],
     [
       'sharp',
       'truncated.png',
-      'truncated.png: corrupt or unsupported image (vipspng: libpng read error)',
+      'truncated.png: corrupt or unsupported PNG (vipspng: libpng read error)',
     ],
-    [
-      'sharp',
-      'text.jpg',
-      'text.jpg: corrupt or unsupported image (Input buffer contains unsupported image format)',
-    ],
-    ['sharp', 'empty.png', 'empty.png: expected an image but the file is an empty file'],
+    ['sharp', 'text.jpg', `text.jpg: ${unknown} none of these`],
+    ['js', 'text.jpg', `text.jpg: ${unknown} none of these`],
+    ['sharp', 'empty.png', `empty.png: ${unknown} an empty file`],
+    ['js', 'empty.png', `empty.png: ${unknown} an empty file`],
     ['js', 'truncated.jpg', 'truncated.jpg: corrupt or unsupported JPEG (unknown JPEG marker 0)'],
   ] as const)('%s: %s', async (decoder, name, message) => {
     const file = fs.readFileSync(path.join(FORMATS, name));
@@ -172,6 +171,15 @@ describe('errors name the file, with either decoder', () => {
       name: 'FormatError',
       message,
     });
+  });
+});
+
+test('sharp reads no SVG (it can reference other files): only the formats we list', async () => {
+  const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"/>');
+  await expect(decodeImageAsync(svg, 'x.svg', { decoder: 'sharp' })).rejects.toMatchObject({
+    name: 'FormatError',
+    message:
+      'x.svg: expected a JPEG, PNG, WebP, AVIF, GIF or TIFF image but the file is none of these',
   });
 });
 

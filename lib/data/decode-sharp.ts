@@ -18,7 +18,7 @@
 import { AlexNetError, FormatError } from '../errors';
 import { cmykToRgb, rgbaOverWhite } from './colour-convert';
 import type { RgbImage } from './decode';
-import { checkPixelLimit } from './image-header';
+import { checkPixelLimit, FORMAT_NAMES, imageFormat, unknownFormatError } from './image-header';
 
 interface SharpInputOptions {
   limitInputPixels: number;
@@ -83,9 +83,11 @@ export async function decodeImageSharp(
   if (sharp instanceof Error) {
     throw new AlexNetError(`${file}: the sharp decoder cannot be loaded (${sharp.message})`);
   }
-  if (bytes.length === 0) {
-    throw new FormatError(`${file}: expected an image but the file is an empty file`);
-  }
+  // Only the formats we list, by signature: libvips also reads SVG (which can reference other
+  // files), PDF and more, none of which a training image is. HEIF needs HEVC, which sharp's
+  // prebuilt libvips leaves out (patents).
+  const format = imageFormat(bytes);
+  if (format === null || format === 'heif') throw unknownFormatError(bytes, file);
   const options: SharpInputOptions = {
     limitInputPixels: settings.maxPixels,
     ignoreIcc: true,
@@ -107,7 +109,9 @@ export async function decodeImageSharp(
     return { data: toRgb(data, info.channels, cmyk, file), width: info.width, height: info.height };
   } catch (error) {
     if (error instanceof FormatError) throw error;
-    throw new FormatError(`${file}: corrupt or unsupported image (${firstLine(error)})`);
+    throw new FormatError(
+      `${file}: corrupt or unsupported ${FORMAT_NAMES[format]} (${firstLine(error)})`,
+    );
   }
 }
 

@@ -20,7 +20,14 @@ import * as jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { FormatError } from '../errors';
 import { rgbaOverWhite } from './colour-convert';
-import { checkPixelLimit, headerSize, imageFormat, maxPixelsOption } from './image-header';
+import {
+  checkPixelLimit,
+  FORMAT_NAMES,
+  headerSize,
+  imageFormat,
+  maxPixelsOption,
+  unknownFormatError,
+} from './image-header';
 
 /** An 8-bit RGB image, rows top to bottom, HWC: `data[(y * width + x) * 3 + c]`. */
 export interface RgbImage {
@@ -48,14 +55,13 @@ export function decodeImage(bytes: Uint8Array, file: string, options?: JsDecodeO
     if (size) checkPixelLimit(size.width, size.height, maxPixels, file);
     return format === 'jpeg' ? decodeJpeg(bytes, file, maxPixels) : decodePng(bytes, file);
   }
-  if (format !== null) {
+  if (format !== null && format !== 'heif') {
     throw new FormatError(
-      `${file}: ${format.toUpperCase()} images need the sharp decoder (npm install sharp, and ` +
+      `${file}: ${FORMAT_NAMES[format]} images need the sharp decoder (npm install sharp, and ` +
         `decoder 'sharp' or 'auto'); the js decoder reads JPEG and PNG only`,
     );
   }
-  const kind = bytes.length === 0 ? 'an empty file' : 'neither a JPEG nor a PNG file';
-  throw new FormatError(`${file}: expected a JPEG or PNG image but the file is ${kind}`);
+  throw unknownFormatError(bytes, file);
 }
 
 function decodeJpeg(bytes: Uint8Array, file: string, maxPixels: number): RgbImage {

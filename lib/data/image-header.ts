@@ -20,6 +20,25 @@ export const DEFAULT_MAX_PIXELS = 100_000_000;
 
 export type ImageFormat = 'jpeg' | 'png' | 'gif' | 'webp' | 'tiff' | 'avif' | 'heif';
 
+/** How messages name each format. */
+export const FORMAT_NAMES: Record<ImageFormat, string> = {
+  jpeg: 'JPEG',
+  png: 'PNG',
+  gif: 'GIF',
+  webp: 'WebP',
+  tiff: 'TIFF',
+  avif: 'AVIF',
+  heif: 'HEIF',
+};
+
+/** The FormatError of a file that is no image format either decoder reads. */
+export function unknownFormatError(bytes: Uint8Array, file: string): FormatError {
+  const kind = bytes.length === 0 ? 'an empty file' : 'none of these';
+  return new FormatError(
+    `${file}: expected a JPEG, PNG, WebP, AVIF, GIF or TIFF image but the file is ${kind}`,
+  );
+}
+
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
 const ascii = (bytes: Uint8Array, start: number, end: number) =>
