@@ -9,6 +9,9 @@
  *    colour shift, mean and scale through the native augment op), in images/s, with the parts
  *    apart: reading the batch's pixels from the cache file, and the augment op alone.
  *
+ * 3. With `--weights bvlc_alexnet.npy`, how often the two decoders' pixels give the same top-1
+ *    class and top-5 set (decoder-agreement.ts).
+ *
  * The images are synthetic JPEGs of the typical Kaggle Dogs vs. Cats size (about 500 x 375, the
  * set's median is 447 x 374) with smooth content plus noise, so that they compress like photos
  * (tens of KB at quality 90); `--images-dir` takes a real folder instead. Generated images are
@@ -32,6 +35,7 @@ import { augment } from '../../lib/ops/augment';
 import { Rng } from '../../lib/random';
 import { Tensor } from '../../lib/tensor';
 import { type Flags, parseFlags } from '../cli';
+import { agreementImages, decoderAgreement } from './decoder-agreement';
 
 const USAGE = `Usage: npm run bench -- data [options]
 
@@ -47,6 +51,16 @@ const FLAGS: Flags = {
   'batch-size': { type: 'string', description: 'images per batch', default: '128' },
   'input-size': { type: 'string', description: 'crop side', default: '227' },
   epochs: { type: 'string', description: 'timed passes over the cache', default: '8' },
+  weights: {
+    type: 'string',
+    description: 'bvlc_alexnet.npy: also measure how often the decoders agree on its top 5',
+    placeholder: 'file',
+  },
+  'agreement-dir': {
+    type: 'string',
+    description: 'JPEGs for the agreement (default: the decoder and Kaggle fixtures)',
+    placeholder: 'dir',
+  },
   help: { type: 'boolean', description: 'show this help' },
 };
 
@@ -276,4 +290,12 @@ export async function benchData(argv: string[]): Promise<void> {
     '| stage | images/s (median pass) | best pass | images per CPU-second |\n|---|---|---|---|',
   );
   for (const row of rows) console.log(row);
+
+  const weights = args.string('weights');
+  if (weights && names.includes('sharp')) {
+    const files = agreementImages(args.string('agreement-dir'));
+    console.log(`\n${files.length} JPEGs classified from each decoder's pixels:\n`);
+    console.log('| agreement | |\n|---|---|');
+    for (const row of await decoderAgreement(weights, files)) console.log(row);
+  }
 }
