@@ -39,7 +39,12 @@ export function decoders(): { default: DecoderName; sharp: string | { unavailabl
     : { default: 'sharp', sharp: `sharp ${sharp.versions.sharp}, libvips ${sharp.versions.vips}` };
 }
 
-/** The decoder a choice means here. @throws ArgumentError for 'sharp' when sharp cannot load. */
+/**
+ * The decoder a choice means here. Resolving loads sharp on the calling thread, which for the
+ * decode pool is the main thread, before any worker: sharp must be loaded there first, or glibc
+ * unloads libvips when a worker that loaded it exits and the next one crashes (lovell/sharp#2263).
+ * @throws ArgumentError for 'sharp' when sharp cannot load.
+ */
 export function resolveDecoder(choice: unknown = 'auto'): DecoderName {
   if (!DECODER_CHOICES.includes(choice as DecoderChoice)) {
     throw new ArgumentError(
