@@ -54,8 +54,8 @@ export async function decoderAgreement(weights: string, files: string[]): Promis
   }
   const share = (n: number) => `${n} of ${both.length} (${((100 * n) / both.length).toFixed(0)}%)`;
   return [
-    `| bvlc top-1 class equal, sharp vs jpeg-js pixels | ${share(top1)} |`,
-    `| bvlc top-5 set equal | ${share(top5)} |`,
+    `| top-1 class equal under ${path.basename(weights)}, sharp vs jpeg-js pixels | ${share(top1)} |`,
+    `| top-5 set equal | ${share(top5)} |`,
     `| largest difference of a shared top-5 probability | ${worst.toFixed(4)} |`,
     `| images skipped (unreadable by either) | ${skipped.size} |`,
   ];
