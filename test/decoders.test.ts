@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { decodeImage, type RgbImage } from '../lib/data/decode';
 import { decodeImageAsync, decoders, resolveDecoder } from '../lib/data/decoder';
+import { decodeFlags, decoderLine } from '../scripts/decode-flags';
 
 const DIR = path.join(__dirname, 'fixtures', 'decoders');
 
@@ -184,6 +185,18 @@ test('sharp reads no SVG (it can reference other files): only the formats we lis
 });
 
 describe('decoder options', () => {
+  test('the CLI log line names sharp and its libvips, or the choice of js', () => {
+    const auto = decodeFlags({ decoder: 'auto', autoOrient: true, maxPixels: '100000000' });
+    expect(decoderLine(auto)).toMatch(
+      /^decoder: sharp 0\.35\.\d+, libvips \d+\.\d+\.\d+, EXIF orientation applied$/,
+    );
+    const js = decodeFlags({ decoder: 'js', autoOrient: false, maxPixels: '100000000' });
+    expect(decoderLine(js)).toBe('decoder: jpeg-js + pngjs (chosen with --decoder js)');
+    expect(() => decodeFlags({ decoder: 'js', autoOrient: true, maxPixels: '1' })).toThrow(
+      '--auto-orient needs --decoder sharp or auto: jpeg-js reads no EXIF',
+    );
+  });
+
   test('an unknown decoder, or autoOrient without sharp, is an ArgumentError', async () => {
     const jpeg = bytes('baseline-420.jpg');
     await expect(
@@ -234,6 +247,15 @@ describe('when sharp cannot be loaded', () => {
     const name = 'baseline-420.jpg';
     const image = await decoder.decodeImageAsync(bytes(name), name);
     expect(image).toEqual(decodeImage(bytes(name), name));
+  });
+
+  test('the CLI log line says jpeg-js is used and why', () => {
+    const { decodeFlags, decoderLine } = require('../scripts/decode-flags');
+    const settings = decodeFlags({ decoder: 'auto', autoOrient: false, maxPixels: '1000' });
+    expect(settings).toEqual({ decoder: 'js', autoOrient: false, maxPixels: 1000 });
+    expect(decoderLine(settings)).toBe(
+      "decoder: jpeg-js + pngjs (sharp cannot be loaded: Cannot find module 'sharp')",
+    );
   });
 
   test("decoder 'sharp' is an ArgumentError saying how to install it", () => {
