@@ -9,8 +9,16 @@ export {
   InMemoryDataset,
   type Normalisation,
 } from './data/dataset';
-export { decodeImage, type RgbImage } from './data/decode';
+export { decodeImage, type JsDecodeOptions, type RgbImage } from './data/decode';
+export {
+  type DecodeOptions,
+  type DecoderChoice,
+  type DecoderName,
+  decodeImageAsync,
+  decoders,
+} from './data/decoder';
 export { ImageCache, type ImageCacheOptions } from './data/image-cache';
+export { DEFAULT_MAX_PIXELS } from './data/image-header';
 export { imagenetClasses } from './data/imagenet';
 export { loadMnist } from './data/mnist';
 export {

@@ -16,6 +16,7 @@
 import type { Normalisation } from './data/dataset';
 import type { RgbImage } from './data/decode';
 import { DecodePool } from './data/decode-pool';
+import { type DecodeOptions, decodeSettings } from './data/decoder';
 import { type ResizeSetting, resizeImage } from './data/resize';
 import { AlexNetError, ArgumentError } from './errors';
 import { BatchBuffers } from './nn/layer';
@@ -23,7 +24,7 @@ import { augment } from './ops/augment';
 import { type Device, Tensor } from './tensor';
 import { boolean, fail, integer } from './validate';
 
-export interface ClassifyOptions {
+export interface ClassifyOptions extends DecodeOptions {
   /** Classes to report per image, most probable first (at most the number of classes). @default 5 */
   top?: number;
   /** Average the softmax over ten crops (4 corners + centre, and their mirrors). @default false */
@@ -203,6 +204,7 @@ export async function classify(
     0,
     256,
   );
+  const decode = decodeSettings(options);
   const { onError } = options;
   if (onError !== undefined && typeof onError !== 'function') fail('function', 'onError', onError);
 
@@ -216,7 +218,7 @@ export async function classify(
   }
   const prepare = async (input: ClassifyInput): Promise<Uint8Array | AlexNetError> => {
     if (typeof input !== 'string') return resizeImage(input, size, policy).data;
-    const result = await pool!.prepare(input, size, policy);
+    const result = await pool!.prepare(input, size, policy, decode);
     return 'error' in result ? new AlexNetError(result.error) : result.pixels;
   };
 

@@ -13,12 +13,13 @@ import { AlexNetError } from '../lib/errors';
 import { AlexNet } from '../lib/nn/alexnet';
 import type { Classification } from '../lib/predict';
 import { type Flags, parseFlags, run } from './cli';
+import { DECODE_FLAGS, decodeFlags, decoderLine } from './decode-flags';
 
 const USAGE = `Usage: npm run predict -- [options] <image or folder>...
 
-Prints the most probable classes of each JPEG or PNG image (folders: every image under them),
-one 'name probability' line per class. Without --weights or --checkpoint it reads
-bvlc_alexnet.npy from the current folder.`;
+Prints the most probable classes of each image (JPEG or PNG; WebP, AVIF, GIF and TIFF too with
+sharp installed; folders: every image under them), one 'name probability' line per class.
+Without --weights or --checkpoint it reads bvlc_alexnet.npy from the current folder.`;
 
 const FLAGS: Flags = {
   weights: {
@@ -61,6 +62,8 @@ const FLAGS: Flags = {
     defaultText: 'one per core',
     placeholder: 'n',
   },
+  ...DECODE_FLAGS,
+  verbose: { type: 'boolean', description: 'say on stderr which decoder and device are used' },
   help: { type: 'boolean', description: 'show this help' },
 };
 
@@ -69,8 +72,7 @@ function expandInputs(paths: string[]): string[] {
   return paths.flatMap((input) => {
     if (!fs.existsSync(input) || !fs.statSync(input).isDirectory()) return [input];
     const images = imagesUnder(input);
-    if (images.length === 0)
-      throw new AlexNetError(`${input}: no JPEG or PNG images in this folder`);
+    if (images.length === 0) throw new AlexNetError(`${input}: no images in this folder`);
     return images;
   });
 }
@@ -105,9 +107,15 @@ export async function predict(argv: string[]): Promise<Classification[]> {
     (n) => Number.isInteger(n) && n >= 0,
     'non-negative integer',
   );
+  const decode = decodeFlags({
+    decoder: args.string('decoder')!,
+    autoOrient: args.flag('auto-orient'),
+    maxPixels: args.string('max-pixels')!,
+  });
   const files = expandInputs(args.positionals);
 
   const net = await AlexNet.fromFile(file, { device: args.string('device') as DeviceRequest });
+  if (args.flag('verbose')) process.stderr.write(`${decoderLine(decode)}\ndevice: ${net.device}\n`);
   try {
     if (top > net.arch.classes) {
       throw new AlexNetError(
@@ -129,6 +137,7 @@ export async function predict(argv: string[]): Promise<Classification[]> {
       batchSize,
       workers,
       onError,
+      ...decode,
     });
     if (args.flag('json')) {
       process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);

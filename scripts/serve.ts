@@ -12,6 +12,7 @@ import { AlexNet } from '../lib/nn/alexnet';
 import { ClassifierServer } from '../lib/serve/server';
 import { StopSignals } from '../lib/train/stop-signals';
 import { type Flags, parseFlags, run } from './cli';
+import { DECODE_FLAGS, decodeFlags, decoderLine } from './decode-flags';
 
 const USAGE = `Usage: npm run serve -- [options]
 
@@ -88,6 +89,7 @@ const FLAGS: Flags = {
     defaultText: 'one per core',
     placeholder: 'n',
   },
+  ...DECODE_FLAGS,
   help: { type: 'boolean', description: 'show this help' },
 };
 
@@ -135,6 +137,11 @@ export async function serve(argv: string[]): Promise<{ server: ClassifierServer;
     tenCrop: args.flag('ten-crop'),
     workers: args.number('workers', nonNegativeInt, 'non-negative integer'),
     model: path.basename(file),
+    ...decodeFlags({
+      decoder: args.string('decoder')!,
+      autoOrient: args.flag('auto-orient'),
+      maxPixels: args.string('max-pixels')!,
+    }),
   };
   const net = await AlexNet.fromFile(file, { device: args.string('device') as DeviceRequest });
   try {
@@ -153,6 +160,7 @@ export async function serve(argv: string[]): Promise<{ server: ClassifierServer;
 
 async function main(): Promise<void> {
   const { server, net } = await serve(process.argv.slice(2));
+  console.log(decoderLine(server.decode));
   console.log(`listening on ${server.url} (device ${net.device}, ${net.arch.classes} classes)`);
   const stop = new StopSignals((signal) => {
     console.log(`${signal}: finishing the requests in flight (again to exit at once)`);

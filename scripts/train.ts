@@ -16,6 +16,7 @@ import {
   InMemoryDataset,
   type Normalisation,
 } from '../lib/data/dataset';
+import type { DecodeSettings } from '../lib/data/decoder';
 import { ImageCache } from '../lib/data/image-cache';
 import { loadMnist } from '../lib/data/mnist';
 import {
@@ -36,6 +37,7 @@ import { SGD } from '../lib/train/sgd';
 import { type StopSignal, StopSignals, signalExitCode } from '../lib/train/stop-signals';
 import { Trainer } from '../lib/train/trainer';
 import { type Flags, parseFlags, run } from './cli';
+import { DECODE_FLAGS, decodeFlags, decoderLine } from './decode-flags';
 
 const USAGE = `Usage: npm run train -- [options]
 
@@ -148,6 +150,7 @@ const FLAGS: Flags = {
   'no-crop': { type: 'boolean', description: 'train on centre crops, not random ones' },
   'no-mirror': { type: 'boolean', description: 'no random horizontal mirror' },
   'no-pca': { type: 'boolean', description: 'no PCA colour shift' },
+  ...DECODE_FLAGS,
   workers: {
     type: 'string',
     description: 'threads decoding images into the cache (0: the main thread)',
@@ -238,6 +241,9 @@ export async function train(argv: string[]): Promise<TrainOutcome> {
     'no-crop': String(resume ? saved['no-crop'] === 'true' : args.flag('no-crop')),
     'no-mirror': String(resume ? saved['no-mirror'] === 'true' : args.flag('no-mirror')),
     'no-pca': String(resume ? saved['no-pca'] === 'true' : args.flag('no-pca')),
+    decoder: str('decoder'),
+    'auto-orient': String(resume ? saved['auto-orient'] === 'true' : args.flag('auto-orient')),
+    'max-pixels': str('max-pixels'),
   };
   if (config.limit) args.number('limit', positiveInt, 'positive integer');
   if (config.limit && config.data) {
@@ -253,6 +259,11 @@ export async function train(argv: string[]): Promise<TrainOutcome> {
     (n) => Number.isInteger(n) && n >= 0,
     'non-negative integer',
   );
+  const decode = decodeFlags({
+    decoder: config.decoder,
+    autoOrient: config['auto-orient'] === 'true',
+    maxPixels: config['max-pixels'],
+  });
   let schedule: LrSchedule = { kind: 'constant' };
   if (config['lr-step'] === 'none') schedule = { kind: 'constant' };
   else if (config['lr-step'] === 'plateau')
@@ -274,7 +285,7 @@ export async function train(argv: string[]): Promise<TrainOutcome> {
   const inputSize = Number(config['input-size']);
   const seed = Number(config.seed);
   const data = config.data
-    ? await imageDataUnlessStopped(config, inputSize, seed, workers)
+    ? await imageDataUnlessStopped(config, inputSize, seed, workers, decode)
     : mnistData(inputSize, seed, config.limit ? Number(config.limit) : undefined);
   if ('stoppedBy' in data) return { outDir, stoppedBy: data.stoppedBy };
   let net: AlexNet | undefined;
@@ -395,12 +406,13 @@ async function imageDataUnlessStopped(
   inputSize: number,
   seed: number,
   workers: number | undefined,
+  decode: DecodeSettings,
 ): Promise<TrainingData | { stoppedBy: StopSignal }> {
   const stop = new StopSignals((signal) =>
     console.log(`${signal}: saving the image cache built so far (again to force quit)`),
   );
   try {
-    const data = await imageData(config, inputSize, seed, workers, stop.signal);
+    const data = await imageData(config, inputSize, seed, workers, decode, stop.signal);
     if (!stop.received) return data;
     await data.close();
     console.log(`stopped by ${stop.received} after the image cache was complete`);
@@ -424,6 +436,7 @@ async function imageData(
   inputSize: number,
   seed: number,
   workers: number | undefined,
+  decode: DecodeSettings,
   signal: AbortSignal,
 ): Promise<TrainingData> {
   const source = openDataSource(config.data, {
@@ -433,6 +446,7 @@ async function imageData(
   const size = storedSize(inputSize);
   const dir = config['cache-dir'] || source.cacheDir;
   const caches = new Map<string, ImageCache>();
+  console.log(decoderLine(decode));
   const close = async () => {
     for (const cache of caches.values()) await cache.close();
   };
@@ -448,6 +462,7 @@ async function imageData(
           policy: config.resize as ResizePolicy,
           workers,
           signal,
+          ...decode,
         },
       );
       caches.set(set.cacheName, cache);

@@ -61,9 +61,12 @@ describe('decodeImage', () => {
     ['truncated.png', 'truncated.png: corrupt or truncated PNG'],
     [
       'text.jpg',
-      'text.jpg: expected a JPEG or PNG image but the file is neither a JPEG nor a PNG file',
+      'text.jpg: expected a JPEG, PNG, WebP, AVIF, GIF or TIFF image but the file is none of these',
     ],
-    ['empty.png', 'empty.png: expected a JPEG or PNG image but the file is an empty file'],
+    [
+      'empty.png',
+      'empty.png: expected a JPEG, PNG, WebP, AVIF, GIF or TIFF image but the file is an empty file',
+    ],
   ])('%s is a FormatError naming the file', (name, message) => {
     expect(() => decodeFixture(name)).toThrow(FormatError);
     expect(() => decodeFixture(name)).toThrow(message);

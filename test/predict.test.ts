@@ -127,8 +127,15 @@ describe('classify and npm run predict', () => {
     const net = await AlexNet.fromFile(checkpoint, { device: 'cpu' });
     expect(net.resize).toEqual(RESIZE);
     expect(net.normalisation).toEqual(NORMALISATION);
-    const results = await net.classify([wide, tall], { top: 2 });
-    const tenCrop = await net.classify([wide, tall], { top: 2, tenCrop: true, batchSize: 7 });
+    // The reference below decodes with jpeg-js (decodeImage), so classify does too.
+    const js = { decoder: 'js' } as const;
+    const results = await net.classify([wide, tall], { top: 2, ...js });
+    const tenCrop = await net.classify([wide, tall], {
+      top: 2,
+      tenCrop: true,
+      batchSize: 7,
+      ...js,
+    });
     const far = 80 - 67;
     const centre = far >> 1;
     const five = [
@@ -165,8 +172,31 @@ describe('classify and npm run predict', () => {
     const decoded = decodeImage(fs.readFileSync(wide), wide);
     const [fromImage] = await net.classify([decoded], { top: 2 });
     expect(fromImage).toEqual({ top: results[0].top });
-    expect(await net.classify([wide], { top: 2, workers: 0 })).toEqual([results[0]]);
+    expect(await net.classify([wide], { top: 2, workers: 0, ...js })).toEqual([results[0]]);
     net.dispose();
+  });
+
+  test('with sharp, a WebP predicts as the PNG of the same pixels; --decoder js names sharp', async () => {
+    const sharp = require('sharp');
+    const webp = path.join(dir, 'wide.webp');
+    await sharp(fs.readFileSync(wide)).webp({ lossless: true }).toFile(webp);
+    const net = await AlexNet.fromFile(checkpoint, { device: 'cpu' });
+    const [fromPng, fromWebp] = await net.classify([wide, webp], { top: 2, decoder: 'sharp' });
+    expect(fromWebp.top).toEqual(fromPng.top);
+    net.dispose();
+    const printed = await capture(() => predict(['--checkpoint', checkpoint, '--verbose', webp]));
+    const [best] = fromPng.top;
+    expect(printed.stdout).toBe(`${best.label}  ${best.probability.toFixed(4)}\n`);
+    expect(printed.stderr).toMatch(/^decoder: sharp 0\.35\.\d+, libvips [\d.]+\ndevice: cpu\n$/);
+    await expect(predict(['--checkpoint', checkpoint, '--decoder', 'js', webp])).rejects.toThrow(
+      `${webp}: WebP images need the sharp decoder (npm install sharp, and decoder 'sharp' or 'auto'); the js decoder reads JPEG and PNG only`,
+    );
+    await expect(predict(['--checkpoint', checkpoint, '--decoder', 'vips', webp])).rejects.toThrow(
+      "Expected 'auto', 'sharp' or 'js' for --decoder but received 'vips'",
+    );
+    await expect(predict(['--checkpoint', checkpoint, '--max-pixels', '0', webp])).rejects.toThrow(
+      "Expected positive integer for --max-pixels but received '0'",
+    );
   });
 
   test('predict prints name and probability per class; several inputs and folders in blocks', async () => {
@@ -286,7 +316,7 @@ describe('classify and npm run predict', () => {
     const text = path.join(dir, 'notes.jpg');
     fs.writeFileSync(text, 'not an image\n');
     await expect(predict(['--checkpoint', checkpoint, '--workers', '0', text])).rejects.toThrow(
-      `${text}: expected a JPEG or PNG image but the file is neither a JPEG nor a PNG file`,
+      `${text}: expected a JPEG, PNG, WebP, AVIF, GIF or TIFF image but the file is none of these`,
     );
     const cut = path.join(dir, 'cut.jpg');
     fs.writeFileSync(cut, fs.readFileSync(tall).subarray(0, 300));

@@ -139,8 +139,10 @@ describe('npm run train', () => {
     ]);
     log.mockImplementation(() => {});
     const corrupt = path.join(kaggle, 'dog.7.jpg');
+    // sharp is installed, so 'auto' decodes with it, and the log says so.
+    expect(lines).toContainEqual(expect.stringMatching(/^decoder: sharp 0\.35\.\d+, libvips /));
     expect(lines).toContain(
-      `skipping ${corrupt}: corrupt or unsupported JPEG (unknown JPEG marker 0)`,
+      `skipping ${corrupt}: corrupt or unsupported JPEG (Input buffer has corrupt header: VipsJpeg: premature end of JPEG image)`,
     );
     // 16 files, 15 decodable; 1 cat and 1 dog held out.
     expect(lines).toContain(
@@ -159,7 +161,13 @@ describe('npm run train', () => {
     expect(checkpoint.model.classNames).toEqual(['cat', 'dog']);
     // What predict needs to preprocess as the validation pass did.
     expect(checkpoint.model.resize).toEqual({ policy: 'stretch', size: 76 });
-    expect(checkpoint.training?.config).toMatchObject({ data: kaggle, resize: 'stretch' });
+    expect(checkpoint.training?.config).toMatchObject({
+      data: kaggle,
+      resize: 'stretch',
+      decoder: 'auto',
+      'auto-orient': 'false',
+      'max-pixels': '100000000',
+    });
 
     // Resuming continues the same shuffles, crops, mirrors and colour shifts.
     await train(['--resume', '--epochs', '2', '--out', out]);

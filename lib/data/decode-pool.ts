@@ -1,7 +1,11 @@
 /**
  * A pool of worker threads (node:worker_threads) that decode and resize images for the cache,
  * one per core by default: jpeg-js and the resize are plain JavaScript, so decoding N images
- * at once needs N threads.
+ * at once needs N threads. With sharp, a worker's decode runs on libuv's thread pool with one
+ * libvips thread per image (decode-sharp.ts sets sharp's concurrency to 1), while the worker's
+ * own thread resizes the image it decoded before: one worker per core, each with a decode and a
+ * resize in flight, keeps the cores busy without running libvips' default of one thread per
+ * core for every image at once.
  *
  * Workers run decode-worker.js from the compiled package. When this module runs from its
  * TypeScript source (the jest suites run lib/ through ts-jest), there is no compiled worker:
@@ -16,6 +20,7 @@ import { Worker } from 'node:worker_threads';
 import { AlexNetError } from '../errors';
 import { integer } from '../validate';
 import type { DecodeReply, DecodeTask } from './decode-worker';
+import type { DecodeSettings } from './decoder';
 import {
   type PreparedImage,
   type PrepareFailure,
@@ -98,8 +103,13 @@ export class DecodePool {
   }
 
   /** Reads, decodes and resizes one image file on the least-loaded worker. */
-  prepare(file: string, size: number, policy: ResizePolicy): Promise<PrepareResult> {
-    return this.submit({ file, size, policy });
+  prepare(
+    file: string,
+    size: number,
+    policy: ResizePolicy,
+    decode: DecodeSettings,
+  ): Promise<PrepareResult> {
+    return this.submit({ file, size, policy, decode });
   }
 
   /**
@@ -111,13 +121,14 @@ export class DecodePool {
     name: string,
     size: number,
     policy: ResizePolicy,
+    decode: DecodeSettings,
   ): Promise<PrepareResult> {
-    return this.submit({ file: name, bytes, size, policy });
+    return this.submit({ file: name, bytes, size, policy, decode });
   }
 
   private submit(task: PrepareTask): Promise<PrepareResult> {
     if (this.failure) return Promise.reject(this.failure);
-    if (this.workers.length === 0) return Promise.resolve(tryPrepareImage(task));
+    if (this.workers.length === 0) return tryPrepareImage(task);
     let w = 0;
     for (let i = 1; i < this.load.length; ++i) if (this.load[i] < this.load[w]) w = i;
     const id = this.nextId++;

@@ -17,8 +17,8 @@ export type DecodeReply = (PreparedImage | PrepareFailure) & { id: number };
 
 const port = parentPort;
 if (port) {
-  port.on('message', (task: DecodeTask) => {
-    const reply: DecodeReply = { id: task.id, ...tryPrepareImage(task) };
+  port.on('message', async (task: DecodeTask) => {
+    const reply: DecodeReply = { id: task.id, ...(await tryPrepareImage(task)) };
     port.postMessage(reply, 'pixels' in reply ? [reply.pixels.buffer as ArrayBuffer] : []);
   });
 }

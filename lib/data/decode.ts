@@ -1,22 +1,33 @@
 /**
- * Image files to pixels: JPEG (jpeg-js) and PNG (pngjs) bytes decoded to 8-bit RGB, HWC, for the
- * data pipeline's cache and for prediction. The format is told by the file's signature, not its
- * name, so a PNG saved as `.jpg` still decodes.
+ * Image files to pixels with the JavaScript decoders: JPEG (jpeg-js) and PNG (pngjs) bytes decoded
+ * to 8-bit RGB, HWC, for the data pipeline's cache and for prediction. This is the fallback when
+ * sharp is not installed and the `js` choice of decoder.ts; the format is told by the file's
+ * signature, not its name, so a PNG saved as `.jpg` still decodes.
  *
  * - JPEG: greyscale is replicated to three channels, and Adobe CMYK / YCCK is converted to RGB by
- *   jpeg-js (its `getData` reads the Adobe APP14 marker for the colour transform).
+ *   jpeg-js (its `getData` reads the Adobe APP14 marker for the colour transform). jpeg-js
+ *   upsamples subsampled chroma by pixel replication, not libjpeg's "fancy" triangle filter, so
+ *   at colour edges of 4:2:0 and 4:2:2 images it differs from libjpeg (Pillow, sharp) by tens of
+ *   levels.
  * - PNG: palette, greyscale and 16-bit images come out of pngjs as 8-bit RGBA (16-bit samples
- *   rounded to 8 bits), and alpha is composited over white: a transparent PNG is drawn for people
- *   on a white page, and white is the background the photographs of ImageNet's product-like
- *   classes have. Compositing over black would turn every transparent background into a dark
- *   one, which a photograph of the same object never has.
+ *   rounded to 8 bits), and alpha is composited over white (colour-convert.ts).
  *
- * Anything else, and any file the decoders reject (truncated, corrupt), is a FormatError naming
- * the file, so the pipeline can report it and skip it.
+ * The header's size is checked against `maxPixels` before anything is decoded (pngjs allocates
+ * the whole RGBA image first). Any other format, and any file the decoders reject (truncated,
+ * corrupt), is a FormatError naming the file, so the pipeline can report it and skip it.
  */
 import * as jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { FormatError, UnsupportedFormatError } from '../errors';
+import { rgbaOverWhite } from './colour-convert';
+import {
+  checkPixelLimit,
+  FORMAT_NAMES,
+  headerSize,
+  imageFormat,
+  maxPixelsOption,
+  unknownFormatError,
+} from './image-header';
 
 /** An 8-bit RGB image, rows top to bottom, HWC: `data[(y * width + x) * 3 + c]`. */
 export interface RgbImage {
@@ -25,39 +36,43 @@ export interface RgbImage {
   height: number;
 }
 
-const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
-
-/** JPEG files start with SOI (FF D8) followed by a marker (FF): ITU-T T.81, B.1.1.3 and B.2.1. */
-function isJpeg(bytes: Uint8Array): boolean {
-  return bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff;
-}
-
-function isPng(bytes: Uint8Array): boolean {
-  return bytes.length >= 8 && PNG_SIGNATURE.every((b, i) => bytes[i] === b);
+export interface JsDecodeOptions {
+  /** Images of more pixels (width x height) are refused before decoding. @default 100_000_000 */
+  maxPixels?: number;
 }
 
 /**
- * Decodes a JPEG or PNG file's bytes to RGB. `file` names the image in errors.
- * @throws UnsupportedFormatError for another format (or no bytes), FormatError for a truncated or
- *   corrupt file.
+ * Decodes a JPEG or PNG file's bytes to RGB with jpeg-js / pngjs. `file` names the image in
+ * errors.
+ * @throws UnsupportedFormatError for a format it does not read (or no bytes), FormatError for an
+ * image over the pixel limit, or a truncated or corrupt file.
  */
-export function decodeImage(bytes: Uint8Array, file: string): RgbImage {
-  if (isJpeg(bytes)) return decodeJpeg(bytes, file);
-  if (isPng(bytes)) return decodePng(bytes, file);
-  const kind = bytes.length === 0 ? 'an empty file' : 'neither a JPEG nor a PNG file';
-  throw new UnsupportedFormatError(`${file}: expected a JPEG or PNG image but the file is ${kind}`);
+export function decodeImage(bytes: Uint8Array, file: string, options?: JsDecodeOptions): RgbImage {
+  const maxPixels = maxPixelsOption(options?.maxPixels);
+  const format = imageFormat(bytes);
+  if (format === 'jpeg' || format === 'png') {
+    const size = headerSize(bytes);
+    if (size) checkPixelLimit(size.width, size.height, maxPixels, file);
+    return format === 'jpeg' ? decodeJpeg(bytes, file, maxPixels) : decodePng(bytes, file);
+  }
+  if (format !== null && format !== 'heif') {
+    throw new UnsupportedFormatError(
+      `${file}: ${FORMAT_NAMES[format]} images need the sharp decoder (npm install sharp, and ` +
+        `decoder 'sharp' or 'auto'); the js decoder reads JPEG and PNG only`,
+    );
+  }
+  throw unknownFormatError(bytes, file);
 }
 
-function decodeJpeg(bytes: Uint8Array, file: string): RgbImage {
+function decodeJpeg(bytes: Uint8Array, file: string, maxPixels: number): RgbImage {
   let image: { width: number; height: number; data: Uint8Array };
   try {
-    // jpeg-js refuses images over maxResolutionInMP and caps its own allocations at
-    // maxMemoryUsageInMB; 100 MP (its default) is far above any training photograph, and a
-    // 100 MP image needs ~400 MB of component buffers plus the output.
+    // The header check above comes first; jpeg-js's own limit is the backstop for a file whose
+    // frame header we could not find. maxMemoryUsageInMB caps its component buffers.
     image = jpeg.decode(bytes, {
       useTArray: true,
       formatAsRGBA: false,
-      maxResolutionInMP: 100,
+      maxResolutionInMP: maxPixels / 1e6,
       maxMemoryUsageInMB: 1024,
     });
   } catch (error) {
@@ -78,21 +93,5 @@ function decodePng(bytes: Uint8Array, file: string): RgbImage {
       `${file}: corrupt or truncated PNG (${(error as Error).message || String(error)})`,
     );
   }
-  const { width, height, data: rgba } = png;
-  const data = new Uint8Array(width * height * 3);
-  for (let p = 0, q = 0; p < rgba.length; p += 4, q += 3) {
-    const alpha = rgba[p + 3];
-    if (alpha === 255) {
-      data[q] = rgba[p];
-      data[q + 1] = rgba[p + 1];
-      data[q + 2] = rgba[p + 2];
-    } else {
-      // Over white: c * a + 255 * (1 - a) with a = alpha / 255, rounded to nearest.
-      const white = 255 * (255 - alpha);
-      data[q] = Math.round((rgba[p] * alpha + white) / 255);
-      data[q + 1] = Math.round((rgba[p + 1] * alpha + white) / 255);
-      data[q + 2] = Math.round((rgba[p + 2] * alpha + white) / 255);
-    }
-  }
-  return { data, width, height };
+  return { data: rgbaOverWhite(png.data), width: png.width, height: png.height };
 }

@@ -4,8 +4,9 @@
  * i * size * size * 3), so epochs read pixels instead of decoding JPEGs, with a JSON manifest
  * beside it (`.cache.json`) that records:
  *
- * - what the cache was built from: each file's path, size and modification time, the stored size
- *   and the resize policy; a cache whose sources changed is rebuilt;
+ * - what the cache was built from: each file's path, size and modification time, the stored size,
+ *   the resize policy and the decoder (decoder.ts: sharp and jpeg-js give different pixels); a
+ *   cache whose sources or settings changed is rebuilt;
  * - each image's state: its nine colour moments (rgb-stats.ts), or why it was skipped (unreadable
  *   or corrupt), or nothing yet;
  * - when complete, the colour statistics of all its images (mean, std, covariance, eigen-
@@ -25,10 +26,11 @@ import { writeFileAtomic } from '../io/atomic';
 import { Progress } from '../train/progress';
 import { integer } from '../validate';
 import { DecodePool } from './decode-pool';
+import { type DecodeOptions, type DecodeSettings, decodeSettings } from './decoder';
 import { RESIZE_POLICIES, type ResizePolicy } from './resize';
 import { type RgbStats, rgbStats } from './rgb-stats';
 
-export interface ImageCacheOptions {
+export interface ImageCacheOptions extends DecodeOptions {
   /** Folder of the cache files (created when missing). */
   dir: string;
   /** Base name of the cache files, e.g. 'train'. */
@@ -63,6 +65,8 @@ interface Manifest {
   version: number;
   size: number;
   policy: ResizePolicy;
+  /** 'sharp' or 'js', with '+orient' when EXIF orientation was applied; absent: built by 'js'. */
+  decoder?: string;
   /** The pixel file's name, in the manifest's folder. */
   pixels: string;
   sources: SourceStamp[];
@@ -90,6 +94,10 @@ function staleReason(old: Manifest, fresh: Manifest, pixelFile: string): string 
   if (old.format !== FORMAT || old.version !== VERSION) return 'it has another format version';
   if (old.size !== fresh.size || old.policy !== fresh.policy) {
     return `it holds ${old.size}x${old.size} '${old.policy}' images`;
+  }
+  // Caches from before the decoder was recorded were all built by jpeg-js.
+  if ((old.decoder ?? 'js') !== fresh.decoder) {
+    return `it was decoded by '${old.decoder ?? 'js'}' and the decoder is now '${fresh.decoder}'`;
   }
   if (old.sources.length !== fresh.sources.length) {
     return `it holds ${old.sources.length} images and the list has ${fresh.sources.length}`;
@@ -121,6 +129,7 @@ export class ImageCache {
 
   private constructor(
     private readonly manifest: Manifest,
+    private readonly decode: DecodeSettings,
     private readonly handle: FileHandle,
     /** The manifest's path. */
     readonly file: string,
@@ -141,6 +150,7 @@ export class ImageCache {
       );
     }
     if (files.length === 0) throw new AlexNetError(`Cache '${options.name}' has no images to hold`);
+    const decode = decodeSettings(options);
     const log = options.log ?? ((line: string) => console.log(line));
     fs.mkdirSync(options.dir, { recursive: true });
     const base = path.join(options.dir, `${options.name}.${size}-${policy}.cache`);
@@ -150,6 +160,7 @@ export class ImageCache {
       version: VERSION,
       size,
       policy,
+      decoder: decode.autoOrient ? `${decode.decoder}+orient` : decode.decoder,
       pixels: path.basename(base),
       sources: files.map(stamp),
       images: files.map(() => null),
@@ -166,7 +177,7 @@ export class ImageCache {
       handle = await open(base, 'w+');
       await handle.truncate(files.length * size * size * 3);
     }
-    const cache = new ImageCache(manifest, handle, manifestFile);
+    const cache = new ImageCache(manifest, decode, handle, manifestFile);
     try {
       if (manifest.images.some((e) => e === null)) await cache.build(options, log);
       else cache.reportSkipped(log);
@@ -180,6 +191,11 @@ export class ImageCache {
   /** Images held (including skipped ones: positions match the source list). */
   get count(): number {
     return this.manifest.images.length;
+  }
+
+  /** The decoder the cached images were decoded with ('+orient': EXIF orientation applied). */
+  get decoder(): string {
+    return this.manifest.decoder ?? 'js';
   }
 
   get size(): number {
@@ -300,7 +316,7 @@ export class ImageCache {
     const lane = async () => {
       while (next < todo.length && !options.signal?.aborted) {
         const i = todo[next++];
-        const result = await pool.prepare(sources[i].file, size, policy);
+        const result = await pool.prepare(sources[i].file, size, policy, this.decode);
         if ('error' in result) {
           images[i] = { skipped: result.error };
           log(`skipping ${result.error}`);

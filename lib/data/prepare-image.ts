@@ -1,11 +1,11 @@
 /**
- * One image to its cache entry: read (or take the bytes given), decode, resize to size x size,
- * and the nine colour moments of the result. The same function runs in the decode workers and,
- * without workers, on the main thread.
+ * One image to its cache entry: read (or take the bytes given), decode with the decoder of
+ * `decode` (decoder.ts), resize to size x size, and the nine colour moments of the result. The
+ * same function runs in the decode workers and, without workers, on the main thread.
  */
 import * as fs from 'node:fs';
 import { AlexNetError, UnsupportedFormatError } from '../errors';
-import { decodeImage } from './decode';
+import { type DecodeSettings, decodeImageAsync } from './decoder';
 import { type ResizePolicy, resizeImage } from './resize';
 import { pixelMoments } from './rgb-stats';
 
@@ -24,6 +24,7 @@ export interface PrepareTask {
   bytes?: Uint8Array;
   size: number;
   policy: ResizePolicy;
+  decode: DecodeSettings;
 }
 
 /** Why an image could not be prepared; the message names it. */
@@ -34,8 +35,8 @@ export interface PrepareFailure {
 }
 
 /** @throws FormatError for a corrupt image, AlexNetError for an unreadable file; both name it. */
-export function prepareImage(task: PrepareTask): PreparedImage {
-  const { file, size, policy } = task;
+export async function prepareImage(task: PrepareTask): Promise<PreparedImage> {
+  const { file, size, policy, decode } = task;
   let bytes = task.bytes;
   if (!bytes) {
     try {
@@ -45,14 +46,14 @@ export function prepareImage(task: PrepareTask): PreparedImage {
       throw new AlexNetError(`${file}: cannot read the file (${code})`);
     }
   }
-  const image = resizeImage(decodeImage(bytes, file), size, policy);
+  const image = resizeImage(await decodeImageAsync(bytes, file, decode), size, policy);
   return { pixels: image.data, moments: pixelMoments(image.data) };
 }
 
 /** prepareImage with its error as a value, for replies that cross a thread boundary. */
-export function tryPrepareImage(task: PrepareTask): PreparedImage | PrepareFailure {
+export async function tryPrepareImage(task: PrepareTask): Promise<PreparedImage | PrepareFailure> {
   try {
-    return prepareImage(task);
+    return await prepareImage(task);
   } catch (error) {
     return {
       error: (error as Error).message ?? String(error),

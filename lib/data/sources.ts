@@ -35,9 +35,23 @@ export interface ImageList {
 
 export type Layout = 'kaggle' | 'class-folders' | 'lists';
 
-const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png']);
+/**
+ * JPEG and PNG, which both decoders read, and the formats only sharp reads (decoder.ts): listed
+ * whichever decoder runs, so that a dataset is the same list of images everywhere, and the js
+ * decoder reports the ones it cannot read (naming sharp) instead of leaving them out silently.
+ */
+const IMAGE_EXTENSIONS = new Set([
+  '.jpg',
+  '.jpeg',
+  '.png',
+  '.webp',
+  '.avif',
+  '.gif',
+  '.tif',
+  '.tiff',
+]);
 /** `<class>.<anything>.<ext>`: the class is everything before the first dot. */
-const KAGGLE_NAME = /^([^.]+)\.(.+)\.(jpe?g|png)$/i;
+const KAGGLE_NAME = /^([^.]+)\.(.+)\.(jpe?g|png|webp|avif|gif|tiff?)$/i;
 
 const isImageFile = (name: string) =>
   !name.startsWith('.') && IMAGE_EXTENSIONS.has(path.extname(name).toLowerCase());
@@ -45,7 +59,7 @@ const isImageFile = (name: string) =>
 /** Plain code-unit order: the same on every machine and locale. */
 const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
-/** The JPEG and PNG files under `folder`, recursively (hidden ones skipped), sorted by path. */
+/** The image files (IMAGE_EXTENSIONS) under `folder`, recursively (hidden ones skipped), sorted by path. */
 export function imagesUnder(folder: string): string[] {
   const found: string[] = [];
   const walk = (dir: string) => {
@@ -105,7 +119,7 @@ export function scanImageFolder(folder: string): ImageList & { layout: Layout } 
   const classes = folders;
   if (classes.length === 0) {
     throw new AlexNetError(
-      `${folder}: no images found (expected JPEG or PNG files named like cat.1.jpg, or one ` +
+      `${folder}: no images found (expected image files named like cat.1.jpg, or one ` +
         'sub-folder of images per class)',
     );
   }

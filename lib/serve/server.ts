@@ -9,6 +9,7 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DecodePool } from '../data/decode-pool';
+import { type DecodeOptions, type DecodeSettings, decodeSettings } from '../data/decoder';
 import { AlexNetError } from '../errors';
 import { type Classifier, type ClassScore, ResizedClassifier } from '../predict';
 import { boolean, fail, integer } from '../validate';
@@ -16,7 +17,7 @@ import { DynamicBatcher } from './batcher';
 import { type ErrorKind, ServerMetrics } from './metrics';
 import { formFile, MultipartError, multipartBoundary } from './multipart';
 
-export interface ServeOptions {
+export interface ServeOptions extends DecodeOptions {
   /** Interface to listen on. @default '127.0.0.1' */
   host?: string;
   /** TCP port; 0 picks a free one (see `port` once started). @default 8080 */
@@ -73,6 +74,8 @@ export class ClassifierServer {
   private readonly classifier: ResizedClassifier;
   private readonly batcher: DynamicBatcher<Uint8Array, ClassScore[]>;
   private readonly maxBodyBytes: number;
+  /** How uploads are decoded (the decoder chosen, the pixel limit). */
+  readonly decode: DecodeSettings;
   private readonly model: string;
   private readonly inFlight = new Set<Promise<void>>();
   private closing: Promise<void> | null = null;
@@ -85,6 +88,7 @@ export class ClassifierServer {
     const top = integer('top', options.top ?? Math.min(5, classes), 1, classes);
     const tenCrop = boolean('tenCrop', options.tenCrop ?? false);
     this.maxBodyBytes = integer('maxBodyBytes', options.maxBodyBytes ?? 20 * MIB, 1);
+    this.decode = decodeSettings(options);
     const model = options.model ?? 'alexnet';
     if (typeof model !== 'string') fail('string', 'model', model);
     this.model = model;
@@ -193,7 +197,7 @@ export class ClassifierServer {
     const body = await readBody(req, this.maxBodyBytes);
     const { bytes, name } = uploadedImage(req.headers['content-type'], body);
     const { size, policy } = this.net.resize;
-    const prepared = await this.pool.prepareBytes(bytes, name, size, policy);
+    const prepared = await this.pool.prepareBytes(bytes, name, size, policy, this.decode);
     if ('error' in prepared) {
       throw prepared.unsupported
         ? new HttpError(415, 'unsupported_media', prepared.error)

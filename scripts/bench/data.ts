@@ -2,10 +2,15 @@
  * `npm run bench -- data`: the image pipeline's throughput on this machine.
  *
  * 1. Building the cache (read + decode + resize to 256 x 256 + colour moments), in images/s,
- *    with the worker pool and on the main thread alone.
+ *    with the worker pool and on the main thread alone, for each decoder side by side: sharp
+ *    (libvips) and jpeg-js (decoder.ts), with the ratio. The JPEG decode alone, per image on the
+ *    main thread, separates the decoders' own speed from the rest of the build.
  * 2. Producing training batches from the cache (batch 128, 227 x 227: random crop, mirror, PCA
  *    colour shift, mean and scale through the native augment op), in images/s, with the parts
  *    apart: reading the batch's pixels from the cache file, and the augment op alone.
+ *
+ * 3. With `--weights bvlc_alexnet.npy`, how often the two decoders' pixels give the same top-1
+ *    class and top-5 set (decoder-agreement.ts).
  *
  * The images are synthetic JPEGs of the typical Kaggle Dogs vs. Cats size (about 500 x 375, the
  * set's median is 447 x 374) with smooth content plus noise, so that they compress like photos
@@ -22,6 +27,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as jpeg from 'jpeg-js';
 import { CachedDataset } from '../../lib/data/cached-dataset';
+import { type DecoderName, decodeImageAsync, decoders } from '../../lib/data/decoder';
 import { ImageCache } from '../../lib/data/image-cache';
 import { storedSize } from '../../lib/data/resize';
 import { scanImageFolder } from '../../lib/data/sources';
@@ -29,6 +35,7 @@ import { augment } from '../../lib/ops/augment';
 import { Rng } from '../../lib/random';
 import { Tensor } from '../../lib/tensor';
 import { type Flags, parseFlags } from '../cli';
+import { agreementImages, decoderAgreement } from './decoder-agreement';
 
 const USAGE = `Usage: npm run bench -- data [options]
 
@@ -44,6 +51,16 @@ const FLAGS: Flags = {
   'batch-size': { type: 'string', description: 'images per batch', default: '128' },
   'input-size': { type: 'string', description: 'crop side', default: '227' },
   epochs: { type: 'string', description: 'timed passes over the cache', default: '8' },
+  weights: {
+    type: 'string',
+    description: 'bvlc_alexnet.npy: also measure how often the decoders agree on its top 5',
+    placeholder: 'file',
+  },
+  'agreement-dir': {
+    type: 'string',
+    description: 'JPEGs for the agreement (default: the decoder and Kaggle fixtures)',
+    placeholder: 'dir',
+  },
   help: { type: 'boolean', description: 'show this help' },
 };
 
@@ -96,6 +113,31 @@ function cpuSeconds(start: NodeJS.CpuUsage): number {
   return (used.user + used.system) / 1e6;
 }
 
+/** Rows of images/s decoding the first files alone (read beforehand), on the main thread. */
+async function decodeAlone(files: string[], names: DecoderName[]): Promise<string[]> {
+  const bytes = files.map((file) => fs.readFileSync(file));
+  const rows: string[] = [];
+  for (const decoder of names) {
+    const decode = () =>
+      Promise.all(bytes.map((b, i) => decodeImageAsync(b, files[i], { decoder })));
+    await decode();
+    const rates: number[] = [];
+    const cpu = process.cpuUsage();
+    for (let r = 0; r < 5; ++r) {
+      const start = performance.now();
+      // One at a time: the decoder's own speed on one core, not its parallelism.
+      for (let i = 0; i < bytes.length; ++i)
+        await decodeImageAsync(bytes[i], files[i], { decoder });
+      rates.push(bytes.length / seconds(start));
+    }
+    const sorted = rates.sort((a, b) => a - b);
+    rows.push(
+      `| JPEG decode alone, ${decoder}, one image at a time | ${sorted[2].toFixed(0)} | ${sorted[4].toFixed(0)} | ${((5 * bytes.length) / cpuSeconds(cpu)).toFixed(0)} |`,
+    );
+  }
+  return rows;
+}
+
 export async function benchData(argv: string[]): Promise<void> {
   const args = parseFlags(argv, FLAGS, USAGE);
   const positive = (n: number) => Number.isInteger(n) && n > 0;
@@ -119,29 +161,46 @@ export async function benchData(argv: string[]): Promise<void> {
     `${files.length} JPEGs, ${(bytesOnDisk / files.length / 1024).toFixed(1)} KB on average, ` +
       `cached at ${size} x ${size}; batches of ${batchSize} at ${inputSize} x ${inputSize}`,
   );
+  const available = decoders();
+  const names: DecoderName[] = available.default === 'sharp' ? ['sharp', 'js'] : ['js'];
+  console.log(
+    typeof available.sharp === 'string'
+      ? `decoders: ${available.sharp}; jpeg-js`
+      : `decoders: jpeg-js only (sharp cannot be loaded: ${available.sharp.unavailable})`,
+  );
   const rows: string[] = [];
+  const builds = new Map<string, number>();
   for (const workers of [os.availableParallelism(), 0]) {
-    const start = performance.now();
-    const cpu = process.cpuUsage();
-    const cache = await ImageCache.open(files, {
-      dir: cacheDir,
-      name: `workers${workers}`,
-      size,
-      workers,
-      ...quiet,
-    });
-    const rate = files.length / seconds(start);
-    const perCpu = files.length / cpuSeconds(cpu);
-    await cache.close();
-    const how = workers === 0 ? 'main thread only' : `${workers} worker threads`;
-    rows.push(
-      `| cache build (read, decode, resize, moments), ${how} | ${rate.toFixed(1)} | | ${perCpu.toFixed(1)} |`,
-    );
+    for (const decoder of names) {
+      const start = performance.now();
+      const cpu = process.cpuUsage();
+      const cache = await ImageCache.open(files, {
+        dir: cacheDir,
+        name: `${decoder}-workers${workers}`,
+        size,
+        workers,
+        decoder,
+        ...quiet,
+      });
+      const rate = files.length / seconds(start);
+      const perCpu = files.length / cpuSeconds(cpu);
+      await cache.close();
+      builds.set(`${decoder} ${workers}`, rate);
+      const how = workers === 0 ? 'main thread only' : `${workers} worker threads`;
+      const ratio =
+        decoder === 'js' && builds.has(`sharp ${workers}`)
+          ? ` (sharp: ${(builds.get(`sharp ${workers}`)! / rate).toFixed(2)}x)`
+          : '';
+      rows.push(
+        `| cache build (read, decode, resize, moments), ${decoder}, ${how}${ratio} | ${rate.toFixed(1)} | | ${perCpu.toFixed(1)} |`,
+      );
+    }
   }
+  rows.push(...(await decodeAlone(files.slice(0, 64), names)));
 
   const cache = await ImageCache.open(files, {
     dir: cacheDir,
-    name: `workers${os.availableParallelism()}`,
+    name: `${names[0]}-workers${os.availableParallelism()}`,
     size,
     ...quiet,
   });
@@ -231,4 +290,12 @@ export async function benchData(argv: string[]): Promise<void> {
     '| stage | images/s (median pass) | best pass | images per CPU-second |\n|---|---|---|---|',
   );
   for (const row of rows) console.log(row);
+
+  const weights = args.string('weights');
+  if (weights && names.includes('sharp')) {
+    const files = agreementImages(args.string('agreement-dir'));
+    console.log(`\n${files.length} JPEGs classified from each decoder's pixels:\n`);
+    console.log('| agreement | |\n|---|---|');
+    for (const row of await decoderAgreement(weights, files)) console.log(row);
+  }
 }
