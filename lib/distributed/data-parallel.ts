@@ -9,6 +9,7 @@
  * the order of the float additions differs.
  */
 import type { Batch } from '../data/dataset';
+import { DistributedError } from '../errors';
 import type { AlexNet, BatchResult, ShardStep } from '../nn/alexnet';
 import type { Param } from '../nn/layer';
 import type { Tensor } from '../tensor';
@@ -38,6 +39,12 @@ export class DataParallel {
     options: DataParallelOptions,
   ) {
     this.comm = options.comm;
+    if (net.device !== 'cpu' && this.comm.backend === 'mpi') {
+      throw new DistributedError(
+        `The MPI communicator sums CPU tensors, but the model is on ${net.device}: ` +
+          "train with --device cpu (GPU gradients need NCCL's communicator)",
+      );
+    }
     this.bucketBytes = integer('bucketBytes', options.bucketBytes ?? DEFAULT_BUCKET_BYTES, 1);
     this.overlap = boolean('overlap', options.overlap ?? true);
   }
