@@ -294,7 +294,9 @@ async function trainWith(args: ParsedFlags, comm: Communicator | null): Promise<
   const inputSize = Number(config['input-size']);
   const seed = Number(config.seed);
   const data = config.data
-    ? await imageDataOnRanks(comm, () => imageDataUnlessStopped(config, inputSize, seed, workers))
+    ? await imageDataOnRanks(comm, () =>
+        imageDataUnlessStopped(config, inputSize, seed, workers, say),
+      )
     : mnistData(inputSize, seed, config.limit ? Number(config.limit) : undefined);
   if ('stoppedBy' in data) return { outDir, stoppedBy: data.stoppedBy };
   let net: AlexNet | undefined;
@@ -440,19 +442,20 @@ async function imageDataUnlessStopped(
   inputSize: number,
   seed: number,
   workers: number | undefined,
+  log: (line: string) => void,
 ): Promise<TrainingData | { stoppedBy: StopSignal }> {
   const stop = new StopSignals((signal) =>
-    console.log(`${signal}: saving the image cache built so far (again to force quit)`),
+    log(`${signal}: saving the image cache built so far (again to force quit)`),
   );
   try {
-    const data = await imageData(config, inputSize, seed, workers, stop.signal);
+    const data = await imageData(config, inputSize, seed, workers, stop.signal, log);
     if (!stop.received) return data;
     await data.close();
-    console.log(`stopped by ${stop.received} after the image cache was complete`);
+    log(`stopped by ${stop.received} after the image cache was complete`);
   } catch (error) {
     if (!stop.received) throw error;
     // The cache's own words: how far the build got, and that running again resumes it.
-    console.log((error as Error).message);
+    log((error as Error).message);
   } finally {
     stop.dispose();
   }
@@ -470,6 +473,7 @@ async function imageData(
   seed: number,
   workers: number | undefined,
   signal: AbortSignal,
+  log: (line: string) => void,
 ): Promise<TrainingData> {
   const source = openDataSource(config.data, {
     valFraction: Number(config['val-fraction']),
@@ -493,6 +497,7 @@ async function imageData(
           policy: config.resize as ResizePolicy,
           workers,
           signal,
+          log,
         },
       );
       caches.set(set.cacheName, cache);
