@@ -47,6 +47,7 @@ export {
 } from './distributed/data-parallel';
 export { broadcastString, runOnRanks } from './distributed/launch';
 export { MpiCommunicator } from './distributed/mpi-communicator';
+export { type HostCollectives, NcclCommunicator } from './distributed/nccl-communicator';
 export { type Shard, type Share, shareOf } from './distributed/shard';
 export * from './errors';
 export { readBvlcWeights } from './io/bvlc';

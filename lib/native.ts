@@ -97,6 +97,17 @@ export interface NativeAddon {
   /** Waits for every op queued on the device's stream (for timing). */
   cudaSynchronize?: (index: number) => void;
 
+  /** With the CUDA backend: NCCL's unique id, made by rank 0 and sent to the others. */
+  ncclUniqueId?: () => Uint8Array;
+  /** Joins the NCCL communicator of `size` ranks on CUDA device `device`; returns its index. */
+  ncclInit?: (id: Uint8Array, rank: number, size: number, device: number) => number;
+  /** Queued on the tensors' device stream: sums each CUDA tensor over the ranks in place. */
+  ncclAllreduceTensors?: (comm: number, tensors: NativeTensor[]) => void;
+  /** "NCCL 2.x.y from /path" (opens libnccl.so.2 when not yet open). */
+  ncclDescription?: () => string;
+  /** Destroys the communicator once the queued ops ran. */
+  ncclDestroy?: (comm: number) => void;
+
   /** Whether the MPI backend was built (mpi.h found at install time); the mpi* functions then exist. */
   mpi: boolean;
   /** Initialises MPI on its own thread, once per process (native/mpi/world.h). */

@@ -37,6 +37,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 #if defined(ALEXNET_WITH_MPI)
   RegisterMpi(env, exports);
 #endif
+#if defined(ALEXNET_WITH_CUDA)
+  RegisterNccl(env, exports);
+#endif
   // Whether --distributed can work: mpi.h was found when the addon was built.
 #if defined(ALEXNET_WITH_MPI)
   exports.Set("mpi", Napi::Boolean::New(env, true));

@@ -30,6 +30,7 @@ import type { Communicator } from '../lib/distributed/communicator';
 import { DataParallel } from '../lib/distributed/data-parallel';
 import { broadcastString, runOnRanks } from '../lib/distributed/launch';
 import { MpiCommunicator } from '../lib/distributed/mpi-communicator';
+import { NcclCommunicator } from '../lib/distributed/nccl-communicator';
 import { AlexNetError } from '../lib/errors';
 import { type Checkpoint, readCheckpoint } from '../lib/io/checkpoint';
 import { AlexNet } from '../lib/nn/alexnet';
@@ -201,8 +202,13 @@ export interface TrainOutcome {
 export async function train(argv: string[]): Promise<TrainOutcome> {
   const args = parseFlags(argv, FLAGS, USAGE);
   if (!args.flag('distributed')) return trainWith(args, null);
-  const comm = MpiCommunicator.init();
-  return runOnRanks(comm, () => trainWith(args, comm));
+  const mpi = MpiCommunicator.init();
+  return runOnRanks(mpi, () => {
+    // One process per GPU: `--device cuda` is the rank's GPU on its machine, summed by NCCL.
+    const device = args.string('device');
+    const comm = device === 'cuda' ? NcclCommunicator.init(mpi, `cuda:${mpi.localRank}`) : mpi;
+    return trainWith(args, comm);
+  });
 }
 
 /** The train command, alone (comm null) or as one rank of a data-parallel job. */

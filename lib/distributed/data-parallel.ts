@@ -39,10 +39,11 @@ export class DataParallel {
     options: DataParallelOptions,
   ) {
     this.comm = options.comm;
-    if (net.device !== 'cpu' && this.comm.backend === 'mpi') {
+    const onGpu = net.device !== 'cpu';
+    if (onGpu !== this.comm.backend.startsWith('nccl')) {
       throw new DistributedError(
-        `The MPI communicator sums CPU tensors, but the model is on ${net.device}: ` +
-          "train with --device cpu (GPU gradients need NCCL's communicator)",
+        `The ${this.comm.backend} communicator cannot sum gradients on ${net.device}: ` +
+          'CPU models take the MPI communicator, GPU models the NCCL one',
       );
     }
     this.bucketBytes = integer('bucketBytes', options.bucketBytes ?? DEFAULT_BUCKET_BYTES, 1);
