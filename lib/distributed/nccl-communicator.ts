@@ -5,6 +5,7 @@
  * on the device's stream after the backward that produced them, so the host never waits for
  * them and the optimiser's update, queued after, sees the sums.
  */
+import { resolveDevice } from '../device';
 import { DistributedError } from '../errors';
 import { native } from '../native';
 import type { Device, Tensor } from '../tensor';
@@ -50,6 +51,8 @@ export class NcclCommunicator implements Communicator {
     if (!match) {
       throw new DistributedError(`Expected a CUDA device for NCCL but received ${device}`);
     }
+    // Also points the library search at python3's NVIDIA wheels (nvidia-nccl-cu12 / -cu13).
+    resolveDevice(device);
     const nccl = native as unknown as NcclFunctions;
     const id = mpi.broadcastSync(mpi.rank === 0 ? nccl.ncclUniqueId() : new Uint8Array(128));
     const index = nccl.ncclInit(id, mpi.rank, mpi.size, Number(match[1]));
