@@ -52,6 +52,45 @@ function runToEnd(
   });
 }
 
+/** The parent of each process, from /proc. */
+function parents(): Map<number, number> {
+  const map = new Map<number, number>();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // "pid (comm) state ppid ...": comm may hold spaces, so read after its closing parenthesis.
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      map.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return map;
+}
+
+/** The process of MPI rank `rank` among the descendants of `root`. */
+function rankProcess(root: number, rank: number): number | undefined {
+  const parent = parents();
+  const descends = (pid: number): boolean => {
+    for (let p = parent.get(pid); p !== undefined && p > 1; p = parent.get(p)) {
+      if (p === root) return true;
+    }
+    return false;
+  };
+  return [...parent.keys()].find((pid) => {
+    if (!descends(pid)) return false;
+    try {
+      const environ = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+      return (
+        environ.includes(`OMPI_COMM_WORLD_RANK=${rank}`) &&
+        fs.readlinkSync(`/proc/${pid}/exe`) === process.execPath
+      );
+    } catch {
+      return false;
+    }
+  });
+}
+
 /** `mpirun -np ranks node script args` with each line tagged [job,rank]<stream>. */
 const mpirun = (ranks: number, script: string, args: string[]) =>
   runToEnd('mpirun', [
@@ -212,5 +251,52 @@ lib.runOnRanks(comm, async () => {
     expect(output).toContain('rank 1 of 2 failed: Error: disk full on rank 1');
     const checkpoint = await readCheckpoint(path.join(out, 'latest.safetensors'));
     expect(checkpoint.training?.epoch).toBe(1);
+  }, 120_000);
+
+  test('a rank that dies ends the job; rank 0 stops and the checkpoint stays', async () => {
+    const out = path.join(tmp(), 'run');
+    const args = [
+      '--oversubscribe',
+      '--tag-output',
+      '-np',
+      '2',
+      process.execPath,
+      CLI,
+      '--distributed',
+      '--limit',
+      '400',
+      '--width-scale',
+      '0.0625',
+      '--input-size',
+      '67',
+      '--batch-size',
+      '8',
+      '--epochs',
+      '50',
+      '--device',
+      'cpu',
+      '--out',
+      out,
+    ];
+    const child = spawn('mpirun', args, { cwd: ROOT, env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    await new Promise<void>((resolve, reject) => {
+      const check = (chunk: Buffer) => {
+        output += chunk;
+        if (/epoch 1\/50: loss/.test(output)) resolve();
+      };
+      child.stdout.on('data', check);
+      child.stderr.on('data', check);
+      exited.then(() => reject(new Error(`mpirun ended first:\n${output}`)));
+    });
+    const victim = rankProcess(child.pid!, 1);
+    expect(victim).toBeDefined();
+    process.kill(victim!, 'SIGKILL');
+    const code = await exited;
+    expect(code).not.toBe(0);
+    expect(output).toMatch(/rank 1 with PID \d+ on node \S+ exited on signal 9/);
+    const checkpoint = await readCheckpoint(path.join(out, 'latest.safetensors'));
+    expect(checkpoint.training?.epoch).toBeGreaterThanOrEqual(1);
   }, 120_000);
 });
