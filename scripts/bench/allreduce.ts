@@ -6,8 +6,9 @@ import { shareOf } from '../../lib/distributed/shard';
  * The cost of data parallelism on MPI, run under mpirun (`mpirun -np 2 node
  * dist/scripts/bench/allreduce.js`): the allreduce of a bvlc AlexNet's 61 M gradients (one
  * bucket of 25 MiB after another, as DataParallel sends them), and a whole training step of a
- * shared global batch with the sums overlapped with the backward and without. Rank 0 prints the
- * medians of `reps` runs.
+ * shared global batch alone (no communication), with the sums overlapped with the backward, and
+ * with them after it. Rank 0 prints the medians of BENCH_REPS (3) runs; BENCH_BATCH (16) is the
+ * global batch. Run with ALEXNET_NUM_THREADS=1 when the ranks share the cores.
  */
 import { AlexNet } from '../../lib/nn/alexnet';
 import { flush } from '../../lib/queue';
@@ -60,15 +61,21 @@ async function main(): Promise<void> {
       await parallel.trainBatch(shard, optimizer);
     });
   };
+  // The same share's step with no communication at all: what the sums add to it.
+  const alone = await seconds(reps, async () => {
+    await net.trainBatch(x, shard.labels, n, optimizer);
+  });
   const withOverlap = await step(true);
   const without = await step(false);
+  const share = (step: number) => `${((100 * (step - alone)) / step).toFixed(1)}%`;
   if (comm.rank === 0) {
     const mb = (4 * count) / 2 ** 20;
     console.log(
       `ranks ${comm.size}, ${count} gradients (${mb.toFixed(0)} MiB), global batch ${batch}\n` +
         `allreduce: ${(1000 * allreduce).toFixed(0)} ms (${(mb / allreduce).toFixed(0)} MiB/s algorithm bandwidth)\n` +
-        `step with overlap: ${withOverlap.toFixed(2)} s, without: ${without.toFixed(2)} s; ` +
-        `allreduce / step without overlap: ${((100 * allreduce) / without).toFixed(1)}%`,
+        `step of a ${n}-image share: alone ${alone.toFixed(2)} s, with the sums overlapped ` +
+        `${withOverlap.toFixed(2)} s, after the backward ${without.toFixed(2)} s\n` +
+        `communication's share of the step: ${share(withOverlap)} overlapped, ${share(without)} not`,
     );
   }
   x.dispose();
