@@ -299,4 +299,15 @@ lib.runOnRanks(comm, async () => {
     const checkpoint = await readCheckpoint(path.join(out, 'latest.safetensors'));
     expect(checkpoint.training?.epoch).toBeGreaterThanOrEqual(1);
   }, 120_000);
+
+  test('a global batch that does not divide by the ranks is refused, naming it', async () => {
+    const { code, output } = await mpirun(2, CLI, [
+      '--distributed',
+      ...flags(cache, path.join(tmp(), 'run'), 1),
+      '--batch-size',
+      '5',
+    ]);
+    expect(code).not.toBe(0);
+    expect(output).toContain('failed: Expected batchSize divisible by the 2 ranks but received 5');
+  }, 60_000);
 });

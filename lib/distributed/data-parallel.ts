@@ -9,14 +9,14 @@
  * the order of the float additions differs.
  */
 import type { Batch } from '../data/dataset';
-import { DistributedError } from '../errors';
+import { ArgumentError, DistributedError } from '../errors';
 import type { AlexNet, BatchResult, ShardStep } from '../nn/alexnet';
 import type { Param } from '../nn/layer';
 import type { Tensor } from '../tensor';
 import type { SGD } from '../train/sgd';
 import { boolean, integer } from '../validate';
 import type { Communicator } from './communicator';
-import { type Shard, shareOf } from './shard';
+import type { Shard } from './shard';
 
 export interface DataParallelOptions {
   /** The ranks to train with. */
@@ -60,8 +60,13 @@ export class DataParallel {
    * resolves to the global batch's mean loss and correct count, the same on every rank.
    */
   trainBatch(batch: Batch, optimizer: SGD): Promise<BatchResult> {
+    if (batch.total === undefined && this.comm.size > 1) {
+      throw new ArgumentError(
+        `Expected a rank's share of a batch (from batches(batchSize, rng, parallel.shard)) but received a batch of ${batch.n} without offset and total`,
+      );
+    }
     const total = batch.total ?? batch.n;
-    const offset = batch.offset ?? shareOf(total, this.shard).offset;
+    const offset = batch.offset ?? 0;
     return this.net.trainShard(batch.x, batch.labels, batch.n, optimizer, this.step(offset, total));
   }
 

@@ -181,7 +181,10 @@ export class Trainer {
     }
   }
 
-  /** Validation top-1 and top-5 accuracy (fractions) over the whole validation set. */
+  /**
+   * Validation top-1 and top-5 accuracy (fractions) over the whole validation set. With
+   * `parallel`, each rank evaluates its share and every rank must call it.
+   */
   async evaluate(): Promise<{ top1: number; top5: number }> {
     let correct = 0;
     let correctTop5 = 0;

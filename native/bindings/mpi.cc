@@ -132,10 +132,14 @@ void Broadcast(const Napi::CallbackInfo& info) {
 void Abort(const Napi::CallbackInfo& info) { mpi::World::Get().Abort(IntArg(info, 0)); }
 
 void Finalize(const Napi::CallbackInfo& info) {
-  // Queued reductions finish first: MPI_Finalize with a collective pending would hang.
+  // Queued reductions reach the MPI thread first (it runs its jobs in order, so MPI_Finalize
+  // comes after them): finalising with a collective still to post would hang the other ranks.
   WaitForQueue(info.Env(), *EnvironmentOf(info.Env()).executor);
-  RunBlocking(info.Env(), [] {});
-  mpi::World::Get().Finalize();
+  try {
+    mpi::World::Get().Finalize();
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(info.Env(), e.what());
+  }
 }
 
 }  // namespace
