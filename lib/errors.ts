@@ -63,3 +63,8 @@ export function fileReadError(file: string, error: unknown): unknown {
   const reason = /^[A-Z]+: ([^,]*)/.exec(message)?.[1] ?? code;
   return new AlexNetError(`Cannot read ${file}: ${reason}`);
 }
+
+/** Data-parallel training cannot start or go on: no MPI backend, a bad world size, a peer failed. */
+export class DistributedError extends AlexNetError {
+  override name = 'DistributedError';
+}

@@ -50,6 +50,15 @@ export {
   devices,
   resolveDevice,
 } from './device';
+export type { AllreduceOptions, Communicator } from './distributed/communicator';
+export {
+  DataParallel,
+  type DataParallelOptions,
+} from './distributed/data-parallel';
+export { broadcastString, runOnRanks } from './distributed/launch';
+export { MpiCommunicator } from './distributed/mpi-communicator';
+export { type HostCollectives, NcclCommunicator } from './distributed/nccl-communicator';
+export { type Shard, type Share, shareOf } from './distributed/shard';
 export * from './errors';
 export { readBvlcWeights } from './io/bvlc';
 export { readCheckpoint, saveCheckpoint } from './io/checkpoint';

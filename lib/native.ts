@@ -97,6 +97,34 @@ export interface NativeAddon {
   /** Waits for every op queued on the device's stream (for timing). */
   cudaSynchronize?: (index: number) => void;
 
+  /** With the CUDA backend: NCCL's unique id, made by rank 0 and sent to the others. */
+  ncclUniqueId?: () => Uint8Array;
+  /** Joins the NCCL communicator of `size` ranks on CUDA device `device`; returns its index. */
+  ncclInit?: (id: Uint8Array, rank: number, size: number, device: number) => number;
+  /** Queued on the tensors' device stream: sums each CUDA tensor over the ranks in place. */
+  ncclAllreduceTensors?: (comm: number, tensors: NativeTensor[]) => void;
+  /** "NCCL 2.x.y from /path" (opens libnccl.so.2 when not yet open). */
+  ncclDescription?: () => string;
+  /** Destroys the communicator once the queued ops ran. */
+  ncclDestroy?: (comm: number) => void;
+
+  /** Whether the MPI backend was built (mpi.h found at install time); the mpi* functions then exist. */
+  mpi: boolean;
+  /** Initialises MPI on its own thread, once per process (native/mpi/world.h). */
+  mpiInit?: () => { rank: number; size: number; localRank: number; localSize: number };
+  /** Queued: sums each CPU tensor over the ranks in place; handed to the MPI thread with overlap. */
+  mpiAllreduceTensors?: (tensors: NativeTensor[], overlap: boolean) => void;
+  /** Queued: waits for every reduction handed to the MPI thread so far. */
+  mpiWaitReductions?: () => void;
+  /** Sums (or with max, takes the maximum of) values over the ranks in place; blocks. */
+  mpiAllreduceHost?: (values: Float64Array, max: boolean) => void;
+  /** Rank root's bytes into every rank's; blocks. */
+  mpiBroadcast?: (bytes: Uint8Array, root: number) => void;
+  /** Ends every rank of the job with this exit code. */
+  mpiAbort?: (code: number) => never;
+  /** Waits for the queue, then MPI_Finalize. */
+  mpiFinalize?: () => void;
+
   gemm(
     a: NativeTensor,
     b: NativeTensor,
@@ -180,7 +208,10 @@ export interface NativeAddon {
     dx: NativeTensor,
   ): void;
 
-  /** Inverted dropout; the mask comes from Philox keyed by (seed, layer), counter (step, i). */
+  /**
+   * Inverted dropout; the mask comes from Philox keyed by (seed, layer), counter (step, i), with
+   * element i of the tensor at `offset + i` of the mask.
+   */
   dropoutForward(
     x: NativeTensor,
     y: NativeTensor,
@@ -188,6 +219,7 @@ export interface NativeAddon {
     seed: number,
     step: number,
     layer: number,
+    offset: number,
   ): void;
   dropoutBackward(
     dy: NativeTensor,
@@ -196,6 +228,7 @@ export interface NativeAddon {
     seed: number,
     step: number,
     layer: number,
+    offset: number,
   ): void;
 
   /** Mean softmax cross-entropy over the batch into out[index]; its gradient into dlogits. */
@@ -205,6 +238,7 @@ export interface NativeAddon {
     dlogits: NativeTensor,
     out: NativeTensor,
     index: number,
+    divisor: number,
   ): void;
   /** How many rows have their label among the k largest logits, into out[index]. */
   topKCorrect(

@@ -34,6 +34,18 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterLrn(env, exports);
   RegisterPool(env, exports);
   RegisterDevices(env, exports);
+#if defined(ALEXNET_WITH_MPI)
+  RegisterMpi(env, exports);
+#endif
+#if defined(ALEXNET_WITH_CUDA)
+  RegisterNccl(env, exports);
+#endif
+  // Whether --distributed can work: mpi.h was found when the addon was built.
+#if defined(ALEXNET_WITH_MPI)
+  exports.Set("mpi", Napi::Boolean::New(env, true));
+#else
+  exports.Set("mpi", Napi::Boolean::New(env, false));
+#endif
   Napi::Array backends = Napi::Array::New(env);
   backends.Set(uint32_t{0}, Napi::String::New(env, "cpu"));
 #if defined(ALEXNET_WITH_CUDA)

@@ -30,6 +30,9 @@ export function helpText(usage: string, flags: Flags): string {
   return `${usage}\n\nOptions:\n${rows.join('\n')}\n`;
 }
 
+/** The flags of one command line, as parseFlags returns them. */
+export type ParsedFlags = ReturnType<typeof parseFlags>;
+
 export function parseFlags(argv: string[], flags: Flags, usage: string) {
   const options = Object.fromEntries(
     Object.entries(flags).map(([name, spec]) => [name, { type: spec.type }]),

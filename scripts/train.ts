@@ -27,6 +27,11 @@ import {
 } from '../lib/data/resize';
 import { openDataSource, type SourceSet } from '../lib/data/sources';
 import type { DeviceRequest } from '../lib/device';
+import type { Communicator } from '../lib/distributed/communicator';
+import { DataParallel } from '../lib/distributed/data-parallel';
+import { broadcastString, runOnRanks } from '../lib/distributed/launch';
+import { MpiCommunicator } from '../lib/distributed/mpi-communicator';
+import { NcclCommunicator } from '../lib/distributed/nccl-communicator';
 import { AlexNetError } from '../lib/errors';
 import { type Checkpoint, readCheckpoint } from '../lib/io/checkpoint';
 import { AlexNet } from '../lib/nn/alexnet';
@@ -36,7 +41,7 @@ import type { LrSchedule } from '../lib/train/schedule';
 import { SGD } from '../lib/train/sgd';
 import { type StopSignal, StopSignals, signalExitCode } from '../lib/train/stop-signals';
 import { Trainer } from '../lib/train/trainer';
-import { type Flags, parseFlags, run } from './cli';
+import { type Flags, type ParsedFlags, parseFlags, run } from './cli';
 import { DECODE_FLAGS, decodeFlags, decoderLine } from './decode-flags';
 
 const USAGE = `Usage: npm run train -- [options]
@@ -163,6 +168,11 @@ const FLAGS: Flags = {
     defaultText: 'runs/<date-time>',
     placeholder: 'dir',
   },
+  distributed: {
+    type: 'boolean',
+    description:
+      'join the MPI job this process runs in (mpirun -np N ...): --batch-size is the global batch, split over the ranks; rank 0 writes the run folder',
+  },
   resume: {
     type: 'boolean',
     description:
@@ -194,6 +204,20 @@ export interface TrainOutcome {
 /** The train command; `argv` are its flags. */
 export async function train(argv: string[]): Promise<TrainOutcome> {
   const args = parseFlags(argv, FLAGS, USAGE);
+  if (!args.flag('distributed')) return trainWith(args, null);
+  const mpi = MpiCommunicator.init();
+  return runOnRanks(mpi, () => {
+    // One process per GPU: `--device cuda` is the rank's GPU on its machine, summed by NCCL.
+    const device = args.string('device');
+    const comm = device === 'cuda' ? NcclCommunicator.init(mpi, `cuda:${mpi.localRank}`) : mpi;
+    return trainWith(args, comm);
+  });
+}
+
+/** The train command, alone (comm null) or as one rank of a data-parallel job. */
+async function trainWith(args: ParsedFlags, comm: Communicator | null): Promise<TrainOutcome> {
+  // Only rank 0 prints; the others speak when they fail (lib/distributed/launch.ts).
+  const say = !comm || comm.rank === 0 ? (line: string) => console.log(line) : () => undefined;
   if (args.positionals.length > 0) {
     throw new AlexNetError(`Unexpected argument '${args.positionals[0]}' (see --help)`);
   }
@@ -203,12 +227,14 @@ export async function train(argv: string[]): Promise<TrainOutcome> {
   let resume: Checkpoint | undefined;
   let outDir = args.string('out') ?? '';
   if (args.flag('resume')) {
-    outDir ||= newestRun();
+    outDir ||= comm ? broadcastString(comm, comm.rank === 0 ? newestRun() : '') : newestRun();
     const file = path.join(outDir, 'latest.safetensors');
     if (!fs.existsSync(file)) throw new AlexNetError(`--resume: ${file} does not exist`);
     resume = await readCheckpoint(file);
   }
   outDir ||= path.join('runs', new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19));
+  // Every rank trains into rank 0's folder (their clocks may name different ones).
+  if (comm) outDir = broadcastString(comm, outDir);
 
   // A resumed run keeps the settings it was started with; only --epochs may extend it.
   const saved = (resume?.training?.config ?? {}) as Record<string, string>;
@@ -285,7 +311,9 @@ export async function train(argv: string[]): Promise<TrainOutcome> {
   const inputSize = Number(config['input-size']);
   const seed = Number(config.seed);
   const data = config.data
-    ? await imageDataUnlessStopped(config, inputSize, seed, workers, decode)
+    ? await imageDataOnRanks(comm, () =>
+        imageDataUnlessStopped(config, inputSize, seed, workers, decode, say),
+      )
     : mnistData(inputSize, seed, config.limit ? Number(config.limit) : undefined);
   if ('stoppedBy' in data) return { outDir, stoppedBy: data.stoppedBy };
   let net: AlexNet | undefined;
@@ -295,14 +323,14 @@ export async function train(argv: string[]): Promise<TrainOutcome> {
     net = new AlexNet({
       preset: config.preset as Preset,
       classes: data.classes.length,
-      device: args.string('device') as DeviceRequest,
+      device: rankDevice(args.string('device') as DeviceRequest, comm),
       seed,
       inputSize,
       widthScale: Number(config['width-scale']),
       dropout: Number(config.dropout),
       trainLayers,
     });
-    if (net.deviceReason) console.log(`device: ${net.device} (${net.deviceReason})`);
+    if (net.deviceReason) say(`device: ${net.device} (${net.deviceReason})`);
     if (resume) {
       // The checkpoint's weights are loaded by the trainer; its input convention comes here.
       net.normalisation = resume.model.normalisation;
@@ -312,9 +340,7 @@ export async function train(argv: string[]): Promise<TrainOutcome> {
       // unless the file has exactly these classes.
       const skip: LayerName[] = data.classes.length === 1000 ? [] : ['fc8'];
       await net.load(config.weights, { skip });
-      console.log(
-        `weights: ${config.weights}${skip.length ? ' (fc8 initialised for your classes)' : ''}`,
-      );
+      say(`weights: ${config.weights}${skip.length ? ' (fc8 initialised for your classes)' : ''}`);
     } else {
       // Training from scratch: normalise each channel to zero mean and unit variance over the
       // training set (see DESIGN.md: un-normalised 0-255 inputs stall at chance).
@@ -332,10 +358,10 @@ export async function train(argv: string[]): Promise<TrainOutcome> {
       momentum: Number(config.momentum),
       weightDecay: Number(config['weight-decay']),
     });
-    console.log(
+    say(
       `training AlexNet (${config.preset}, input ${inputSize}, width x${config['width-scale']}) on ` +
         `${data.description}: ${sets.train.length} training and ${sets.val.length} validation ` +
-        `images, ${net.device}, run folder ${outDir}`,
+        `images, ${net.device}${comm ? ` x ${comm.size} ranks (${comm.backend})` : ''}, run folder ${outDir}`,
     );
     const trainer = new Trainer(net, optimizer, sets.train, sets.val, {
       epochs: Number(config.epochs),
@@ -345,16 +371,17 @@ export async function train(argv: string[]): Promise<TrainOutcome> {
       seed,
       config,
       resume,
+      ...(comm ? { parallel: new DataParallel(net, { comm }) } : {}),
     });
     const result = await trainer.fit();
     const last = result.history[result.history.length - 1];
-    if (last) console.log(`validation accuracy: ${(100 * last.valAccuracy).toFixed(2)}%`);
-    console.log(`checkpoint: ${result.checkpoint}`);
-    console.log(
+    if (last) say(`validation accuracy: ${(100 * last.valAccuracy).toFixed(2)}%`);
+    say(`checkpoint: ${result.checkpoint}`);
+    say(
       `logs: ${path.join(outDir, 'train.log')}, ${path.join(outDir, 'report.html')}, tensorboard --logdir ${path.join(outDir, 'tensorboard')}`,
     );
     if (result.interrupted)
-      console.log(`interrupted: continue with npm run train -- --resume --out ${outDir}`);
+      say(`interrupted: continue with npm run train -- --resume --out ${outDir}`);
     return { outDir, stoppedBy: result.stoppedBy };
   } finally {
     sets?.train.dispose();
@@ -363,6 +390,32 @@ export async function train(argv: string[]): Promise<TrainOutcome> {
     net?.dispose();
     await data.close();
   }
+}
+
+/**
+ * The device of this rank: with several ranks, `cuda` means the GPU of the rank's index on its
+ * machine, and `auto` the CPU (the MPI communicator carries CPU tensors only).
+ */
+function rankDevice(request: DeviceRequest, comm: Communicator | null): DeviceRequest {
+  if (!comm) return request;
+  if (request === 'cuda') return `cuda:${comm.localRank}` as DeviceRequest;
+  return request === 'auto' ? 'cpu' : request;
+}
+
+/**
+ * The image data on every rank: rank 0 builds (or resumes) the caches, the others open them once
+ * it is done, so no two processes write one cache.
+ */
+async function imageDataOnRanks(
+  comm: Communicator | null,
+  open: () => Promise<TrainingData | { stoppedBy: StopSignal }>,
+): Promise<TrainingData | { stoppedBy: StopSignal }> {
+  if (!comm) return open();
+  const first = comm.rank === 0 ? await open() : null;
+  const built = comm.broadcastSync(Uint8Array.of(first && 'stoppedBy' in first ? 0 : 1));
+  if (first) return first;
+  if (built[0] === 0) return { stoppedBy: 'SIGINT' };
+  return open();
 }
 
 /** What training needs from a data source, before the model (and its device) exists. */
@@ -407,19 +460,20 @@ async function imageDataUnlessStopped(
   seed: number,
   workers: number | undefined,
   decode: DecodeSettings,
+  log: (line: string) => void,
 ): Promise<TrainingData | { stoppedBy: StopSignal }> {
   const stop = new StopSignals((signal) =>
-    console.log(`${signal}: saving the image cache built so far (again to force quit)`),
+    log(`${signal}: saving the image cache built so far (again to force quit)`),
   );
   try {
-    const data = await imageData(config, inputSize, seed, workers, decode, stop.signal);
+    const data = await imageData(config, inputSize, seed, workers, decode, stop.signal, log);
     if (!stop.received) return data;
     await data.close();
-    console.log(`stopped by ${stop.received} after the image cache was complete`);
+    log(`stopped by ${stop.received} after the image cache was complete`);
   } catch (error) {
     if (!stop.received) throw error;
     // The cache's own words: how far the build got, and that running again resumes it.
-    console.log((error as Error).message);
+    log((error as Error).message);
   } finally {
     stop.dispose();
   }
@@ -438,6 +492,7 @@ async function imageData(
   workers: number | undefined,
   decode: DecodeSettings,
   signal: AbortSignal,
+  log: (line: string) => void,
 ): Promise<TrainingData> {
   const source = openDataSource(config.data, {
     valFraction: Number(config['val-fraction']),
@@ -463,6 +518,7 @@ async function imageData(
           workers,
           signal,
           ...decode,
+          log,
         },
       );
       caches.set(set.cacheName, cache);

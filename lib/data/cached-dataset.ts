@@ -10,6 +10,8 @@
  * overlaps is the file reading (a copy from the page cache, or disk I/O); the augment op itself
  * runs when the trainer asks for the next batch, on the same cores as training.
  */
+
+import { type Shard, shareOf } from '../distributed/shard';
 import { AlexNetError } from '../errors';
 import { augment } from '../ops/augment';
 import type { Rng } from '../random';
@@ -83,7 +85,7 @@ export class CachedDataset implements Dataset {
     return this.indices.length;
   }
 
-  async *batches(batchSize: number, rng?: Rng): AsyncIterable<Batch> {
+  async *batches(batchSize: number, rng?: Rng, shard?: Shard): AsyncIterable<Batch> {
     integer('batchSize', batchSize, 1);
     const order = Int32Array.from(this.indices);
     if (rng) rng.shuffle(order);
@@ -106,9 +108,15 @@ export class CachedDataset implements Dataset {
     const randomCrop = Boolean(rng && this.options.randomCrop);
     const randomMirror = Boolean(rng && this.options.mirror);
     const colourShift = rng && this.pca ? this.pca : null;
+    // The rows of batch `batch` this process takes: all of them, or the shard's share.
+    const share = (batch: number) => {
+      const total = Math.min(batchSize, count - batch * batchSize);
+      return { total, ...(shard ? shareOf(total, shard) : { offset: 0, count: total }) };
+    };
     const load = (batch: number) => {
-      const start = batch * batchSize;
-      const n = Math.min(batchSize, count - start);
+      const { offset, count: n } = share(batch);
+      const start = batch * batchSize + offset;
+      if (n === 0) return Promise.resolve();
       return this.cache.read(order.subarray(start, start + n), n, buffers[batch % 2]);
     };
 
@@ -119,26 +127,36 @@ export class CachedDataset implements Dataset {
         await reading;
         reading = b + 1 < batchCount ? load(b + 1) : null;
         const start = b * batchSize;
-        const n = Math.min(batchSize, count - start);
-        const labels = new Int32Array(n);
-        for (let i = 0; i < n; ++i) {
-          labels[i] = this.labels[order[start + i]];
+        const { total, offset, count: n } = share(b);
+        // Every row's choices are drawn, in row order, so a shard gets the ones one process would.
+        for (let i = 0; i < total; ++i) {
           crops[2 * i] = randomCrop ? rng!.below(range) : centre;
           crops[2 * i + 1] = randomCrop ? rng!.below(range) : centre;
           mirror[i] = randomMirror && rng!.next() < 0.5 ? 1 : 0;
           if (colourShift) rgbShift(colourShift, this.pcaStd, rng!, 1, shift.subarray(3 * i));
         }
-        const x = this.input(n);
+        const labels = Int32Array.from(
+          { length: n },
+          (_, i) => this.labels[order[start + offset + i]],
+        );
+        const x = this.input(Math.max(n, 1));
         const { mean, scale, bgr } = this.options.normalisation;
-        augment(buffers[b % 2].subarray(0, n * bytes), { count: n, height: size, width: size }, x, {
-          crops: crops.subarray(0, 2 * n),
-          mirror: mirror.subarray(0, n),
-          rgbShift: colourShift ? shift.subarray(0, 3 * n) : undefined,
-          mean,
-          scale,
-          bgr,
-        });
-        yield { x, labels, n };
+        if (n > 0) {
+          augment(
+            buffers[b % 2].subarray(0, n * bytes),
+            { count: n, height: size, width: size },
+            x,
+            {
+              crops: crops.subarray(2 * offset, 2 * (offset + n)),
+              mirror: mirror.subarray(offset, offset + n),
+              rgbShift: colourShift ? shift.subarray(3 * offset, 3 * (offset + n)) : undefined,
+              mean,
+              scale,
+              bgr,
+            },
+          );
+        }
+        yield shard ? { x, labels, n, offset, total } : { x, labels, n };
       }
     } finally {
       // A consumer that stops early leaves one read in flight; let it land before the buffers go.

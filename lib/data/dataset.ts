@@ -4,6 +4,8 @@
  * pipeline yields the same ImageSet) through the native augment op: crop, mirror, mean and
  * scale, channel order.
  */
+
+import { type Shard, shareOf } from '../distributed/shard';
 import { ArgumentError } from '../errors';
 import { augment } from '../ops/augment';
 import type { Rng } from '../random';
@@ -24,6 +26,12 @@ export interface Batch {
   x: Tensor;
   labels: Int32Array;
   n: number;
+  /**
+   * With a shard: the index in the global batch of this rank's first row, and the global batch's
+   * size (`n` is this rank's share of it, possibly 0, when `x` holds nothing to read).
+   */
+  offset?: number;
+  total?: number;
 }
 
 export interface Dataset {
@@ -31,8 +39,12 @@ export interface Dataset {
   readonly classes: readonly string[];
   /** Files of the set left out because they could not be read or decoded. @default 0 */
   readonly skipped?: number;
-  /** One pass over the data in batches; shuffled with `rng` when given. */
-  batches(batchSize: number, rng?: Rng): AsyncIterable<Batch>;
+  /**
+   * One pass over the data in batches; shuffled with `rng` when given. With a `shard`, each batch
+   * is the rank's share (shard.ts) of the batch one process would get: the same order and the
+   * same random choices, drawn for every row of the global batch.
+   */
+  batches(batchSize: number, rng?: Rng, shard?: Shard): AsyncIterable<Batch>;
   dispose(): void;
 }
 
@@ -95,7 +107,7 @@ export class InMemoryDataset implements Dataset {
     return this.set.count;
   }
 
-  async *batches(batchSize: number, rng?: Rng): AsyncIterable<Batch> {
+  async *batches(batchSize: number, rng?: Rng, shard?: Shard): AsyncIterable<Batch> {
     const { count, height, width, images } = this.set;
     const order = Int32Array.from({ length: count }, (_, i) => i);
     if (rng) rng.shuffle(order);
@@ -103,29 +115,34 @@ export class InMemoryDataset implements Dataset {
     const size = this.options.inputSize;
     const staging = new Uint8Array(Math.min(batchSize, count) * imageBytes);
     for (let start = 0; start < count; start += batchSize) {
-      const n = Math.min(batchSize, count - start);
-      const labels = new Int32Array(n);
-      const crops = new Int32Array(2 * n);
-      const mirror = new Uint8Array(n);
-      for (let i = 0; i < n; ++i) {
-        const index = order[start + i];
-        staging.set(images.subarray(index * imageBytes, (index + 1) * imageBytes), i * imageBytes);
-        labels[i] = this.set.labels[index];
+      const total = Math.min(batchSize, count - start);
+      const crops = new Int32Array(2 * total);
+      const mirror = new Uint8Array(total);
+      for (let i = 0; i < total; ++i) {
         const random = rng && this.options.randomCrop;
         crops[2 * i] = random ? rng.below(height - size + 1) : (height - size) >> 1;
         crops[2 * i + 1] = random ? rng.below(width - size + 1) : (width - size) >> 1;
         mirror[i] = rng && this.options.mirror && rng.next() < 0.5 ? 1 : 0;
       }
-      const x = this.input(n);
+      const { offset, count: n } = shard ? shareOf(total, shard) : { offset: 0, count: total };
+      const labels = new Int32Array(n);
+      for (let i = 0; i < n; ++i) {
+        const index = order[start + offset + i];
+        staging.set(images.subarray(index * imageBytes, (index + 1) * imageBytes), i * imageBytes);
+        labels[i] = this.set.labels[index];
+      }
+      const x = this.input(Math.max(n, 1));
       const { mean, scale, bgr } = this.options.normalisation;
-      augment(staging.subarray(0, n * imageBytes), { count: n, height, width }, x, {
-        crops,
-        mirror,
-        mean,
-        scale,
-        bgr,
-      });
-      yield { x, labels, n };
+      if (n > 0) {
+        augment(staging.subarray(0, n * imageBytes), { count: n, height, width }, x, {
+          crops: crops.subarray(2 * offset, 2 * (offset + n)),
+          mirror: mirror.subarray(offset, offset + n),
+          mean,
+          scale,
+          bgr,
+        });
+      }
+      yield shard ? { x, labels, n, offset, total } : { x, labels, n };
     }
   }
 

@@ -111,6 +111,21 @@ export interface Evaluation extends BatchResult {
   correctTopK: number;
 }
 
+/**
+ * How one rank's share of a data-parallel step differs from a whole step
+ * (lib/distributed/data-parallel.ts): where its rows sit in the global batch, the global size the
+ * loss and gradients are divided by (so the ranks' sums are the global mean), and what to queue
+ * as each layer's gradients are queued and before the update (the allreduces and their wait).
+ */
+export interface ShardStep {
+  offset: number;
+  total: number;
+  /** Called top-down, after each trained layer's backward is queued, with its parameters. */
+  afterBackward(params: readonly Param[]): void;
+  /** Called once every gradient is queued, with the step's results tensor [loss, correct]. */
+  beforeUpdate(results: Tensor): void;
+}
+
 /** The logits as read back. */
 const logitsOf = (logits: Float32Array) => logits;
 
@@ -459,6 +474,29 @@ export class AlexNet {
     );
   }
 
+  /**
+   * One rank's share of a data-parallel step: `n` rows (possibly 0, when `x` is not read) at
+   * `shard.offset` of a global batch of `shard.total`. The result is the global batch's.
+   */
+  async trainShard(
+    x: Tensor,
+    labels: Int32Array,
+    n: number,
+    optimizer: SGD,
+    shard: ShardStep,
+  ): Promise<BatchResult> {
+    this.assertLive();
+    integer('shard.total', shard.total, 1);
+    integer('n', n, 0, shard.total);
+    integer('shard.offset', shard.offset, 0, shard.total - n);
+    if (n > 0) this.checkInput(x, n);
+    this.checkLabels(labels, n);
+    return this.runAsync(
+      () => this.queueTrainStep(n > 0 ? x : null, labels, optimizer, shard),
+      (results) => this.finishStep(results),
+    );
+  }
+
   /** Evaluates a batch: mean loss and top-1 / top-k correct counts, without dropout. */
   async evaluate(
     x: Float32Array | Tensor,
@@ -506,8 +544,8 @@ export class AlexNet {
   }
 
   /** Queues the forward pass; returns the logits tensor it will fill. */
-  private queueForward(input: Tensor, training: boolean): Tensor {
-    const context: StepContext = { training, seed: this.seed, step: this.step };
+  private queueForward(input: Tensor, training: boolean, sampleOffset = 0): Tensor {
+    const context: StepContext = { training, seed: this.seed, step: this.step, sampleOffset };
     let a = input;
     for (const layer of this.layers) a = layer.forward(a, context);
     return a;
@@ -517,19 +555,49 @@ export class AlexNet {
    * Queues a whole training step. The loss and the top-1 count land in the results tensor, read
    * back once per step; the optimiser skips its update on the device when the loss is not finite.
    */
-  private queueTrainStep(input: Tensor, labels: Int32Array, optimizer: SGD): Tensor {
-    const n = input.shape[0];
-    const logits = this.queueForward(input, true);
-    const { dlogits } = this.logitGrads.get(n);
+  private queueTrainStep(
+    input: Tensor | null,
+    labels: Int32Array,
+    optimizer: SGD,
+    shard?: ShardStep,
+  ): Tensor {
     const results = this.results();
-    queueSoftmaxCrossEntropy(logits, labels, dlogits, { into: results, index: 0 });
+    if (input) {
+      this.queueLossAndBackward(input, labels, results, shard);
+    } else {
+      // A rank with no rows this step adds zeros to the sums, in the same order as the others.
+      results.fill(0);
+      for (let i = this.layers.length - 1; i >= this.lowestTrained; --i) {
+        const layer = this.layers[i];
+        if (!layer.trainable) continue;
+        for (const p of layer.params) p.grad.fill(0);
+        shard?.afterBackward(layer.params);
+      }
+    }
+    shard?.beforeUpdate(results);
+    optimizer.step({ guard: results });
+    return results;
+  }
+
+  /** Forward, loss into results[0..1] and backward of the trained layers. */
+  private queueLossAndBackward(
+    input: Tensor,
+    labels: Int32Array,
+    results: Tensor,
+    shard?: ShardStep,
+  ): void {
+    const n = input.shape[0];
+    const logits = this.queueForward(input, true, shard?.offset);
+    const { dlogits } = this.logitGrads.get(n);
+    const into = { into: results, index: 0 };
+    queueSoftmaxCrossEntropy(logits, labels, dlogits, into, shard?.total);
     queueTopKCorrect(logits, labels, 1, { into: results, index: 1 });
     let grad: Tensor | null = dlogits;
     for (let i = this.layers.length - 1; i >= this.lowestTrained && grad; --i) {
-      grad = this.layers[i].backward(grad, i > this.lowestTrained);
+      const layer = this.layers[i];
+      grad = layer.backward(grad, i > this.lowestTrained);
+      if (layer.trainable) shard?.afterBackward(layer.params);
     }
-    optimizer.step({ guard: results });
-    return results;
   }
 
   /** The step's results, read back: throws on a non-finite loss, else counts the step. */

@@ -3,7 +3,7 @@
  * The mask is a function of (seed, step, layer index, element), so backward recomputes it and
  * a resumed run draws the same masks.
  */
-import { dropoutBackward, dropoutForward } from '../ops/dropout';
+import { type DropoutKey, dropoutBackward, dropoutForward } from '../ops/dropout';
 import { type Device, Tensor } from '../tensor';
 import { BatchBuffers, type Layer, type StepContext } from './layer';
 
@@ -12,7 +12,7 @@ export class Dropout implements Layer {
   trainable = false;
   private readonly outputs: BatchBuffers<{ y: Tensor }>;
   private readonly inputGrads: BatchBuffers<{ dx: Tensor }>;
-  private key: { p: number; seed: number; step: number; layer: number } | null = null;
+  private key: DropoutKey | null = null;
 
   constructor(
     readonly name: string,
@@ -36,7 +36,14 @@ export class Dropout implements Layer {
       return x;
     }
     const { y } = this.outputs.get(x.shape[0]);
-    this.key = { p: this.p, seed: context.seed, step: context.step, layer: this.layerIndex };
+    const rowSize = x.size / x.shape[0];
+    this.key = {
+      p: this.p,
+      seed: context.seed,
+      step: context.step,
+      layer: this.layerIndex,
+      offset: (context.sampleOffset ?? 0) * rowSize,
+    };
     dropoutForward(x, y, this.key);
     return y;
   }

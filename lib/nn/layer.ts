@@ -41,6 +41,11 @@ export interface StepContext {
   /** Keys of the counter-based RNG: the same (seed, step) gives the same dropout masks. */
   seed: number;
   step: number;
+  /**
+   * Index in the global batch of this batch's first row: a data-parallel rank's share draws the
+   * dropout masks of its rows, not of rows 0... @default 0
+   */
+  sampleOffset?: number;
 }
 
 export interface Layer {

@@ -3,7 +3,9 @@
  * and scaled by 1 / (1 - p), so inference uses the layer unchanged. The mask comes from the
  * Philox4x32-10 counter-based generator (Salmon et al., SC11) keyed by (seed, layer) with the
  * counter (element / 4, step): it is recomputed in backward rather than stored, it is the same
- * on every backend, and a resumed run draws the same masks.
+ * on every backend, and a resumed run draws the same masks. A data-parallel rank holding rows
+ * r.. of the global batch passes `offset` = r times the row size, so its rows get the masks one
+ * process with the whole batch would draw for them.
  */
 import { native } from '../native';
 import { expectTensor, type Tensor } from '../tensor';
@@ -19,19 +21,22 @@ export interface DropoutKey {
   step: number;
   /** The layer's index, an integer in [0, 2^32): a different mask per layer. */
   layer: number;
+  /** Index in the mask of the tensor's first element, an integer >= 0. @default 0 */
+  offset?: number;
 }
 
 const MAX_UINT32 = 2 ** 32 - 1;
 
-function checkKey(key: unknown): DropoutKey {
+function checkKey(key: unknown): Required<DropoutKey> {
   if (typeof key !== 'object' || key === null) fail('object', 'key', key);
-  const { p, seed, step, layer } = key as Record<string, unknown>;
+  const { p, seed, step, layer, offset } = key as Record<string, unknown>;
   if (typeof p !== 'number' || !(p >= 0 && p < 1)) fail('number in [0, 1)', 'p', p);
   return {
     p,
     seed: integer('seed', seed, 0, MAX_UINT32),
     step: integer('step', step, 0, MAX_UINT32),
     layer: integer('layer', layer, 0, MAX_UINT32),
+    offset: integer('offset', offset ?? 0, 0),
   };
 }
 
@@ -40,7 +45,7 @@ export function dropoutForward(x: Tensor, y: Tensor, key: DropoutKey): void {
   expectTensor('x', x);
   expectTensor('y', y, x.shape, x.device);
   const k = checkKey(key);
-  native.dropoutForward(x.handle, y.handle, k.p, k.seed, k.step, k.layer);
+  native.dropoutForward(x.handle, y.handle, k.p, k.seed, k.step, k.layer, k.offset);
 }
 
 /** dx = dy * mask / (1 - p), with the mask dropoutForward drew for the same key. */
@@ -48,5 +53,5 @@ export function dropoutBackward(dy: Tensor, dx: Tensor, key: DropoutKey): void {
   expectTensor('dy', dy);
   expectTensor('dx', dx, dy.shape, dy.device);
   const k = checkKey(key);
-  native.dropoutBackward(dy.handle, dx.handle, k.p, k.seed, k.step, k.layer);
+  native.dropoutBackward(dy.handle, dx.handle, k.p, k.seed, k.step, k.layer, k.offset);
 }

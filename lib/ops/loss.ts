@@ -53,17 +53,31 @@ export function softmaxCrossEntropy(logits: Tensor, labels: Int32Array, dlogits:
   return readResult(logits, (slot) => queueSoftmaxCrossEntropy(logits, labels, dlogits, slot));
 }
 
-/** softmaxCrossEntropy, queued: the loss (float32) is written to the slot. */
+/**
+ * softmaxCrossEntropy, queued: the loss (float32) is written to the slot. With `divisor` the
+ * loss and gradient are the rows' sum divided by it instead of by n: a data-parallel rank holding
+ * part of a global batch passes the global size, so the ranks' losses and gradients sum to the
+ * global mean.
+ */
 export function queueSoftmaxCrossEntropy(
   logits: Tensor,
   labels: Int32Array,
   dlogits: Tensor,
   slot: ResultSlot,
+  divisor?: number,
 ): void {
-  checkBatch(logits, labels);
+  const [n] = checkBatch(logits, labels);
   expectTensor('dlogits', dlogits, logits.shape, logits.device);
   checkSlot(slot, logits);
-  native.softmaxCrossEntropy(logits.handle, labels, dlogits.handle, slot.into.handle, slot.index);
+  const d = integer('divisor', divisor ?? n, n);
+  native.softmaxCrossEntropy(
+    logits.handle,
+    labels,
+    dlogits.handle,
+    slot.into.handle,
+    slot.index,
+    d,
+  );
 }
 
 /**

@@ -7,11 +7,16 @@
  * A run resumed from its checkpoint continues exactly: the shuffling and cropping of each epoch
  * come from an RNG seeded by (seed, epoch), dropout masks from the model's step counter, and the
  * momentum buffers and schedule state are restored.
+ *
+ * With `parallel` (lib/distributed/data-parallel.ts) every rank runs this loop on its share of
+ * each batch and of the validation set; the sums make every figure the global one, rank 0 alone
+ * writes the run folder and prints, and a stop signal on any rank stops all after the same step.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Batch, Dataset } from '../data/dataset';
-import { AlexNetError, NonFiniteLossError } from '../errors';
+import type { DataParallel } from '../distributed/data-parallel';
+import { AlexNetError, ArgumentError, NonFiniteLossError } from '../errors';
 import {
   type Checkpoint,
   loadMomentum,
@@ -54,6 +59,11 @@ export interface TrainerOptions {
    */
   handleSignals?: boolean;
   onEpochEnd?: (metrics: EpochMetrics) => void;
+  /**
+   * Train on several ranks: `batchSize` is the global batch, divisible by the number of ranks.
+   * Only rank 0 writes `outDir` and reports progress.
+   */
+  parallel?: DataParallel;
   /** Called after every training step. */
   onBatchEnd?: (info: { epoch: number; batch: number; loss: number }) => void;
 }
@@ -73,11 +83,14 @@ type PartialEpoch = NonNullable<TrainingState['partialEpoch']>;
 /** What one call of fit() works with: the run folder's writers and where training stands. */
 interface Run {
   log: (line: string) => void;
-  logFile: fs.WriteStream;
-  writer: SummaryWriter;
+  /** The run folder's writers: null on ranks other than 0. */
+  logFile: fs.WriteStream | null;
+  writer: SummaryWriter | null;
   scheduler: LrScheduler;
   model: ModelConfig;
   stop: StopSignals | null;
+  /** The signal the run stops for: this process's, or with several ranks, any rank's. */
+  stopped: StopSignal | null;
   history: EpochMetrics[];
   /** Epochs completed before this fit() started. */
   startEpoch: number;
@@ -106,8 +119,12 @@ function epochSummary(metrics: EpochMetrics, epochs: number, skipped: number): s
 }
 
 export class Trainer {
-  private readonly options: Required<Omit<TrainerOptions, 'resume' | 'onEpochEnd' | 'onBatchEnd'>> &
-    Pick<TrainerOptions, 'resume' | 'onEpochEnd' | 'onBatchEnd'>;
+  private readonly options: Required<
+    Omit<TrainerOptions, 'resume' | 'onEpochEnd' | 'onBatchEnd' | 'parallel'>
+  > &
+    Pick<TrainerOptions, 'resume' | 'onEpochEnd' | 'onBatchEnd' | 'parallel'>;
+  /** Whether this process writes the run folder and prints: rank 0, or the only process. */
+  private readonly primary: boolean;
 
   constructor(
     private readonly net: AlexNet,
@@ -118,6 +135,13 @@ export class Trainer {
   ) {
     integer('epochs', options.epochs, 1);
     integer('batchSize', options.batchSize, 1);
+    const ranks = options.parallel?.comm.size ?? 1;
+    if (options.batchSize % ranks !== 0) {
+      throw new ArgumentError(
+        `Expected batchSize divisible by the ${ranks} ranks but received ${options.batchSize}`,
+      );
+    }
+    this.primary = (options.parallel?.comm.rank ?? 0) === 0;
     this.options = {
       schedule: { kind: 'constant' },
       seed: net.seed,
@@ -127,6 +151,10 @@ export class Trainer {
       handleSignals: true,
       ...options,
     };
+    if (!this.primary) {
+      this.options.progress = false;
+      this.options.log = () => undefined;
+    }
   }
 
   get latestCheckpoint(): string {
@@ -139,12 +167,12 @@ export class Trainer {
       if (this.options.resume) this.restore(run, this.options.resume);
       for (let epoch = run.startEpoch + 1; epoch <= this.options.epochs; ++epoch) {
         const batches = await this.trainEpoch(run, epoch);
-        const signal = run.stop?.received;
+        const signal = run.stopped;
         // Awaited here so that close() in finally waits for the checkpoint.
         if (signal) return await this.stopMidEpoch(run, signal, epoch, batches);
         await this.endEpoch(run, epoch, await this.evaluate());
-        if (run.stop?.received && epoch < this.options.epochs) {
-          return this.result(run, run.stop.received);
+        if (this.stopRequested(run) && epoch < this.options.epochs) {
+          return this.result(run, run.stopped ?? undefined);
         }
       }
       return this.result(run);
@@ -153,16 +181,32 @@ export class Trainer {
     }
   }
 
-  /** Validation top-1 and top-5 accuracy (fractions) over the whole validation set. */
+  /**
+   * Validation top-1 and top-5 accuracy (fractions) over the whole validation set. With
+   * `parallel`, each rank evaluates its share and every rank must call it.
+   */
   async evaluate(): Promise<{ top1: number; top5: number }> {
     let correct = 0;
     let correctTop5 = 0;
     let seen = 0;
-    for await (const batch of this.val.batches(this.options.batchSize)) {
+    const { parallel } = this.options;
+    for await (const batch of this.val.batches(
+      this.options.batchSize,
+      undefined,
+      parallel?.shard,
+    )) {
+      if (batch.n === 0) continue;
       const r = await this.net.evaluate(batch.x, batch.labels, batch.n, 5);
       correct += r.correct;
       correctTop5 += r.correctTopK;
       seen += batch.n;
+    }
+    if (parallel) {
+      [correct, correctTop5, seen] = parallel.comm.allreduceValuesSync([
+        correct,
+        correctTop5,
+        seen,
+      ]);
     }
     return { top1: correct / seen, top5: correctTop5 / seen };
   }
@@ -170,11 +214,13 @@ export class Trainer {
   /** Opens the run folder's logs and, unless told not to, listens for stop signals. */
   private open(): Run {
     const o = this.options;
-    fs.mkdirSync(path.join(o.outDir, 'checkpoints'), { recursive: true });
-    const logFile = fs.createWriteStream(path.join(o.outDir, 'train.log'), { flags: 'a' });
+    if (this.primary) fs.mkdirSync(path.join(o.outDir, 'checkpoints'), { recursive: true });
+    const logFile = this.primary
+      ? fs.createWriteStream(path.join(o.outDir, 'train.log'), { flags: 'a' })
+      : null;
     const log = (line: string) => {
       o.log(line);
-      logFile.write(`${new Date().toISOString()} ${line}\n`);
+      logFile?.write(`${new Date().toISOString()} ${line}\n`);
     };
     const stop = o.handleSignals
       ? new StopSignals((signal) =>
@@ -186,10 +232,11 @@ export class Trainer {
     return {
       log,
       logFile,
-      writer: new SummaryWriter(path.join(o.outDir, 'tensorboard')),
+      writer: this.primary ? new SummaryWriter(path.join(o.outDir, 'tensorboard')) : null,
       scheduler: new LrScheduler(o.schedule, this.optimizer.lr),
       model: modelConfig(this.net),
       stop,
+      stopped: null,
       history: [],
       startEpoch: 0,
       skipBatches: 0,
@@ -199,8 +246,8 @@ export class Trainer {
 
   private async close(run: Run): Promise<void> {
     run.stop?.dispose();
-    await run.writer.close();
-    await new Promise<void>((resolve) => run.logFile.end(resolve));
+    await run.writer?.close();
+    await new Promise<void>((resolve) => (run.logFile ? run.logFile.end(resolve) : resolve()));
   }
 
   /** Takes up a checkpoint's weights, momentum, step, schedule and place in the epochs. */
@@ -233,7 +280,8 @@ export class Trainer {
     });
     const started = performance.now();
     let batchIndex = 0;
-    for await (const batch of this.train.batches(o.batchSize, new Rng(epochSeed(o.seed, epoch)))) {
+    const rng = new Rng(epochSeed(o.seed, epoch));
+    for await (const batch of this.train.batches(o.batchSize, rng, o.parallel?.shard)) {
       if (batchIndex < run.skipBatches) {
         batchIndex++;
         continue;
@@ -248,7 +296,7 @@ export class Trainer {
       o.onBatchEnd?.({ epoch, batch: batchIndex, loss });
       // The step ran off the event loop's thread (trainBatch awaits it), so a signal handler has
       // had its turn by now, in-memory data included.
-      if (run.stop?.received) break;
+      if (this.stopRequested(run)) break;
     }
     progress.finish();
     run.partial.seconds += (performance.now() - started) / 1000;
@@ -260,20 +308,24 @@ export class Trainer {
   private async runStep(run: Run, batch: Batch): Promise<number> {
     let result: { loss: number; correct: number };
     try {
-      result = await this.net.trainBatch(batch.x, batch.labels, batch.n, this.optimizer);
+      result = this.options.parallel
+        ? await this.options.parallel.trainBatch(batch, this.optimizer)
+        : await this.net.trainBatch(batch.x, batch.labels, batch.n, this.optimizer);
     } catch (error) {
       if (error instanceof NonFiniteLossError) {
         run.log(`${error.message} The last good checkpoint is ${this.latestCheckpoint}.`);
       }
       throw error;
     }
-    run.partial.loss += result.loss * batch.n;
+    // A rank's share of a global batch reports the global batch's results.
+    const n = batch.total ?? batch.n;
+    run.partial.loss += result.loss * n;
     run.partial.correct += result.correct;
-    run.partial.seen += batch.n;
+    run.partial.seen += n;
     const step = this.net.step;
-    run.writer.addScalar('train/loss', result.loss, step);
-    run.writer.addScalar('train/accuracy', result.correct / batch.n, step);
-    run.writer.addScalar('train/lr', this.optimizer.lr, step);
+    run.writer?.addScalar('train/loss', result.loss, step);
+    run.writer?.addScalar('train/accuracy', result.correct / n, step);
+    run.writer?.addScalar('train/lr', this.optimizer.lr, step);
     return result.loss;
   }
 
@@ -293,20 +345,40 @@ export class Trainer {
     };
     run.partial = emptyPartial();
     run.history.push(metrics);
-    writer.addScalar('val/accuracy', metrics.valAccuracy, this.net.step);
-    if (metrics.valTop5 !== undefined) writer.addScalar('val/top5', metrics.valTop5, this.net.step);
-    writer.addScalar('train/images_per_second', metrics.imagesPerSecond, this.net.step);
-    await writer.flush();
-    fs.appendFileSync(path.join(o.outDir, 'metrics.jsonl'), `${JSON.stringify(metrics)}\n`);
     this.optimizer.lr = run.scheduler.epochEnd(epoch, metrics.valAccuracy);
-    await this.saveCheckpoint(run, epoch, 0);
-    await writeReport(path.join(o.outDir, 'report.html'), run.history, {
-      title: `AlexNet (${this.net.arch.preset}) — ${o.outDir}`,
-      config: o.config,
-    });
+    if (writer) {
+      writer.addScalar('val/accuracy', metrics.valAccuracy, this.net.step);
+      if (metrics.valTop5 !== undefined)
+        writer.addScalar('val/top5', metrics.valTop5, this.net.step);
+      writer.addScalar('train/images_per_second', metrics.imagesPerSecond, this.net.step);
+      await writer.flush();
+      fs.appendFileSync(path.join(o.outDir, 'metrics.jsonl'), `${JSON.stringify(metrics)}\n`);
+      await this.saveCheckpoint(run, epoch, 0);
+      await writeReport(path.join(o.outDir, 'report.html'), run.history, {
+        title: `AlexNet (${this.net.arch.preset}) — ${o.outDir}`,
+        config: o.config,
+      });
+    }
     const skipped = (this.train.skipped ?? 0) + (this.val.skipped ?? 0);
     run.log(epochSummary(metrics, o.epochs, skipped));
     o.onEpochEnd?.(metrics);
+  }
+
+  /**
+   * Whether a stop signal came (to any rank: all stop after the same step). A collective with
+   * several ranks, so every rank calls it at the same points.
+   */
+  private stopRequested(run: Run): boolean {
+    const local = run.stop?.received ?? null;
+    const { parallel } = this.options;
+    if (!parallel) {
+      run.stopped = local;
+      return local !== null;
+    }
+    const codes: (StopSignal | null)[] = [null, 'SIGINT', 'SIGTERM'];
+    const [agreed] = parallel.comm.allreduceValuesSync([codes.indexOf(local)], 'max');
+    run.stopped = codes[agreed];
+    return run.stopped !== null;
   }
 
   /** Saves where a signal stopped epoch `epoch`, after `batches` of its batches. */
@@ -326,6 +398,7 @@ export class Trainer {
    * epoch's end also `checkpoints/epoch-NNN.safetensors`.
    */
   private async saveCheckpoint(run: Run, epoch: number, batchInEpoch: number): Promise<void> {
+    if (!this.primary) return;
     const state: TrainingState = {
       epoch,
       batchInEpoch,

@@ -1,4 +1,4 @@
-// dropoutForward(x, y, p, seed, step, layer) and dropoutBackward(dy, dx, p, seed, step, layer):
+// dropoutForward(x, y, p, seed, step, layer, offset) and dropoutBackward(dy, dx, ..., offset):
 // inverted dropout over the tensors' flat storage, the mask drawn from Philox. Shapes and key
 // ranges are checked by lib/ops/dropout.ts.
 #include "cpu/dropout.h"
@@ -15,7 +15,8 @@ namespace {
 
 cpu::DropoutKey KeyArgs(const Napi::CallbackInfo& info) {
   return cpu::DropoutKey{FloatArg(info, 2), Uint32Arg(info, 3), Uint32Arg(info, 4),
-                         Uint32Arg(info, 5)};
+                         Uint32Arg(info, 5),
+                         static_cast<uint64_t>(info[6].As<Napi::Number>().Int64Value())};
 }
 
 // Forward and backward apply the same mask: y = mask(x), dx = mask(dy).

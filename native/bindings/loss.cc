@@ -1,9 +1,9 @@
-// softmaxCrossEntropy(logits, labels, dlogits, out, index): the mean loss into out[index], and
-// its gradient into dlogits. topKCorrect(logits, labels, k, out, index): how many rows have their
-// label among the k largest logits, into out[index]. Results land in a tensor rather than being
-// returned so that they are queued like every op and read back with the rest of the step.
-// logits is (n, classes); labels an Int32Array of n entries in [0, classes), as checked by
-// lib/ops/loss.ts.
+// softmaxCrossEntropy(logits, labels, dlogits, out, index, divisor): the summed loss over divisor
+// (the batch size for the mean) into out[index], and its gradient into dlogits. topKCorrect(logits,
+// labels, k, out, index): how many rows have their label among the k largest logits, into
+// out[index]. Results land in a tensor rather than being returned so that they are queued like
+// every op and read back with the rest of the step. logits is (n, classes); labels an Int32Array of
+// n entries in [0, classes), as checked by lib/ops/loss.ts.
 #include "bindings/bindings.h"
 #include "core/args.h"
 #include "cpu/softmax_xent.h"
@@ -23,15 +23,15 @@ void SoftmaxCrossEntropy(const Napi::CallbackInfo& info) {
   Submit(info, device,
          [device, n, classes = logits_tensor.numel() / n, logits = logits_tensor.data(),
           labels = TypedArrayCopy<int32_t>(info, 1), dlogits = TensorData(info, 2, "dlogits"),
-          out = out_tensor.data() + IntArg(info, 4)] {
+          out = out_tensor.data() + IntArg(info, 4), divisor = int64_t{IntArg(info, 5)}] {
 #if defined(ALEXNET_WITH_CUDA)
            if (device.kind == DeviceKind::kCuda) {
              return cuda::SoftmaxCrossEntropy(device.index, logits, labels.data(), n, classes,
-                                              dlogits, out);
+                                              divisor, dlogits, out);
            }
 #endif
            *out = static_cast<float>(
-               cpu::SoftmaxCrossEntropy(logits, labels.data(), n, classes, dlogits));
+               cpu::SoftmaxCrossEntropy(logits, labels.data(), n, classes, divisor, dlogits));
          });
 }
 

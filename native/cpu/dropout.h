@@ -3,7 +3,9 @@
 // scaled by 1 / (1 - p), so inference needs no rescaling.
 //
 // The mask is never stored: element i is kept when its Philox uniform (core/philox.h, key
-// (seed, layer), step `step`) is >= p, and backward draws the same uniforms again.
+// (seed, layer), step `step`) is >= p, and backward draws the same uniforms again. Element i of a
+// tensor is element `offset + i` of the mask: a data-parallel rank holding rows r.. of the global
+// batch passes r times the row size, so its rows get the masks one process would draw for them.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +17,7 @@ struct DropoutKey {
   uint32_t seed;
   uint32_t step;
   uint32_t layer;
+  uint64_t offset = 0;  // index in the mask of the tensor's first element
 };
 
 // y = x * mask / (1 - p) over n elements; p = 0 copies. x and y may alias.

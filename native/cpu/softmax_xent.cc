@@ -9,11 +9,11 @@
 namespace alexnet::cpu {
 
 double SoftmaxCrossEntropy(const float* logits, const int32_t* labels, int64_t n, int64_t classes,
-                           float* dlogits) {
+                           int64_t divisor, float* dlogits) {
   // Per-row losses are summed in row order afterwards, so the result does not depend on how
   // ParallelFor splits the rows.
   std::vector<double> row_loss(n);
-  const double inv_n = 1.0 / static_cast<double>(n);
+  const double inv_n = 1.0 / static_cast<double>(divisor);
   ParallelFor(n, 8, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       const float* z = logits + i * classes;

@@ -9,10 +9,12 @@
 
 namespace alexnet::cpu {
 
-// Returns the mean loss over the n rows of `logits` (n x classes, row-major) and writes its
-// gradient, (softmax(z) - onehot(label)) / n, into `dlogits`. Accumulates in double.
+// Returns the summed loss of the n rows of `logits` (n x classes, row-major) divided by
+// `divisor`, and writes its gradient, (softmax(z) - onehot(label)) / divisor, into `dlogits`.
+// Accumulates in double. `divisor` is n for the batch mean; a data-parallel rank holding part of
+// a global batch passes the global batch size, so that the ranks' results sum to the mean.
 double SoftmaxCrossEntropy(const float* logits, const int32_t* labels, int64_t n, int64_t classes,
-                           float* dlogits);
+                           int64_t divisor, float* dlogits);
 
 // How many rows have their label among the k largest logits. A label tied with others counts as
 // in the top k when fewer than k logits are strictly greater than its own.

@@ -11,15 +11,19 @@ namespace alexnet::cuda {
 namespace {
 
 __global__ void DropoutKernel(const float* in, float* out, int64_t n, float p, float scale,
-                              uint32_t seed, uint32_t step, uint32_t layer) {
-  const int64_t groups = (n + 3) / 4;
+                              uint32_t seed, uint32_t step, uint32_t layer, int64_t offset) {
+  // Groups of four mask elements, counted from the one holding the tensor's first element.
+  const int64_t first = offset / 4;
+  const int64_t groups = (offset + n + 3) / 4 - first;
   for (int64_t g = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; g < groups;
        g += int64_t{gridDim.x} * blockDim.x) {
     float u[4];
-    PhiloxUniform4(seed, layer, step, static_cast<uint64_t>(g), u);
-    const int64_t base = g * 4;
-    for (int j = 0; j < 4 && base + j < n; ++j) {
-      out[base + j] = u[j] >= p ? in[base + j] * scale : 0.0f;
+    const int64_t group = first + g;
+    PhiloxUniform4(seed, layer, step, static_cast<uint64_t>(group), u);
+    const int64_t lo = max(group * 4, offset) - offset;
+    const int64_t hi = min(group * 4 + 4, offset + n) - offset;
+    for (int64_t i = lo; i < hi; ++i) {
+      out[i] = u[(i + offset) & 3] >= p ? in[i] * scale : 0.0f;
     }
   }
 }
@@ -33,8 +37,9 @@ void ApplyMask(int device, const float* in, float* out, int64_t n, const cpu::Dr
   // Computed in float on the host exactly as the CPU backend does (cpu/dropout.cc).
   const float scale = 1.0f / (1.0f - key.p);
   Context& ctx = GetContext(device);
-  DropoutKernel<<<GridFor((n + 3) / 4), kBlock, 0, StreamOf(ctx)>>>(in, out, n, key.p, scale,
-                                                                    key.seed, key.step, key.layer);
+  const int64_t offset = static_cast<int64_t>(key.offset);
+  DropoutKernel<<<GridFor((offset + n + 3) / 4 - offset / 4), kBlock, 0, StreamOf(ctx)>>>(
+      in, out, n, key.p, scale, key.seed, key.step, key.layer, offset);
   CUDA_CHECK_LAUNCH(op);
 }
 

@@ -276,6 +276,20 @@ void SetLibraryFolders(const std::vector<std::string>& folders) {
   g_state.folders = folders;
 }
 
+void* OpenRuntimeLibrary(const std::string& soname, const char* packages, std::string* where) {
+  std::vector<std::string> folders;
+  {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    folders = SearchFolders(g_state.folders);
+  }
+  std::vector<std::string> tried;
+  std::vector<std::string> unopened;
+  Opened lib = OpenFirst(folders, soname, {}, &tried, &unopened);
+  if (lib.handle == nullptr) throw std::runtime_error(NotFound(soname, tried, packages));
+  *where = lib.where;
+  return lib.handle;
+}
+
 LibraryReport ProbeLibraries() {
   std::lock_guard<std::mutex> lock(g_mutex);
   LoadLocked(g_state);

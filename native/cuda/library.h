@@ -54,4 +54,8 @@ struct LibraryReport {
 };
 LibraryReport ProbeLibraries();
 
+// Opens another NVIDIA library (NCCL's libnccl.so.2) from the same folders, in the same order;
+// sets *where to the path it came from, or throws naming every path tried and `packages`.
+void* OpenRuntimeLibrary(const std::string& soname, const char* packages, std::string* where);
+
 }  // namespace alexnet::cuda

@@ -36,7 +36,7 @@ void DropoutBackward(int device, const float* dy, float* dx, int64_t n, const cp
 // softmax_xent.cu: labels are uploaded from the host array; the mean loss and the count are
 // reduced on the device into *out (device memory), and nothing is copied back.
 void SoftmaxCrossEntropy(int device, const float* logits, const int32_t* host_labels, int64_t n,
-                         int64_t classes, float* dlogits, float* out);
+                         int64_t classes, int64_t divisor, float* dlogits, float* out);
 void TopKCorrect(int device, const float* logits, const int32_t* host_labels, int64_t n,
                  int64_t classes, int64_t k, float* out);
 

@@ -60,13 +60,13 @@ __global__ void SoftmaxXentKernel(const float* logits, const int32_t* labels, in
   if (threadIdx.x == 0) row_loss[row] = log(sum) + max - static_cast<double>(z[label]);
 }
 
-// *mean = the mean of values[0 .. n), summed in double as on the CPU.
-__global__ void MeanKernel(const double* values, int64_t n, float* mean) {
+// *mean = the sum of values[0 .. n) times inv_divisor, summed in double as on the CPU.
+__global__ void MeanKernel(const double* values, int64_t n, double inv_divisor, float* mean) {
   __shared__ double shared[kBlock];
   double sum = 0.0;
   for (int64_t i = threadIdx.x; i < n; i += blockDim.x) sum += values[i];
   sum = BlockReduce(sum, shared, SumOp());
-  if (threadIdx.x == 0) *mean = static_cast<float>(sum * (1.0 / static_cast<double>(n)));
+  if (threadIdx.x == 0) *mean = static_cast<float>(sum * inv_divisor);
 }
 
 // A row counts when fewer than k logits are strictly greater than its label's (cpu/softmax_xent.h).
@@ -89,7 +89,8 @@ size_t Aligned(size_t bytes) { return (bytes + 255) / 256 * 256; }
 }  // namespace
 
 void SoftmaxCrossEntropy(int device, const float* logits, const int32_t* host_labels, int64_t n,
-                         int64_t classes, float* dlogits, float* out) {
+                         int64_t classes, int64_t divisor, float* dlogits, float* out) {
+  const double inv_divisor = 1.0 / static_cast<double>(divisor);
   Context& ctx = GetContext(device);
   const size_t label_bytes = Aligned(n * sizeof(int32_t));
   char* staging = static_cast<char*>(ctx.Staging(label_bytes + n * sizeof(double)));
@@ -97,9 +98,9 @@ void SoftmaxCrossEntropy(int device, const float* logits, const int32_t* host_la
   auto* row_loss = reinterpret_cast<double*>(staging + label_bytes);
   CopyToDevice(device, labels, host_labels, n * sizeof(int32_t));
   SoftmaxXentKernel<<<static_cast<unsigned int>(n), kBlock, 0, StreamOf(ctx)>>>(
-      logits, labels, classes, 1.0 / static_cast<double>(n), dlogits, row_loss);
+      logits, labels, classes, inv_divisor, dlogits, row_loss);
   CUDA_CHECK_LAUNCH("softmaxCrossEntropy");
-  MeanKernel<<<1, kBlock, 0, StreamOf(ctx)>>>(row_loss, n, out);
+  MeanKernel<<<1, kBlock, 0, StreamOf(ctx)>>>(row_loss, n, inv_divisor, out);
   CUDA_CHECK_LAUNCH("softmaxCrossEntropy");
 }
 

@@ -5,7 +5,9 @@
 #   2. builds the addon with CUDA for sm_90 (plain CMake, the headers from node-api-headers) and,
 #      separately, the compile-time check of our cuDNN / cuBLAS declarations against the headers
 #      of python3's NVIDIA wheels;
-#   3. runs the GPU suite (every op against the CPU backend, the small AlexNet against PyTorch);
+#   3. runs the GPU suite (every op against the CPU backend, the small AlexNet against PyTorch),
+#      and the NCCL check (scripts/device/nccl-check.ts: known tensors, a data-parallel step equal
+#      to the local one); NCCL missing on the machine is reported, not a failure;
 #   4. runs the benchmark, PyTorch then ours, on the bvlc AlexNet at batch 128;
 #   5. writes the logs and figures.json to the output folder and prints a short table last.
 # Usage: bash scripts/device/check.sh [output folder, default $OUT or .device/out]
@@ -69,6 +71,25 @@ node .device/dist/scripts/device/gpu-check.js --json "$out/gpu-check.json" > "$o
 suite=$?
 cat "$out/gpu-check.log"
 [ "$suite" -eq 0 ] || status=1
+
+step "nccl check"
+node .device/dist/scripts/device/nccl-check.js > "$out/nccl-check.log" 2>&1
+nccl=$?
+cat "$out/nccl-check.log"
+case $nccl in
+  0) nccl_result="passed" ;;
+  2) nccl_result="not run ($(tail -1 "$out/nccl-check.log"))" ;;
+  *) nccl_result="FAILED (nccl-check.log)"; status=1 ;;
+esac
+echo "NCCL check: $nccl_result" | tee -a "$out/check.log"
+if grep -q "checking the NCCL declarations" "$out/cmake.log"; then
+  if cmake --build build/device --target alexnet_nccl_api_check > "$out/nccl-api-check.log" 2>&1; then
+    echo "NCCL API check: passed" | tee -a "$out/check.log"
+  else
+    echo "NCCL API check: FAILED (nccl-api-check.log)" | tee -a "$out/check.log"
+    status=1
+  fi
+fi
 
 step "benchmark: PyTorch"
 # The same cuDNN workspace limit on both sides (gpu-bench.ts explains the measurement).

@@ -1,0 +1,109 @@
+// When the CUDA backend is built (absent from the exports otherwise; native/cuda/nccl.h):
+//   ncclUniqueId(): Uint8Array of the 128 bytes rank 0 sends to the others
+//   ncclInit(id, rank, size, device): joins the communicator; returns its index here
+//   ncclAllreduceTensors(comm, tensors): queued; sums each CUDA tensor over the ranks in place,
+//     on the device's stream after the ops queued before it
+//   ncclDescription(): "NCCL 2.x.y from /path"; ncclDestroy(comm): after the queued ops
+#include "cuda/nccl.h"
+
+#include <cstring>
+#include <vector>
+
+#include "bindings/bindings.h"
+#include "core/args.h"
+
+namespace alexnet {
+
+namespace {
+
+// Communicators by index (a process joins one per device; they live until ncclDestroy).
+std::vector<nccl::Comm> communicators;
+
+nccl::Comm CommArg(const Napi::CallbackInfo& info) {
+  const uint32_t index = Uint32Arg(info, 0);
+  if (index >= communicators.size() || communicators[index] == nullptr) {
+    throw Napi::Error::New(info.Env(), "NCCL communicator " + std::to_string(index) +
+                                           " does not exist or was destroyed");
+  }
+  return communicators[index];
+}
+
+// Runs `body` holding the CUDA lock (core/executor.h), its error a JS Error.
+template <typename F>
+auto Guarded(Napi::Env env, int device, F body) {
+  try {
+    auto lock = LockDevice(Device{DeviceKind::kCuda, device});
+    return body();
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
+  }
+}
+
+Napi::Value UniqueId(const Napi::CallbackInfo& info) {
+  nccl::UniqueId id = Guarded(info.Env(), 0, [] { return cuda::NcclUniqueId(); });
+  Napi::Uint8Array bytes = Napi::Uint8Array::New(info.Env(), nccl::kUniqueIdBytes);
+  std::memcpy(bytes.Data(), id.internal, nccl::kUniqueIdBytes);
+  return bytes;
+}
+
+Napi::Value Init(const Napi::CallbackInfo& info) {
+  auto bytes = info[0].As<Napi::Uint8Array>();
+  nccl::UniqueId id{};
+  std::memcpy(id.internal, bytes.Data(), nccl::kUniqueIdBytes);
+  const int rank = IntArg(info, 1);
+  const int size = IntArg(info, 2);
+  const int device = IntArg(info, 3);
+  // Waits for the other ranks without the CUDA lock, which this process's queue may need.
+  nccl::Comm comm;
+  try {
+    comm = cuda::NcclInit(id, rank, size, device);
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(info.Env(), e.what());
+  }
+  communicators.push_back(comm);
+  return Napi::Number::New(info.Env(), static_cast<double>(communicators.size() - 1));
+}
+
+void AllreduceTensors(const Napi::CallbackInfo& info) {
+  nccl::Comm comm = CommArg(info);
+  Napi::Array list = info[1].As<Napi::Array>();
+  std::vector<cuda::DeviceSpan> spans;
+  Device device{DeviceKind::kCuda, 0};
+  for (uint32_t i = 0; i < list.Length(); ++i) {
+    Tensor& t = UnwrapTensor(info.Env(), list.Get(i), "tensors[i]");
+    spans.push_back(cuda::DeviceSpan{t.data(), t.numel()});
+    device = t.device();
+  }
+  Submit(info, device, [comm, device, spans = std::move(spans)] {
+    cuda::NcclAllReduce(comm, device.index, spans);
+  });
+}
+
+Napi::Value Description(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(),
+                           Guarded(info.Env(), 0, [] { return cuda::NcclDescription(); }));
+}
+
+void Destroy(const Napi::CallbackInfo& info) {
+  nccl::Comm comm = CommArg(info);
+  WaitForQueue(info.Env(), *EnvironmentOf(info.Env()).executor);
+  try {
+    cuda::NcclDestroy(comm);
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(info.Env(), e.what());
+  }
+  communicators[Uint32Arg(info, 0)] = nullptr;
+}
+
+}  // namespace
+
+void RegisterNccl(Napi::Env env, Napi::Object exports) {
+  exports.Set("ncclUniqueId", Napi::Function::New<UniqueId>(env, "ncclUniqueId"));
+  exports.Set("ncclInit", Napi::Function::New<Init>(env, "ncclInit"));
+  exports.Set("ncclAllreduceTensors",
+              Napi::Function::New<AllreduceTensors>(env, "ncclAllreduceTensors"));
+  exports.Set("ncclDescription", Napi::Function::New<Description>(env, "ncclDescription"));
+  exports.Set("ncclDestroy", Napi::Function::New<Destroy>(env, "ncclDestroy"));
+}
+
+}  // namespace alexnet
