@@ -58,3 +58,30 @@ export function fileReadError(file: string, error: unknown): unknown {
   const reason = /^[A-Z]+: ([^,]*)/.exec(message)?.[1] ?? code;
   return new AlexNetError(`Cannot read ${file}: ${reason}`);
 }
+
+/** Writing a file failed; `code` is the system's (ENOSPC, EFBIG, EROFS, EACCES, ...). */
+export class FileWriteError extends AlexNetError {
+  override name = 'FileWriteError';
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * A failed write of `file` (disk full, file too large, read-only or forbidden folder) as one
+ * line naming it, the reason and the code, and that the previous `file` is unchanged (writes go
+ * through io/atomic.ts): "Cannot write runs/x/latest.safetensors: no space left on device
+ * (ENOSPC); runs/x/latest.safetensors was left as it was". Other errors pass through.
+ */
+export function fileWriteError(file: string, error: unknown): unknown {
+  const { code, message } = (error ?? {}) as NodeJS.ErrnoException;
+  if (typeof code !== 'string' || typeof message !== 'string') return error;
+  const reason = /^[A-Z]+: ([^,]*)/.exec(message)?.[1] ?? message;
+  return new FileWriteError(
+    `Cannot write ${file}: ${reason} (${code}); ${file} was left as it was`,
+    code,
+  );
+}

@@ -5,14 +5,19 @@
  * other threads throughout the renaming operation"), so a reader, or a run resumed after a crash,
  * sees the whole old file or the whole new one, never a torn mix. The temporary file must be in
  * the same folder because rename cannot cross file systems.
+ *
+ * A process killed mid-write (kill -9, a second Ctrl-C, a power cut) leaves its temporary file
+ * behind; the next write of the same file removes the ones whose process is gone.
  */
-import { open, rename, unlink, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { open, readdir, rename, unlink, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { fileWriteError } from '../errors';
 
 /**
  * Writes `chunks`, in order, to `file` atomically. The temporary name is `${file}.tmp-<pid>`, so
  * two processes never share one; within a process, do not write the same file twice at once.
- * On any failure the temporary file is removed and `file` is left as it was.
+ * On any failure the temporary file is removed and `file` is left as it was; a file system error
+ * (ENOSPC, EFBIG, EROFS, EACCES, ...) becomes a FileWriteError naming `file`.
  */
 export async function writeFileAtomic(
   file: string,
@@ -20,6 +25,7 @@ export async function writeFileAtomic(
 ): Promise<void> {
   const temporary = `${file}.tmp-${process.pid}`;
   try {
+    await removeStaleTemporaries(file);
     const handle = await open(temporary, 'w');
     try {
       await writeFile(handle, chunks);
@@ -32,11 +38,38 @@ export async function writeFileAtomic(
     await rename(temporary, file);
   } catch (error) {
     // The write's own error is the one worth reporting; a failed cleanup only leaves a stray
-    // temporary file that the next write to `file` overwrites.
+    // temporary file that the next write to `file` removes.
     await unlink(temporary).catch(() => undefined);
-    throw error;
+    throw fileWriteError(file, error);
   }
   await syncFolder(dirname(file));
+}
+
+/** Whether process `pid` exists (signal 0 checks without sending anything). */
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists but belongs to another user.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes `${file}.tmp-<pid>` files left by processes that no longer exist. A live process's
+ * temporary file is its write in progress and stays.
+ */
+export async function removeStaleTemporaries(file: string): Promise<void> {
+  const prefix = `${basename(file)}.tmp-`;
+  const folder = dirname(file);
+  const names = await readdir(folder).catch(() => [] as string[]);
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const pid = Number(name.slice(prefix.length));
+    if (!Number.isInteger(pid) || pid <= 0 || isAlive(pid)) continue;
+    await unlink(join(folder, name)).catch(() => undefined);
+  }
 }
 
 /** Makes the rename itself durable: the new name lives in the folder's own data. */
