@@ -7,7 +7,8 @@
  * the same folder because rename cannot cross file systems.
  *
  * A process killed mid-write (kill -9, a second Ctrl-C, a power cut) leaves its temporary file
- * behind; the next write of the same file removes the ones whose process is gone.
+ * behind; the next write of the same file removes the ones whose process is gone, and the
+ * trainer sweeps its run folder when it starts (a resumed run may never rewrite some files).
  */
 import { open, readdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -25,7 +26,7 @@ export async function writeFileAtomic(
 ): Promise<void> {
   const temporary = `${file}.tmp-${process.pid}`;
   try {
-    await removeStaleTemporaries(file);
+    await removeStaleTemporaries(dirname(file), basename(file));
     const handle = await open(temporary, 'w');
     try {
       await writeFile(handle, chunks);
@@ -57,18 +58,18 @@ function isAlive(pid: number): boolean {
 }
 
 /**
- * Removes `${file}.tmp-<pid>` files left by processes that no longer exist. A live process's
- * temporary file is its write in progress and stays.
+ * Removes the temporary files (`<name>.tmp-<pid>`) in `folder` that processes which no longer
+ * exist left behind, only those of `name` when given. A live process's temporary file is its
+ * write in progress and stays.
  */
-export async function removeStaleTemporaries(file: string): Promise<void> {
-  const prefix = `${basename(file)}.tmp-`;
-  const folder = dirname(file);
+export async function removeStaleTemporaries(folder: string, name?: string): Promise<void> {
   const names = await readdir(folder).catch(() => [] as string[]);
-  for (const name of names) {
-    if (!name.startsWith(prefix)) continue;
-    const pid = Number(name.slice(prefix.length));
-    if (!Number.isInteger(pid) || pid <= 0 || isAlive(pid)) continue;
-    await unlink(join(folder, name)).catch(() => undefined);
+  for (const entry of names) {
+    const match = /^(.+)\.tmp-(\d+)$/.exec(entry);
+    if (!match || (name !== undefined && match[1] !== name)) continue;
+    const pid = Number(match[2]);
+    if (pid <= 0 || isAlive(pid)) continue;
+    await unlink(join(folder, entry)).catch(() => undefined);
   }
 }
 

@@ -12,6 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Batch, Dataset } from '../data/dataset';
 import { AlexNetError, NonFiniteLossError } from '../errors';
+import { removeStaleTemporaries } from '../io/atomic';
 import {
   type Checkpoint,
   loadMomentum,
@@ -134,6 +135,10 @@ export class Trainer {
   }
 
   async fit(): Promise<TrainResult> {
+    // What a killed run was writing (kill -9 mid-checkpoint): files this run may not rewrite.
+    for (const folder of [this.options.outDir, path.join(this.options.outDir, 'checkpoints')]) {
+      await removeStaleTemporaries(folder);
+    }
     const run = this.open();
     try {
       if (this.options.resume) this.restore(run, this.options.resume);
