@@ -11,7 +11,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Batch, Dataset } from '../data/dataset';
-import { AlexNetError, NonFiniteLossError } from '../errors';
+import { AlexNetError, fileWriteError, NonFiniteLossError } from '../errors';
 import { removeStaleTemporaries } from '../io/atomic';
 import {
   type Checkpoint,
@@ -176,6 +176,14 @@ export class Trainer {
   private open(): Run {
     const o = this.options;
     fs.mkdirSync(path.join(o.outDir, 'checkpoints'), { recursive: true });
+    for (const folder of [o.outDir, path.join(o.outDir, 'checkpoints')]) {
+      try {
+        // A read-only run folder is one clear error now, not a failed checkpoint an epoch later.
+        fs.accessSync(folder, fs.constants.W_OK);
+      } catch (error) {
+        throw fileWriteError(folder, error);
+      }
+    }
     const logFile = fs.createWriteStream(path.join(o.outDir, 'train.log'), { flags: 'a' });
     const log = (line: string) => {
       o.log(line);

@@ -31,11 +31,18 @@ export class TrainProcess {
   output = '';
   readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
 
-  constructor(args: string[]) {
-    this.child = spawn(process.execPath, [CLI, ...args], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+  /**
+   * `fileSizeLimitKiB` runs it under bash's `ulimit -f` (KiB in bash; dash counts 512-byte
+   * blocks), a limit of the child alone: a write past that size fails with EFBIG (Node ignores
+   * SIGXFSZ), as a write to a full disk fails with ENOSPC.
+   */
+  constructor(args: string[], options: { fileSizeLimitKiB?: number } = {}) {
+    const limit = options.fileSizeLimitKiB;
+    const [command, argv] =
+      limit === undefined
+        ? [process.execPath, [CLI, ...args]]
+        : ['bash', ['-c', `ulimit -f ${limit} && exec "$0" "$@"`, process.execPath, CLI, ...args]];
+    this.child = spawn(command, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stdout!.on('data', (chunk) => {
       this.output += chunk;
     });
