@@ -72,16 +72,18 @@ export class FileWriteError extends AlexNetError {
 
 /**
  * A failed write of `file` (disk full, file too large, read-only or forbidden folder) as one
- * line naming it, the reason and the code, and that the previous `file` is unchanged (writes go
- * through io/atomic.ts): "Cannot write runs/x/latest.safetensors: no space left on device
- * (ENOSPC); runs/x/latest.safetensors was left as it was". Other errors pass through.
+ * line naming it, the reason and the code, and what became of it (`outcome`; by default that
+ * it was left as it was, as io/atomic.ts leaves it): "Cannot write runs/x/latest.safetensors:
+ * no space left on device (ENOSPC); runs/x/latest.safetensors was left as it was". Errors that
+ * are not the file system's pass through unchanged.
  */
-export function fileWriteError(file: string, error: unknown): unknown {
+export function fileWriteError(
+  file: string,
+  error: unknown,
+  outcome = `${file} was left as it was`,
+): unknown {
   const { code, message } = (error ?? {}) as NodeJS.ErrnoException;
   if (typeof code !== 'string' || typeof message !== 'string') return error;
   const reason = /^[A-Z]+: ([^,]*)/.exec(message)?.[1] ?? message;
-  return new FileWriteError(
-    `Cannot write ${file}: ${reason} (${code}); ${file} was left as it was`,
-    code,
-  );
+  return new FileWriteError(`Cannot write ${file}: ${reason} (${code}); ${outcome}`, code);
 }

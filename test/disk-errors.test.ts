@@ -1,7 +1,8 @@
 /**
  * A disk that fills up, a file-size limit, or a read-only run folder while `npm run train`
- * writes its checkpoints: one clear error line naming the file and the reason, exit code 1, the
- * previous checkpoint intact, no temporary file left, and the run resumes once there is room.
+ * writes its checkpoints or builds its image cache: one clear error line naming the file and the
+ * reason, exit code 1, the previous checkpoint intact, no temporary file left, and the run
+ * resumes once there is room.
  * The built CLI (dist/) runs in a child process against the real condition:
  *
  * - `ulimit -f` (works everywhere, no privileges): writes past the limit fail with EFBIG;
@@ -149,6 +150,57 @@ describe('a full disk or a read-only run folder during npm run train (a child pr
           },
           /^error: Cannot write (\S+\.safetensors): no space left on device \(ENOSPC\); \1 was left as it was$/,
         );
+      }),
+    60_000,
+  );
+
+  /** --data on the Kaggle fixture (16 JPEGs, one corrupt), its cache in `cacheDir`. */
+  const dataArgs = (cacheDir: string, out: string) => [
+    ...['--data', path.join(__dirname, 'fixtures', 'images', 'kaggle'), '--cache-dir', cacheDir],
+    ...['--workers', '0', '--input-size', '67', '--width-scale', '0.0625', '--epochs', '1'],
+    ...['--batch-size', '4', '--out', out],
+  ];
+
+  test('ulimit -f below the image cache: EFBIG names it; with room, the next run builds it', async () => {
+    const cacheDir = tmp();
+    // 16 images of 76 x 76 x 3 bytes: 277 KB, over a 100 KiB limit.
+    const failed = await trainCli(dataArgs(cacheDir, tmp()), { fileSizeLimitKiB: 100 });
+    expect({ code: failed.code, output: failed.output }).toMatchObject({ code: 1 });
+    expect(failed.output.split('\n').find((l) => l.startsWith('error: '))).toMatch(
+      /^error: Cannot write \S+\.cache: file too large \(EFBIG\); nothing was cached$/,
+    );
+    expect(failed.output).not.toMatch(/^\s+at /m);
+    expect(temporariesOf(cacheDir)).toEqual([]);
+    expect(await trainCli(dataArgs(cacheDir, tmp()))).toMatchObject({ code: 0 });
+  }, 60_000);
+
+  (mountWhy === '' ? test : test.skip)(
+    `a tmpfs that fills up mid-build: ENOSPC names the cache; with room, it builds${mountWhy && ` (skipped: ${mountWhy})`}`,
+    () =>
+      inTmpfs('1m', async (dir) => {
+        const cacheDir = path.join(dir, 'cache');
+        fs.mkdirSync(cacheDir);
+        // Room for a third of the 277 KB of pixels (the file is sparse until written).
+        const { bavail, bsize } = fs.statfsSync(dir);
+        const filler = path.join(dir, 'filler');
+        fs.writeFileSync(filler, Buffer.alloc(bavail * bsize - 96 * 1024));
+        const failed = await trainCli(dataArgs(cacheDir, tmp()));
+        expect({ code: failed.code, output: failed.output }).toMatchObject({ code: 1 });
+        expect(failed.output.split('\n').find((l) => l.startsWith('error: '))).toMatch(
+          /^error: Cannot write \S+\.cache: no space left on device \(ENOSPC\); (the \d+ images cached so far are kept; run again to resume|run again) once there is room$/,
+        );
+        expect(failed.output).not.toMatch(/^\s+at /m);
+        expect(temporariesOf(cacheDir)).toEqual([]);
+        fs.rmSync(filler);
+        expect(await trainCli(dataArgs(cacheDir, tmp()))).toMatchObject({ code: 0 });
+        // The cache it ends with is the one a build with room from the start makes.
+        const clean = tmp();
+        expect(await trainCli(dataArgs(clean, tmp()))).toMatchObject({ code: 0 });
+        const pixels = (folder: string) =>
+          fs.readFileSync(
+            path.join(folder, fs.readdirSync(folder).find((f) => f.endsWith('.cache'))!),
+          );
+        expect(pixels(cacheDir)).toEqual(pixels(clean));
       }),
     60_000,
   );

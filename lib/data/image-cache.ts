@@ -26,7 +26,7 @@
 import * as fs from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import * as path from 'node:path';
-import { AlexNetError } from '../errors';
+import { AlexNetError, fileWriteError } from '../errors';
 import { writeFileAtomic } from '../io/atomic';
 import { crc32c } from '../io/crc32c';
 import { Progress } from '../train/progress';
@@ -180,7 +180,12 @@ export class ImageCache {
     } else {
       if (old) log(`rebuilding the image cache ${manifestFile}: ${reason}`);
       handle = await open(base, 'w+');
-      await handle.truncate(files.length * size * size * 3);
+      try {
+        await handle.truncate(files.length * size * size * 3);
+      } catch (error) {
+        await handle.close();
+        throw fileWriteError(base, error, 'nothing was cached');
+      }
     }
     const cache = new ImageCache(manifest, handle, manifestFile, log);
     try {
@@ -370,13 +375,31 @@ export class ImageCache {
         }
       }
     };
+    let failure: unknown = null;
     try {
       // Two tasks per worker keep every worker busy while its last result travels back.
       await Promise.all(Array.from({ length: Math.max(1, 2 * workers) }, lane));
+    } catch (error) {
+      failure = error;
     } finally {
       progress.finish();
       await pool.close();
       await checkpointing;
+    }
+    if (failure) {
+      // A full disk mid-build: keep what is on disk (the manifest vouches only for that), when
+      // there is room left for the manifest itself.
+      const kept = await checkpoint().then(
+        () => images.filter((e) => e !== null).length,
+        () => 0,
+      );
+      throw fileWriteError(
+        path.join(path.dirname(this.file), this.manifest.pixels),
+        failure,
+        kept > 0
+          ? `the ${kept} images cached so far are kept; run again to resume once there is room`
+          : 'run again once there is room',
+      );
     }
     if (options.signal?.aborted) {
       await checkpoint();
