@@ -68,3 +68,32 @@ export function fileReadError(file: string, error: unknown): unknown {
 export class DistributedError extends AlexNetError {
   override name = 'DistributedError';
 }
+
+/** Writing a file failed; `code` is the system's (ENOSPC, EFBIG, EROFS, EACCES, ...). */
+export class FileWriteError extends AlexNetError {
+  override name = 'FileWriteError';
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * A failed write of `file` (disk full, file too large, read-only or forbidden folder) as one
+ * line naming it, the reason and the code, and what became of it (`outcome`; by default that
+ * it was left as it was, as io/atomic.ts leaves it): "Cannot write runs/x/latest.safetensors:
+ * no space left on device (ENOSPC); runs/x/latest.safetensors was left as it was". Errors that
+ * are not the file system's pass through unchanged.
+ */
+export function fileWriteError(
+  file: string,
+  error: unknown,
+  outcome = `${file} was left as it was`,
+): unknown {
+  const { code, message } = (error ?? {}) as NodeJS.ErrnoException;
+  if (typeof code !== 'string' || typeof message !== 'string') return error;
+  const reason = /^[A-Z]+: ([^,]*)/.exec(message)?.[1] ?? message;
+  return new FileWriteError(`Cannot write ${file}: ${reason} (${code}); ${outcome}`, code);
+}

@@ -343,7 +343,8 @@ async function trainWith(args: ParsedFlags, comm: Communicator | null): Promise<
       say(`weights: ${config.weights}${skip.length ? ' (fc8 initialised for your classes)' : ''}`);
     } else {
       // Training from scratch: normalise each channel to zero mean and unit variance over the
-      // training set (see DESIGN.md: un-normalised 0-255 inputs stall at chance).
+      // training set: He initialisation (the default) assumes unit-variance inputs (He et al.
+      // 2015, section 2.2), which 0-255 pixels are far from.
       net.normalisation = {
         mean: data.mean,
         scale: data.std.map((s) => 1 / Math.max(s, 1e-3)) as [number, number, number],

@@ -1,12 +1,18 @@
 /**
- * The AlexNet model: its shape arithmetic against Caffe's bvlc_alexnet deploy.prototxt, training
+ * The AlexNet model: its built layers, run on an image, against Caffe's bvlc_alexnet deploy.prototxt, training
  * steps against PyTorch (test/fixtures/small_alexnet, written by scripts/make_fixtures.py), saving
  * and loading, and its argument errors.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { AlexNet, NonFiniteLossError, SGD } from '../lib';
+import { AlexNet, NonFiniteLossError, SGD, Tensor } from '../lib';
+import { Conv2d } from '../lib/nn/conv2d';
+import { Dropout } from '../lib/nn/dropout';
+import type { Layer } from '../lib/nn/layer';
+import { Linear } from '../lib/nn/linear';
+import { Lrn } from '../lib/nn/lrn';
+import { MaxPool } from '../lib/nn/max-pool';
 import { expectClose, maxAbs } from './util/compare';
 import { loadFixture } from './util/npy';
 
@@ -30,24 +36,97 @@ interface SmallAlexNetMeta {
 }
 
 describe('AlexNet shapes', () => {
-  test('bvlc at 227 matches deploy.prototxt', () => {
+  /**
+   * Caffe's models/bvlc_alexnet/deploy.prototxt (github.com/BVLC/caffe), layer by layer: type,
+   * parameters and the top blob's shape for one image (Caffe's net-construction log prints
+   * these). Convolutions carry group 2 on conv2, conv4 and conv5 as bvlc_alexnet.caffemodel's
+   * weights require (conv2's 48 input channels per filter); LRN's k is Caffe's default, 1.
+   */
+  const deploy: [string, string, Record<string, number>, number[]][] = [
+    [
+      'conv1',
+      'Conv2d',
+      { outChannels: 96, kernel: 11, stride: 4, pad: 0, groups: 1 },
+      [96, 55, 55],
+    ],
+    ['relu1', 'Relu', {}, [96, 55, 55]],
+    ['norm1', 'Lrn', { size: 5, alpha: 1e-4, beta: 0.75, k: 1 }, [96, 55, 55]],
+    ['pool1', 'MaxPool', { kernel: 3, stride: 2, pad: 0 }, [96, 27, 27]],
+    [
+      'conv2',
+      'Conv2d',
+      { outChannels: 256, kernel: 5, stride: 1, pad: 2, groups: 2 },
+      [256, 27, 27],
+    ],
+    ['relu2', 'Relu', {}, [256, 27, 27]],
+    ['norm2', 'Lrn', { size: 5, alpha: 1e-4, beta: 0.75, k: 1 }, [256, 27, 27]],
+    ['pool2', 'MaxPool', { kernel: 3, stride: 2, pad: 0 }, [256, 13, 13]],
+    [
+      'conv3',
+      'Conv2d',
+      { outChannels: 384, kernel: 3, stride: 1, pad: 1, groups: 1 },
+      [384, 13, 13],
+    ],
+    ['relu3', 'Relu', {}, [384, 13, 13]],
+    [
+      'conv4',
+      'Conv2d',
+      { outChannels: 384, kernel: 3, stride: 1, pad: 1, groups: 2 },
+      [384, 13, 13],
+    ],
+    ['relu4', 'Relu', {}, [384, 13, 13]],
+    [
+      'conv5',
+      'Conv2d',
+      { outChannels: 256, kernel: 3, stride: 1, pad: 1, groups: 2 },
+      [256, 13, 13],
+    ],
+    ['relu5', 'Relu', {}, [256, 13, 13]],
+    ['pool5', 'MaxPool', { kernel: 3, stride: 2, pad: 0 }, [256, 6, 6]],
+    ['fc6', 'Linear', { outFeatures: 4096 }, [4096]],
+    ['relu6', 'Relu', {}, [4096]],
+    ['drop6', 'Dropout', { p: 0.5 }, [4096]],
+    ['fc7', 'Linear', { outFeatures: 4096 }, [4096]],
+    ['relu7', 'Relu', {}, [4096]],
+    ['drop7', 'Dropout', { p: 0.5 }, [4096]],
+    ['fc8', 'Linear', { outFeatures: 1000 }, [1000]],
+  ];
+
+  /** A built layer's settings, read from the fields its constructor stored. */
+  function settingsOf(layer: Layer): Record<string, number> {
+    const fields = layer as unknown as Record<string, Record<string, number> | number>;
+    if (layer instanceof Conv2d) {
+      const { outChannels, kernel, stride, pad, groups } = layer.spec;
+      return { outChannels, kernel, stride, pad, groups };
+    }
+    if (layer instanceof Lrn || layer instanceof MaxPool) return { ...(fields.options as object) };
+    if (layer instanceof Linear) return { outFeatures: layer.outFeatures };
+    if (layer instanceof Dropout) return { p: fields.p as number };
+    return {};
+  }
+
+  test('bvlc at 227: the built layers match deploy.prototxt, run on an image', () => {
     const net = new AlexNet({ device: 'cpu', classes: 1000 });
-    expect(net.shapes()).toEqual([
-      { name: 'conv1', shape: [96, 55, 55] },
-      { name: 'pool1', shape: [96, 27, 27] },
-      { name: 'conv2', shape: [256, 27, 27] },
-      { name: 'pool2', shape: [256, 13, 13] },
-      { name: 'conv3', shape: [384, 13, 13] },
-      { name: 'conv4', shape: [384, 13, 13] },
-      { name: 'conv5', shape: [256, 13, 13] },
-      { name: 'pool5', shape: [256, 6, 6] },
-      { name: 'fc6', shape: [4096] },
-      { name: 'fc7', shape: [4096] },
-      { name: 'fc8', shape: [1000] },
-    ]);
+    // The layers AlexNet built and runs (private: no public API exposes them).
+    const layers = net['layers'];
+    const context = { training: false, seed: 1, step: 0 };
+    let a = Tensor.from(new Float32Array(3 * 227 * 227).fill(1), [1, 3, 227, 227]);
+    const input = a;
+    const built = layers.map((layer) => {
+      a = layer.forward(a, context);
+      return [layer.name, layer.constructor.name, settingsOf(layer), a.shape.slice(1)];
+    });
+    expect(built).toEqual(deploy);
     const sizes = Object.fromEntries(net.parameters().map((p) => [p.name, p.value.shape]));
     expect(sizes['conv2.weight']).toEqual([256, 48, 5, 5]);
     expect(sizes['fc6.weight']).toEqual([4096, 9216]);
+    // The shape table that the errors and the CLI print agrees with what was built.
+    expect(net.shapes()).toEqual(
+      deploy
+        .filter(([name]) => /^(conv|pool|fc)/.test(name))
+        .map(([name, , , shape]) => ({ name, shape })),
+    );
+    input.dispose();
     net.dispose();
   });
 

@@ -1,4 +1,5 @@
 import { ArgumentError, ConvPlan, type ConvShape, DisposedError, ShapeError, Tensor } from '../lib';
+import { cudaUnavailable } from '../lib/device';
 import { native } from '../lib/native';
 import { expectClose, type Tolerance } from './util/compare';
 import {
@@ -328,11 +329,18 @@ describe('ConvPlan argument checks', () => {
     );
   });
 
-  test('rejects an unknown or unavailable device', () => {
+  test('rejects an unknown device', () => {
     expect(() => new ConvPlan(base, 'gpu' as 'cpu')).toThrow(
       "Expected 'cpu' or 'cuda:N' for device but received 'gpu' of type string",
     );
-    if (!native.backends.includes('cuda')) {
+  });
+
+  // Which of the next three runs depends on the build; the other is skipped with its reason.
+  const cudaBuilt = native.backends.includes('cuda');
+  const gpuWhy = cudaUnavailable(0);
+  (cudaBuilt ? test.skip : test)(
+    `a CPU-only build refuses cuda:0${cudaBuilt ? ' (skipped: this build has CUDA)' : ''}`,
+    () => {
       expect(() => new ConvPlan(base, 'cuda:0')).toThrow(
         "Expected an available device for device but received 'cuda:0': this build has only the cpu backend",
       );
@@ -340,8 +348,30 @@ describe('ConvPlan argument checks', () => {
       expect(() => new native.ConvPlan(1, 2, 5, 5, 3, 3, 3, 1, 1, 0, 0, 1, 'cuda:0')).toThrow(
         "ConvPlan: device 'cuda:0' is not built",
       );
-    }
-  });
+    },
+  );
+  (cudaBuilt && gpuWhy.startsWith('no CUDA device') ? test : test.skip)(
+    `a CUDA build without a GPU refuses cuda:0, saying why${
+      cudaBuilt && gpuWhy.startsWith('no CUDA device')
+        ? ''
+        : ` (skipped: ${gpuWhy || 'a GPU is present'})`
+    }`,
+    () => {
+      expect(() => new ConvPlan(base, 'cuda:0')).toThrow(
+        /^ConvPlan: device 'cuda:0' is not available: .+/,
+      );
+    },
+  );
+  (gpuWhy === '' ? test : test.skip)(
+    `a usable cuda:0 takes a plan${gpuWhy && ` (skipped: ${gpuWhy})`}`,
+    () => {
+      const plan = new ConvPlan(base, 'cuda:0');
+      expect(plan.device).toBe('cuda:0');
+      // 5 x 5 input, 3 x 3 kernel, no padding: 3 x 3 outputs.
+      expect(plan.outputShape).toEqual([1, 3, 3, 3]);
+      plan.dispose();
+    },
+  );
 
   describe('tensors', () => {
     const plan = new ConvPlan({ ...base, batch: 2, stride: 2, pad: 1 });

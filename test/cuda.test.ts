@@ -56,7 +56,7 @@ describe('the GPU check itself', () => {
   });
 
   (why === '' ? test.skip : test)(
-    'without a GPU it exits 2, says why and still writes the JSON',
+    `without a GPU it exits 2, says why and still writes the JSON${why ? '' : ' (skipped: a GPU is present)'}`,
     async () => {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alexnet-gpu-check-'));
       const json = path.join(dir, 'check.json');

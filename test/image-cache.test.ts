@@ -21,6 +21,7 @@ const KAGGLE = path.join(__dirname, 'fixtures', 'images', 'kaggle');
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'alexnet-cache-'));
 const files = scanImageFolder(KAGGLE).items.map((i) => i.file);
 const SIZE = 24;
+const seed = testSeed();
 
 function quiet(dir: string, extra: Partial<ImageCacheOptions> = {}) {
   const lines: string[] = [];
@@ -190,6 +191,83 @@ describe('ImageCache', () => {
     await reference.close();
     await cache.close();
   });
+
+  describe(`a corrupt cache (seed ${seed})`, () => {
+    const bytes = SIZE * SIZE * 3;
+    /** What image i must read as: its source decoded and resized now. */
+    const expected = (i: number) =>
+      resizeStretch(decodeImage(fs.readFileSync(files[i]), files[i]), SIZE).data;
+
+    test('a flipped bit fails the checksum: the image is decoded again, never handed out', async () => {
+      const rng = new Rng(seed);
+      const dir = tmp();
+      const built = await ImageCache.open(files, quiet(dir).options);
+      const ready = files.map((_, i) => i).filter((i) => built.isReady(i));
+      await built.close();
+      const clean = fs.readFileSync(pixelFile(dir));
+      const i = ready[rng.int(1, ready.length)[0]];
+      const at = i * bytes + rng.int(1, bytes)[0];
+      const flipped = Buffer.from(clean);
+      flipped[at] ^= 1 << rng.int(1, 8)[0];
+      fs.writeFileSync(pixelFile(dir), flipped);
+
+      const opened = quiet(dir);
+      const cache = await ImageCache.open(files, opened.options);
+      const into = new Uint8Array(2 * bytes);
+      const other = ready.find((j) => j !== i)!;
+      await cache.read(Int32Array.from([other, i]), 2, into);
+      expect(Buffer.from(into.subarray(bytes))).toEqual(Buffer.from(expected(i)));
+      expect(Buffer.from(into.subarray(0, bytes))).toEqual(Buffer.from(expected(other)));
+      const checksumLines = () => opened.lines.filter((l) => l.includes('checksum'));
+      expect(checksumLines()).toEqual([
+        `${cache.file}: image ${i} (${files[i]}) failed its checksum; decoded it again`,
+      ]);
+      // Repaired on disk too, and checked once: a second read says nothing.
+      expect(fs.readFileSync(pixelFile(dir))).toEqual(clean);
+      await cache.read(Int32Array.from([i]), 1, into);
+      expect(checksumLines()).toHaveLength(1);
+      await cache.close();
+    });
+
+    test('an image whose source is gone cannot be repaired: an error names both', async () => {
+      const dir = tmp();
+      const copies = files.slice(0, 3).map((file, k) => {
+        const copy = path.join(dir, `copy${k}${path.extname(file)}`);
+        fs.copyFileSync(file, copy);
+        return copy;
+      });
+      await (await ImageCache.open(copies, quiet(dir).options)).close();
+      const pixels = fs.readFileSync(pixelFile(dir));
+      pixels[0] ^= 0x80;
+      fs.writeFileSync(pixelFile(dir), pixels);
+      const cache = await ImageCache.open(copies, quiet(dir).options);
+      fs.rmSync(copies[0]);
+      await expect(cache.read(Int32Array.from([0]), 1, new Uint8Array(bytes))).rejects.toThrow(
+        `${cache.file}: image 0 failed its checksum and cannot be decoded again from ${copies[0]}: ` +
+          `${copies[0]}: cannot read the file (ENOENT)`,
+      );
+      await cache.close();
+    });
+
+    test('a truncated pixel file or manifest is rebuilt', async () => {
+      const dir = tmp();
+      await (await ImageCache.open(files, quiet(dir).options)).close();
+      const clean = fs.readFileSync(pixelFile(dir));
+      fs.truncateSync(pixelFile(dir), clean.length - 1000);
+      const cut = quiet(dir);
+      await (await ImageCache.open(files, cut.options)).close();
+      expect(cut.lines[0]).toBe(
+        `rebuilding the image cache ${pixelFile(dir)}.json: its pixel file ${pixelFile(dir)} is missing or has the wrong size`,
+      );
+      expect(fs.readFileSync(pixelFile(dir))).toEqual(clean);
+
+      const manifest = `${pixelFile(dir)}.json`;
+      fs.truncateSync(manifest, fs.statSync(manifest).size >> 1);
+      fs.writeFileSync(pixelFile(dir), Buffer.alloc(clean.length));
+      await (await ImageCache.open(files, quiet(dir).options)).close();
+      expect(fs.readFileSync(pixelFile(dir))).toEqual(clean);
+    });
+  });
 });
 
 interface PcaFixture {
@@ -203,8 +281,6 @@ interface PcaFixture {
   eigenvalues: number[];
   eigenvectors: number[][];
 }
-
-const seed = testSeed();
 
 describe(`colour statistics (seed ${seed})`, () => {
   const fixture: PcaFixture = JSON.parse(

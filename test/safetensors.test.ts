@@ -312,7 +312,9 @@ describe(`safetensors (seed ${seed})`, () => {
       const rename = jest
         .spyOn(fsPromises, 'rename')
         .mockRejectedValue(Object.assign(new Error('EIO: simulated crash'), { code: 'EIO' }));
-      await expect(writeSafetensors(file, next)).rejects.toThrow('EIO: simulated crash');
+      await expect(writeSafetensors(file, next)).rejects.toThrow(
+        `Cannot write ${file}: simulated crash (EIO); ${file} was left as it was`,
+      );
       expect(rename).toHaveBeenCalledTimes(1);
       expect((await readSafetensors(file)).tensors.w.data).toEqual(previous.w.data);
       expect(readdirSync(dir)).toEqual(['latest.safetensors']);
@@ -327,7 +329,9 @@ describe(`safetensors (seed ${seed})`, () => {
         const file = join(dir, 'latest.safetensors');
         await writeSafetensors(file, previous);
         await symlink('/dev/full', `${file}.tmp-${process.pid}`);
-        await expect(writeSafetensors(file, next)).rejects.toThrow('ENOSPC');
+        await expect(writeSafetensors(file, next)).rejects.toThrow(
+          `Cannot write ${file}: no space left on device (ENOSPC); ${file} was left as it was`,
+        );
         expect((await readSafetensors(file)).tensors.w.data).toEqual(previous.w.data);
         expect(readdirSync(dir)).toEqual(['latest.safetensors']);
       },

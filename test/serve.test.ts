@@ -245,7 +245,7 @@ describe('npm run serve as a process', () => {
     // A 1.5 s batching delay keeps three requests waiting in the batcher when the signal comes.
     const serve = new CliProcess(
       ['--checkpoint', checkpoint, '--port', '0', '--max-delay-ms', '1500', '--workers', '0'],
-      SERVE_CLI,
+      { script: SERVE_CLI },
     );
     await serve.waitFor(/listening on (http:\S+)/);
     const url = /listening on (http:\S+)/.exec(serve.output)![1];

@@ -92,16 +92,21 @@ describe('npm run train', () => {
       .split('\n')
       .map((l) => JSON.parse(l));
     expect(metrics.map((m) => m.epoch)).toEqual([1, 2]);
-    for (const key of [
-      'trainLoss',
-      'trainAccuracy',
-      'valAccuracy',
-      'valTop5',
-      'lr',
-      'imagesPerSecond',
-      'seconds',
-    ]) {
-      expect(typeof metrics[1][key]).toBe('number');
+    // Each figure is a real number in its range: typeof 'number' alone would pass NaN.
+    const [first, second] = metrics;
+    expect(second.trainLoss).toBeGreaterThan(0);
+    expect(second.trainLoss).toBeLessThan(Number.POSITIVE_INFINITY);
+    for (const key of ['trainAccuracy', 'valAccuracy', 'valTop5']) {
+      expect(second[key]).toBeGreaterThanOrEqual(0);
+      expect(second[key]).toBeLessThanOrEqual(1);
+    }
+    expect(second.valTop5).toBeGreaterThanOrEqual(second.valAccuracy);
+    // No step decay before epoch 5: both epochs ran at the starting rate.
+    expect(second.lr).toBeGreaterThan(0);
+    expect(second.lr).toBe(first.lr);
+    for (const key of ['imagesPerSecond', 'seconds']) {
+      expect(second[key]).toBeGreaterThan(0);
+      expect(second[key]).toBeLessThan(Number.POSITIVE_INFINITY);
     }
     expect(fs.readdirSync(path.join(straight, 'tensorboard'))[0]).toMatch(
       /^events\.out\.tfevents\./,
@@ -205,6 +210,21 @@ describe('npm run train', () => {
         Array.from(p.value.toArray()),
       ]);
     }
+    // fc6 and fc7 were trained: they start from the file and must have moved (a run that
+    // froze them, or trained nothing, keeps them equal), and stay finite.
+    for (const p of reference.parameters().filter((q) => /^fc[67]\./.test(q.name))) {
+      const after = trained.weights[p.name].data;
+      const before = p.value.toArray();
+      expect([p.name, after.every(Number.isFinite)]).toEqual([p.name, true]);
+      expect([p.name, after.some((v, i) => v !== before[i])]).toEqual([p.name, true]);
+    }
+    const [epoch] = fs
+      .readFileSync(path.join(out, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(epoch.trainLoss).toBeGreaterThan(0);
+    expect(epoch.trainLoss).toBeLessThan(Number.POSITIVE_INFINITY);
     expect(trained.weights['fc8.weight'].shape).toEqual([2, 256]);
     expect(trained.model.normalisation).toEqual({
       mean: [123, 117, 104],

@@ -16,7 +16,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Batch, Dataset } from '../data/dataset';
 import type { DataParallel } from '../distributed/data-parallel';
-import { AlexNetError, ArgumentError, NonFiniteLossError } from '../errors';
+import { AlexNetError, ArgumentError, fileWriteError, NonFiniteLossError } from '../errors';
+import { removeStaleTemporaries } from '../io/atomic';
 import {
   type Checkpoint,
   loadMomentum,
@@ -162,6 +163,10 @@ export class Trainer {
   }
 
   async fit(): Promise<TrainResult> {
+    // What a killed run was writing (kill -9 mid-checkpoint): files this run may not rewrite.
+    for (const folder of [this.options.outDir, path.join(this.options.outDir, 'checkpoints')]) {
+      await removeStaleTemporaries(folder);
+    }
     const run = this.open();
     try {
       if (this.options.resume) this.restore(run, this.options.resume);
@@ -214,7 +219,17 @@ export class Trainer {
   /** Opens the run folder's logs and, unless told not to, listens for stop signals. */
   private open(): Run {
     const o = this.options;
-    if (this.primary) fs.mkdirSync(path.join(o.outDir, 'checkpoints'), { recursive: true });
+    if (this.primary) {
+      fs.mkdirSync(path.join(o.outDir, 'checkpoints'), { recursive: true });
+      for (const folder of [o.outDir, path.join(o.outDir, 'checkpoints')]) {
+        try {
+          // A read-only run folder is one clear error now, not a failed checkpoint an epoch later.
+          fs.accessSync(folder, fs.constants.W_OK);
+        } catch (error) {
+          throw fileWriteError(folder, error);
+        }
+      }
+    }
     const logFile = this.primary
       ? fs.createWriteStream(path.join(o.outDir, 'train.log'), { flags: 'a' })
       : null;

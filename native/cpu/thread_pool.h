@@ -2,7 +2,7 @@
 //
 // ParallelFor splits [0, n) into one contiguous chunk per thread, which suits the kernels here:
 // their work items (images, channels, GEMM panels) are of equal cost. A ParallelFor called from
-// inside a worker runs serially, so kernels may nest without oversubscribing the two cores.
+// inside a worker runs serially, so kernels may nest without running more threads than cores.
 #pragma once
 
 #include <cstdint>

@@ -35,11 +35,23 @@ export class CliProcess {
   output = '';
   readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
 
-  constructor(args: string[], script = CLI) {
-    this.child = spawn(process.execPath, [script, ...args], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+  /**
+   * `script` is the CLI to run (train by default). `fileSizeLimitKiB` runs it under bash's
+   * `ulimit -f` (KiB in bash; dash counts 512-byte blocks), a limit of the child alone: a write
+   * past that size fails with EFBIG (Node ignores SIGXFSZ), as a write to a full disk fails with
+   * ENOSPC.
+   */
+  constructor(args: string[], options: { script?: string; fileSizeLimitKiB?: number } = {}) {
+    const script = options.script ?? CLI;
+    const limit = options.fileSizeLimitKiB;
+    const [command, argv] =
+      limit === undefined
+        ? [process.execPath, [script, ...args]]
+        : [
+            'bash',
+            ['-c', `ulimit -f ${limit} && exec "$0" "$@"`, process.execPath, script, ...args],
+          ];
+    this.child = spawn(command, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stdout!.on('data', (chunk) => {
       this.output += chunk;
     });
