@@ -48,7 +48,10 @@ function decodeInChild(file: string, decoder: 'sharp' | 'js') {
         error = { name: e.name, message: e.message };
       }
       const ms = performance.now() - start;
-      const growth = process.resourceUsage().maxRSS * 1024 - before;
+      // The peak of this process image (VmHWM), not resourceUsage().maxRSS: Linux carries the
+      // maxRSS of the parent that forked the child (a jest worker of hundreds of MB) across exec.
+      const peak = Number(/VmHWM:\\s+(\\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'))[1]);
+      const growth = peak * 1024 - before;
       process.stdout.write(JSON.stringify({ ms, growth, error }));
     })();`;
   // A decoder that tried to decode the bomb would take seconds and gigabytes: stop it at 60 s.
