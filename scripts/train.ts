@@ -502,7 +502,7 @@ async function imageData(
   const size = storedSize(inputSize);
   const dir = config['cache-dir'] || source.cacheDir;
   const caches = new Map<string, ImageCache>();
-  console.log(decoderLine(decode));
+  log(decoderLine(decode));
   const close = async () => {
     for (const cache of caches.values()) await cache.close();
   };
