@@ -56,6 +56,15 @@ interface Row {
   imagesPerSecond: number;
   p50: number;
   p99: number;
+  /** Images per forward pass, for the server's rows. */
+  meanBatch?: number;
+}
+
+/** The server's batch-size histogram so far: images and forward passes. */
+function batches(server: ClassifierServer): { images: number; passes: number } {
+  const text = server.metrics.render();
+  const value = (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1]);
+  return { images: value('alexnet_batch_size_sum'), passes: value('alexnet_batch_size_count') };
 }
 
 /** Eight distinct 500 x 375 JPEGs (quality 90), in memory. */
@@ -157,24 +166,24 @@ export async function main(argv: string[]): Promise<void> {
     await closedLoop('warm-up', 4, 8, post);
     await closedLoop('warm-up', 1, 2, classifyOnce);
     const baseline = await closedLoop('sequential classify', 1, total, classifyOnce);
-    const rows = [baseline];
-    for (const clients of clientCounts)
-      rows.push(await closedLoop(`server, ${clients} clients`, clients, total, post));
-    console.log('| | images/s | p50 ms | p99 ms | images/s vs classify |');
-    console.log('|---|---|---|---|---|');
+    const rows: Row[] = [baseline];
+    for (const clients of clientCounts) {
+      const before = batches(server);
+      const row = await closedLoop(`server, ${clients} clients`, clients, total, post);
+      const after = batches(server);
+      rows.push({
+        ...row,
+        meanBatch: (after.images - before.images) / (after.passes - before.passes),
+      });
+    }
+    console.log('| | images/s | p50 ms | p99 ms | images per pass | images/s vs classify |');
+    console.log('|---|---|---|---|---|---|');
     for (const row of rows) {
       const ratio = (row.imagesPerSecond / baseline.imagesPerSecond).toFixed(2);
       console.log(
-        `| ${row.label} | ${row.imagesPerSecond.toFixed(1)} | ${row.p50.toFixed(0)} | ${row.p99.toFixed(0)} | ${ratio} |`,
+        `| ${row.label} | ${row.imagesPerSecond.toFixed(1)} | ${row.p50.toFixed(0)} | ${row.p99.toFixed(0)} | ${row.meanBatch?.toFixed(1) ?? 1} | ${ratio} |`,
       );
     }
-    const batches = /alexnet_batch_size_sum (\d+)\nalexnet_batch_size_count (\d+)/.exec(
-      server.metrics.render(),
-    );
-    if (batches)
-      console.log(
-        `\nmean server batch: ${(Number(batches[1]) / Number(batches[2])).toFixed(1)} images`,
-      );
   } finally {
     await server.close();
     await net.dispose();
