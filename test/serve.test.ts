@@ -149,6 +149,7 @@ describe('npm run serve: the inference server', () => {
       expect(counts.get(`alexnet_http_errors_total{kind="${kind}"}`)).toBeGreaterThan(0);
     }
     expect(counts.get('alexnet_http_requests_total{path="/classify",code="500"}')).toBeUndefined();
+    expect(counts.get('alexnet_http_requests_total{path="other",code="404"}')).toBe(1);
   });
 
   test('a chunked upload over --max-body is refused without reading the rest', async () => {

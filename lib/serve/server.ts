@@ -159,6 +159,8 @@ export class ClassifierServer {
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const started = performance.now();
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    // Unknown paths share one label: a label per path would let any client grow the metrics.
+    const route = ROUTES[path] ? path : 'other';
     res.on('close', () => {
       if (!res.writableFinished) this.metrics.disconnected();
     });
@@ -178,7 +180,7 @@ export class ClassifierServer {
         const top = await this.classify(req);
         sendJson(res, 200, { top, ms: elapsedMs(started) } satisfies ClassifyResponse);
       }
-      this.metrics.answered(path, res.statusCode, elapsedMs(started) / 1000);
+      this.metrics.answered(route, res.statusCode, elapsedMs(started) / 1000);
     } catch (error) {
       if (error instanceof ClientGone) return;
       const failure =
@@ -188,7 +190,7 @@ export class ClassifierServer {
       this.metrics.failed(failure.kind);
       if (failure.status === 413) res.setHeader('Connection', 'close');
       sendJson(res, failure.status, { error: failure.message });
-      this.metrics.answered(path, failure.status, elapsedMs(started) / 1000);
+      this.metrics.answered(route, failure.status, elapsedMs(started) / 1000);
     }
   }
 
