@@ -262,8 +262,18 @@ export function packageRoot(): string {
   return dir;
 }
 
+/**
+ * The addon file: `ALEXNET_NATIVE_PATH` when set (scripts/test-asan.js points it at the build
+ * with AddressSanitizer), else the build of this package.
+ */
+function addonPath(): string {
+  const chosen = process.env.ALEXNET_NATIVE_PATH;
+  if (chosen) return path.resolve(chosen);
+  return path.join(packageRoot(), 'build', 'Release', 'alexnet_native.node');
+}
+
 function load(): NativeAddon {
-  const file = path.join(packageRoot(), 'build', 'Release', 'alexnet_native.node');
+  const file = addonPath();
   try {
     return require(file) as NativeAddon;
   } catch (error) {

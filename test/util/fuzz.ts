@@ -1,0 +1,127 @@
+/**
+ * Property-based fuzzing of the parsers that read files from outside (fast-check). Each target
+ * runs a parser on generated inputs for a time budget and holds it to three properties:
+ *
+ * - it returns, or throws an AlexNetError (our typed errors) whose message names the file:
+ *   a TypeError, RangeError (a failed huge allocation, a stack overflow) or any other error
+ *   fails the case;
+ * - one case takes at most `caseMilliseconds` (no hang, no quadratic blow-up);
+ * - one case raises the process's peak resident memory by at most `caseMegabytes` (no
+ *   allocation sized by a number read from the file rather than by the file). The peak is
+ *   Linux's VmHWM, reset before each case through /proc/self/clear_refs (proc(5), "5"); where
+ *   that file does not exist the memory property is not checked, and the summary says so.
+ *
+ * Budgets: ALEXNET_FUZZ_SECONDS per target (default 3, the quick run of `npm test`; `npm run fuzz`
+ * sets 60), ALEXNET_TEST_SEED to replay a run. Cases run per target are printed at the end.
+ */
+import * as fs from 'node:fs';
+import fc from 'fast-check';
+import { AlexNetError } from '../../lib/errors';
+
+export interface FuzzLimits {
+  /** Longest one case may take. @default 2000 (generous: the CI machine is shared) */
+  caseMilliseconds?: number;
+  /** Most one case may add to the peak resident memory. @default 256 */
+  caseMegabytes?: number;
+}
+
+export interface FuzzResult {
+  target: string;
+  cases: number;
+  seconds: number;
+  memoryChecked: boolean;
+}
+
+export function fuzzSeconds(): number {
+  const text = process.env.ALEXNET_FUZZ_SECONDS;
+  const seconds = text === undefined ? 3 : Number(text);
+  if (!(seconds > 0)) {
+    throw new Error(`Expected positive number for ALEXNET_FUZZ_SECONDS but received ${text}`);
+  }
+  return seconds;
+}
+
+const CLEAR_REFS = '/proc/self/clear_refs';
+const canMeasurePeak = fs.existsSync(CLEAR_REFS);
+
+/** Peak resident memory in MiB since the last reset (VmHWM of /proc/self/status). */
+function peakMegabytes(): number {
+  const status = fs.readFileSync('/proc/self/status', 'latin1');
+  const kb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1]);
+  return kb / 1024;
+}
+
+function residentMegabytes(): number {
+  return process.memoryUsage.rss() / 2 ** 20;
+}
+
+/** Why a case failed, or '' when it kept every property. */
+async function checkCase(
+  run: () => unknown,
+  file: string,
+  limits: Required<FuzzLimits>,
+): Promise<string> {
+  if (canMeasurePeak) fs.writeFileSync(CLEAR_REFS, '5');
+  const before = residentMegabytes();
+  const start = performance.now();
+  let problem = '';
+  try {
+    await run();
+  } catch (error) {
+    if (!(error instanceof AlexNetError)) {
+      problem = `threw ${(error as Error)?.name ?? typeof error}, not a typed error: ${String(error)}`;
+    } else if (!error.message.includes(file)) {
+      problem = `threw "${error.message}", which does not name ${file}`;
+    }
+  }
+  const milliseconds = performance.now() - start;
+  if (!problem && milliseconds > limits.caseMilliseconds) {
+    problem = `took ${milliseconds.toFixed(0)} ms (limit ${limits.caseMilliseconds} ms)`;
+  }
+  const grown = canMeasurePeak ? peakMegabytes() - before : 0;
+  if (!problem && grown > limits.caseMegabytes) {
+    problem = `raised peak memory by ${grown.toFixed(0)} MiB (limit ${limits.caseMegabytes} MiB)`;
+  }
+  return problem;
+}
+
+/**
+ * Runs `parse` on each input of `corpus`, then on inputs from `inputs` for the time budget,
+ * starting from `seed`. `parse` receives an input and the file name its errors must carry. Throws fast-check's report (the
+ * shrunk input, the seed and path to replay) when a case breaks a property.
+ */
+export async function fuzz<T>(
+  target: string,
+  inputs: fc.Arbitrary<T>,
+  parse: (input: T, file: string) => unknown,
+  seed: number,
+  limits: FuzzLimits = {},
+  corpus: readonly T[] = [],
+): Promise<FuzzResult> {
+  const full = { caseMilliseconds: 2000, caseMegabytes: 256, ...limits };
+  const file = `fuzz-${target}-input`;
+  const property = fc.asyncProperty(inputs, async (input) => {
+    const problem = await checkCase(() => parse(input, file), file, full);
+    if (problem) throw new Error(`${target}: ${problem}`);
+  });
+  const seconds = fuzzSeconds();
+  const start = performance.now();
+  const details = await fc.check(property, {
+    seed,
+    // The corpus runs first, unchanged, whatever the budget.
+    examples: corpus.map((input) => [input] as [T]),
+    numRuns: Number.MAX_SAFE_INTEGER,
+    plugins: [fc.interruptAfterTimeLimit(seconds * 1000)],
+  });
+  if (details.failed) {
+    // The time limit also cuts shrinking short, so the report says why the first case failed.
+    const why = details.errorInstance instanceof Error ? details.errorInstance.message : '';
+    throw new Error(`${why}\n${fc.defaultReportMessage(details) ?? `${target} failed`}`);
+  }
+  return {
+    target,
+    cases: details.numRuns,
+    seconds: (performance.now() - start) / 1000,
+    memoryChecked: canMeasurePeak,
+  };
+}
