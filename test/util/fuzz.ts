@@ -55,12 +55,15 @@ function residentMegabytes(): number {
   return process.memoryUsage.rss() / 2 ** 20;
 }
 
+const DEFAULT_LIMITS: Required<FuzzLimits> = { caseMilliseconds: 2000, caseMegabytes: 256 };
+
 /** Why a case failed, or '' when it kept every property. */
-async function checkCase(
+export async function checkCase(
   run: () => unknown,
   file: string,
-  limits: Required<FuzzLimits>,
+  limits: FuzzLimits = {},
 ): Promise<string> {
+  const full = { ...DEFAULT_LIMITS, ...limits };
   if (canMeasurePeak) fs.writeFileSync(CLEAR_REFS, '5');
   const before = residentMegabytes();
   const start = performance.now();
@@ -75,12 +78,12 @@ async function checkCase(
     }
   }
   const milliseconds = performance.now() - start;
-  if (!problem && milliseconds > limits.caseMilliseconds) {
-    problem = `took ${milliseconds.toFixed(0)} ms (limit ${limits.caseMilliseconds} ms)`;
+  if (!problem && milliseconds > full.caseMilliseconds) {
+    problem = `took ${milliseconds.toFixed(0)} ms (limit ${full.caseMilliseconds} ms)`;
   }
   const grown = canMeasurePeak ? peakMegabytes() - before : 0;
-  if (!problem && grown > limits.caseMegabytes) {
-    problem = `raised peak memory by ${grown.toFixed(0)} MiB (limit ${limits.caseMegabytes} MiB)`;
+  if (!problem && grown > full.caseMegabytes) {
+    problem = `raised peak memory by ${grown.toFixed(0)} MiB (limit ${full.caseMegabytes} MiB)`;
   }
   return problem;
 }
@@ -98,10 +101,9 @@ export async function fuzz<T>(
   limits: FuzzLimits = {},
   corpus: readonly T[] = [],
 ): Promise<FuzzResult> {
-  const full = { caseMilliseconds: 2000, caseMegabytes: 256, ...limits };
   const file = `fuzz-${target}-input`;
   const property = fc.asyncProperty(inputs, async (input) => {
-    const problem = await checkCase(() => parse(input, file), file, full);
+    const problem = await checkCase(() => parse(input, file), file, limits);
     if (problem) throw new Error(`${target}: ${problem}`);
   });
   const seconds = fuzzSeconds();
