@@ -26,6 +26,7 @@ describe('readCheckpoint', () => {
     [{ model: '[1, 2]' }, "metadata 'model' is [1, 2], not a JSON object"],
     [{ model: '{}', training: '{' }, "metadata 'training' is not JSON"],
     [{ model: '{}', training: '7' }, "metadata 'training' is 7 of type number, not a JSON object"],
+    [{ model: '[{"toString": null}]' }, "metadata 'model' is [{...}], not a JSON object"],
   ])('metadata %j is a FormatError naming the file', async (metadata, message) => {
     const file = await checkpointWith(metadata);
     await expect(readCheckpoint(file)).rejects.toThrow(FormatError);

@@ -1,9 +1,10 @@
 /**
  * Fuzzing of every reader of outside files (test/util/fuzz.ts says what each case must keep:
- * only our typed errors naming the file, bounded time, bounded memory). Each target first runs
- * its seed corpus unchanged (the real files it is mutated from, and test/fixtures/fuzz/<target>/,
+ * only our typed errors naming the file, bounded CPU time, bounded memory). Each target first
+ * runs its corpus unchanged (the real files it mutates, and test/fixtures/fuzz/<target>.json,
  * which keeps every input that once broke a property), then generated inputs for the budget:
- * a few seconds each in `npm test`, ALEXNET_FUZZ_SECONDS each in `npm run fuzz`.
+ * 3 s each in `npm test`, ALEXNET_FUZZ_SECONDS each in `npm run fuzz`. The package writes
+ * TensorBoard event files but reads none, so there is no .tfevents target.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';

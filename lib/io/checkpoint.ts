@@ -12,7 +12,8 @@ import { AlexNetError, FormatError } from '../errors';
 import type { Architecture, Preset } from '../nn/architecture';
 import type { Param } from '../nn/layer';
 import type { SGD } from '../train/sgd';
-import { describe, isTypedArray } from '../validate';
+import { isTypedArray } from '../validate';
+import { describeJson } from './describe-json';
 import { type NamedArray, readSafetensors, writeSafetensors } from './safetensors';
 
 /** Identifies our checkpoints and their layout version. */
@@ -145,7 +146,9 @@ function metadataObject(file: string, key: string, text: string): Record<string,
     throw new FormatError(`${file}: metadata '${key}' is not JSON (${(error as Error).message})`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new FormatError(`${file}: metadata '${key}' is ${describe(value)}, not a JSON object`);
+    throw new FormatError(
+      `${file}: metadata '${key}' is ${describeJson(value)}, not a JSON object`,
+    );
   }
   return value as Record<string, unknown>;
 }
