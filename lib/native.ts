@@ -297,11 +297,16 @@ export function packageRoot(): string {
 }
 
 /**
- * The addon's file: a build from source (build/Release, by `npm run build` or an install that
- * compiled) when there is one, else the binary shipped in the package (scripts/prebuild.js puts
- * it in prebuilds/<platform>-<arch>/, and the install step keeps it when it loads).
+/**
+ * The addon's file: `ALEXNET_NATIVE_PATH` when set (scripts/test-asan.js points it at the build
+ * with AddressSanitizer), else a build from source (build/Release, by `npm run build` or an
+ * install that compiled) when there is one, else the binary shipped in the package
+ * (scripts/prebuild.js puts it in prebuilds/<platform>-<arch>/, and the install step keeps it
+ * when it loads).
  */
 export function addonFile(): string {
+  const chosen = process.env.ALEXNET_NATIVE_PATH;
+  if (chosen) return path.resolve(chosen);
   const built = path.join(packageRoot(), 'build', 'Release', 'alexnet_native.node');
   const platform = `${process.platform}-${process.arch}`;
   const prebuilt = path.join(packageRoot(), 'prebuilds', platform, 'alexnet_native.node');

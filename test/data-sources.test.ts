@@ -84,6 +84,17 @@ describe('layouts', () => {
     expect(readImageList(path.join(dir, 'list.txt')).classes).toEqual(['0', '1', '2']);
   });
 
+  test('without classes.txt a label beyond the number of images is an error naming its line', () => {
+    const file = path.join(tmp(), 'train.txt');
+    fs.writeFileSync(file, 'a.jpg 0\nb.jpg 2147483647\nc.jpg 1\n');
+    expect(() => readImageList(file)).toThrow(FormatError);
+    expect(() => readImageList(file)).toThrow(
+      `${file}:2: label 2147483647 makes 2147483648 classes but the list has 3 images`,
+    );
+    fs.writeFileSync(file, 'a.jpg 0\nb.jpg 2\nc.jpg 1\n');
+    expect(readImageList(file).classes).toEqual(['0', '1', '2']);
+  });
+
   test('a list line that does not parse names the file and line', () => {
     const dir = tmp();
     const file = path.join(dir, 'train.txt');

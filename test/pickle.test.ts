@@ -144,4 +144,31 @@ describe('unpickle', () => {
       'numpy float32 array of shape (3) needs 12 bytes of data but has 8',
     );
   });
+
+  test('tuples nested past 100 levels are an error, not a stack overflow', () => {
+    const nested = (depth: number) => stream('\x80\x02N', '\x85'.repeat(depth), '.');
+    let value = unpickle(nested(100), 'deep.pkl');
+    for (let level = 0; level < 100; ++level) value = (value as readonly PickleValue[])[0];
+    expect(value).toBeNull();
+    expect(() => unpickle(nested(101), 'deep.pkl')).toThrow(
+      'Invalid pickle in deep.pkl: tuples nested over 100 deep (at byte 103)',
+    );
+  });
+
+  test('a memoized tuple appended many times is the same value each time', () => {
+    // EMPTY_LIST, MARK, 1000 NONE, TUPLE, BINPUT 0, APPEND, then 999 x (BINGET 0, APPEND).
+    const bytes = stream(
+      '\x80\x02](',
+      'N'.repeat(1000),
+      't',
+      [0x71, 0],
+      'a',
+      'h\x00a'.repeat(999),
+      '.',
+    );
+    const list = unpickle(bytes, 'wide.pkl') as readonly PickleValue[];
+    expect(list).toHaveLength(1000);
+    expect(list[0]).toHaveLength(1000);
+    expect(new Set(list).size).toBe(1);
+  });
 });

@@ -169,6 +169,7 @@ export function readImageList(file: string, classes?: readonly string[]): ImageL
   const classFile = path.join(dir, 'classes.txt');
   const names = classes ?? (fs.existsSync(classFile) ? readClassNames(classFile) : undefined);
   const items: LabelledImage[] = [];
+  let largest = { label: -1, line: 0 };
   text.split(/\r?\n/).forEach((raw, index) => {
     const line = raw.trim();
     if (line === '') return;
@@ -185,10 +186,21 @@ export function readImageList(file: string, classes?: readonly string[]): ImageL
           `(${names.join(', ')})`,
       );
     }
+    if (label > largest.label) largest = { label, line: index + 1 };
     items.push({ file: path.resolve(dir, match[1]), label });
   });
   if (items.length === 0) throw new AlexNetError(`${file}: the list has no images`);
-  const count = names?.length ?? Math.max(...items.map((i) => i.label)) + 1;
+  // Without class names, the labels say how many classes there are; a label beyond the number
+  // of images leaves some class without any (and a label like 4294967295 would otherwise make
+  // billions of names).
+  if (!names && largest.label >= items.length) {
+    throw new FormatError(
+      `${file}:${largest.line}: label ${largest.label} makes ${largest.label + 1} classes but the ` +
+        `list has ${items.length} images, so some class has none; number the classes from 0 ` +
+        'without gaps, or name them in classes.txt beside the list',
+    );
+  }
+  const count = names?.length ?? largest.label + 1;
   return {
     items,
     classes: names ? [...names] : Array.from({ length: count }, (_, i) => String(i)),

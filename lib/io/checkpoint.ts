@@ -8,11 +8,12 @@
 
 import type { Normalisation } from '../data/dataset';
 import type { ResizeSetting } from '../data/resize';
-import { AlexNetError } from '../errors';
+import { AlexNetError, FormatError } from '../errors';
 import type { Architecture, Preset } from '../nn/architecture';
 import type { Param } from '../nn/layer';
 import type { SGD } from '../train/sgd';
 import { isTypedArray } from '../validate';
+import { describeJson } from './describe-json';
 import { type NamedArray, readSafetensors, writeSafetensors } from './safetensors';
 
 /** Identifies our checkpoints and their layout version. */
@@ -127,11 +128,29 @@ export async function readCheckpoint(file: string): Promise<Checkpoint> {
   }
   return {
     file,
-    model: JSON.parse(metadata.model),
-    training: metadata.training ? JSON.parse(metadata.training) : undefined,
+    model: metadataObject(file, 'model', metadata.model) as unknown as ModelConfig,
+    training: metadata.training
+      ? (metadataObject(file, 'training', metadata.training) as unknown as TrainingState)
+      : undefined,
     weights,
     momentum,
   };
+}
+
+/** A metadata entry's JSON text as an object, or a FormatError naming the file and the entry. */
+function metadataObject(file: string, key: string, text: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new FormatError(`${file}: metadata '${key}' is not JSON (${(error as Error).message})`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new FormatError(
+      `${file}: metadata '${key}' is ${describeJson(value)}, not a JSON object`,
+    );
+  }
+  return value as Record<string, unknown>;
 }
 
 /**

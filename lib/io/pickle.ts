@@ -163,6 +163,9 @@ const OPCODE_NAMES: Record<number, string> = {
   152: 'READONLY_BUFFER',
 };
 
+/** numpy's pickles nest tuples three levels deep (array state, shape); 100 is plenty. */
+const MAX_TUPLE_DEPTH = 100;
+
 const latin1 = new TextDecoder('latin1');
 const hostIsLittleEndian = endianness() === 'LE';
 const utf8 = new TextDecoder('utf-8');
@@ -182,6 +185,10 @@ class Unpickler {
   private readonly stack: Item[] = [];
   private readonly marks: number[] = [];
   private readonly memo = new Map<number, Item>();
+  /** How deeply each tuple nests tuples (1 for a tuple of plain values). */
+  private readonly tupleDepth = new WeakMap<readonly Item[], number>();
+  /** Each tuple as a value, made once: a memoized tuple may be appended many times. */
+  private readonly tupleValues = new WeakMap<readonly Item[], PickleValue>();
   private readonly view: DataView;
   /** Where the opcode being executed starts, for error messages. */
   private at = 0;
@@ -284,15 +291,15 @@ class Unpickler {
         this.push(utf8.decode(this.slice(this.u8())));
         break;
       case 0x29:
-        this.push(Object.freeze([]));
+        this.push(this.tuple([]));
         break;
       case 0x74:
-        this.push(Object.freeze(this.popMark()));
+        this.push(this.tuple(this.popMark()));
         break;
       case 0x85:
       case 0x86:
       case 0x87:
-        this.push(Object.freeze(this.popN(op - 0x84)));
+        this.push(this.tuple(this.popN(op - 0x84)));
         break;
       case 0x5d:
         this.push([]);
@@ -460,9 +467,30 @@ class Unpickler {
     this.push(item);
   }
 
+  /**
+   * A tuple of `items`, refused past MAX_TUPLE_DEPTH levels of nesting: `value` recurses once
+   * per level, and a few bytes per level would otherwise overflow the stack.
+   */
+  private tuple(items: Item[]): readonly Item[] {
+    let depth = 1;
+    for (const item of items) {
+      if (isTuple(item)) depth = Math.max(depth, 1 + (this.tupleDepth.get(item) ?? 1));
+    }
+    if (depth > MAX_TUPLE_DEPTH) throw this.error(`tuples nested over ${MAX_TUPLE_DEPTH} deep`);
+    const tuple = Object.freeze(items);
+    this.tupleDepth.set(tuple, depth);
+    return tuple;
+  }
+
   /** An item as a finished value: a dtype, global or unbuilt array cannot be one. */
   private value(item: Item, where: string): PickleValue {
-    if (isTuple(item)) return Object.freeze(item.map((element) => this.value(element, where)));
+    if (isTuple(item)) {
+      const done = this.tupleValues.get(item);
+      if (done) return done;
+      const value = Object.freeze(item.map((element) => this.value(element, where)));
+      this.tupleValues.set(item, value);
+      return value;
+    }
     if (item instanceof ArrayBuilder) {
       if (!item.built) throw this.error(`${where} holds a numpy array that was never built`);
       return item.built;

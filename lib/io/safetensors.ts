@@ -18,6 +18,7 @@ import { endianness } from 'node:os';
 import { FormatError, ShapeError } from '../errors';
 import { describe, fail, integer, isTypedArray } from '../validate';
 import { writeFileAtomic } from './atomic';
+import { describeJson } from './describe-json';
 
 /** A tensor's values in row-major order and its shape ([] for a scalar). */
 export interface NamedArray {
@@ -253,7 +254,7 @@ function parseHeader(
     throw invalid(file, `the header is not JSON (${(error as Error).message})`);
   }
   if (typeof header !== 'object' || header === null || Array.isArray(header)) {
-    throw invalid(file, `the header is ${describe(header)}, not a JSON object`);
+    throw invalid(file, `the header is ${describeJson(header)}, not a JSON object`);
   }
   const entries: TensorEntry[] = [];
   let metadata: Record<string, string> = {};
@@ -267,11 +268,11 @@ function parseHeader(
 
 function parseMetadata(file: string, value: unknown): Record<string, string> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw invalid(file, `__metadata__ is ${describe(value)}, not an object of strings`);
+    throw invalid(file, `__metadata__ is ${describeJson(value)}, not an object of strings`);
   }
   for (const [key, item] of Object.entries(value)) {
     if (typeof item !== 'string') {
-      throw invalid(file, `__metadata__ '${key}' is ${describe(item)}, not a string`);
+      throw invalid(file, `__metadata__ '${key}' is ${describeJson(item)}, not a string`);
     }
   }
   return Object.fromEntries(Object.entries(value));
@@ -280,18 +281,18 @@ function parseMetadata(file: string, value: unknown): Record<string, string> {
 function parseEntry(file: string, name: string, value: unknown): TensorEntry {
   const where = `tensor '${name}'`;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw invalid(file, `${where} is ${describe(value)}, not an object`);
+    throw invalid(file, `${where} is ${describeJson(value)}, not an object`);
   }
   const { dtype, shape, data_offsets: offsets } = value as Record<string, unknown>;
   if (typeof dtype !== 'string' || !Object.hasOwn(dtypes, dtype)) {
     throw invalid(
       file,
-      `${where} has unsupported dtype ${describe(dtype)} (supported: ${Object.keys(dtypes).join(', ')})`,
+      `${where} has unsupported dtype ${describeJson(dtype)} (supported: ${Object.keys(dtypes).join(', ')})`,
     );
   }
   const isCount = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
   if (!Array.isArray(shape) || !shape.every(isCount)) {
-    throw invalid(file, `${where} has shape ${describe(shape)}, not an array of sizes`);
+    throw invalid(file, `${where} has shape ${describeJson(shape)}, not an array of sizes`);
   }
   if (
     !Array.isArray(offsets) ||
@@ -299,14 +300,14 @@ function parseEntry(file: string, name: string, value: unknown): TensorEntry {
     !offsets.every(isCount) ||
     offsets[0] > offsets[1]
   ) {
-    throw invalid(file, `${where} has data_offsets ${describe(offsets)}, not [begin, end]`);
+    throw invalid(file, `${where} has data_offsets ${describeJson(offsets)}, not [begin, end]`);
   }
   const [begin, end] = offsets as [number, number];
   const bytes = elementCount(shape) * dtypes[dtype as Dtype].bytes;
   if (bytes !== end - begin) {
     throw invalid(
       file,
-      `${where} of shape ${describe(shape)} and dtype ${dtype} needs ${bytes} bytes ` +
+      `${where} of shape ${describeJson(shape)} and dtype ${dtype} needs ${bytes} bytes ` +
         `but its data_offsets [${begin}, ${end}] span ${end - begin}`,
     );
   }
