@@ -68,6 +68,25 @@ export interface NativeAddon {
   flushSync(): void;
   /** Bytes of host memory held by tensors now, in every thread (freed memory after its ops ran). */
   hostMemory(): number;
+  /**
+   * The two passes of lib/data/resize.ts over an HWC RGB image into `out`, at once on the calling
+   * thread (host memory only). Each axis: start, count and weights (taps per output) of its taps.
+   */
+  resampleRgb(
+    src: Uint8Array,
+    width: number,
+    hStart: Int32Array,
+    hCount: Int32Array,
+    hWeights: Float64Array,
+    hTaps: number,
+    outWidth: number,
+    vStart: Int32Array,
+    vCount: Int32Array,
+    vWeights: Float64Array,
+    vTaps: number,
+    outHeight: number,
+    out: Uint8Array,
+  ): void;
   /** Backends compiled into this build, e.g. ['cpu'] or ['cpu', 'cuda']. */
   backends: string[];
   cpuThreads: number;

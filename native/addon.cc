@@ -34,6 +34,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterLrn(env, exports);
   RegisterPool(env, exports);
   RegisterDevices(env, exports);
+  RegisterResize(env, exports);
 #if defined(ALEXNET_WITH_MPI)
   RegisterMpi(env, exports);
 #endif

@@ -10,12 +10,17 @@
  *
  * The two passes are separable (rows, then columns) and keep their intermediate in float64,
  * rounding once at the end; Pillow rounds to 8 bits after each pass, so the two agree within one
- * level. Two policies: `stretch` maps the whole image onto size x size, ignoring its aspect ratio
+ * level. They run natively (native/cpu/resize.cc: 1.35 ms instead of 4.85 ms in TypeScript for a
+ * 500 x 375 photo to 256 x 256, with the same pixels), since with sharp decoding the resize had
+ * become two thirds of a cache build's CPU time.
+ *
+ * Two policies: `stretch` maps the whole image onto size x size, ignoring its aspect ratio
  * (Caffe's ImageNet preprocessing and the tutorial); `shorter` scales the shorter side to `size`,
  * keeping the aspect ratio, and keeps the centre size x size window (computing only that window).
  */
 
 import { ArgumentError } from '../errors';
+import { native } from '../native';
 import { integer } from '../validate';
 import type { RgbImage } from './decode';
 
@@ -89,50 +94,24 @@ function resampleWindow(
   outWidth: number,
   outHeight: number,
 ): RgbImage {
-  const { data, width } = image;
-  const h = axisTaps(width, targetWidth, x0, outWidth);
+  const h = axisTaps(image.width, targetWidth, x0, outWidth);
   const v = axisTaps(image.height, targetHeight, y0, outHeight);
-  // Only the input rows some output row reads go through the horizontal pass.
-  const firstRow = v.start[0];
-  const lastRow = v.start[outHeight - 1] + v.count[outHeight - 1];
-  const rowLength = outWidth * 3;
-  const rows = new Float64Array((lastRow - firstRow) * rowLength);
-  for (let y = firstRow; y < lastRow; ++y) {
-    const src = y * width * 3;
-    const dst = (y - firstRow) * rowLength;
-    for (let x = 0; x < outWidth; ++x) {
-      const base = x * h.taps;
-      let r = 0;
-      let g = 0;
-      let b = 0;
-      let p = src + h.start[x] * 3;
-      for (let k = 0, n = h.count[x]; k < n; ++k, p += 3) {
-        const w = h.weights[base + k];
-        r += w * data[p];
-        g += w * data[p + 1];
-        b += w * data[p + 2];
-      }
-      rows[dst + 3 * x] = r;
-      rows[dst + 3 * x + 1] = g;
-      rows[dst + 3 * x + 2] = b;
-    }
-  }
-  const out = new Uint8Array(outHeight * rowLength);
-  const acc = new Float64Array(rowLength);
-  for (let y = 0; y < outHeight; ++y) {
-    acc.fill(0);
-    const base = y * v.taps;
-    for (let k = 0, n = v.count[y]; k < n; ++k) {
-      const w = v.weights[base + k];
-      const row = (v.start[y] + k - firstRow) * rowLength;
-      for (let j = 0; j < rowLength; ++j) acc[j] += w * rows[row + j];
-    }
-    const dst = y * rowLength;
-    for (let j = 0; j < rowLength; ++j) {
-      // The weights are non-negative and sum to one, so only float rounding can leave [0, 255].
-      out[dst + j] = Math.min(255, Math.max(0, Math.round(acc[j])));
-    }
-  }
+  const out = new Uint8Array(outHeight * outWidth * 3);
+  native.resampleRgb(
+    image.data,
+    image.width,
+    h.start,
+    h.count,
+    h.weights,
+    h.taps,
+    outWidth,
+    v.start,
+    v.count,
+    v.weights,
+    v.taps,
+    outHeight,
+    out,
+  );
   return { data: out, width: outWidth, height: outHeight };
 }
 

@@ -18,6 +18,7 @@ void RegisterRelu(Napi::Env env, Napi::Object exports);
 void RegisterLrn(Napi::Env env, Napi::Object exports);
 void RegisterPool(Napi::Env env, Napi::Object exports);
 void RegisterDevices(Napi::Env env, Napi::Object exports);
+void RegisterResize(Napi::Env env, Napi::Object exports);
 // Only when the CUDA backend is built (ALEXNET_WITH_CUDA).
 void RegisterNccl(Napi::Env env, Napi::Object exports);
 // Only when the MPI backend is built (ALEXNET_WITH_MPI).
