@@ -8,8 +8,10 @@
 #   3. runs the GPU suite (every op against the CPU backend, the small AlexNet against PyTorch),
 #      and the NCCL check (scripts/device/nccl-check.ts: known tensors, a data-parallel step equal
 #      to the local one); NCCL missing on the machine is reported, not a failure;
-#   4. runs the benchmark, PyTorch then ours, on the bvlc AlexNet at batch 128;
-#   5. writes the logs and figures.json to the output folder and prints a short table last.
+#   4. loads the npm package's prebuilt binary, when pack.sh brought it, and checks it against the
+#      CPU with the wheels' cuDNN and cuBLAS (prebuilt-check.ts);
+#   5. runs the benchmark, PyTorch then ours, on the bvlc AlexNet at batch 128;
+#   6. writes the logs and figures.json to the output folder and prints a short table last.
 # Usage: bash scripts/device/check.sh [output folder, default $OUT or .device/out]
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -90,6 +92,20 @@ if grep -q "checking the NCCL declarations" "$out/cmake.log"; then
     status=1
   fi
 fi
+
+step "prebuilt binary"
+prebuilt_result="not run (no .device/prebuilt: npm run build:prebuilt before pack.sh)"
+if [ -f .device/prebuilt/alexnet_native.node ]; then
+  ALEXNET_NATIVE_PATH="$root/.device/prebuilt/alexnet_native.node" \
+    node .device/dist/scripts/device/prebuilt-check.js > "$out/prebuilt-check.log" 2>&1
+  case $? in
+    0) prebuilt_result="passed" ;;
+    2) prebuilt_result="not run ($(tail -1 "$out/prebuilt-check.log"))" ;;
+    *) prebuilt_result="FAILED (prebuilt-check.log)"; status=1 ;;
+  esac
+  cat "$out/prebuilt-check.log"
+fi
+echo "prebuilt check: $prebuilt_result" | tee -a "$out/check.log"
 
 step "benchmark: PyTorch"
 # The same cuDNN workspace limit on both sides (gpu-bench.ts explains the measurement).

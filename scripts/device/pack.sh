@@ -22,6 +22,11 @@ done
 mkdir -p "$out/dist/test/fixtures"
 cp -R test/fixtures/small_alexnet "$out/dist/test/fixtures/small_alexnet"
 
+# The npm package's prebuilt binary (npm run build:prebuilt), checked there without a build.
+if [ -f prebuilds/linux-x64/alexnet_native.node ]; then
+  mkdir -p "$out/prebuilt" && cp prebuilds/linux-x64/alexnet_native.node "$out/prebuilt/"
+fi
+
 size=$(du -sm "$out" | cut -f1)
 echo "pack: .device/ holds ${size} MB (node $(node --version))"
 if [ "$size" -gt 60 ]; then
