@@ -79,6 +79,12 @@ const FLAGS: Flags = {
     default: '20mb',
     placeholder: 'size',
   },
+  'max-queue': {
+    type: 'string',
+    description: 'images in progress at most; more are answered 503 (bounds memory)',
+    default: '64',
+    placeholder: 'n',
+  },
   'ten-crop': {
     type: 'boolean',
     description: 'average over the ten crops (slower, a little more accurate)',
@@ -134,6 +140,7 @@ export async function serve(argv: string[]): Promise<{ server: ClassifierServer;
     maxBatch: args.number('max-batch', positiveInt, 'positive integer')!,
     maxDelayMs: args.number('max-delay-ms', nonNegativeInt, 'non-negative integer')!,
     maxBodyBytes: byteSize('max-body', args.string('max-body')!),
+    maxQueue: args.number('max-queue', positiveInt, 'positive integer')!,
     tenCrop: args.flag('ten-crop'),
     workers: args.number('workers', nonNegativeInt, 'non-negative integer'),
     model: path.basename(file),

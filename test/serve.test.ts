@@ -216,6 +216,29 @@ describe('npm run serve: the inference server', () => {
     );
   });
 
+  test('past --max-queue images in progress, a request is answered 503 at once', async () => {
+    // A second server whose batches wait 1 s: the first two requests are still in progress
+    // when the third arrives.
+    const small = await ClassifierServer.start(model, {
+      port: 0,
+      maxQueue: 2,
+      maxDelayMs: 1000,
+      workers: 0,
+    });
+    try {
+      const waiting = [1, 2].map((seed) => post(small.url, pngBytes(80, 80, seed)));
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const refused = await post(small.url, pngBytes(80, 80, 3));
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get('retry-after')).toBe('1');
+      expect(refused.body.error).toBe('2 images are in progress, the most allowed');
+      expect((await Promise.all(waiting)).map((a) => a.status)).toEqual([200, 200]);
+      expect((await post(small.url, pngBytes(80, 80, 4))).status).toBe(200);
+    } finally {
+      await small.close();
+    }
+  });
+
   test('a port in use is a one-line error naming it', async () => {
     await expect(ClassifierServer.start(model, { port: server.port, workers: 0 })).rejects.toThrow(
       `Cannot listen on 127.0.0.1:${server.port}: EADDRINUSE`,

@@ -40,6 +40,7 @@ export type ErrorKind =
   | 'body_too_large'
   | 'unsupported_media'
   | 'unprocessable_image'
+  | 'overloaded'
   | 'internal';
 
 function sample(name: string, labels: Record<string, string>, value: number): string {

@@ -30,6 +30,11 @@ export interface ServeOptions extends DecodeOptions {
   maxDelayMs?: number;
   /** Largest request body, in bytes; a larger one is refused with 413. @default 20 MiB */
   maxBodyBytes?: number;
+  /**
+   * Classify requests in progress (uploading, decoding or waiting for a batch) at most; one more
+   * is answered 503 at once, which bounds memory at about maxQueue x maxBodyBytes. @default 64
+   */
+  maxQueue?: number;
   /** Average over the ten crops (as classify's tenCrop). @default false */
   tenCrop?: boolean;
   /** Threads decoding uploads. @default one per core */
@@ -74,6 +79,9 @@ export class ClassifierServer {
   private readonly classifier: ResizedClassifier;
   private readonly batcher: DynamicBatcher<Uint8Array, ClassScore[]>;
   private readonly maxBodyBytes: number;
+  private readonly maxQueue: number;
+  /** Classify requests in progress. */
+  private queued = 0;
   /** How uploads are decoded (the decoder chosen, the pixel limit). */
   readonly decode: DecodeSettings;
   private readonly model: string;
@@ -88,6 +96,7 @@ export class ClassifierServer {
     const top = integer('top', options.top ?? Math.min(5, classes), 1, classes);
     const tenCrop = boolean('tenCrop', options.tenCrop ?? false);
     this.maxBodyBytes = integer('maxBodyBytes', options.maxBodyBytes ?? 20 * MIB, 1);
+    this.maxQueue = integer('maxQueue', options.maxQueue ?? 64, 1);
     this.decode = decodeSettings(options);
     const model = options.model ?? 'alexnet';
     if (typeof model !== 'string') fail('string', 'model', model);
@@ -188,7 +197,9 @@ export class ClassifierServer {
           ? error
           : new HttpError(500, 'internal', (error as Error)?.message ?? String(error));
       this.metrics.failed(failure.kind);
-      if (failure.status === 413) res.setHeader('Connection', 'close');
+      // Neither body is read: closing the connection spares reading it to reuse the connection.
+      if (failure.status === 413 || failure.status === 503) res.setHeader('Connection', 'close');
+      if (failure.status === 503) res.setHeader('Retry-After', '1');
       sendJson(res, failure.status, { error: failure.message });
       this.metrics.answered(route, failure.status, elapsedMs(started) / 1000);
     }
@@ -196,6 +207,22 @@ export class ClassifierServer {
 
   /** Reads the request's image, decodes it on a worker, and waits for its batch. */
   private async classify(req: http.IncomingMessage): Promise<ClassScore[]> {
+    if (this.queued >= this.maxQueue) {
+      throw new HttpError(
+        503,
+        'overloaded',
+        `${this.queued} images are in progress, the most allowed`,
+      );
+    }
+    this.queued += 1;
+    try {
+      return await this.classifyQueued(req);
+    } finally {
+      this.queued -= 1;
+    }
+  }
+
+  private async classifyQueued(req: http.IncomingMessage): Promise<ClassScore[]> {
     const body = await readBody(req, this.maxBodyBytes);
     const { bytes, name } = uploadedImage(req.headers['content-type'], body);
     const { size, policy } = this.net.resize;
