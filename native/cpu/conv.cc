@@ -166,6 +166,23 @@ void MatrixToImages(const ConvShape& s, const Layout& l, int64_t count, const fl
   });
 }
 
+// Calls gemm(g) for every group. With a group or more per thread, each thread takes whole
+// groups (its Sgemm then runs on that thread alone) instead of splitting every group's GEMM
+// between the threads, which left each thread too little of conv4's and conv5's 192- and
+// 128-row, 169-column GEMMs to amortise its packing. On 2 AVX-512 threads (bench ops,
+// 2026-12-01), forward at batch 1: conv2 4.4 -> 2.7 ms, conv4 3.2 -> 1.6, conv5 2.8 -> 1.2; at
+// batch 16: conv2 70 -> 46 ms, conv5 27 -> 19.
+template <typename Gemm>
+void ForEachGroup(int groups, const Gemm& gemm) {
+  if (groups < ThreadCount()) {
+    for (int g = 0; g < groups; ++g) gemm(g);
+    return;
+  }
+  ParallelFor(groups, 1, [&](int64_t g0, int64_t g1) {
+    for (int64_t g = g0; g < g1; ++g) gemm(static_cast<int>(g));
+  });
+}
+
 }  // namespace
 
 int64_t ConvScratchSize(const ConvShape& shape) {
@@ -185,23 +202,11 @@ void ConvForward(const ConvShape& s, const float* x, const float* w, float* y, f
     Im2Col(s, l, x + n0 * l.image_in, count, col);
     // One image's (k, positions) output already is the GEMM's layout.
     float* out = count == 1 ? y + n0 * l.image_out : scratch + l.col_rows * l.chunk * l.positions;
-    auto multiply = [&](int g) {
+    ForEachGroup(s.groups, [&](int g) {
       Sgemm(false, false, kg, static_cast<int>(columns), static_cast<int>(l.group_rows), 1.0f,
             w + g * kg * l.group_rows, l.group_rows, col + g * l.group_rows * columns, columns,
             0.0f, out + g * kg * columns, columns);
-    };
-    // With a group or more per thread, each thread multiplies whole groups (its Sgemm then runs
-    // on that thread alone) instead of splitting every group's GEMM between the threads, which
-    // left each thread too little of conv4's and conv5's 192- and 128-row, 169-column GEMMs to
-    // amortise its packing. On 2 AVX-512 threads (bench ops, 2026-12-01), batch 1: conv2 4.4 ->
-    // 2.7 ms, conv4 3.2 -> 1.6, conv5 2.8 -> 1.2; batch 16: conv2 70 -> 46 ms, conv5 27 -> 19.
-    if (s.groups >= ThreadCount()) {
-      ParallelFor(s.groups, 1, [&](int64_t g0, int64_t g1) {
-        for (int64_t g = g0; g < g1; ++g) multiply(static_cast<int>(g));
-      });
-    } else {
-      for (int g = 0; g < s.groups; ++g) multiply(g);
-    }
+    });
     if (count > 1) MatrixToImages(s, l, count, out, y + n0 * l.image_out);
   }
 }
@@ -220,11 +225,11 @@ void ConvBackwardData(const ConvShape& s, const float* w, const float* dy, float
       ImagesToMatrix(s, l, count, grad, matrix);
       grad = matrix;
     }
-    for (int g = 0; g < s.groups; ++g) {
+    ForEachGroup(s.groups, [&](int g) {
       Sgemm(true, false, static_cast<int>(l.group_rows), static_cast<int>(columns), kg, 1.0f,
             w + g * kg * l.group_rows, l.group_rows, grad + g * kg * columns, columns, 0.0f,
             col + g * l.group_rows * columns, columns);
-    }
+    });
     Col2Im(s, l, col, count, dx + n0 * l.image_in);
   }
 }
@@ -245,11 +250,11 @@ void ConvBackwardFilter(const ConvShape& s, const float* x, const float* dy, flo
       grad = matrix;
     }
     // dW_g = dy_g col_gᵀ; the first chunk overwrites dw, the others add to it.
-    for (int g = 0; g < s.groups; ++g) {
+    ForEachGroup(s.groups, [&](int g) {
       Sgemm(false, true, kg, static_cast<int>(l.group_rows), static_cast<int>(columns), 1.0f,
             grad + g * kg * columns, columns, col + g * l.group_rows * columns, columns,
             n0 == 0 ? 0.0f : 1.0f, dw + g * kg * l.group_rows, l.group_rows);
-    }
+    });
   }
 }
 
