@@ -15,8 +15,7 @@ import { flush } from '../../lib/queue';
 import { Rng } from '../../lib/random';
 import { Tensor } from '../../lib/tensor';
 import { SGD } from '../../lib/train/sgd';
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[values.length >> 1];
+import { median } from './timing';
 
 async function seconds(reps: number, body: () => Promise<void>): Promise<number> {
   await body();

@@ -36,6 +36,7 @@ import { Rng } from '../../lib/random';
 import { Tensor } from '../../lib/tensor';
 import { type Flags, parseFlags } from '../cli';
 import { agreementImages, decoderAgreement } from './decoder-agreement';
+import { median } from './timing';
 
 const USAGE = `Usage: npm run bench -- data [options]
 
@@ -130,9 +131,8 @@ async function decodeAlone(files: string[], names: DecoderName[]): Promise<strin
         await decodeImageAsync(bytes[i], files[i], { decoder });
       rates.push(bytes.length / seconds(start));
     }
-    const sorted = rates.sort((a, b) => a - b);
     rows.push(
-      `| JPEG decode alone, ${decoder}, one image at a time | ${sorted[2].toFixed(0)} | ${sorted[4].toFixed(0)} | ${((5 * bytes.length) / cpuSeconds(cpu)).toFixed(0)} |`,
+      `| JPEG decode alone, ${decoder}, one image at a time | ${median(rates).toFixed(0)} | ${Math.max(...rates).toFixed(0)} | ${((5 * bytes.length) / cpuSeconds(cpu)).toFixed(0)} |`,
     );
   }
   return rows;
