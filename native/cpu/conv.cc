@@ -1,7 +1,9 @@
 #include "cpu/conv.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "cpu/gemm.h"
 #include "cpu/thread_pool.h"
@@ -54,37 +56,31 @@ void ValidRange(int size, int out, int stride, int pad, int offset, int* lo, int
   *hi = std::max(*lo, last < 0 ? 0 : std::min(out, last / stride + 1));
 }
 
-// Writes the kw rows (channel, ki, 0..kw) of one image's im2col block: row (ki, kj) holds, for
-// every output position, the input pixel that filter tap (ki, kj) multiplies there. `col` is
-// the row for kj = 0; rows are `ld` floats apart.
-void Im2ColRows(const ConvShape& s, const float* plane, int ki, float* col, int64_t ld) {
+// Writes row (ki, kj) of one channel's im2col block: for every output position, the input pixel
+// that filter tap (ki, kj) multiplies there (0 where it reads the padding).
+void Im2ColRow(const ConvShape& s, const float* plane, int ki, int kj, float* row) {
   const int oh = s.out_h();
   const int ow = s.out_w();
-  int i0, i1;
+  int i0, i1, j0, j1;
   ValidRange(s.h, oh, s.stride_h, s.pad_h, ki, &i0, &i1);
-  for (int kj = 0; kj < s.kw; ++kj) {
-    float* row = col + kj * ld;
-    int j0, j1;
-    ValidRange(s.w, ow, s.stride_w, s.pad_w, kj, &j0, &j1);
-    std::fill(row, row + static_cast<int64_t>(i0) * ow, 0.0f);
-    for (int oi = i0; oi < i1; ++oi) {
-      float* dst = row + static_cast<int64_t>(oi) * ow;
-      const float* src = plane + static_cast<int64_t>(oi * s.stride_h - s.pad_h + ki) * s.w;
-      const int64_t base = kj - s.pad_w;
-      std::fill(dst, dst + j0, 0.0f);
-      if (s.stride_w == 1) {
-        std::memcpy(dst + j0, src + base + j0, sizeof(float) * (j1 - j0));
-      } else {
-        for (int oj = j0; oj < j1; ++oj)
-          dst[oj] = src[base + static_cast<int64_t>(oj) * s.stride_w];
-      }
-      std::fill(dst + j1, dst + ow, 0.0f);
+  ValidRange(s.w, ow, s.stride_w, s.pad_w, kj, &j0, &j1);
+  std::fill(row, row + static_cast<int64_t>(i0) * ow, 0.0f);
+  for (int oi = i0; oi < i1; ++oi) {
+    float* dst = row + static_cast<int64_t>(oi) * ow;
+    const float* src = plane + static_cast<int64_t>(oi * s.stride_h - s.pad_h + ki) * s.w;
+    const int64_t base = kj - s.pad_w;
+    std::fill(dst, dst + j0, 0.0f);
+    if (s.stride_w == 1) {
+      std::memcpy(dst + j0, src + base + j0, sizeof(float) * (j1 - j0));
+    } else {
+      for (int oj = j0; oj < j1; ++oj) dst[oj] = src[base + static_cast<int64_t>(oj) * s.stride_w];
     }
-    std::fill(row + static_cast<int64_t>(i1) * ow, row + static_cast<int64_t>(oh) * ow, 0.0f);
+    std::fill(dst + j1, dst + ow, 0.0f);
   }
+  std::fill(row + static_cast<int64_t>(i1) * ow, row + static_cast<int64_t>(oh) * ow, 0.0f);
 }
 
-// The adjoint of Im2ColRows over a whole channel: overwrites `plane` with the sum, over every
+// The adjoint of Im2ColRow over a whole channel: overwrites `plane` with the sum, over every
 // tap (ki, kj), of the column values that tap read from each pixel.
 void Col2ImPlane(const ConvShape& s, const float* col, int64_t ld, float* plane) {
   const int oh = s.out_h();
@@ -108,20 +104,46 @@ void Col2ImPlane(const ConvShape& s, const float* col, int64_t ld, float* plane)
   }
 }
 
+// Calls row(b, channel, ki, kj) for every im2col row of every one of `count` images, in parallel
+// over (image, channel, ki).
+template <typename Row>
+void ForEachIm2ColRow(const ConvShape& s, const Layout& l, int64_t count, const Row& row) {
+  const int64_t items = count * s.c * s.kh;
+  ParallelFor(items, MinChunk(s.kw * l.positions), [&](int64_t begin, int64_t end) {
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t b = item / (static_cast<int64_t>(s.c) * s.kh);
+      const int channel = static_cast<int>(item / s.kh % s.c);
+      const int ki = static_cast<int>(item % s.kh);
+      for (int kj = 0; kj < s.kw; ++kj) row(b, channel, ki, kj);
+    }
+  });
+}
+
 // im2col of `count` images starting at x: image b fills columns [b * positions, (b+1) *
 // positions) of every row; rows are `ld` = count * positions floats long.
 void Im2Col(const ConvShape& s, const Layout& l, const float* x, int64_t count, float* col) {
   const int64_t ld = count * l.positions;
-  const int64_t items = count * s.c * s.kh;  // one (image, channel, ki) block of kw rows each
-  ParallelFor(items, MinChunk(s.kw * l.positions), [&](int64_t begin, int64_t end) {
-    for (int64_t item = begin; item < end; ++item) {
-      const int64_t b = item / (static_cast<int64_t>(s.c) * s.kh);
-      const int64_t channel = item / s.kh % s.c;
-      const int ki = static_cast<int>(item % s.kh);
-      const float* plane = x + b * l.image_in + channel * s.h * s.w;
-      float* rows = col + (channel * s.kh + ki) * s.kw * ld + b * l.positions;
-      Im2ColRows(s, plane, ki, rows, ld);
-    }
+  ForEachIm2ColRow(s, l, count, [&](int64_t b, int channel, int ki, int kj) {
+    const float* plane = x + b * l.image_in + static_cast<int64_t>(channel) * s.h * s.w;
+    const int64_t r = (static_cast<int64_t>(channel) * s.kh + ki) * s.kw + kj;
+    Im2ColRow(s, plane, ki, kj, col + r * ld + b * l.positions);
+  });
+}
+
+// The same matrix written straight into the GEMM's packed layout, one PackedB per group, each
+// `packed_b.size()` floats after the previous.
+void Im2ColPacked(const ConvShape& s, const Layout& l, const float* x, int64_t count,
+                  const PackedB& packed_b, float* packed) {
+  const int group_channels = s.c / s.groups;
+  ForEachIm2ColRow(s, l, count, [&](int64_t b, int channel, int ki, int kj) {
+    thread_local std::vector<float> row;
+    row.resize(static_cast<size_t>(l.positions));
+    Im2ColRow(s, x + b * l.image_in + static_cast<int64_t>(channel) * s.h * s.w, ki, kj,
+              row.data());
+    const int g = channel / group_channels;
+    const int p = ((channel - g * group_channels) * s.kh + ki) * s.kw + kj;
+    packed_b.WriteRow(packed + g * packed_b.size(), p, static_cast<int>(b * l.positions),
+                      row.data(), static_cast<int>(l.positions));
   });
 }
 
@@ -183,29 +205,49 @@ void ForEachGroup(int groups, const Gemm& gemm) {
   });
 }
 
+// The micro-kernel loads packed B with aligned 64-byte loads, so the forward starts its packed
+// im2col at the first 64-byte boundary of the caller's scratch.
+constexpr int64_t kAlignmentFloats = 64 / sizeof(float);
+
+float* AlignedScratch(float* scratch) {
+  const auto address = reinterpret_cast<uintptr_t>(scratch);
+  return reinterpret_cast<float*>((address + 63) / 64 * 64);
+}
+
+// The forward pass's B operand for `count` images: one group's im2col rows, packed.
+PackedB ForwardPackedB(const Layout& l, int64_t count) {
+  return PackedB(static_cast<int>(l.group_rows), static_cast<int>(count * l.positions));
+}
+
+// Scratch starts with the im2col matrix of a chunk: plain for the backward passes, packed (each
+// group's columns padded to whole strips) for the forward. A chunk of several images also needs
+// its outputs (or output gradients) as one matrix, which follows.
+int64_t MatrixOffset(const ConvShape& s, const Layout& l) {
+  return std::max(l.col_rows * l.chunk * l.positions, s.groups * ForwardPackedB(l, l.chunk).size());
+}
+
 }  // namespace
 
 int64_t ConvScratchSize(const ConvShape& shape) {
   const Layout l = MakeLayout(shape);
-  const int64_t columns = l.chunk * l.positions;
-  // A chunk of several images also needs its outputs (or output gradients) as one matrix.
-  return l.col_rows * columns + (l.chunk > 1 ? shape.k * columns : 0);
+  return kAlignmentFloats + MatrixOffset(shape, l) +
+         (l.chunk > 1 ? shape.k * l.chunk * l.positions : 0);
 }
 
 void ConvForward(const ConvShape& s, const float* x, const float* w, float* y, float* scratch) {
   const Layout l = MakeLayout(s);
   const int kg = s.k / s.groups;
-  float* col = scratch;
+  float* packed = AlignedScratch(scratch);
+  float* matrix = packed + MatrixOffset(s, l);
   for (int64_t n0 = 0; n0 < s.n; n0 += l.chunk) {
     const int64_t count = std::min<int64_t>(l.chunk, s.n - n0);
-    const int64_t columns = count * l.positions;
-    Im2Col(s, l, x + n0 * l.image_in, count, col);
+    const PackedB packed_b = ForwardPackedB(l, count);
+    Im2ColPacked(s, l, x + n0 * l.image_in, count, packed_b, packed);
     // One image's (k, positions) output already is the GEMM's layout.
-    float* out = count == 1 ? y + n0 * l.image_out : scratch + l.col_rows * l.chunk * l.positions;
+    float* out = count == 1 ? y + n0 * l.image_out : matrix;
     ForEachGroup(s.groups, [&](int g) {
-      Sgemm(false, false, kg, static_cast<int>(columns), static_cast<int>(l.group_rows), 1.0f,
-            w + g * kg * l.group_rows, l.group_rows, col + g * l.group_rows * columns, columns,
-            0.0f, out + g * kg * columns, columns);
+      SgemmPackedB(kg, 1.0f, w + g * kg * l.group_rows, l.group_rows, packed_b,
+                   packed + g * packed_b.size(), 0.0f, out + g * kg * packed_b.n(), packed_b.n());
     });
     if (count > 1) MatrixToImages(s, l, count, out, y + n0 * l.image_out);
   }
@@ -221,7 +263,7 @@ void ConvBackwardData(const ConvShape& s, const float* w, const float* dy, float
     const int64_t columns = count * l.positions;
     const float* grad = dy + n0 * l.image_out;
     if (count > 1) {
-      float* matrix = scratch + l.col_rows * l.chunk * l.positions;
+      float* matrix = scratch + MatrixOffset(s, l);
       ImagesToMatrix(s, l, count, grad, matrix);
       grad = matrix;
     }
@@ -245,7 +287,7 @@ void ConvBackwardFilter(const ConvShape& s, const float* x, const float* dy, flo
     Im2Col(s, l, x + n0 * l.image_in, count, col);
     const float* grad = dy + n0 * l.image_out;
     if (count > 1) {
-      float* matrix = scratch + l.col_rows * l.chunk * l.positions;
+      float* matrix = scratch + MatrixOffset(s, l);
       ImagesToMatrix(s, l, count, grad, matrix);
       grad = matrix;
     }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <new>
 #include <string_view>
 
@@ -21,13 +22,18 @@ constexpr int kNc = 3072;
 // Up to this many rows of A, A B^T runs as row dot products (DotKernel) instead of packed GEMM.
 constexpr int kDotMaxRows = 32;
 
+// The best kernel this CPU runs, or a lesser one named by ALEXNET_GEMM_ISA ("avx2" or
+// "generic"): the portable kernels can then be tested and benchmarked on an AVX-512 machine.
 const GemmKernel& SelectKernel() {
+  const char* env = std::getenv("ALEXNET_GEMM_ISA");
+  const std::string_view requested = env == nullptr ? "" : env;
 #if defined(ALEXNET_GEMM_X86)
   __builtin_cpu_init();
-  if (std::getenv("ALEXNET_GEMM_ISA") == nullptr ||
-      std::string_view(std::getenv("ALEXNET_GEMM_ISA")) != "generic") {
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  if (requested == "avx2" && avx2) return gemm_avx2::kKernel;
+  if (requested != "generic" && requested != "avx2") {
     if (__builtin_cpu_supports("avx512f")) return gemm_avx512::kKernel;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return gemm_avx2::kKernel;
+    if (avx2) return gemm_avx2::kKernel;
   }
 #endif
   return gemm_generic::kKernel;
@@ -102,18 +108,21 @@ void PackBStrip(const MatrixView& b, int kc, int j0, int cols, int nr, float* st
   }
 }
 
+void ScaleRows(int64_t rows, int n, float beta, float* c, int64_t ldc) {
+  for (int64_t i = 0; i < rows; ++i) {
+    float* row = c + i * ldc;
+    if (beta == 0.0f) {
+      std::fill(row, row + n, 0.0f);
+    } else {
+      for (int j = 0; j < n; ++j) row[j] *= beta;
+    }
+  }
+}
+
 void ScaleC(int m, int n, float beta, float* c, int64_t ldc) {
   if (beta == 1.0f) return;
-  ParallelFor(m, 16, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i) {
-      float* row = c + i * ldc;
-      if (beta == 0.0f) {
-        std::fill(row, row + n, 0.0f);
-      } else {
-        for (int j = 0; j < n; ++j) row[j] *= beta;
-      }
-    }
-  });
+  ParallelFor(m, 16,
+              [&](int64_t i0, int64_t i1) { ScaleRows(i1 - i0, n, beta, c + i0 * ldc, ldc); });
 }
 
 }  // namespace
@@ -194,6 +203,78 @@ void Sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const f
         });
       }
     }
+  }
+}
+
+PackedB::PackedB(int k, int n) : k_(k), n_(n), nr_(Kernel().nr) {
+  padded_n_ = (n + nr_ - 1) / nr_ * nr_;
+}
+
+void PackedB::WriteRow(float* packed, int p, int j0, const float* values, int count) const {
+  const int pc = p / kKc * kKc;
+  const int64_t strip_floats = static_cast<int64_t>(nr_) * std::min(kKc, k_ - pc);
+  float* row = packed + static_cast<int64_t>(pc) * padded_n_ + static_cast<int64_t>(p - pc) * nr_;
+  const int end = j0 + count;
+  for (int j = j0; j < end;) {
+    const int lane = j % nr_;
+    const int len = std::min(nr_ - lane, end - j);
+    std::memcpy(row + j / nr_ * strip_floats + lane, values + (j - j0), sizeof(float) * len);
+    j += len;
+  }
+  if (end == n_ && n_ < padded_n_) {
+    float* last = row + n_ / nr_ * strip_floats;
+    std::fill(last + n_ % nr_, last + nr_, 0.0f);
+  }
+}
+
+void SgemmPackedB(int m, float alpha, const float* a, int64_t lda, const PackedB& layout,
+                  const float* b_packed, float beta, float* c, int64_t ldc) {
+  const int n = layout.n();
+  const int k = layout.k();
+  if (m <= 0 || n <= 0) return;
+  const GemmKernel& kernel = Kernel();
+  const int mr = kernel.mr;
+  const int nr = kernel.nr;
+  const int m_strips = (m + mr - 1) / mr;
+  const int n_strips = (n + nr - 1) / nr;
+  const int64_t padded_n = static_cast<int64_t>(n_strips) * nr;
+
+  // C's strips [i0, i1) x [j0, j1), on the calling thread: its rows of A are packed into its
+  // own buffer, one KC block at a time, and each B strip is swept over an MC block of them.
+  auto run = [&](int i0, int i1, int j0, int j1) {
+    const int row0 = i0 * mr;
+    const int rows = std::min(m, i1 * mr) - row0;
+    const int col0 = j0 * nr;
+    ScaleRows(rows, std::min(n, j1 * nr) - col0, beta, c + row0 * ldc + col0, ldc);
+    if (k <= 0 || alpha == 0.0f) return;
+    float* a_packed = a_buffer.Reserve(static_cast<size_t>(i1 - i0) * mr * std::min(k, kKc));
+    for (int pc = 0; pc < k; pc += kKc) {
+      const int kc = std::min(kKc, k - pc);
+      PackA(MatrixView{a + row0 * lda + pc, lda, 1}, rows, kc, alpha, mr, a_packed);
+      const float* block = b_packed + pc * padded_n;
+      for (int ib = 0; ib < i1 - i0; ib += kMc / mr) {
+        const int ie = std::min(i1 - i0, ib + kMc / mr);
+        for (int jr = j0; jr < j1; ++jr) {
+          for (int ir = ib; ir < ie; ++ir) {
+            kernel.micro(kc, a_packed + static_cast<int64_t>(ir) * mr * kc,
+                         block + static_cast<int64_t>(jr) * nr * kc,
+                         c + (row0 + ir * mr) * ldc + jr * nr, ldc, std::min(mr, rows - ir * mr),
+                         std::min(nr, n - jr * nr));
+          }
+        }
+      }
+    }
+  };
+  // Split the rows where there are enough for every thread; otherwise the columns, each thread
+  // then packing all of A (few rows).
+  if (m_strips >= ThreadCount()) {
+    ParallelFor(m_strips, 1, [&](int64_t i0, int64_t i1) {
+      run(static_cast<int>(i0), static_cast<int>(i1), 0, n_strips);
+    });
+  } else {
+    ParallelFor(n_strips, 1, [&](int64_t j0, int64_t j1) {
+      run(0, m_strips, static_cast<int>(j0), static_cast<int>(j1));
+    });
   }
 }
 

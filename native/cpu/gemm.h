@@ -14,6 +14,34 @@ namespace alexnet::cpu {
 void Sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a,
            int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
 
+// A k x n B operand stored in the order the micro-kernel reads it: blocks of KC rows, each cut
+// into strips of NR columns (KC x NR floats, row by row), the last strip zero-padded. A caller
+// that builds B itself (the convolution's im2col) writes it here directly, which saves Sgemm's
+// own copy of B, and SgemmPackedB then runs as one parallel region instead of three per block.
+class PackedB {
+ public:
+  PackedB(int k, int n);
+
+  // Floats the packed matrix occupies.
+  int64_t size() const { return static_cast<int64_t>(k_) * padded_n_; }
+
+  // Writes values[0, count) to row p, columns [j0, j0 + count). The writer of column n - 1 also
+  // zeroes the padding after it.
+  void WriteRow(float* packed, int p, int j0, const float* values, int count) const;
+
+  int k() const { return k_; }
+  int n() const { return n_; }
+
+ private:
+  int k_, n_, nr_, padded_n_;
+};
+
+// C = alpha * A * B + beta * C with B already packed (layout describes it) at a 64-byte aligned
+// address, A row-major (m x k), C row-major (m x n). Threads split the rows of A and C, so each
+// packs only its own rows of A.
+void SgemmPackedB(int m, float alpha, const float* a, int64_t lda, const PackedB& layout,
+                  const float* b_packed, float beta, float* c, int64_t ldc);
+
 // The instruction set whose micro-kernel Sgemm uses: "avx512", "avx2" or "generic".
 const char* GemmIsa();
 
