@@ -1,10 +1,11 @@
 /**
  * `npm run bench -- ops`: every op of a bvlc AlexNet training step at its real shape, and the
- * whole evaluation forward pass, timed on our CPU backend and, in the same run, in PyTorch and
- * onnxruntime-node where they are installed. Each PyTorch timing is taken right after ours of
- * the same op, and the whole forward pass alternates the three for a few rounds, so that load
- * from other work on the machine falls on both sides of a ratio alike. Ratios are
- * peer time / our time: above 1 means we are faster.
+ * whole evaluation forward pass, timed on our CPU backend and, in the same run, in PyTorch (one
+ * process per BLAS library its fc layers can run on, torch-blas.ts) and onnxruntime-node where
+ * they are installed. Each PyTorch's timing is taken right after ours of the same op, and the
+ * whole forward pass alternates all of them for a few rounds, so that load from other work on
+ * the machine falls on both sides of a ratio alike. Ratios are peer time / our time: above 1
+ * means we are faster.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -17,15 +18,16 @@ import { describeMachine, type Machine } from './machine';
 import { loadOrt, ORT_INSTALL, OrtRunner } from './ort';
 import { oursCase } from './ours';
 import { measure, measureAsync, median, type Timing, type TimingOptions } from './timing';
-import { PYTHON_CANDIDATES, type TorchInfo, TorchPeer } from './torch';
+import { type BlasPeer, PYTHON_CANDIDATES, TorchPeer } from './torch';
+import { describeBlas, selectTorchBlas, TORCH_BLAS_FLAG, type TorchBlasName } from './torch-blas';
 
 const USAGE = `Usage: npm run bench -- ops [options]
 
 Times each op of the bvlc AlexNet (conv1-conv5 forward, backward-data and backward-filter, bias,
 ReLU, LRN, max-pool, the fc GEMMs, dropout, softmax cross-entropy, the SGD update) and the whole
-forward pass on our CPU backend, and the same in PyTorch (python3 with torch) and
-onnxruntime-node where installed, alternating them. Ratios are peer time / our time: above 1
-means we are faster.`;
+forward pass on our CPU backend, and the same in PyTorch (python3 with torch; one process per BLAS
+library, see --torch-blas) and onnxruntime-node where installed, alternating them. Ratios are
+peer time / our time: above 1 means we are faster.`;
 
 const FLAGS: Flags = {
   batch: {
@@ -62,6 +64,7 @@ const FLAGS: Flags = {
     type: 'boolean',
     description: 'skip the PyTorch timings (PyTorch still exports the model for onnxruntime-node)',
   },
+  'torch-blas': TORCH_BLAS_FLAG,
   'no-ort': { type: 'boolean', description: 'skip onnxruntime-node' },
   json: {
     type: 'string',
@@ -78,7 +81,8 @@ interface OpResult {
   group: string;
   op: string;
   ours: Timing;
-  torch: Timing | null;
+  /** Each PyTorch's timing by BLAS variant; null where it failed. */
+  torch: Partial<Record<TorchBlasName, Timing | null>>;
 }
 
 interface ForwardSide {
@@ -94,7 +98,11 @@ interface BatchResult {
   /** 1, 5 and 15 minute load averages when the batch size was done. */
   loadAverage: number[];
   ops: OpResult[];
-  forward: { ours: ForwardSide; torch: ForwardSide | null; ort: ForwardSide | null } | null;
+  forward: {
+    ours: ForwardSide;
+    torch: Partial<Record<TorchBlasName, ForwardSide | null>>;
+    ort: ForwardSide | null;
+  } | null;
 }
 
 interface Settings {
@@ -104,6 +112,8 @@ interface Settings {
   /** The rows to time; null for all. */
   only: Set<string> | null;
   wantTorch: boolean;
+  /** The BLAS variants to time PyTorch on, and why any installed one is left out. */
+  blas: ReturnType<typeof selectTorchBlas>;
   wantOrt: boolean;
   json: string | undefined;
 }
@@ -150,15 +160,19 @@ function parseSettings(argv: string[]): Settings {
     rounds: args.number('rounds', positiveInt, 'positive integer')!,
     only,
     wantTorch: !args.flag('no-torch'),
+    blas: args.flag('no-torch')
+      ? { variants: [], notes: [] }
+      : selectTorchBlas(args.string('torch-blas')),
     wantOrt: !args.flag('no-ort'),
     json: args.string('json'),
   };
 }
 
-/** The peers of one run and how to reach them; null where absent or not wanted. */
+/** The peers of one run and how to reach them. */
 interface Peers {
-  /** PyTorch for timings (null under --no-torch even when it exports the model). */
-  torch: TorchPeer | null;
+  /** PyTorch for timings, one per BLAS variant (none under --no-torch). */
+  torch: BlasPeer[];
+  /** Null where absent or not wanted. */
   ort: OrtRunner | null;
 }
 
@@ -172,21 +186,27 @@ function formatRatio(peer: Timing | ForwardSide | null, ours: Timing | ForwardSi
   return peer ? (peer.ms / ours.ms).toFixed(2) : '';
 }
 
-const WIDTHS = [22, 11, 11, 12, 11, 10];
+/** The table's column titles: two per PyTorch, named by its BLAS variant. */
+function columns(peers: Peers): string[] {
+  return [
+    'op',
+    'ours ms',
+    ...peers.torch.flatMap(({ blas }) => [`${blas.name} ms`, `${blas.name}/ours`]),
+    'ort ms',
+    'ort/ours',
+  ];
+}
 
-function tableRow(cells: string[]): string {
+function tableRow(titles: string[], cells: string[]): string {
   return cells
-    .map((cell, i) => (i === 0 ? cell.padEnd(WIDTHS[i]) : cell.padStart(WIDTHS[i])))
+    .map((cell, i) =>
+      i === 0 ? cell.padEnd(22) : cell.padStart(Math.max(11, titles[i].length + 2)),
+    )
     .join('')
     .trimEnd();
 }
 
-function header(
-  machine: Machine,
-  torch: TorchInfo | null,
-  ort: string | null,
-  s: Settings,
-): string {
+function header(machine: Machine, peers: Peers, ort: string | null, s: Settings): string {
   const lines = [
     `AlexNet op bench (bvlc preset, ${CLASSES} classes, input ${INPUT_SIZE}), ${machine.date}`,
     `machine: ${machine.cpu}, ${machine.cores} logical CPUs, ${machine.memoryGiB} GiB, ${machine.os}; ` +
@@ -194,10 +214,11 @@ function header(
     `ours: alexnet-cudnn ${machine.alexnet}, Node ${machine.node}, CPU backend on ${machine.threads} ` +
       `threads, GEMM ${machine.gemmIsa}`,
   ];
-  if (torch) {
+  for (const { blas, peer } of peers.torch) {
+    const { info } = peer;
     lines.push(
-      `PyTorch: ${torch.torch} (Python ${torch.pythonVersion}, ${torch.python}), ${torch.threads} ` +
-        `threads, oneDNN ${torch.mkldnn ? 'yes' : 'no'}, BLAS ${torch.blas}`,
+      `PyTorch ${blas.name}: ${info.torch} (Python ${info.pythonVersion}, ${info.python}), ` +
+        `${info.threads} threads, oneDNN ${info.mkldnn ? 'yes' : 'no'}, BLAS ${describeBlas(info.blas)}`,
     );
   }
   if (ort) lines.push(`onnxruntime-node: ${ort}, ${machine.threads} intra-op threads`);
@@ -208,22 +229,50 @@ function header(
   return `${lines.join('\n')}\n`;
 }
 
-/** PyTorch's timing of one op, or null (with a message) when it failed. */
+/** One PyTorch's timing of one op, or null (with a message) when it failed or had failed. */
 async function torchTiming(
-  peers: Peers,
+  { blas, peer }: BlasPeer,
   opCase: OpCase,
   op: string,
   timing: TimingOptions,
 ): Promise<Timing | null> {
-  if (!peers.torch) return null;
+  if (!peer.alive) return null;
   try {
-    return await peers.torch.time(opCase, op, timing);
+    return await peer.time(opCase, op, timing);
   } catch (error) {
     if (!(error instanceof AlexNetError)) throw error;
-    process.stderr.write(`${opCase.group}.${op}: ${error.message}\n`);
-    if (!peers.torch.alive) peers.torch = null;
+    process.stderr.write(`${opCase.group}.${op} (PyTorch ${blas.name}): ${error.message}\n`);
     return null;
   }
+}
+
+/** Each PyTorch's timing of one op, one right after the other. */
+async function torchTimings(
+  peers: Peers,
+  opCase: OpCase,
+  op: string,
+  timing: TimingOptions,
+): Promise<OpResult['torch']> {
+  const timings: OpResult['torch'] = {};
+  for (const torch of peers.torch) {
+    timings[torch.blas.name] = await torchTiming(torch, opCase, op, timing);
+  }
+  return timings;
+}
+
+/** The cells after ours of a row: each PyTorch's time and ratio, then onnxruntime-node's. */
+function peerCells(
+  peers: Peers,
+  ours: Timing | ForwardSide,
+  torch: Partial<Record<TorchBlasName, Timing | ForwardSide | null>>,
+  ort: ForwardSide | null,
+): string[] {
+  const cells = (peer: Timing | ForwardSide | null) => [
+    peer ? formatMs(peer.ms) : '',
+    formatRatio(peer, ours),
+  ];
+  const torchCells = peers.torch.flatMap(({ blas }) => cells(torch[blas.name] ?? null));
+  return ort ? [...torchCells, ...cells(ort)] : torchCells;
 }
 
 function forwardSide(batch: number, rounds: (Timing | null)[]): ForwardSide | null {
@@ -233,27 +282,15 @@ function forwardSide(batch: number, rounds: (Timing | null)[]): ForwardSide | nu
   return { ms, imagesPerSecond: (1000 * batch) / ms, rounds: done };
 }
 
-/** Closes a batch size's table with the load average, a measure of the noise in it. */
-function done(
-  batch: number,
-  ops: OpResult[],
-  forward: BatchResult['forward'],
-  print: (line: string) => void,
-): BatchResult {
-  const loadAverage = os.loadavg().map((l) => Math.round(l * 100) / 100);
-  print(`load average: ${loadAverage.join(' ')}`);
-  return { batch, loadAverage, ops, forward };
-}
-
-async function benchBatch(
+/** Each op's row: ours, then each PyTorch right after. */
+async function benchOps(
   batch: number,
   s: Settings,
   peers: Peers,
   rng: Rng,
   print: (line: string) => void,
-): Promise<BatchResult> {
-  print(`\nbatch ${batch}`);
-  print(tableRow(['op', 'ours ms', 'torch ms', 'torch/ours', 'ort ms', 'ort/ours']));
+): Promise<OpResult[]> {
+  const titles = columns(peers);
   const ops: OpResult[] = [];
   for (const opCase of opCases(batch)) {
     if (s.only && !s.only.has(opCase.group)) continue;
@@ -264,31 +301,31 @@ async function benchBatch(
           group: opCase.group,
           op,
           ours: measure(ours.ops[op], s.timing),
-          torch: await torchTiming(peers, opCase, op, s.timing),
+          torch: await torchTimings(peers, opCase, op, s.timing),
         };
         ops.push(result);
-        print(
-          tableRow([
-            `${opCase.group}.${op}`,
-            formatMs(result.ours.ms),
-            result.torch ? formatMs(result.torch.ms) : '',
-            formatRatio(result.torch, result.ours),
-          ]),
-        );
+        const cells = peerCells(peers, result.ours, result.torch, null);
+        print(tableRow(titles, [`${opCase.group}.${op}`, formatMs(result.ours.ms), ...cells]));
       }
     } finally {
       ours.dispose();
     }
   }
-  if (s.only && !s.only.has(FORWARD)) return done(batch, ops, null, print);
+  return ops;
+}
 
+/** The whole forward pass: ours, each PyTorch and onnxruntime-node in turn, for s.rounds rounds. */
+async function benchForward(
+  batch: number,
+  s: Settings,
+  peers: Peers,
+  rng: Rng,
+  print: (line: string) => void,
+): Promise<NonNullable<BatchResult['forward']>> {
   const opCase = forwardCase(batch);
   const ours = oursCase(opCase, rng);
-  const rounds: { ours: Timing[]; torch: (Timing | null)[]; ort: (Timing | null)[] } = {
-    ours: [],
-    torch: [],
-    ort: [],
-  };
+  const rounds = { ours: [] as Timing[], torch: peers.torch.map(() => [] as (Timing | null)[]) };
+  const ortRounds: Timing[] = [];
   try {
     const dims = [batch, 3, INPUT_SIZE, INPUT_SIZE];
     const ortRun = peers.ort
@@ -296,30 +333,29 @@ async function benchBatch(
       : null;
     for (let r = 0; r < s.rounds; ++r) {
       rounds.ours.push(measure(ours.ops.forward, s.timing));
-      if (peers.torch) rounds.torch.push(await torchTiming(peers, opCase, 'forward', s.timing));
-      if (ortRun) rounds.ort.push(await measureAsync(ortRun, s.timing));
+      for (const [i, torch] of peers.torch.entries()) {
+        rounds.torch[i].push(await torchTiming(torch, opCase, 'forward', s.timing));
+      }
+      if (ortRun) ortRounds.push(await measureAsync(ortRun, s.timing));
     }
   } finally {
     ours.dispose();
   }
   const forward = {
     ours: forwardSide(batch, rounds.ours)!,
-    torch: forwardSide(batch, rounds.torch),
-    ort: forwardSide(batch, rounds.ort),
+    torch: Object.fromEntries(
+      peers.torch.map(({ blas }, i) => [blas.name, forwardSide(batch, rounds.torch[i])]),
+    ),
+    ort: forwardSide(batch, ortRounds),
   };
-  print(
-    tableRow([
-      'forward (whole net)',
-      formatMs(forward.ours.ms),
-      forward.torch ? formatMs(forward.torch.ms) : '',
-      formatRatio(forward.torch, forward.ours),
-      forward.ort ? formatMs(forward.ort.ms) : '',
-      formatRatio(forward.ort, forward.ours),
-    ]),
-  );
+  const cells = peerCells(peers, forward.ours, forward.torch, forward.ort);
+  print(tableRow(columns(peers), ['forward (whole net)', formatMs(forward.ours.ms), ...cells]));
   const sides: [string, ForwardSide | null][] = [
     ['ours', forward.ours],
-    ['PyTorch', forward.torch],
+    ...peers.torch.map(({ blas }): [string, ForwardSide | null] => [
+      `PyTorch ${blas.name}`,
+      forward.torch[blas.name] ?? null,
+    ]),
     ['onnxruntime-node', forward.ort],
   ];
   const present = sides.filter((side): side is [string, ForwardSide] => side[1] !== null);
@@ -331,45 +367,87 @@ async function benchBatch(
       .map(([name, side]) => `${name} ${side.rounds.map((r) => formatMs(r.ms)).join(' / ')}`)
       .join('; ')}`,
   );
-  return done(batch, ops, forward, print);
+  return forward;
+}
+
+async function benchBatch(
+  batch: number,
+  s: Settings,
+  peers: Peers,
+  rng: Rng,
+  print: (line: string) => void,
+): Promise<BatchResult> {
+  print(`\nbatch ${batch}`);
+  const titles = columns(peers);
+  print(tableRow(titles, titles));
+  const ops = await benchOps(batch, s, peers, rng, print);
+  const forward =
+    s.only && !s.only.has(FORWARD) ? null : await benchForward(batch, s, peers, rng, print);
+  const loadAverage = os.loadavg().map((l) => Math.round(l * 100) / 100);
+  // The load average closes a batch size's table: a measure of the noise in it.
+  print(`load average: ${loadAverage.join(' ')}`);
+  return { batch, loadAverage, ops, forward };
+}
+
+/**
+ * onnxruntime-node on the network `exporter` writes as ONNX into a new temporary folder, or null
+ * with a note saying why not.
+ */
+async function startOrt(
+  exporter: TorchPeer | null,
+  threads: number,
+  notes: string[],
+): Promise<{ runner: OrtRunner; version: string; dir: string } | null> {
+  const loaded = loadOrt();
+  if (!loaded) {
+    notes.push(`onnxruntime-node: not found, its column is empty; install it with ${ORT_INSTALL}`);
+    return null;
+  }
+  if (!exporter) {
+    notes.push('onnxruntime-node: skipped, the model is exported to ONNX by PyTorch');
+    return null;
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alexnet-bench-'));
+  const onnxFile = path.join(dir, 'alexnet.onnx');
+  try {
+    await exporter.exportOnnx(onnxFile, CLASSES);
+    const runner = await OrtRunner.create(loaded, onnxFile, threads);
+    const version = `${loaded.version} (${path.relative(process.cwd(), loaded.location) || '.'})`;
+    return { runner, version, dir };
+  } catch (error) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
 }
 
 export async function main(argv: string[]): Promise<void> {
   const s = parseSettings(argv);
   const machine = describeMachine();
-  const wantForward = !s.only || s.only.has(FORWARD);
-  const wantOrt = s.wantOrt && wantForward;
-  // PyTorch also exports the network for onnxruntime-node, so it starts for either.
-  const torch =
-    s.wantTorch || wantOrt ? await TorchPeer.start(machine.threads, Object.keys(OPS)) : null;
-  const notes: string[] = [];
-  if (!torch && (s.wantTorch || wantOrt)) {
-    notes.push(
-      `PyTorch: none of ${PYTHON_CANDIDATES.join(', ')} can import torch; its column is empty ` +
-        '(Debian: apt-get install python3-torch; or pip install torch)',
-    );
-  }
-  const peers: Peers = { torch: s.wantTorch ? torch : null, ort: null };
-  let ortVersion: string | null = null;
-  let onnxDir: string | null = null;
+  const kinds = Object.keys(OPS);
+  const wantOrt = s.wantOrt && (!s.only || s.only.has(FORWARD));
+  const torches = s.wantTorch
+    ? await TorchPeer.startEach(machine.threads, kinds, s.blas.variants)
+    : [];
+  const peers: Peers = { torch: torches ?? [], ort: null };
+  let exporter: TorchPeer | null = null;
+  let ort: Awaited<ReturnType<typeof startOrt>> = null;
   try {
-    const loaded = wantOrt ? loadOrt() : null;
-    if (wantOrt && !loaded) {
-      notes.push(
-        `onnxruntime-node: not found, its column is empty; install it with ${ORT_INSTALL}`,
-      );
-    } else if (loaded && !torch) {
-      notes.push('onnxruntime-node: skipped, the model is exported to ONNX by PyTorch');
-    } else if (loaded && torch) {
-      onnxDir = fs.mkdtempSync(path.join(os.tmpdir(), 'alexnet-bench-'));
-      const onnxFile = path.join(onnxDir, 'alexnet.onnx');
-      await torch.exportOnnx(onnxFile, CLASSES);
-      peers.ort = await OrtRunner.create(loaded, onnxFile, machine.threads);
-      ortVersion = `${loaded.version} (${path.relative(process.cwd(), loaded.location) || '.'})`;
+    // PyTorch also exports the network for onnxruntime-node: the first variant's process, or,
+    // where none runs, one on whatever BLAS the system links (the export does not use it).
+    if (torches && wantOrt) {
+      exporter = torches[0]?.peer ?? (await TorchPeer.start(machine.threads, kinds, null));
     }
-
+    const notes = [...s.blas.notes];
+    if (!torches || (wantOrt && !exporter)) {
+      notes.push(
+        `PyTorch: none of ${PYTHON_CANDIDATES.join(', ')} can import torch; its columns are empty ` +
+          '(Debian: apt-get install python3-torch; or pip install torch)',
+      );
+    }
+    ort = wantOrt ? await startOrt(exporter, machine.threads, notes) : null;
+    peers.ort = ort?.runner ?? null;
     const print = (line: string) => process.stdout.write(`${line}\n`);
-    process.stdout.write(header(machine, peers.torch ? torch!.info : null, ortVersion, s));
+    process.stdout.write(header(machine, peers, ort?.version ?? null, s));
     for (const note of notes) print(`note: ${note}`);
     const rng = new Rng(1);
     const results: BatchResult[] = [];
@@ -378,9 +456,13 @@ export async function main(argv: string[]): Promise<void> {
     if (s.json) {
       const report = {
         machine,
-        torch: torch?.info ?? null,
-        onnxruntimeNode: ortVersion,
-        settings: { ...s, only: s.only ? [...s.only] : null },
+        torch: peers.torch.map(({ peer }) => peer.info),
+        onnxruntimeNode: ort?.version ?? null,
+        settings: {
+          ...s,
+          blas: s.blas.variants.map((b) => b.name),
+          only: s.only ? [...s.only] : null,
+        },
         notes,
         results,
       };
@@ -388,8 +470,9 @@ export async function main(argv: string[]): Promise<void> {
       print(`\nresults written to ${s.json}`);
     }
   } finally {
-    torch?.close();
-    await peers.ort?.release();
-    if (onnxDir) fs.rmSync(onnxDir, { recursive: true, force: true });
+    for (const { peer } of peers.torch) peer.close();
+    exporter?.close();
+    await ort?.runner.release();
+    if (ort) fs.rmSync(ort.dir, { recursive: true, force: true });
   }
 }

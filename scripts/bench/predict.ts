@@ -1,7 +1,8 @@
 /**
  * `npm run bench -- predict`: inference of the bvlc AlexNet (227 x 227, 1000 classes) on the
  * CPU, ours against PyTorch's on the same machine in the same run, one after the other on the
- * same number of threads:
+ * same number of threads (PyTorch once per BLAS library its fc layers can run on, each in its
+ * own process: torch-blas.ts):
  *
  * - forward-1: the network on one preprocessed image (latency);
  * - forward-N: the network on a batch of N images, 128 by default (throughput, images/s);
@@ -24,11 +25,20 @@ import { AlexNet } from '../../lib/nn/alexnet';
 import { Rng } from '../../lib/random';
 import { Tensor } from '../../lib/tensor';
 import { type Flags, parseFlags } from '../cli';
+import {
+  type BlasReport,
+  checkTorchBlas,
+  describeBlas,
+  selectTorchBlas,
+  TORCH_BLAS_FLAG,
+  type TorchBlas,
+  torchBlasEnv,
+} from './torch-blas';
 
 const USAGE = `Usage: npm run bench -- predict [options]
 
 Times the bvlc AlexNet's inference on the CPU (one image, a batch, one JPEG end to end) against
-PyTorch's, and prints both with their ratio.`;
+PyTorch's (one process per BLAS library, see --torch-blas), and prints them with their ratios.`;
 
 const FLAGS: Flags = {
   batch: {
@@ -55,6 +65,7 @@ const FLAGS: Flags = {
     default: '/usr/bin/python3',
     placeholder: 'path',
   },
+  'torch-blas': TORCH_BLAS_FLAG,
   help: { type: 'boolean', description: 'show this help' },
 };
 
@@ -103,28 +114,13 @@ function writeTestJpeg(file: string): void {
   fs.writeFileSync(file, jpeg.encode({ data: rgba, width, height }, 90).data);
 }
 
-/** The bench; `argv` are its options. */
-export async function benchPredict(argv: string[]): Promise<void> {
-  const args = parseFlags(argv, FLAGS, USAGE);
-  const positiveInt = (n: number) => Number.isInteger(n) && n > 0;
-  const batch = args.number('batch', positiveInt, 'positive integer')!;
-  const minReps = args.number('min-reps', positiveInt, 'positive integer')!;
-  const minSeconds = args.number('min-seconds', (n) => n >= 0, 'non-negative number')!;
-  const python = args.string('python')!;
-
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alexnet-bench-'));
-  const image = path.join(dir, 'photo.jpg');
-  writeTestJpeg(image);
-  const threads = native.cpuThreads;
-  const load = os
-    .loadavg()
-    .map((l) => l.toFixed(2))
-    .join(', ');
-  console.log(
-    `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} logical CPUs, ${threads} threads ` +
-      `(GEMM ${native.gemmIsa}), load average ${load}, ${new Date().toISOString()}`,
-  );
-
+/** Our three cases, on the native backend's threads. */
+async function timeOurs(
+  batch: number,
+  image: string,
+  minReps: number,
+  minSeconds: number,
+): Promise<Map<string, Timing>> {
   const ours = new Map<string, Timing>();
   const net = new AlexNet({ preset: 'bvlc', classes: 1000, device: 'cpu', seed: 1 });
   try {
@@ -147,40 +143,94 @@ export async function benchPredict(argv: string[]): Promise<void> {
   } finally {
     net.dispose();
   }
+  return ours;
+}
 
+/** One PyTorch process's report: the line about itself, then its cases. */
+interface TorchRun {
+  blas: TorchBlas;
+  hello: { torch: string; threads: number; mkldnn: boolean; blas: BlasReport };
+  timings: Map<string, Timing>;
+}
+
+/** torch_predict.py's cases in a process of its own on the BLAS `blas` (checked). */
+function timeTorch(python: string, blas: TorchBlas, args: string[], threads: number): TorchRun {
   const script = path.join(packageRoot(), 'scripts', 'bench', 'torch_predict.py');
-  const torch = spawnSync(
-    python,
-    [script, '--image', image, '--threads', String(threads), '--batch', String(batch)].concat([
-      '--min-reps',
-      String(minReps),
-      '--min-seconds',
-      String(minSeconds),
-    ]),
-    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  fs.rmSync(dir, { recursive: true, force: true });
+  const torch = spawnSync(python, [script, ...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: torchBlasEnv(blas, threads),
+  });
   if (torch.status !== 0) {
     throw new AlexNetError(
       `${python} ${script} failed (exit ${torch.status}); see its output above`,
     );
   }
-  const [hello, ...lines] = torch.stdout
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l));
-  console.log(`PyTorch ${hello.torch}, ${hello.threads} threads, oneDNN ${hello.mkldnn}`);
-  const theirs = new Map<string, Timing>(lines.map((l) => [l.case, { ms: l.ms, reps: l.reps }]));
+  const [first, ...rest] = torch.stdout.trim().split('\n');
+  const hello = JSON.parse(first) as TorchRun['hello'];
+  checkTorchBlas(blas, hello.blas, python);
+  const cases = rest.map((l) => JSON.parse(l) as Timing & { case: string });
+  return { blas, hello, timings: new Map(cases.map((c) => [c.case, { ms: c.ms, reps: c.reps }])) };
+}
 
+/** The table: ours, then each PyTorch and its ratio, a column pair per BLAS variant. */
+function table(ours: Map<string, Timing>, torches: TorchRun[]): string {
   const rows = [...ours].map(([name, t]) => {
-    const p = theirs.get(name)!;
     const images = name.startsWith('forward-') ? Number(name.slice(8)) : 1;
-    const rate = (ms: number) => ((1000 * images) / ms).toFixed(1);
-    return `| ${name} | ${t.ms.toFixed(1)} ms (${rate(t.ms)}/s, ${t.reps} reps) | ${p.ms.toFixed(1)} ms (${rate(p.ms)}/s, ${p.reps} reps) | ${(p.ms / t.ms).toFixed(2)} |`;
+    const cell = (x: Timing) =>
+      `${x.ms.toFixed(1)} ms (${((1000 * images) / x.ms).toFixed(1)}/s, ${x.reps} reps)`;
+    const theirs = torches.flatMap((run) => {
+      const p = run.timings.get(name)!;
+      return [cell(p), (p.ms / t.ms).toFixed(2)];
+    });
+    return `| ${[name, cell(t), ...theirs].join(' | ')} |`;
   });
+  const titles = [
+    'case',
+    'ours',
+    ...torches.flatMap(({ blas }) => [`PyTorch ${blas.name}`, `speed-up (${blas.name} ms / ours)`]),
+  ];
+  return [`| ${titles.join(' | ')} |`, `|${'---|'.repeat(titles.length)}`, ...rows].join('\n');
+}
+
+/** The bench; `argv` are its options. */
+export async function benchPredict(argv: string[]): Promise<void> {
+  const args = parseFlags(argv, FLAGS, USAGE);
+  const positiveInt = (n: number) => Number.isInteger(n) && n > 0;
+  const batch = args.number('batch', positiveInt, 'positive integer')!;
+  const minReps = args.number('min-reps', positiveInt, 'positive integer')!;
+  const minSeconds = args.number('min-seconds', (n) => n >= 0, 'non-negative number')!;
+  const python = args.string('python')!;
+  const blas = selectTorchBlas(args.string('torch-blas'));
+
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alexnet-bench-'));
+  const image = path.join(dir, 'photo.jpg');
+  writeTestJpeg(image);
+  const threads = native.cpuThreads;
+  const load = os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(', ');
   console.log(
-    ['| case | ours | PyTorch | speed-up (PyTorch ms / ours) |', '|---|---|---|---|', ...rows].join(
-      '\n',
-    ),
+    `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} logical CPUs, ${threads} threads ` +
+      `(GEMM ${native.gemmIsa}), load average ${load}, ${new Date().toISOString()}`,
   );
+  const torchArgs = ['--image', image, '--threads', String(threads), '--batch', String(batch)];
+  torchArgs.push('--min-reps', String(minReps), '--min-seconds', String(minSeconds));
+  let ours: Map<string, Timing>;
+  let torches: TorchRun[];
+  try {
+    ours = await timeOurs(batch, image, minReps, minSeconds);
+    torches = blas.variants.map((b) => timeTorch(python, b, torchArgs, threads));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  for (const { blas, hello } of torches) {
+    console.log(
+      `PyTorch ${blas.name}: ${hello.torch}, ${hello.threads} threads, oneDNN ${hello.mkldnn}, ` +
+        `BLAS ${describeBlas(hello.blas)}`,
+    );
+  }
+  for (const note of blas.notes) console.log(`note: ${note}`);
+  console.log(table(ours, torches));
 }

@@ -1,8 +1,8 @@
 /**
  * PyTorch as a peer: finds a Python that can `import torch`, starts scripts/bench/torch_ops.py
- * once, and asks it to time one op at a time, so that the bench can alternate our timing and
- * PyTorch's op by op (see torch_ops.py for the line protocol). It also exports the network to
- * ONNX for onnxruntime-node.
+ * once per BLAS variant (torch-blas.ts), and asks it to time one op at a time, so that the bench
+ * can alternate our timing and PyTorch's op by op (see torch_ops.py for the line protocol). It
+ * also exports the network to ONNX for onnxruntime-node.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as readline from 'node:readline';
@@ -10,6 +10,13 @@ import { AlexNetError } from '../../lib/errors';
 import type { OpCase } from './cases';
 import { torchScript } from './paths';
 import type { Timing, TimingOptions } from './timing';
+import {
+  type BlasReport,
+  checkTorchBlas,
+  type TorchBlas,
+  type TorchBlasName,
+  torchBlasEnv,
+} from './torch-blas';
 
 /**
  * Interpreters tried in order: the one on the PATH (a virtualenv with pip's torch), then the
@@ -26,8 +33,10 @@ export interface TorchInfo {
   threads: number;
   /** Whether PyTorch was built with oneDNN (MKL-DNN), which runs its CPU convolutions. */
   mkldnn: boolean;
-  /** The BLAS library it loaded, which runs its fully connected layers. */
-  blas: string;
+  /** The BLAS variant it was started on; null for a process that only exports the model. */
+  blasVariant: TorchBlasName | null;
+  /** The BLAS it calls, which runs its fully connected layers. */
+  blas: BlasReport;
 }
 
 interface Hello {
@@ -36,8 +45,14 @@ interface Hello {
   python: string;
   threads: number;
   mkldnn: boolean;
-  blas: string;
+  blas: BlasReport;
   kinds: string[];
+}
+
+/** A PyTorch process and the BLAS variant it runs on. */
+export interface BlasPeer {
+  blas: TorchBlas;
+  peer: TorchPeer;
 }
 
 export function findTorchPython(): string | null {
@@ -57,13 +72,21 @@ export class TorchPeer {
     private readonly lines: AsyncIterator<string>,
   ) {}
 
-  /** Starts the PyTorch side on `threads` threads; null when no Python here has torch. */
-  static async start(threads: number, kinds: readonly string[]): Promise<TorchPeer | null> {
+  /**
+   * Starts the PyTorch side on `threads` threads and on the BLAS `blas` (checked), or on the one
+   * the system links where `blas` is null; null when no Python here has torch.
+   */
+  static async start(
+    threads: number,
+    kinds: readonly string[],
+    blas: TorchBlas | null,
+  ): Promise<TorchPeer | null> {
     const python = findTorchPython();
     if (!python) return null;
     // stderr is inherited: a Python traceback reaches the terminal as it is.
     const child = spawn(python, [torchScript(), '--threads', String(threads)], {
       stdio: ['pipe', 'pipe', 'inherit'],
+      env: blas ? torchBlasEnv(blas, threads) : process.env,
     });
     // A write to a process that died fails asynchronously; the next read reports the exit.
     child.stdin!.on('error', () => {});
@@ -73,12 +96,17 @@ export class TorchPeer {
       throw new AlexNetError(`${python} ${torchScript()} exited before it was ready`);
     }
     const hello = JSON.parse(first.value) as Hello;
-    const missing = kinds.filter((k) => !hello.kinds.includes(k));
-    if (missing.length > 0) {
+    try {
+      const missing = kinds.filter((k) => !hello.kinds.includes(k));
+      if (missing.length > 0) {
+        throw new AlexNetError(
+          `${torchScript()} has no ${missing.join(', ')} case: it and scripts/bench/cases.ts disagree`,
+        );
+      }
+      if (blas) checkTorchBlas(blas, hello.blas, python);
+    } catch (error) {
       child.kill();
-      throw new AlexNetError(
-        `${torchScript()} has no ${missing.join(', ')} case: it and scripts/bench/cases.ts disagree`,
-      );
+      throw error;
     }
     const info = {
       python,
@@ -86,9 +114,30 @@ export class TorchPeer {
       torch: hello.torch,
       threads: hello.threads,
       mkldnn: hello.mkldnn,
+      blasVariant: blas?.name ?? null,
       blas: hello.blas,
     };
     return new TorchPeer(info, child, lines);
+  }
+
+  /** One peer per BLAS variant, in their order; null when no Python here has torch. */
+  static async startEach(
+    threads: number,
+    kinds: readonly string[],
+    variants: readonly TorchBlas[],
+  ): Promise<BlasPeer[] | null> {
+    const peers: BlasPeer[] = [];
+    try {
+      for (const blas of variants) {
+        const peer = await TorchPeer.start(threads, kinds, blas);
+        if (!peer) return null;
+        peers.push({ blas, peer });
+      }
+    } catch (error) {
+      for (const { peer } of peers) peer.close();
+      throw error;
+    }
+    return peers;
   }
 
   /** Times `op` of `opCase` in PyTorch, with the same rule as ours (timing.ts). */

@@ -21,7 +21,6 @@ then calls until at least minReps and minSeconds, and the median, as in scripts/
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import time
@@ -30,6 +29,8 @@ import warnings
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from torch_blas import blas_info
 
 # A rep limit keeps microsecond ops from looping for a million calls.
 MAX_REPS = 10000
@@ -337,20 +338,6 @@ def export(path, classes):
         )
 
 
-def blas_library():
-    """The BLAS shared library this process loaded (FC layers and some convs run on it).
-
-    Debian's torch links libblas.so.3, which the alternatives system points at the reference
-    BLAS or at OpenBLAS, depending on what is installed: it decides the FC timings.
-    """
-    try:
-        with open("/proc/self/maps") as maps:
-            paths = {line.split()[-1] for line in maps if "blas" in line.split()[-1]}
-    except OSError:
-        return "unknown (no /proc/self/maps)"
-    return ", ".join(sorted(os.path.realpath(p) for p in paths)) or "none loaded"
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--threads", type=int, required=True, help="torch.set_num_threads")
@@ -370,7 +357,7 @@ def main():
             "python": sys.version.split()[0],
             "threads": torch.get_num_threads(),
             "mkldnn": torch.backends.mkldnn.is_available(),
-            "blas": blas_library(),
+            "blas": blas_info(),
             "kinds": sorted(CASES),
         }
     )

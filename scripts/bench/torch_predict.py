@@ -26,6 +26,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from torch_blas import blas_info
+
 LRN = {'size': 5, 'alpha': 1e-4, 'beta': 0.75, 'k': 1.0}
 MEAN_BGR = np.array([104.0, 117.0, 123.0], dtype=np.float32)
 
@@ -80,7 +82,8 @@ def main():
     torch.manual_seed(0)
     model = BvlcAlexNet().eval()
     print(json.dumps({'torch': torch.__version__, 'threads': torch.get_num_threads(),
-                      'mkldnn': torch.backends.mkldnn.is_available()}), flush=True)
+                      'mkldnn': torch.backends.mkldnn.is_available(), 'blas': blas_info()}),
+          flush=True)
     one = torch.rand(1, 3, 227, 227) * 255 - 128
     batch = torch.rand(args.batch, 3, 227, 227) * 255 - 128
 

@@ -1,26 +1,27 @@
 /**
  * `npm run bench -- train`: training images/s of the bvlc AlexNet on our CPU backend, a whole
  * step (forward with dropout, loss, backward, SGD with momentum and weight decay), training
- * every layer and only fc6-fc8 (transfer learning), side by side with PyTorch in the same run.
- * Ours and PyTorch's timings of each configuration are taken one right after the other, so load
- * from other work falls on both alike. Ratio = PyTorch time / our time: above 1 means we are
- * faster.
+ * every layer and only fc6-fc8 (transfer learning), side by side with PyTorch in the same run,
+ * once per BLAS library PyTorch can run its fc layers on (torch-blas.ts). Ours and each PyTorch's
+ * timings of a configuration are taken one right after the other, so load from other work falls
+ * on all alike. Ratio = PyTorch time / our time: above 1 means we are faster.
  */
 import * as fs from 'node:fs';
 import { AlexNetError } from '../../lib/errors';
 import { Rng } from '../../lib/random';
 import { type Flags, parseFlags } from '../cli';
 import { CLASSES, INPUT_SIZE, OPS, trainCase } from './cases';
-import { describeMachine } from './machine';
+import { describeMachine, type Machine } from './machine';
 import { oursCase } from './ours';
 import { measure, measureAsync, type Timing } from './timing';
-import { PYTHON_CANDIDATES, TorchPeer } from './torch';
+import { type BlasPeer, PYTHON_CANDIDATES, TorchPeer } from './torch';
+import { describeBlas, selectTorchBlas, TORCH_BLAS_FLAG, type TorchBlasName } from './torch-blas';
 
 const USAGE = `Usage: npm run bench -- train [options]
 
 Times a whole bvlc AlexNet training step (${CLASSES} classes, input ${INPUT_SIZE}) on our CPU backend
-and in PyTorch (python3 with torch), training all layers and only fc6-fc8. Ratio = PyTorch time /
-our time: above 1 means we are faster.`;
+and in PyTorch (python3 with torch; one process per BLAS library, see --torch-blas), training all
+layers and only fc6-fc8. Ratio = PyTorch time / our time: above 1 means we are faster.`;
 
 const FLAGS: Flags = {
   batch: {
@@ -42,6 +43,7 @@ const FLAGS: Flags = {
     placeholder: 's',
   },
   'no-torch': { type: 'boolean', description: 'skip PyTorch' },
+  'torch-blas': TORCH_BLAS_FLAG,
   json: {
     type: 'string',
     description: 'also write the results as JSON to this file',
@@ -56,10 +58,15 @@ interface Row {
   ours: Timing & { imagesPerSecond: number };
   /** The same step through the Promise API (compute off the event loop's thread). */
   oursAsync: Timing & { imagesPerSecond: number };
-  torch: (Timing & { imagesPerSecond: number }) | null;
+  /** PyTorch's step on each BLAS variant it ran on. */
+  torch: Partial<Record<TorchBlasName, Timing & { imagesPerSecond: number }>>;
 }
 
-export async function main(argv: string[]): Promise<void> {
+type Print = (line: string) => void;
+
+type Settings = ReturnType<typeof parseSettings>;
+
+function parseSettings(argv: string[]) {
   const args = parseFlags(argv, FLAGS, USAGE);
   if (args.positionals.length > 0)
     throw new AlexNetError(`Unexpected argument '${args.positionals[0]}' (see --help)`);
@@ -76,11 +83,13 @@ export async function main(argv: string[]): Promise<void> {
     minReps: args.number('reps', (n) => Number.isInteger(n) && n > 0, 'positive integer')!,
     minSeconds: args.number('min-seconds', (n) => n >= 0, 'non-negative number')!,
   };
-  const machine = describeMachine();
-  const torch = args.flag('no-torch')
-    ? null
-    : await TorchPeer.start(machine.threads, Object.keys(OPS));
-  const print = (line: string) => process.stdout.write(`${line}\n`);
+  const wantTorch = !args.flag('no-torch');
+  const blas = wantTorch ? selectTorchBlas(args.string('torch-blas')) : { variants: [], notes: [] };
+  return { batches, timing, wantTorch, blas, json: args.string('json') };
+}
+
+/** The lines above the table: the machine, each side's setup (a PyTorch line per BLAS), notes. */
+function header(s: Settings, machine: Machine, torches: BlasPeer[] | null, print: Print): void {
   print(
     `AlexNet training-step bench (bvlc preset, ${CLASSES} classes, input ${INPUT_SIZE}), ${machine.date}`,
   );
@@ -90,66 +99,102 @@ export async function main(argv: string[]): Promise<void> {
   print(
     `ours: alexnet-cudnn ${machine.alexnet}, CPU backend on ${machine.threads} threads, GEMM ${machine.gemmIsa}`,
   );
-  if (torch)
+  for (const { blas, peer } of torches ?? []) {
+    const { info } = peer;
     print(
-      `PyTorch: ${torch.info.torch}, ${torch.info.threads} threads, oneDNN ${torch.info.mkldnn ? 'yes' : 'no'}, BLAS ${torch.info.blas}`,
+      `PyTorch ${blas.name}: ${info.torch}, ${info.threads} threads, oneDNN ${info.mkldnn ? 'yes' : 'no'}, BLAS ${describeBlas(info.blas)}`,
     );
-  else if (!args.flag('no-torch'))
-    print(`note: none of ${PYTHON_CANDIDATES.join(', ')} can import torch; its column is empty`);
+  }
+  for (const note of s.blas.notes) print(`note: ${note}`);
+  if (!torches && s.wantTorch)
+    print(`note: none of ${PYTHON_CANDIDATES.join(', ')} can import torch; its columns are empty`);
   print(
-    `timing: median of at least ${timing.minReps} steps and ${timing.minSeconds} s after a warm-up step\n`,
+    `timing: median of at least ${s.timing.minReps} steps and ${s.timing.minSeconds} s after a warm-up step\n`,
   );
-  print(
-    'batch | layers  | ours img/s | ours async img/s | async / blocking | PyTorch img/s | PyTorch time / ours',
-  );
-  print(
-    '----- | ------- | ---------- | ---------------- | ---------------- | ------------- | -------------------',
-  );
+  const names = columns(torches ?? []);
+  print(names.join(' | '));
+  print(names.map((name) => '-'.repeat(name.length)).join(' | '));
+}
 
-  const rows: Row[] = [];
-  const rng = new Rng(1);
+/** The table's column titles: two per PyTorch, named by its BLAS variant. */
+function columns(torches: BlasPeer[]): string[] {
+  return [
+    'batch',
+    'layers ',
+    'ours img/s',
+    'ours async img/s',
+    'async / blocking',
+    ...torches.flatMap(({ blas }) => [`PyTorch ${blas.name} img/s`, `${blas.name} time / ours`]),
+  ];
+}
+
+function formatRow(row: Row, torches: BlasPeer[]): string {
+  const cells = [
+    String(row.batch),
+    row.layers === 'all' ? 'all' : 'fc6-fc8',
+    row.ours.imagesPerSecond.toFixed(1),
+    row.oursAsync.imagesPerSecond.toFixed(1),
+    (row.ours.ms / row.oursAsync.ms).toFixed(3),
+    ...torches.flatMap(({ blas }) => {
+      const t = row.torch[blas.name]!;
+      return [t.imagesPerSecond.toFixed(1), (t.ms / row.ours.ms).toFixed(2)];
+    }),
+  ];
+  const widths = columns(torches).map((name) => name.length);
+  return cells.map((c, i) => (i === 1 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(' | ');
+}
+
+/** One configuration: ours (blocking, then async), then each PyTorch right after. */
+async function benchCase(
+  batch: number,
+  layers: 'all' | 'fc',
+  s: Settings,
+  torches: BlasPeer[],
+  rng: Rng,
+): Promise<Row> {
+  const c = trainCase(batch, layers);
+  const ours = oursCase(c, rng);
+  let oursTiming: Timing;
+  let asyncTiming: Timing;
   try {
-    for (const batch of batches) {
+    oursTiming = measure(ours.ops.step, s.timing);
+    asyncTiming = await measureAsync(ours.asyncOps.step, s.timing);
+  } finally {
+    ours.dispose();
+  }
+  const withRate = (t: Timing) => ({ ...t, imagesPerSecond: (1000 * batch) / t.ms });
+  const torch: Row['torch'] = {};
+  for (const { blas, peer } of torches) {
+    torch[blas.name] = withRate(await peer.time(c, 'step', s.timing));
+  }
+  return { batch, layers, ours: withRate(oursTiming), oursAsync: withRate(asyncTiming), torch };
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const s = parseSettings(argv);
+  const machine = describeMachine();
+  const torches = s.wantTorch
+    ? await TorchPeer.startEach(machine.threads, Object.keys(OPS), s.blas.variants)
+    : [];
+  const print = (line: string) => process.stdout.write(`${line}\n`);
+  const rows: Row[] = [];
+  try {
+    header(s, machine, torches, print);
+    const rng = new Rng(1);
+    for (const batch of s.batches) {
       for (const layers of ['all', 'fc'] as const) {
-        const c = trainCase(batch, layers);
-        const ours = oursCase(c, rng);
-        let oursTiming: Timing;
-        let asyncTiming: Timing;
-        try {
-          oursTiming = measure(ours.ops.step, timing);
-          asyncTiming = await measureAsync(ours.asyncOps.step, timing);
-        } finally {
-          ours.dispose();
-        }
-        const torchTiming = torch ? await torch.time(c, 'step', timing) : null;
-        const withRate = (t: Timing) => ({ ...t, imagesPerSecond: (1000 * batch) / t.ms });
-        const row: Row = {
-          batch,
-          layers,
-          ours: withRate(oursTiming),
-          oursAsync: withRate(asyncTiming),
-          torch: torchTiming && withRate(torchTiming),
-        };
+        const row = await benchCase(batch, layers, s, torches ?? [], rng);
         rows.push(row);
-        print(
-          `${String(batch).padStart(5)} | ${(layers === 'all' ? 'all' : 'fc6-fc8').padEnd(7)} | ` +
-            `${row.ours.imagesPerSecond.toFixed(1).padStart(10)} | ` +
-            `${row.oursAsync.imagesPerSecond.toFixed(1).padStart(16)} | ` +
-            `${(row.ours.ms / row.oursAsync.ms).toFixed(3).padStart(16)} | ` +
-            `${(row.torch ? row.torch.imagesPerSecond.toFixed(1) : '-').padStart(13)} | ` +
-            `${row.torch ? (row.torch.ms / row.ours.ms).toFixed(2) : '-'}`,
-        );
+        print(formatRow(row, torches ?? []));
       }
     }
   } finally {
-    torch?.close();
+    for (const { peer } of torches ?? []) peer.close();
   }
-  const json = args.string('json');
-  if (json) {
-    fs.writeFileSync(
-      json,
-      `${JSON.stringify({ machine, torch: torch?.info ?? null, timing, rows }, null, 2)}\n`,
-    );
-    print(`\nresults written to ${json}`);
+  if (s.json) {
+    const torch = (torches ?? []).map(({ peer }) => peer.info);
+    const report = { machine, torch, timing: s.timing, notes: s.blas.notes, rows };
+    fs.writeFileSync(s.json, `${JSON.stringify(report, null, 2)}\n`);
+    print(`\nresults written to ${s.json}`);
   }
 }
