@@ -21,6 +21,8 @@ struct GemmKernel {
   int mr;
   int nr;
   MicroKernelFn micro;
+  // The same over the first NR / 2 columns of the strip only: for a last strip at most half full.
+  MicroKernelFn narrow;
   DotKernelFn dot;
 };
 
