@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
-#include <vector>
 
 #include "cpu/gemm.h"
 #include "cpu/thread_pool.h"
@@ -56,29 +55,46 @@ void ValidRange(int size, int out, int stride, int pad, int offset, int* lo, int
   *hi = std::max(*lo, last < 0 ? 0 : std::min(out, last / stride + 1));
 }
 
-// Writes row (ki, kj) of one channel's im2col block: for every output position, the input pixel
-// that filter tap (ki, kj) multiplies there (0 where it reads the padding).
-void Im2ColRow(const ConvShape& s, const float* plane, int ki, int kj, float* row) {
+// Appends row (ki, kj) of one channel's im2col block to `out` (a PackedB::RowWriter, or
+// PlainRow): for every output position, the input pixel that filter tap (ki, kj) multiplies there,
+// 0 where it reads the padding.
+template <typename Writer>
+void Im2ColRow(const ConvShape& s, const float* plane, int ki, int kj, Writer& out) {
   const int oh = s.out_h();
   const int ow = s.out_w();
   int i0, i1, j0, j1;
   ValidRange(s.h, oh, s.stride_h, s.pad_h, ki, &i0, &i1);
   ValidRange(s.w, ow, s.stride_w, s.pad_w, kj, &j0, &j1);
-  std::fill(row, row + static_cast<int64_t>(i0) * ow, 0.0f);
+  const auto zero = [](int) { return 0.0f; };
+  out.Append(i0 * ow, zero);
   for (int oi = i0; oi < i1; ++oi) {
-    float* dst = row + static_cast<int64_t>(oi) * ow;
-    const float* src = plane + static_cast<int64_t>(oi * s.stride_h - s.pad_h + ki) * s.w;
-    const int64_t base = kj - s.pad_w;
-    std::fill(dst, dst + j0, 0.0f);
+    const float* src = plane + static_cast<int64_t>(oi * s.stride_h - s.pad_h + ki) * s.w +
+                       (kj - s.pad_w) + static_cast<int64_t>(j0) * s.stride_w;
+    out.Append(j0, zero);
     if (s.stride_w == 1) {
-      std::memcpy(dst + j0, src + base + j0, sizeof(float) * (j1 - j0));
+      out.Append(j1 - j0, [&](int q) { return src[q]; });
     } else {
-      for (int oj = j0; oj < j1; ++oj) dst[oj] = src[base + static_cast<int64_t>(oj) * s.stride_w];
+      out.Append(j1 - j0, [&](int q) { return src[static_cast<int64_t>(q) * s.stride_w]; });
     }
-    std::fill(dst + j1, dst + ow, 0.0f);
+    out.Append(ow - j1, zero);
   }
-  std::fill(row + static_cast<int64_t>(i1) * ow, row + static_cast<int64_t>(oh) * ow, 0.0f);
+  out.Append((oh - i1) * ow, zero);
 }
+
+// A row of the plain im2col matrix, written from left to right.
+class PlainRow {
+ public:
+  explicit PlainRow(float* row) : next_(row) {}
+
+  template <typename Value>
+  void Append(int count, const Value& value) {
+    for (int q = 0; q < count; ++q) next_[q] = value(q);
+    next_ += count;
+  }
+
+ private:
+  float* next_;
+};
 
 // The adjoint of Im2ColRow over a whole channel: overwrites `plane` with the sum, over every
 // tap (ki, kj), of the column values that tap read from each pixel.
@@ -126,7 +142,8 @@ void Im2Col(const ConvShape& s, const Layout& l, const float* x, int64_t count, 
   ForEachIm2ColRow(s, l, count, [&](int64_t b, int channel, int ki, int kj) {
     const float* plane = x + b * l.image_in + static_cast<int64_t>(channel) * s.h * s.w;
     const int64_t r = (static_cast<int64_t>(channel) * s.kh + ki) * s.kw + kj;
-    Im2ColRow(s, plane, ki, kj, col + r * ld + b * l.positions);
+    PlainRow row(col + r * ld + b * l.positions);
+    Im2ColRow(s, plane, ki, kj, row);
   });
 }
 
@@ -136,15 +153,13 @@ void Im2ColPacked(const ConvShape& s, const Layout& l, const float* x, int64_t c
                   const PackedB& packed_b, float* packed) {
   const int group_channels = s.c / s.groups;
   ForEachIm2ColRow(s, l, count, [&](int64_t b, int channel, int ki, int kj) {
-    thread_local std::vector<float> row;
-    row.resize(static_cast<size_t>(l.positions));
-    Im2ColRow(s, x + b * l.image_in + static_cast<int64_t>(channel) * s.h * s.w, ki, kj,
-              row.data());
     const int g = channel / group_channels;
     const int p = ((channel - g * group_channels) * s.kh + ki) * s.kw + kj;
-    packed_b.WriteRow(packed + g * packed_b.size(), p, static_cast<int>(b * l.positions),
-                      row.data(), static_cast<int>(l.positions));
+    PackedB::RowWriter row =
+        packed_b.Row(packed + g * packed_b.size(), p, static_cast<int>(b * l.positions));
+    Im2ColRow(s, x + b * l.image_in + static_cast<int64_t>(channel) * s.h * s.w, ki, kj, row);
   });
+  for (int g = 0; g < s.groups; ++g) packed_b.ZeroPadding(packed + g * packed_b.size());
 }
 
 void Col2Im(const ConvShape& s, const Layout& l, const float* col, int64_t count, float* dx) {

@@ -217,20 +217,17 @@ PackedB::PackedB(int k, int n) : k_(k), n_(n), nr_(Kernel().nr) {
   padded_n_ = (n + nr_ - 1) / nr_ * nr_;
 }
 
-void PackedB::WriteRow(float* packed, int p, int j0, const float* values, int count) const {
+PackedB::RowWriter PackedB::Row(float* packed, int p, int j) const {
   const int pc = p / kKc * kKc;
   const int64_t strip_floats = static_cast<int64_t>(nr_) * std::min(kKc, k_ - pc);
   float* row = packed + static_cast<int64_t>(pc) * padded_n_ + static_cast<int64_t>(p - pc) * nr_;
-  const int end = j0 + count;
-  for (int j = j0; j < end;) {
-    const int lane = j % nr_;
-    const int len = std::min(nr_ - lane, end - j);
-    std::memcpy(row + j / nr_ * strip_floats + lane, values + (j - j0), sizeof(float) * len);
-    j += len;
-  }
-  if (end == n_ && n_ < padded_n_) {
-    float* last = row + n_ / nr_ * strip_floats;
-    std::fill(last + n_ % nr_, last + nr_, 0.0f);
+  return RowWriter(row + j / nr_ * strip_floats, strip_floats, nr_, j % nr_);
+}
+
+void PackedB::ZeroPadding(float* packed) const {
+  if (n_ == padded_n_) return;
+  for (int p = 0; p < k_; ++p) {
+    Row(packed, p, n_).Append(padded_n_ - n_, [](int) { return 0.0f; });
   }
 }
 

@@ -22,12 +22,43 @@ class PackedB {
  public:
   PackedB(int k, int n);
 
+  // Writes one row of the packed matrix from left to right, a run of columns at a time.
+  class RowWriter {
+   public:
+    RowWriter(float* strip, int64_t strip_floats, int nr, int lane)
+        : strip_(strip), strip_floats_(strip_floats), nr_(nr), lane_(lane) {}
+
+    // Appends value(0), ..., value(count - 1) to the row.
+    template <typename Value>
+    void Append(int count, const Value& value) {
+      for (int q = 0; q < count;) {
+        const int len = count - q < nr_ - lane_ ? count - q : nr_ - lane_;
+        for (int t = 0; t < len; ++t) strip_[lane_ + t] = value(q + t);
+        q += len;
+        lane_ += len;
+        if (lane_ == nr_) {
+          lane_ = 0;
+          strip_ += strip_floats_;
+        }
+      }
+    }
+
+   private:
+    float* strip_;
+    int64_t strip_floats_;
+    int nr_;
+    int lane_;
+  };
+
   // Floats the packed matrix occupies.
   int64_t size() const { return static_cast<int64_t>(k_) * padded_n_; }
 
-  // Writes values[0, count) to row p, columns [j0, j0 + count). The writer of column n - 1 also
-  // zeroes the padding after it.
-  void WriteRow(float* packed, int p, int j0, const float* values, int count) const;
+  // A writer of row p from column j onwards.
+  RowWriter Row(float* packed, int p, int j) const;
+
+  // Zeroes the columns after the last (the padding of the last strip), which the micro-kernel
+  // multiplies too.
+  void ZeroPadding(float* packed) const;
 
   int k() const { return k_; }
   int n() const { return n_; }
