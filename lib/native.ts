@@ -92,6 +92,11 @@ export interface NativeAddon {
   cpuThreads: number;
   /** The GEMM micro-kernel picked for this CPU: 'avx512', 'avx2' or 'generic'. */
   gemmIsa: string;
+  /**
+   * The CPU backend's peak GFLOP/s with that kernel's instructions: fused multiply-adds on
+   * registers on every thread. Blocks for about a second; for the benches.
+   */
+  measurePeakGflops(): number;
   /** Present when the addon was built with nvcc: the visible CUDA devices, or why there are none. */
   cudaDevices?: () => {
     devices: { index: number; name: string; memory: number; compute: string }[];

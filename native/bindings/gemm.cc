@@ -37,11 +37,18 @@ void Gemm(const Napi::CallbackInfo& info) {
   });
 }
 
+// Blocks for about a second: for the benches only, which call it once before timing anything.
+Napi::Value MeasurePeakGflops(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), cpu::MeasurePeakGflops());
+}
+
 }  // namespace
 
 void RegisterGemm(Napi::Env env, Napi::Object exports) {
   exports.Set("gemm", Napi::Function::New<Gemm>(env, "gemm"));
   exports.Set("gemmIsa", Napi::String::New(env, cpu::GemmIsa()));
+  exports.Set("measurePeakGflops",
+              Napi::Function::New<MeasurePeakGflops>(env, "measurePeakGflops"));
 }
 
 }  // namespace alexnet

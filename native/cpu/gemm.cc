@@ -1,6 +1,7 @@
 #include "cpu/gemm.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -134,6 +135,24 @@ MicroKernelFn MicroFor(const GemmKernel& kernel, int n_eff) {
 }  // namespace
 
 const char* GemmIsa() { return Kernel().isa; }
+
+double MeasurePeakGflops() {
+  const GemmKernel& kernel = Kernel();
+  const int threads = ThreadCount();
+  const double flop_per_step = 2.0 * kernel.mr * kernel.nr;
+  // About 0.1 s per run at 100 GFLOP/s per thread; the best of 3 runs skips a descheduled one.
+  const int64_t steps = static_cast<int64_t>(1e10 / flop_per_step);
+  double best = 0.0;
+  for (int run = 0; run < 3; ++run) {
+    const auto start = std::chrono::steady_clock::now();
+    ParallelFor(threads, 1, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) kernel.fma_loop(steps);
+    });
+    const std::chrono::duration<double> seconds = std::chrono::steady_clock::now() - start;
+    best = std::max(best, threads * steps * flop_per_step / seconds.count() / 1e9);
+  }
+  return best;
+}
 
 void Sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a,
            int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {

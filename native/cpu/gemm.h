@@ -76,4 +76,9 @@ void SgemmPackedB(int m, float alpha, const float* a, int64_t lda, const PackedB
 // The instruction set whose micro-kernel Sgemm uses: "avx512", "avx2" or "generic".
 const char* GemmIsa();
 
+// The peak GFLOP/s of the CPU backend's threads with Sgemm's instruction set: every thread runs
+// the kernel's registers through fused multiply-adds alone, as fast as the cores issue them (the
+// best of a few runs of about 0.1 s). What a GEMM's speed is measured against.
+double MeasurePeakGflops();
+
 }  // namespace alexnet::cpu

@@ -16,6 +16,9 @@ using MicroKernelFn = void (*)(int kc, const float* a, const float* b, float* c,
 using DotKernelFn = void (*)(int m, int n, int k, float alpha, const float* a, int64_t lda,
                              const float* b, int64_t ldb, float* c, int64_t ldc);
 
+// Runs `iterations` steps of MR x NR / VW independent vector FMAs (MR x NR x 2 FLOP per step).
+using FmaLoopFn = float (*)(int64_t iterations);
+
 struct GemmKernel {
   const char* isa;
   int mr;
@@ -24,6 +27,7 @@ struct GemmKernel {
   // The same over the first NR / 2 columns of the strip only: for a last strip at most half full.
   MicroKernelFn narrow;
   DotKernelFn dot;
+  FmaLoopFn fma_loop;
 };
 
 namespace gemm_generic {

@@ -265,3 +265,32 @@ export function trainCase(n: number, layers: 'all' | 'fc'): AlexNetTrainCase {
 export function forwardCase(n: number): AlexNetCase {
   return { group: 'alexnet', kind: 'alexnet', batch: n, classes: CLASSES };
 }
+
+/**
+ * Floating-point operations (2 per multiply-add) of each of a case's ops, where a matrix product
+ * dominates it: a convolution's three passes each multiply out (n, k, out_h, out_w) x
+ * (c / groups, kernel, kernel); a fully connected layer's three GEMMs are n x in x out each; the
+ * whole forward pass is the sum over conv1-conv5 and fc6-fc8. Null for the other ops.
+ */
+export function opFlops(opCase: OpCase): number | null {
+  switch (opCase.kind) {
+    case 'conv': {
+      const s = opCase.spec;
+      const out = (size: number) => Math.floor((size + 2 * s.pad - s.kernel) / s.stride) + 1;
+      const macs =
+        s.batch *
+        s.outChannels *
+        out(s.height) *
+        out(s.width) *
+        (s.inChannels / s.groups) *
+        s.kernel ** 2;
+      return 2 * macs;
+    }
+    case 'fc':
+      return 2 * opCase.batch * opCase.inFeatures * opCase.outFeatures;
+    case 'alexnet':
+      return opCases(opCase.batch).reduce((sum, c) => sum + (opFlops(c) ?? 0), 0);
+    default:
+      return null;
+  }
+}

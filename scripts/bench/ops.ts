@@ -11,9 +11,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { AlexNetError } from '../../lib/errors';
+import { native } from '../../lib/native';
 import { Rng } from '../../lib/random';
 import { type Flags, parseFlags } from '../cli';
-import { CLASSES, forwardCase, INPUT_SIZE, OPS, type OpCase, opCases } from './cases';
+import { CLASSES, forwardCase, INPUT_SIZE, OPS, type OpCase, opCases, opFlops } from './cases';
 import { describeMachine, type Machine } from './machine';
 import { loadOrt, ORT_INSTALL, OrtRunner } from './ort';
 import { oursCase } from './ours';
@@ -81,6 +82,8 @@ interface OpResult {
   group: string;
   op: string;
   ours: Timing;
+  /** Our GFLOP/s, where a matrix product dominates the op (cases.ts, opFlops). */
+  gflops: number | null;
   /** Each PyTorch's timing by BLAS variant; null where it failed. */
   torch: Partial<Record<TorchBlasName, Timing | null>>;
 }
@@ -191,6 +194,8 @@ function columns(peers: Peers): string[] {
   return [
     'op',
     'ours ms',
+    'GFLOP/s',
+    '% peak',
     ...peers.torch.flatMap(({ blas }) => [`${blas.name} ms`, `${blas.name}/ours`]),
     'ort ms',
     'ort/ours',
@@ -206,13 +211,32 @@ function tableRow(titles: string[], cells: string[]): string {
     .trimEnd();
 }
 
-function header(machine: Machine, peers: Peers, ort: string | null, s: Settings): string {
+/** GFLOP/s of `flops` done in `ms`; null where the op's count is not defined. */
+function gflops(flops: number | null, ms: number): number | null {
+  return flops === null ? null : flops / ms / 1e6;
+}
+
+/** Our speed's cells: GFLOP/s and its fraction of the machine's peak. */
+function speedCells(speed: number | null, peakGflops: number): string[] {
+  if (speed === null) return ['', ''];
+  return [speed.toFixed(0), `${((100 * speed) / peakGflops).toFixed(0)}%`];
+}
+
+function header(
+  machine: Machine,
+  peakGflops: number,
+  peers: Peers,
+  ort: string | null,
+  s: Settings,
+): string {
   const lines = [
     `AlexNet op bench (bvlc preset, ${CLASSES} classes, input ${INPUT_SIZE}), ${machine.date}`,
     `machine: ${machine.cpu}, ${machine.cores} logical CPUs, ${machine.memoryGiB} GiB, ${machine.os}; ` +
       `load average ${machine.loadAverage.join(' ')}`,
     `ours: alexnet-cudnn ${machine.alexnet}, Node ${machine.node}, CPU backend on ${machine.threads} ` +
       `threads, GEMM ${machine.gemmIsa}`,
+    `peak: ${peakGflops.toFixed(0)} GFLOP/s, fused multiply-adds on registers on ${machine.threads} ` +
+      `threads with the ${machine.gemmIsa} kernel's instructions (% peak is of this)`,
   ];
   for (const { blas, peer } of peers.torch) {
     const { info } = peer;
@@ -285,6 +309,7 @@ function forwardSide(batch: number, rounds: (Timing | null)[]): ForwardSide | nu
 /** Each op's row: ours, then each PyTorch right after. */
 async function benchOps(
   batch: number,
+  peakGflops: number,
   s: Settings,
   peers: Peers,
   rng: Rng,
@@ -295,17 +320,21 @@ async function benchOps(
   for (const opCase of opCases(batch)) {
     if (s.only && !s.only.has(opCase.group)) continue;
     const ours = oursCase(opCase, rng);
+    const flops = opFlops(opCase);
     try {
       for (const op of OPS[opCase.kind]) {
+        const timing = measure(ours.ops[op], s.timing);
         const result = {
           group: opCase.group,
           op,
-          ours: measure(ours.ops[op], s.timing),
+          ours: timing,
+          gflops: gflops(flops, timing.ms),
           torch: await torchTimings(peers, opCase, op, s.timing),
         };
         ops.push(result);
         const cells = peerCells(peers, result.ours, result.torch, null);
-        print(tableRow(titles, [`${opCase.group}.${op}`, formatMs(result.ours.ms), ...cells]));
+        const speed = speedCells(result.gflops, peakGflops);
+        print(tableRow(titles, [`${opCase.group}.${op}`, formatMs(timing.ms), ...speed, ...cells]));
       }
     } finally {
       ours.dispose();
@@ -317,6 +346,7 @@ async function benchOps(
 /** The whole forward pass: ours, each PyTorch and onnxruntime-node in turn, for s.rounds rounds. */
 async function benchForward(
   batch: number,
+  peakGflops: number,
   s: Settings,
   peers: Peers,
   rng: Rng,
@@ -349,7 +379,15 @@ async function benchForward(
     ort: forwardSide(batch, ortRounds),
   };
   const cells = peerCells(peers, forward.ours, forward.torch, forward.ort);
-  print(tableRow(columns(peers), ['forward (whole net)', formatMs(forward.ours.ms), ...cells]));
+  const speed = speedCells(gflops(opFlops(opCase), forward.ours.ms), peakGflops);
+  print(
+    tableRow(columns(peers), [
+      'forward (whole net)',
+      formatMs(forward.ours.ms),
+      ...speed,
+      ...cells,
+    ]),
+  );
   const sides: [string, ForwardSide | null][] = [
     ['ours', forward.ours],
     ...peers.torch.map(({ blas }): [string, ForwardSide | null] => [
@@ -372,6 +410,7 @@ async function benchForward(
 
 async function benchBatch(
   batch: number,
+  peakGflops: number,
   s: Settings,
   peers: Peers,
   rng: Rng,
@@ -380,9 +419,11 @@ async function benchBatch(
   print(`\nbatch ${batch}`);
   const titles = columns(peers);
   print(tableRow(titles, titles));
-  const ops = await benchOps(batch, s, peers, rng, print);
+  const ops = await benchOps(batch, peakGflops, s, peers, rng, print);
   const forward =
-    s.only && !s.only.has(FORWARD) ? null : await benchForward(batch, s, peers, rng, print);
+    s.only && !s.only.has(FORWARD)
+      ? null
+      : await benchForward(batch, peakGflops, s, peers, rng, print);
   const loadAverage = os.loadavg().map((l) => Math.round(l * 100) / 100);
   // The load average closes a batch size's table: a measure of the noise in it.
   print(`load average: ${loadAverage.join(' ')}`);
@@ -423,6 +464,8 @@ async function startOrt(
 export async function main(argv: string[]): Promise<void> {
   const s = parseSettings(argv);
   const machine = describeMachine();
+  // Measured before any peer starts, on an otherwise idle backend.
+  const peakGflops = native.measurePeakGflops();
   const kinds = Object.keys(OPS);
   const wantOrt = s.wantOrt && (!s.only || s.only.has(FORWARD));
   const torches = s.wantTorch
@@ -447,15 +490,18 @@ export async function main(argv: string[]): Promise<void> {
     ort = wantOrt ? await startOrt(exporter, machine.threads, notes) : null;
     peers.ort = ort?.runner ?? null;
     const print = (line: string) => process.stdout.write(`${line}\n`);
-    process.stdout.write(header(machine, peers, ort?.version ?? null, s));
+    process.stdout.write(header(machine, peakGflops, peers, ort?.version ?? null, s));
     for (const note of notes) print(`note: ${note}`);
     const rng = new Rng(1);
     const results: BatchResult[] = [];
-    for (const batch of s.batches) results.push(await benchBatch(batch, s, peers, rng, print));
+    for (const batch of s.batches) {
+      results.push(await benchBatch(batch, peakGflops, s, peers, rng, print));
+    }
 
     if (s.json) {
       const report = {
         machine,
+        peakGflops,
         torch: peers.torch.map(({ peer }) => peer.info),
         onnxruntimeNode: ort?.version ?? null,
         settings: {
