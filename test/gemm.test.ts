@@ -22,7 +22,8 @@ function referenceGemm(
       for (let p = 0; p < k; ++p) {
         sum += (transA ? a[p * m + i] : a[i * k + p]) * (transB ? b[j * k + p] : b[p * n + j]);
       }
-      out[i * n + j] = alpha * sum + beta * c[i * n + j];
+      // beta 0 ignores C, as in BLAS: C may hold NaN (an uninitialised output).
+      out[i * n + j] = alpha * sum + (beta === 0 ? 0 : beta * c[i * n + j]);
     }
   }
   return out;
@@ -32,12 +33,16 @@ const seed = testSeed();
 
 describe(`gemm (seed ${seed})`, () => {
   const rng = new Rng(seed);
-  // Sizes straddle every blocking edge: micro-tiles (4-12 x 8-32), MC = 144, KC = 256 and the
-  // FC shapes of AlexNet at batch 2 (9216 -> 4096 is covered by the model tests).
+  // Sizes straddle every blocking edge: micro-tiles (4-12 x 8-32), MC = 144, KC = 256, the
+  // small-m paths (m <= 32: dot products for A Bᵀ, B read in place for A B, with a last strip
+  // under half, and over half, of NR) and the FC shapes of AlexNet at batch 2 (9216 -> 4096 is
+  // covered by the model tests).
   const cases: [number, number, number][] = [
     [1, 1, 1],
     [5, 7, 3],
     [13, 33, 17],
+    [20, 100, 600],
+    [32, 120, 260],
     [150, 70, 300],
     [2, 1000, 515],
     [97, 3025, 40],
@@ -49,12 +54,11 @@ describe(`gemm (seed ${seed})`, () => {
       [false, true],
       [true, true],
     ]) {
-      test(`${m}x${n}x${k} transA=${transA} transB=${transB}`, () => {
+      test.each([0, 0.7, 1])(`${m}x${n}x${k} transA=${transA} transB=${transB} beta=%p`, (beta) => {
         const a = rng.uniform(m * k);
         const b = rng.uniform(k * n);
-        const c = rng.uniform(m * n);
+        const c = beta === 0 ? new Float32Array(m * n).fill(Number.NaN) : rng.uniform(m * n);
         const alpha = 0.5 + rng.next();
-        const beta = rng.next() < 0.5 ? 0 : 0.7;
         const ta = Tensor.from(a, transA ? [k, m] : [m, k]);
         const tb = Tensor.from(b, transB ? [n, k] : [k, n]);
         const tc = Tensor.from(c, [m, n]);

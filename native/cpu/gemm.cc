@@ -22,6 +22,8 @@ constexpr int kMc = 144;
 constexpr int kNc = 3072;
 // Up to this many rows of A, A B^T runs as row dot products (DotKernel) instead of packed GEMM.
 constexpr int kDotMaxRows = 32;
+// Up to this many rows of A, A B reads B in place (SgemmInPlaceB) instead of packing it.
+constexpr int kInPlaceMaxRows = 32;
 
 // The best kernel this CPU runs, or a lesser one named by ALEXNET_GEMM_ISA ("avx2" or
 // "generic"): the portable kernels can then be tested and benchmarked on an AVX-512 machine.
@@ -110,6 +112,7 @@ void PackBStrip(const MatrixView& b, int kc, int j0, int cols, int nr, float* st
 }
 
 void ScaleRows(int64_t rows, int n, float beta, float* c, int64_t ldc) {
+  if (beta == 1.0f) return;
   for (int64_t i = 0; i < rows; ++i) {
     float* row = c + i * ldc;
     if (beta == 0.0f) {
@@ -130,6 +133,46 @@ void ScaleC(int m, int n, float beta, float* c, int64_t ldc) {
 // that is at most half full: conv3-conv5's 169 columns per image leave 9 in the last of 6 strips.
 MicroKernelFn MicroFor(const GemmKernel& kernel, int n_eff) {
   return 2 * n_eff <= kernel.nr ? kernel.narrow : kernel.micro;
+}
+
+// A B (or Aᵀ B) with few rows of A, B not transposed: a fully connected layer's backward-data at
+// small batch, dy W. Each element of B (the weights) is used only m times, so packing it cost
+// as much as the multiply: fc6's at batch 16 took 46 ms, 26 GFLOP/s. The micro-kernel reads
+// B's rows in place instead; only a last strip narrower than NR is packed, so that no load runs
+// past B's row. Threads split the columns and each packs all of A (m rows, few).
+void SgemmInPlaceB(const GemmKernel& kernel, bool trans_a, int m, int n, int k, float alpha,
+                   const float* a, int64_t lda, const float* b, int64_t ldb, bool accumulate,
+                   float* c, int64_t ldc) {
+  const int mr = kernel.mr;
+  const int nr = kernel.nr;
+  const int m_strips = (m + mr - 1) / mr;
+  const int kc_max = std::min(k, kKc);
+  ParallelFor((n + nr - 1) / nr, 4, [&](int64_t s0, int64_t s1) {
+    float* a_packed = a_buffer.Reserve(static_cast<size_t>(m_strips) * mr * kc_max);
+    float* edge = b_buffer.Reserve(static_cast<size_t>(nr) * kc_max);
+    for (int pc = 0; pc < k; pc += kKc) {
+      const int kc = std::min(kKc, k - pc);
+      PackA(trans_a ? MatrixView{a + pc * lda, 1, lda} : MatrixView{a + pc, lda, 1}, m, kc, alpha,
+            mr, a_packed);
+      const MatrixView block{b + pc * ldb, ldb, 1};
+      for (int64_t s = s0; s < s1; ++s) {
+        const int j0 = static_cast<int>(s) * nr;
+        const int n_eff = std::min(nr, n - j0);
+        const float* strip = block.x + j0;
+        int64_t stride = ldb;
+        if (n_eff < nr) {
+          PackBStrip(block, kc, j0, n, nr, edge);
+          strip = edge;
+          stride = nr;
+        }
+        for (int ir = 0; ir < m_strips; ++ir) {
+          MicroFor(kernel, n_eff)(kc, a_packed + static_cast<int64_t>(ir) * mr * kc, strip, stride,
+                                  c + ir * mr * ldc + j0, ldc, std::min(mr, m - ir * mr), n_eff,
+                                  accumulate || pc > 0);
+        }
+      }
+    }
+  });
 }
 
 }  // namespace
@@ -157,20 +200,26 @@ double MeasurePeakGflops() {
 void Sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a,
            int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
   if (m <= 0 || n <= 0) return;
-  ScaleC(m, n, beta, c, ldc);
-  if (k <= 0 || alpha == 0.0f) return;
+  if (k <= 0 || alpha == 0.0f) return ScaleC(m, n, beta, c, ldc);
 
   const GemmKernel& kernel = Kernel();
   // A B^T with few rows of A (a fully connected layer at small batch): every element of B is
   // used only m times, so packing it would cost as much as the multiply. Dot products of rows
   // read B once instead.
   if (!trans_a && trans_b && m <= kDotMaxRows) {
+    ScaleC(m, n, beta, c, ldc);
     ParallelFor((n + 3) / 4, 16, [&](int64_t j0, int64_t j1) {
       const int begin = static_cast<int>(j0) * 4;
       const int end = std::min(n, static_cast<int>(j1) * 4);
       kernel.dot(m, end - begin, k, alpha, a, lda, b + begin * ldb, ldb, c + begin, ldc);
     });
     return;
+  }
+  // Where beta is 0 the first KC block overwrites C instead of adding to zeros: C is then neither
+  // zeroed first nor read (fc6's weight gradient is 151 MB). Other betas scale C once up front.
+  if (beta != 0.0f) ScaleC(m, n, beta, c, ldc);
+  if (!trans_b && m <= kInPlaceMaxRows) {
+    return SgemmInPlaceB(kernel, trans_a, m, n, k, alpha, a, lda, b, ldb, beta != 0.0f, c, ldc);
   }
   const int mr = kernel.mr;
   const int nr = kernel.nr;
@@ -206,9 +255,9 @@ void Sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const f
         const int i0 = static_cast<int>(ir) * mr;
         const int j0 = static_cast<int>(jr) * nr;
         const int n_eff = std::min(nr, nc - j0);
-        MicroFor(kernel, n_eff)(kc, a_packed + static_cast<int64_t>(i0) * kc,
-                                b_packed + static_cast<int64_t>(j0) * kc, c + i0 * ldc + jc + j0,
-                                ldc, std::min(mr, m - i0), n_eff);
+        MicroFor(kernel, n_eff)(
+            kc, a_packed + static_cast<int64_t>(i0) * kc, b_packed + static_cast<int64_t>(j0) * kc,
+            nr, c + i0 * ldc + jc + j0, ldc, std::min(mr, m - i0), n_eff, pc > 0 || beta != 0.0f);
       };
       const int strips_per_block = kMc / mr;
       if (n_strips >= m_strips) {
@@ -268,8 +317,13 @@ void SgemmPackedB(int m, float alpha, const float* a, int64_t lda, const PackedB
     const int row0 = i0 * mr;
     const int rows = std::min(m, i1 * mr) - row0;
     const int col0 = j0 * nr;
-    ScaleRows(rows, std::min(n, j1 * nr) - col0, beta, c + row0 * ldc + col0, ldc);
-    if (k <= 0 || alpha == 0.0f) return;
+    if (k <= 0 || alpha == 0.0f) {
+      return ScaleRows(rows, std::min(n, j1 * nr) - col0, beta, c + row0 * ldc + col0, ldc);
+    }
+    // As in Sgemm, beta 0 makes the first KC block overwrite C.
+    if (beta != 0.0f && beta != 1.0f) {
+      ScaleRows(rows, std::min(n, j1 * nr) - col0, beta, c + row0 * ldc + col0, ldc);
+    }
     float* a_packed = a_buffer.Reserve(static_cast<size_t>(i1 - i0) * mr * std::min(k, kKc));
     for (int pc = 0; pc < k; pc += kKc) {
       const int kc = std::min(kKc, k - pc);
@@ -281,9 +335,9 @@ void SgemmPackedB(int m, float alpha, const float* a, int64_t lda, const PackedB
           for (int ir = ib; ir < ie; ++ir) {
             const int n_eff = std::min(nr, n - jr * nr);
             MicroFor(kernel, n_eff)(kc, a_packed + static_cast<int64_t>(ir) * mr * kc,
-                                    block + static_cast<int64_t>(jr) * nr * kc,
+                                    block + static_cast<int64_t>(jr) * nr * kc, nr,
                                     c + (row0 + ir * mr) * ldc + jr * nr, ldc,
-                                    std::min(mr, rows - ir * mr), n_eff);
+                                    std::min(mr, rows - ir * mr), n_eff, pc > 0 || beta != 0.0f);
           }
         }
       }

@@ -5,10 +5,11 @@
 
 namespace alexnet::cpu {
 
-// Computes C[m_eff x n_eff] += A_strip * B_strip, where A_strip is packed MR x kc (kc steps of
-// MR values) and B_strip is packed kc x NR (kc steps of NR values, 64-byte aligned).
-using MicroKernelFn = void (*)(int kc, const float* a, const float* b, float* c, int64_t ldc,
-                               int m_eff, int n_eff);
+// Computes C[m_eff x n_eff] += A_strip * B_strip (= when not `accumulate`), where A_strip is
+// packed MR x kc (kc steps of MR values) and B_strip is kc rows of NR values, ldb floats apart:
+// NR when packed, B's own row stride when read in place.
+using MicroKernelFn = void (*)(int kc, const float* a, const float* b, int64_t ldb, float* c,
+                               int64_t ldc, int m_eff, int n_eff, bool accumulate);
 
 // Computes C[m x n] += alpha * A B^T for row-major A (m x k) and B (n x k) without packing: the
 // shape of a fully connected layer's forward pass at small batch, where packing the weights
