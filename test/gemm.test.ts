@@ -46,6 +46,8 @@ describe(`gemm (seed ${seed})`, () => {
     [150, 70, 300],
     [2, 1000, 515],
     [97, 3025, 40],
+    // Each thread's share of the columns spans two NC = 3072 blocks.
+    [40, 6200, 30],
   ];
   for (const [m, n, k] of cases) {
     for (const [transA, transB] of [

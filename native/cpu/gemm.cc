@@ -135,44 +135,148 @@ MicroKernelFn MicroFor(const GemmKernel& kernel, int n_eff) {
   return 2 * n_eff <= kernel.nr ? kernel.narrow : kernel.micro;
 }
 
+// One Sgemm call's operands, as its drivers below share them.
+struct GemmCall {
+  const GemmKernel& kernel;
+  bool trans_a, trans_b;
+  int m, n, k;
+  float alpha;
+  const float* a;
+  int64_t lda;
+  const float* b;
+  int64_t ldb;
+  bool accumulate;  // add to C (already scaled by beta) rather than overwrite it
+  float* c;
+  int64_t ldc;
+
+  // op(A) from column pc on, and op(B) from row pc, column jc on.
+  MatrixView ABlock(int pc) const {
+    return trans_a ? MatrixView{a + pc * lda, 1, lda} : MatrixView{a + pc, lda, 1};
+  }
+  MatrixView BBlock(int pc, int jc) const {
+    return trans_b ? MatrixView{b + jc * ldb + pc, 1, ldb} : MatrixView{b + pc * ldb + jc, ldb, 1};
+  }
+  int MStrips() const { return (m + kernel.mr - 1) / kernel.mr; }
+  int NStrips() const { return (n + kernel.nr - 1) / kernel.nr; }
+
+  // C[i0.., j0..] (+)= the tile of packed A strip `a_strip` and B strip `b_strip` (rows ldb apart)
+  // for the KC block starting at pc.
+  void Tile(int pc, int kc, const float* a_strip, const float* b_strip, int64_t b_stride, int i0,
+            int j0) const {
+    const int n_eff = std::min(kernel.nr, n - j0);
+    MicroFor(kernel, n_eff)(kc, a_strip, b_strip, b_stride, c + i0 * ldc + j0, ldc,
+                            std::min(kernel.mr, m - i0), n_eff, accumulate || pc > 0);
+  }
+};
+
 // A B (or Aᵀ B) with few rows of A, B not transposed: a fully connected layer's backward-data at
 // small batch, dy W. Each element of B (the weights) is used only m times, so packing it cost
 // as much as the multiply: fc6's at batch 16 took 46 ms, 26 GFLOP/s. The micro-kernel reads
 // B's rows in place instead; only a last strip narrower than NR is packed, so that no load runs
 // past B's row. Threads split the columns and each packs all of A (m rows, few).
-void SgemmInPlaceB(const GemmKernel& kernel, bool trans_a, int m, int n, int k, float alpha,
-                   const float* a, int64_t lda, const float* b, int64_t ldb, bool accumulate,
-                   float* c, int64_t ldc) {
-  const int mr = kernel.mr;
-  const int nr = kernel.nr;
-  const int m_strips = (m + mr - 1) / mr;
-  const int kc_max = std::min(k, kKc);
-  ParallelFor((n + nr - 1) / nr, 4, [&](int64_t s0, int64_t s1) {
-    float* a_packed = a_buffer.Reserve(static_cast<size_t>(m_strips) * mr * kc_max);
+void GemmInPlaceB(const GemmCall& g) {
+  const int mr = g.kernel.mr;
+  const int nr = g.kernel.nr;
+  const int kc_max = std::min(g.k, kKc);
+  ParallelFor(g.NStrips(), 4, [&](int64_t s0, int64_t s1) {
+    float* a_packed = a_buffer.Reserve(static_cast<size_t>(g.MStrips()) * mr * kc_max);
     float* edge = b_buffer.Reserve(static_cast<size_t>(nr) * kc_max);
-    for (int pc = 0; pc < k; pc += kKc) {
-      const int kc = std::min(kKc, k - pc);
-      PackA(trans_a ? MatrixView{a + pc * lda, 1, lda} : MatrixView{a + pc, lda, 1}, m, kc, alpha,
-            mr, a_packed);
-      const MatrixView block{b + pc * ldb, ldb, 1};
+    for (int pc = 0; pc < g.k; pc += kKc) {
+      const int kc = std::min(kKc, g.k - pc);
+      PackA(g.ABlock(pc), g.m, kc, g.alpha, mr, a_packed);
+      const MatrixView block = g.BBlock(pc, 0);
       for (int64_t s = s0; s < s1; ++s) {
         const int j0 = static_cast<int>(s) * nr;
-        const int n_eff = std::min(nr, n - j0);
         const float* strip = block.x + j0;
-        int64_t stride = ldb;
-        if (n_eff < nr) {
-          PackBStrip(block, kc, j0, n, nr, edge);
+        int64_t stride = g.ldb;
+        if (g.n - j0 < nr) {
+          PackBStrip(block, kc, j0, g.n, nr, edge);
           strip = edge;
           stride = nr;
         }
-        for (int ir = 0; ir < m_strips; ++ir) {
-          MicroFor(kernel, n_eff)(kc, a_packed + static_cast<int64_t>(ir) * mr * kc, strip, stride,
-                                  c + ir * mr * ldc + j0, ldc, std::min(mr, m - ir * mr), n_eff,
-                                  accumulate || pc > 0);
+        for (int ir = 0; ir < g.MStrips(); ++ir) {
+          g.Tile(pc, kc, a_packed + static_cast<int64_t>(ir) * mr * kc, strip, stride, ir * mr, j0);
         }
       }
     }
   });
+}
+
+// C's columns [j_begin, j_end) on the calling thread alone: all of A's rows and these columns of
+// B packed into this thread's buffers, one KC x NC block at a time, each B strip swept over an
+// MC block of A from L1. For calls with more column strips than row strips (a convolution's
+// backward-filter: conv1's dy x colᵀ is 96 x 363 x 3025 per image), the threads split the
+// columns this way in one parallel region, where packing shared buffers took three per KC block.
+void GemmColumns(const GemmCall& g, int j_begin, int j_end) {
+  const int mr = g.kernel.mr;
+  const int nr = g.kernel.nr;
+  const int kc_max = std::min(g.k, kKc);
+  const int nc_max = std::min((j_end - j_begin + nr - 1) / nr * nr, kNc);
+  float* a_packed = a_buffer.Reserve(static_cast<size_t>(g.MStrips()) * mr * kc_max);
+  float* b_packed = b_buffer.Reserve(static_cast<size_t>(nc_max) * kc_max);
+  for (int jc = j_begin; jc < j_end; jc += kNc) {
+    const int nc = std::min(kNc, j_end - jc);
+    const int n_strips = (nc + nr - 1) / nr;
+    for (int pc = 0; pc < g.k; pc += kKc) {
+      const int kc = std::min(kKc, g.k - pc);
+      PackA(g.ABlock(pc), g.m, kc, g.alpha, mr, a_packed);
+      // Columns past j_end are padding here even where C has more: nc, not n, bounds the pack.
+      for (int s = 0; s < n_strips; ++s) {
+        PackBStrip(g.BBlock(pc, jc), kc, s * nr, nc, nr,
+                   b_packed + static_cast<int64_t>(s) * nr * kc);
+      }
+      for (int ib = 0; ib < g.MStrips(); ib += kMc / mr) {
+        const int ie = std::min(g.MStrips(), ib + kMc / mr);
+        for (int jr = 0; jr < n_strips; ++jr) {
+          for (int ir = ib; ir < ie; ++ir) {
+            g.Tile(pc, kc, a_packed + static_cast<int64_t>(ir) * mr * kc,
+                   b_packed + static_cast<int64_t>(jr) * nr * kc, nr, ir * mr, jc + jr * nr);
+          }
+        }
+      }
+    }
+  }
+}
+
+// Calls with more row strips than column strips (a convolution's backward-data): B is packed
+// once per KC x NC block into the calling thread's buffer, shared by the threads, which split
+// A's rows, pack their own and sweep each B strip over MC-row blocks of them.
+void GemmRows(const GemmCall& g) {
+  const int mr = g.kernel.mr;
+  const int nr = g.kernel.nr;
+  const int m_strips = g.MStrips();
+  const int kc_max = std::min(g.k, kKc);
+  const int nc_max = std::min(g.NStrips() * nr, kNc);
+  float* const a_packed = a_buffer.Reserve(static_cast<size_t>(m_strips) * mr * kc_max);
+  float* const b_packed = b_buffer.Reserve(static_cast<size_t>(nc_max) * kc_max);
+  for (int jc = 0; jc < g.n; jc += kNc) {
+    const int nc = std::min(kNc, g.n - jc);
+    const int n_strips = (nc + nr - 1) / nr;
+    for (int pc = 0; pc < g.k; pc += kKc) {
+      const int kc = std::min(kKc, g.k - pc);
+      ParallelFor(n_strips, 4, [&](int64_t s0, int64_t s1) {
+        for (int64_t s = s0; s < s1; ++s) {
+          PackBStrip(g.BBlock(pc, jc), kc, static_cast<int>(s) * nr, nc, nr,
+                     b_packed + s * nr * kc);
+        }
+      });
+      ParallelFor(m_strips, 1, [&](int64_t i0, int64_t i1) {
+        MatrixView rows = g.ABlock(pc);
+        rows.x += i0 * mr * rows.row_stride;
+        const int count = static_cast<int>(std::min<int64_t>(g.m, i1 * mr) - i0 * mr);
+        PackA(rows, count, kc, g.alpha, mr, a_packed + i0 * mr * kc);
+        for (int64_t ib = i0; ib < i1; ib += kMc / mr) {
+          const int64_t ie = std::min(i1, ib + kMc / mr);
+          for (int jr = 0; jr < n_strips; ++jr) {
+            for (int64_t ir = ib; ir < ie; ++ir) {
+              g.Tile(pc, kc, a_packed + ir * mr * kc, b_packed + static_cast<int64_t>(jr) * nr * kc,
+                     nr, static_cast<int>(ir) * mr, jc + jr * nr);
+            }
+          }
+        }
+      });
+    }
+  }
 }
 
 }  // namespace
@@ -218,67 +322,15 @@ void Sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const f
   // Where beta is 0 the first KC block overwrites C instead of adding to zeros: C is then neither
   // zeroed first nor read (fc6's weight gradient is 151 MB). Other betas scale C once up front.
   if (beta != 0.0f) ScaleC(m, n, beta, c, ldc);
-  if (!trans_b && m <= kInPlaceMaxRows) {
-    return SgemmInPlaceB(kernel, trans_a, m, n, k, alpha, a, lda, b, ldb, beta != 0.0f, c, ldc);
-  }
-  const int mr = kernel.mr;
-  const int nr = kernel.nr;
-  const int m_strips = (m + mr - 1) / mr;
-  const int kc_max = std::min(k, kKc);
-  const int nc_max = std::min((n + nr - 1) / nr * nr, kNc);
-  float* const a_packed = a_buffer.Reserve(static_cast<size_t>(m_strips) * mr * kc_max);
-  float* const b_packed = b_buffer.Reserve(static_cast<size_t>(nc_max) * kc_max);
-
-  for (int jc = 0; jc < n; jc += kNc) {
-    const int nc = std::min(kNc, n - jc);
-    const int n_strips = (nc + nr - 1) / nr;
-    for (int pc = 0; pc < k; pc += kKc) {
-      const int kc = std::min(kKc, k - pc);
-      MatrixView a_view = trans_a ? MatrixView{a + pc * lda, 1, lda} : MatrixView{a + pc, lda, 1};
-      MatrixView b_view =
-          trans_b ? MatrixView{b + jc * ldb + pc, 1, ldb} : MatrixView{b + pc * ldb + jc, ldb, 1};
-
-      ParallelFor(n_strips, 4, [&](int64_t s0, int64_t s1) {
-        for (int64_t s = s0; s < s1; ++s)
-          PackBStrip(b_view, kc, static_cast<int>(s) * nr, nc, nr, b_packed + s * nr * kc);
-      });
-      ParallelFor(m_strips, 4, [&](int64_t s0, int64_t s1) {
-        MatrixView rows = a_view;
-        rows.x += s0 * mr * a_view.row_stride;
-        int count = static_cast<int>(std::min<int64_t>(m, s1 * mr) - s0 * mr);
-        PackA(rows, count, kc, alpha, mr, a_packed + s0 * mr * kc);
-      });
-
-      // Split the work between threads along whichever dimension has more strips; each thread
-      // then walks MC-row blocks of A, reusing each B strip across the block from L1.
-      auto tile = [&](int64_t ir, int64_t jr) {
-        const int i0 = static_cast<int>(ir) * mr;
-        const int j0 = static_cast<int>(jr) * nr;
-        const int n_eff = std::min(nr, nc - j0);
-        MicroFor(kernel, n_eff)(
-            kc, a_packed + static_cast<int64_t>(i0) * kc, b_packed + static_cast<int64_t>(j0) * kc,
-            nr, c + i0 * ldc + jc + j0, ldc, std::min(mr, m - i0), n_eff, pc > 0 || beta != 0.0f);
-      };
-      const int strips_per_block = kMc / mr;
-      if (n_strips >= m_strips) {
-        ParallelFor(n_strips, 1, [&](int64_t j0, int64_t j1) {
-          for (int ib = 0; ib < m_strips; ib += strips_per_block) {
-            const int ie = std::min(m_strips, ib + strips_per_block);
-            for (int64_t jr = j0; jr < j1; ++jr)
-              for (int ir = ib; ir < ie; ++ir) tile(ir, jr);
-          }
-        });
-      } else {
-        ParallelFor(m_strips, 1, [&](int64_t i0, int64_t i1) {
-          for (int64_t ib = i0; ib < i1; ib += strips_per_block) {
-            const int64_t ie = std::min(i1, ib + strips_per_block);
-            for (int jr = 0; jr < n_strips; ++jr)
-              for (int64_t ir = ib; ir < ie; ++ir) tile(ir, jr);
-          }
-        });
-      }
-    }
-  }
+  const bool accumulate = beta != 0.0f;
+  const GemmCall call{kernel, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, accumulate, c, ldc};
+  if (!trans_b && m <= kInPlaceMaxRows) return GemmInPlaceB(call);
+  if (call.NStrips() < call.MStrips()) return GemmRows(call);
+  // The threads split the columns, each running its share alone (GemmColumns).
+  ParallelFor(call.NStrips(), 1, [&](int64_t s0, int64_t s1) {
+    GemmColumns(call, static_cast<int>(s0) * kernel.nr,
+                std::min(n, static_cast<int>(s1) * kernel.nr));
+  });
 }
 
 PackedB::PackedB(int k, int n) : k_(k), n_(n), nr_(Kernel().nr) {
