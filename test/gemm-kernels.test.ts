@@ -1,0 +1,124 @@
+/**
+ * The lesser GEMM micro-kernels on this machine. The CPU backend picks its kernel once per
+ * process, the best the CPU runs (gemm.test.ts and conv.test.ts check that one against float64),
+ * so on an AVX-512 machine the AVX2 and generic kernels would never run in the suite.
+ * ALEXNET_GEMM_ISA makes a child process use one of them: each child computes the same GEMMs
+ * (one per driver path: packed, rows split, columns split, B read in place, dot products) and
+ * convolution passes on the built package, and its results must equal the default kernel's
+ * within float32 summation-order error.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { expectFreshBuild } from './util/built-cli';
+
+const DIST = path.join(__dirname, '..', 'dist', 'lib');
+
+// [m, n, k, transA, transB], each reaching one path of Sgemm (native/cpu/gemm.cc).
+const GEMMS: [number, number, number, boolean, boolean][] = [
+  [150, 70, 300, false, false], // more row strips than column strips: GemmRows
+  [40, 500, 300, true, false], // more column strips: GemmColumns
+  [20, 100, 600, false, false], // few rows, B as stored: GemmInPlaceB, a narrow last strip
+  [13, 33, 17, false, true], // few rows, B transposed: dot products
+];
+
+// Convolutions through the packed im2col (forward) and the plain one (backward passes), with a
+// stride, padding and groups.
+const CONVS = [
+  { batch: 2, inChannels: 8, height: 13, width: 13, outChannels: 12, kernel: 3, pad: 1, groups: 2 },
+  { batch: 1, inChannels: 3, height: 35, width: 35, outChannels: 8, kernel: 11, stride: 4 },
+];
+
+/** Run in the child: every result, as base64 float32, with the kernel that made them. */
+const CHILD = `
+const api = require(${JSON.stringify(path.join(DIST, 'index.js'))});
+const { native } = require(${JSON.stringify(path.join(DIST, 'native.js'))});
+const values = (n, seed) => Float32Array.from({ length: n }, (_, i) => Math.sin(seed + i * 0.37));
+const size = (shape) => shape.reduce((a, b) => a * b, 1);
+const results = [];
+for (const [m, n, k, transA, transB] of ${JSON.stringify(GEMMS)}) {
+  const a = api.Tensor.from(values(m * k, 1), transA ? [k, m] : [m, k]);
+  const b = api.Tensor.from(values(k * n, 2), transB ? [n, k] : [k, n]);
+  const c = api.Tensor.zeros([m, n]);
+  api.gemm(a, b, c, { transA, transB });
+  results.push(c.toArray());
+}
+for (const shape of ${JSON.stringify(CONVS)}) {
+  const plan = new api.ConvPlan(shape);
+  const x = api.Tensor.from(values(size(plan.inputShape), 3), plan.inputShape);
+  const w = api.Tensor.from(values(size(plan.weightShape), 4), plan.weightShape);
+  const dy = api.Tensor.from(values(size(plan.outputShape), 5), plan.outputShape);
+  const y = api.Tensor.zeros(plan.outputShape);
+  const dx = api.Tensor.zeros(plan.inputShape);
+  const dw = api.Tensor.zeros(plan.weightShape);
+  plan.forward(x, w, y);
+  plan.backwardData(w, dy, dx);
+  plan.backwardFilter(x, dy, dw);
+  results.push(y.toArray(), dx.toArray(), dw.toArray());
+}
+const encode = (r) => Buffer.from(r.buffer, r.byteOffset, r.byteLength).toString('base64');
+process.stdout.write(JSON.stringify({ isa: native.gemmIsa, results: results.map(encode) }));
+`;
+
+interface ChildResult {
+  isa: string;
+  results: Float32Array[];
+}
+
+function runWith(isa: string | undefined): ChildResult {
+  const env = { ...process.env };
+  delete env.ALEXNET_GEMM_ISA;
+  if (isa) env.ALEXNET_GEMM_ISA = isa;
+  const child = spawnSync(process.execPath, ['-e', CHILD], { env, encoding: 'utf8' });
+  if (child.status !== 0) throw new Error(`child with ALEXNET_GEMM_ISA=${isa}: ${child.stderr}`);
+  const parsed = JSON.parse(child.stdout) as { isa: string; results: string[] };
+  return {
+    isa: parsed.isa,
+    results: parsed.results.map((r) => {
+      const bytes = Buffer.from(r, 'base64');
+      return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+    }),
+  };
+}
+
+// A kernel is checked where it is a lesser one than the default: AVX2 under AVX-512, the
+// generic one under either; elsewhere it would be compared with itself.
+const cpuFlags = fs.existsSync('/proc/cpuinfo') ? fs.readFileSync('/proc/cpuinfo', 'utf8') : '';
+const x86 = process.arch === 'x64';
+const hasAvx2 = x86 && /\bavx2\b/.test(cpuFlags) && /\bfma\b/.test(cpuFlags);
+const hasAvx512 = hasAvx2 && /\bavx512f\b/.test(cpuFlags);
+
+describe('GEMM kernels other than the default', () => {
+  let best: ChildResult;
+  beforeAll(() => {
+    expectFreshBuild();
+    best = runWith(undefined);
+  });
+
+  const check = (isa: string) => {
+    const lesser = runWith(isa);
+    expect(best.isa).not.toBe(isa);
+    expect(lesser.isa).toBe(isa);
+    expect(lesser.results.length).toBe(best.results.length);
+    lesser.results.forEach((result, i) => {
+      // Each kernel sums in its own order, and only the x86 ones fuse multiply-adds: float32
+      // sums of up to 600 products of magnitude <= 1 differ by about sqrt(k) * 2^-24 of their
+      // terms' sum; 1e-4 absolute bounds that with a wide margin.
+      const expected = best.results[i];
+      let worst = 0;
+      for (let j = 0; j < expected.length; ++j) {
+        worst = Math.max(worst, Math.abs(result[j] - expected[j]));
+      }
+      expect(worst).toBeLessThan(1e-4);
+    });
+  };
+
+  (hasAvx512 ? test : test.skip)(
+    `avx2 equals the default kernel${hasAvx512 ? '' : ' (skipped: without AVX-512, avx2 is the default or absent)'}`,
+    () => check('avx2'),
+  );
+  (hasAvx2 ? test : test.skip)(
+    `generic equals the default kernel${hasAvx2 ? '' : ' (skipped: without AVX2, generic is the default)'}`,
+    () => check('generic'),
+  );
+});
