@@ -9,17 +9,16 @@
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import * as path from 'node:path';
 import { AlexNetError } from '../../lib/errors';
 import { native } from '../../lib/native';
 import { Rng } from '../../lib/random';
 import { type Flags, parseFlags } from '../cli';
 import { CLASSES, forwardCase, INPUT_SIZE, OPS, type OpCase, opCases, opFlops } from './cases';
 import { describeMachine, type Machine } from './machine';
-import { loadOrt, ORT_INSTALL, OrtRunner } from './ort';
+import { type OrtPeer, type OrtRunner, startOrt } from './ort';
 import { oursCase } from './ours';
 import { measure, measureAsync, median, type Timing, type TimingOptions } from './timing';
-import { type BlasPeer, PYTHON_CANDIDATES, TorchPeer } from './torch';
+import { type BlasPeer, TORCH_MISSING, TorchPeer } from './torch';
 import { describeBlas, selectTorchBlas, TORCH_BLAS_FLAG, type TorchBlasName } from './torch-blas';
 
 const USAGE = `Usage: npm run bench -- ops [options]
@@ -430,37 +429,6 @@ async function benchBatch(
   return { batch, loadAverage, ops, forward };
 }
 
-/**
- * onnxruntime-node on the network `exporter` writes as ONNX into a new temporary folder, or null
- * with a note saying why not.
- */
-async function startOrt(
-  exporter: TorchPeer | null,
-  threads: number,
-  notes: string[],
-): Promise<{ runner: OrtRunner; version: string; dir: string } | null> {
-  const loaded = loadOrt();
-  if (!loaded) {
-    notes.push(`onnxruntime-node: not found, its column is empty; install it with ${ORT_INSTALL}`);
-    return null;
-  }
-  if (!exporter) {
-    notes.push('onnxruntime-node: skipped, the model is exported to ONNX by PyTorch');
-    return null;
-  }
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alexnet-bench-'));
-  const onnxFile = path.join(dir, 'alexnet.onnx');
-  try {
-    await exporter.exportOnnx(onnxFile, CLASSES);
-    const runner = await OrtRunner.create(loaded, onnxFile, threads);
-    const version = `${loaded.version} (${path.relative(process.cwd(), loaded.location) || '.'})`;
-    return { runner, version, dir };
-  } catch (error) {
-    fs.rmSync(dir, { recursive: true, force: true });
-    throw error;
-  }
-}
-
 export async function main(argv: string[]): Promise<void> {
   const s = parseSettings(argv);
   const machine = describeMachine();
@@ -472,22 +440,11 @@ export async function main(argv: string[]): Promise<void> {
     ? await TorchPeer.startEach(machine.threads, kinds, s.blas.variants)
     : [];
   const peers: Peers = { torch: torches ?? [], ort: null };
-  let exporter: TorchPeer | null = null;
-  let ort: Awaited<ReturnType<typeof startOrt>> = null;
+  let ort: OrtPeer | null = null;
   try {
-    // PyTorch also exports the network for onnxruntime-node: the first variant's process, or,
-    // where none runs, one on whatever BLAS the system links (the export does not use it).
-    if (torches && wantOrt) {
-      exporter = torches[0]?.peer ?? (await TorchPeer.start(machine.threads, kinds, null));
-    }
     const notes = [...s.blas.notes];
-    if (!torches || (wantOrt && !exporter)) {
-      notes.push(
-        `PyTorch: none of ${PYTHON_CANDIDATES.join(', ')} can import torch; its columns are empty ` +
-          '(Debian: apt-get install python3-torch; or pip install torch)',
-      );
-    }
-    ort = wantOrt ? await startOrt(exporter, machine.threads, notes) : null;
+    if (!torches) notes.push(TORCH_MISSING);
+    ort = wantOrt ? await startOrt(torches, machine.threads, notes) : null;
     peers.ort = ort?.runner ?? null;
     const print = (line: string) => process.stdout.write(`${line}\n`);
     process.stdout.write(header(machine, peakGflops, peers, ort?.version ?? null, s));
@@ -517,8 +474,6 @@ export async function main(argv: string[]): Promise<void> {
     }
   } finally {
     for (const { peer } of peers.torch) peer.close();
-    exporter?.close();
     await ort?.runner.release();
-    if (ort) fs.rmSync(ort.dir, { recursive: true, force: true });
   }
 }

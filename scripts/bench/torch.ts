@@ -24,6 +24,11 @@ import {
  */
 export const PYTHON_CANDIDATES = ['python3', '/usr/bin/python3'];
 
+/** A bench's note where none of PYTHON_CANDIDATES can import torch. */
+export const TORCH_MISSING =
+  `PyTorch: none of ${PYTHON_CANDIDATES.join(', ')} can import torch; its columns are empty ` +
+  '(Debian: apt-get install python3-torch; or pip install torch)';
+
 /** What the PyTorch process reports about itself when it starts. */
 export interface TorchInfo {
   /** The interpreter that runs it. */
