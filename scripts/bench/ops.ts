@@ -13,13 +13,20 @@ import { AlexNetError } from '../../lib/errors';
 import { native } from '../../lib/native';
 import { Rng } from '../../lib/random';
 import { type Flags, parseFlags } from '../cli';
-import { CLASSES, forwardCase, INPUT_SIZE, OPS, type OpCase, opCases, opFlops } from './cases';
+import { CLASSES, forwardCase, INPUT_SIZE, OPS, opCases, opFlops } from './cases';
 import { describeMachine, type Machine } from './machine';
 import { type OrtPeer, type OrtRunner, startOrt } from './ort';
 import { oursCase } from './ours';
 import { measure, measureAsync, median, type Timing, type TimingOptions } from './timing';
-import { type BlasPeer, TORCH_MISSING, TorchPeer } from './torch';
-import { describeBlas, selectTorchBlas, TORCH_BLAS_FLAG, type TorchBlasName } from './torch-blas';
+import {
+  type BlasPeer,
+  describeTorch,
+  TORCH_MISSING,
+  TorchPeer,
+  torchTiming,
+  torchTimings,
+} from './torch';
+import { selectTorchBlas, TORCH_BLAS_FLAG, type TorchBlasName } from './torch-blas';
 
 const USAGE = `Usage: npm run bench -- ops [options]
 
@@ -237,50 +244,13 @@ function header(
     `peak: ${peakGflops.toFixed(0)} GFLOP/s, fused multiply-adds on registers on ${machine.threads} ` +
       `threads with the ${machine.gemmIsa} kernel's instructions (% peak is of this)`,
   ];
-  for (const { blas, peer } of peers.torch) {
-    const { info } = peer;
-    lines.push(
-      `PyTorch ${blas.name}: ${info.torch} (Python ${info.pythonVersion}, ${info.python}), ` +
-        `${info.threads} threads, oneDNN ${info.mkldnn ? 'yes' : 'no'}, BLAS ${describeBlas(info.blas)}`,
-    );
-  }
+  lines.push(...peers.torch.map(describeTorch));
   if (ort) lines.push(`onnxruntime-node: ${ort}, ${machine.threads} intra-op threads`);
   lines.push(
     `timing: median of at least ${s.timing.minReps} calls and ${s.timing.minSeconds} s per op ` +
       `after a warm-up call; the whole forward pass in ${s.rounds} alternating rounds`,
   );
   return `${lines.join('\n')}\n`;
-}
-
-/** One PyTorch's timing of one op, or null (with a message) when it failed or had failed. */
-async function torchTiming(
-  { blas, peer }: BlasPeer,
-  opCase: OpCase,
-  op: string,
-  timing: TimingOptions,
-): Promise<Timing | null> {
-  if (!peer.alive) return null;
-  try {
-    return await peer.time(opCase, op, timing);
-  } catch (error) {
-    if (!(error instanceof AlexNetError)) throw error;
-    process.stderr.write(`${opCase.group}.${op} (PyTorch ${blas.name}): ${error.message}\n`);
-    return null;
-  }
-}
-
-/** Each PyTorch's timing of one op, one right after the other. */
-async function torchTimings(
-  peers: Peers,
-  opCase: OpCase,
-  op: string,
-  timing: TimingOptions,
-): Promise<OpResult['torch']> {
-  const timings: OpResult['torch'] = {};
-  for (const torch of peers.torch) {
-    timings[torch.blas.name] = await torchTiming(torch, opCase, op, timing);
-  }
-  return timings;
 }
 
 /** The cells after ours of a row: each PyTorch's time and ratio, then onnxruntime-node's. */
@@ -328,7 +298,7 @@ async function benchOps(
           op,
           ours: timing,
           gflops: gflops(flops, timing.ms),
-          torch: await torchTimings(peers, opCase, op, s.timing),
+          torch: await torchTimings(peers.torch, opCase, op, s.timing),
         };
         ops.push(result);
         const cells = peerCells(peers, result.ours, result.torch, null);

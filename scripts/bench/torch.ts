@@ -13,6 +13,7 @@ import type { Timing, TimingOptions } from './timing';
 import {
   type BlasReport,
   checkTorchBlas,
+  describeBlas,
   type TorchBlas,
   type TorchBlasName,
   torchBlasEnv,
@@ -179,4 +180,47 @@ export class TorchPeer {
     if (typeof reply.error === 'string') throw new AlexNetError(`PyTorch: ${reply.error}`);
     return reply;
   }
+}
+
+/** A header line: what a variant's PyTorch is and runs on. */
+export function describeTorch({ blas, peer }: BlasPeer): string {
+  const { info } = peer;
+  return (
+    `PyTorch ${blas.name}: ${info.torch} (Python ${info.pythonVersion}, ${info.python}), ` +
+    `${info.threads} threads, oneDNN ${info.mkldnn ? 'yes' : 'no'}, BLAS ${describeBlas(info.blas)}`
+  );
+}
+
+/**
+ * One PyTorch's timing of `op` of `opCase`, or null (with a message) when it failed or had
+ * failed: a bench goes on with the other rows and peers.
+ */
+export async function torchTiming(
+  { blas, peer }: BlasPeer,
+  opCase: OpCase,
+  op: string,
+  timing: TimingOptions,
+): Promise<Timing | null> {
+  if (!peer.alive) return null;
+  try {
+    return await peer.time(opCase, op, timing);
+  } catch (error) {
+    if (!(error instanceof AlexNetError)) throw error;
+    process.stderr.write(`${opCase.group}.${op} (PyTorch ${blas.name}): ${error.message}\n`);
+    return null;
+  }
+}
+
+/** Each PyTorch's timing of `op` of `opCase`, one right after the other, by BLAS variant. */
+export async function torchTimings(
+  torches: readonly BlasPeer[],
+  opCase: OpCase,
+  op: string,
+  timing: TimingOptions,
+): Promise<Partial<Record<TorchBlasName, Timing | null>>> {
+  const timings: Partial<Record<TorchBlasName, Timing | null>> = {};
+  for (const torch of torches) {
+    timings[torch.blas.name] = await torchTiming(torch, opCase, op, timing);
+  }
+  return timings;
 }

@@ -14,8 +14,8 @@ import { CLASSES, INPUT_SIZE, OPS, trainCase } from './cases';
 import { describeMachine, type Machine } from './machine';
 import { oursCase } from './ours';
 import { measure, measureAsync, type Timing } from './timing';
-import { type BlasPeer, PYTHON_CANDIDATES, TorchPeer } from './torch';
-import { describeBlas, selectTorchBlas, TORCH_BLAS_FLAG, type TorchBlasName } from './torch-blas';
+import { type BlasPeer, describeTorch, PYTHON_CANDIDATES, TorchPeer } from './torch';
+import { selectTorchBlas, TORCH_BLAS_FLAG, type TorchBlasName } from './torch-blas';
 
 const USAGE = `Usage: npm run bench -- train [options]
 
@@ -99,12 +99,7 @@ function header(s: Settings, machine: Machine, torches: BlasPeer[] | null, print
   print(
     `ours: alexnet-cudnn ${machine.alexnet}, CPU backend on ${machine.threads} threads, GEMM ${machine.gemmIsa}`,
   );
-  for (const { blas, peer } of torches ?? []) {
-    const { info } = peer;
-    print(
-      `PyTorch ${blas.name}: ${info.torch}, ${info.threads} threads, oneDNN ${info.mkldnn ? 'yes' : 'no'}, BLAS ${describeBlas(info.blas)}`,
-    );
-  }
+  for (const torch of torches ?? []) print(describeTorch(torch));
   for (const note of s.blas.notes) print(`note: ${note}`);
   if (!torches && s.wantTorch)
     print(`note: none of ${PYTHON_CANDIDATES.join(', ')} can import torch; its columns are empty`);
