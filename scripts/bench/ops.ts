@@ -141,13 +141,7 @@ function parseSettings(argv: string[]): Settings {
     throw new AlexNetError(`Unexpected argument '${args.positionals[0]}' (see --help)`);
   }
   const positiveInt = (n: number) => Number.isInteger(n) && n > 0;
-  const batches = parseList('batch', args.string('batch')!).map((s) => {
-    const n = Number(s);
-    if (!positiveInt(n)) {
-      throw new AlexNetError(`Expected positive integers for --batch but received '${s}'`);
-    }
-    return n;
-  });
+  const batches = args.numbers('batch', positiveInt, 'comma-separated positive integers')!;
   let only: Set<string> | null = null;
   if (args.given('only')) {
     const known = [...opCases(1).map((c) => c.group), FORWARD];

@@ -70,17 +70,10 @@ function parseSettings(argv: string[]) {
   const args = parseFlags(argv, FLAGS, USAGE);
   if (args.positionals.length > 0)
     throw new AlexNetError(`Unexpected argument '${args.positionals[0]}' (see --help)`);
-  const batches = args
-    .string('batch')!
-    .split(',')
-    .map((s) => {
-      const n = Number(s);
-      if (!Number.isInteger(n) || n < 1)
-        throw new AlexNetError(`Expected positive integers for --batch but received '${s}'`);
-      return n;
-    });
+  const positiveInt = (n: number) => Number.isInteger(n) && n > 0;
+  const batches = args.numbers('batch', positiveInt, 'comma-separated positive integers')!;
   const timing = {
-    minReps: args.number('reps', (n) => Number.isInteger(n) && n > 0, 'positive integer')!,
+    minReps: args.number('reps', positiveInt, 'positive integer')!,
     minSeconds: args.number('min-seconds', (n) => n >= 0, 'non-negative number')!,
   };
   const wantTorch = !args.flag('no-torch');
