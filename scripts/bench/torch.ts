@@ -7,7 +7,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as readline from 'node:readline';
 import { AlexNetError } from '../../lib/errors';
-import type { OpCase } from './cases';
+import type { ClassifyCase, OpCase } from './cases';
 import { torchScript } from './paths';
 import type { Timing, TimingOptions } from './timing';
 import {
@@ -54,6 +54,9 @@ interface Hello {
   blas: BlasReport;
   kinds: string[];
 }
+
+/** What the PyTorch side times: an op of ours, or a JPEG end to end. */
+export type PeerCase = OpCase | ClassifyCase;
 
 /** A PyTorch process and the BLAS variant it runs on. */
 export interface BlasPeer {
@@ -147,7 +150,7 @@ export class TorchPeer {
   }
 
   /** Times `op` of `opCase` in PyTorch, with the same rule as ours (timing.ts). */
-  async time(opCase: OpCase, op: string, options: TimingOptions): Promise<Timing> {
+  async time(opCase: PeerCase, op: string, options: TimingOptions): Promise<Timing> {
     const reply = await this.request({ cmd: 'time', case: opCase, op, ...options });
     return { ms: reply.ms as number, reps: reply.reps as number };
   }
@@ -197,7 +200,7 @@ export function describeTorch({ blas, peer }: BlasPeer): string {
  */
 export async function torchTiming(
   { blas, peer }: BlasPeer,
-  opCase: OpCase,
+  opCase: PeerCase,
   op: string,
   timing: TimingOptions,
 ): Promise<Timing | null> {
@@ -214,7 +217,7 @@ export async function torchTiming(
 /** Each PyTorch's timing of `op` of `opCase`, one right after the other, by BLAS variant. */
 export async function torchTimings(
   torches: readonly BlasPeer[],
-  opCase: OpCase,
+  opCase: PeerCase,
   op: string,
   timing: TimingOptions,
 ): Promise<Partial<Record<TorchBlasName, Timing | null>>> {
