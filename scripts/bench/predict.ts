@@ -1,17 +1,19 @@
 /**
  * `npm run bench -- predict`: inference of the bvlc AlexNet (227 x 227, 1000 classes) on the
- * CPU, ours against PyTorch's (once per BLAS library its fc layers can run on, torch-blas.ts) on
- * the same number of threads, in the same run:
+ * CPU, ours against PyTorch's (once per BLAS library its fc layers can run on, torch-blas.ts) and
+ * onnxruntime-node's (the network PyTorch exports to ONNX, ort.ts) on the same number of
+ * threads, in the same run:
  *
  * - forward-1: the network on one preprocessed image (latency);
  * - forward-N: the network on a batch of N images, for each N of --batch (throughput, images/s);
  * - classify-1: one JPEG end to end, decode and resize included (ours: `net.classify`, whose
  *   decode threads the warm-up call starts; PyTorch: Pillow, numpy and the network, in-process,
- *   torch_ops.py's classify case).
+ *   torch_ops.py's classify case; onnxruntime-node runs networks, not JPEGs, so has none).
  *
- * Each row times ours, then each PyTorch, one right after the other, so that load from other
- * work on the machine falls on all sides of a ratio alike. Every timing follows timing.ts (a
- * warm-up call, then the median call); weights and inputs are random, never zeros.
+ * Each row times ours, then each PyTorch, then onnxruntime-node, one right after the other, so
+ * that load from other work on the machine falls on all sides of a ratio alike. Every timing
+ * follows timing.ts (a warm-up call, then the median call); weights and inputs are random, never
+ * zeros.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -24,6 +26,7 @@ import { sizeOf, Tensor } from '../../lib/tensor';
 import { type Flags, parseFlags } from '../cli';
 import { CLASSES, classifyCase, forwardCase, INPUT_SIZE } from './cases';
 import { describeMachine, type Machine } from './machine';
+import { type OrtPeer, startOrt } from './ort';
 import { INPUT_STD } from './ours';
 import { measureAsync, type Timing, type TimingOptions } from './timing';
 import { type BlasPeer, describeTorch, TORCH_MISSING, TorchPeer, torchTimings } from './torch';
@@ -32,9 +35,9 @@ import { selectTorchBlas, TORCH_BLAS_FLAG, type TorchBlasName } from './torch-bl
 const USAGE = `Usage: npm run bench -- predict [options]
 
 Times the bvlc AlexNet's inference on the CPU (one image, batches, one JPEG end to end) against
-PyTorch's (python3 with torch; one process per BLAS library, see --torch-blas), one right after
-the other per row, and prints them with their ratios: peer time / our time, above 1 means we are
-faster.`;
+PyTorch's (python3 with torch; one process per BLAS library, see --torch-blas) and
+onnxruntime-node's where installed, one right after the other per row, and prints them with their
+ratios: peer time / our time, above 1 means we are faster.`;
 
 const FLAGS: Flags = {
   batch: {
@@ -57,6 +60,7 @@ const FLAGS: Flags = {
     placeholder: 's',
   },
   'torch-blas': TORCH_BLAS_FLAG,
+  'no-ort': { type: 'boolean', description: 'skip onnxruntime-node' },
   help: { type: 'boolean', description: 'show this help' },
 };
 
@@ -69,6 +73,7 @@ interface Settings {
   timing: TimingOptions;
   /** The BLAS variants to time PyTorch on, and why any installed one is left out. */
   blas: ReturnType<typeof selectTorchBlas>;
+  wantOrt: boolean;
 }
 
 /** A timing and the images per second it makes, at `images` images a call. */
@@ -84,12 +89,16 @@ interface Row {
   ours: Rate;
   /** Each PyTorch's, by BLAS variant; null where it failed. */
   torch: Partial<Record<TorchBlasName, Rate | null>>;
+  /** Null where not timed: absent, --no-ort, or classify-1. */
+  ort: Rate | null;
 }
 
 /** What every row runs on. */
 interface Sides {
   net: AlexNet;
   torches: BlasPeer[];
+  /** Null where absent or not wanted. */
+  ort: OrtPeer | null;
 }
 
 type Print = (line: string) => void;
@@ -112,6 +121,7 @@ function parseSettings(argv: string[]): Settings {
       minSeconds: args.number('min-seconds', (n) => n >= 0, 'non-negative number')!,
     },
     blas: selectTorchBlas(args.string('torch-blas')),
+    wantOrt: !args.flag('no-ort'),
   };
 }
 
@@ -140,20 +150,29 @@ function rate(timing: Timing, images: number): Rate {
   return { ...timing, imagesPerSecond: (1000 * images) / timing.ms };
 }
 
+/** A row's result: each side's timing with its rate. */
 function row(
   name: string,
   images: number,
   ours: Timing,
   torch: Partial<Record<TorchBlasName, Timing | null>>,
+  ort: Timing | null,
 ): Row {
   const rates = Object.entries(torch).map(([blas, t]) => [blas, t && rate(t, images)]);
-  return { case: name, images, ours: rate(ours, images), torch: Object.fromEntries(rates) };
+  return {
+    case: name,
+    images,
+    ours: rate(ours, images),
+    torch: Object.fromEntries(rates),
+    ort: ort && rate(ort, images),
+  };
 }
 
-/** The network on a batch of `n` random images: ours, then each PyTorch. */
+/** The network on a batch of `n` random images: ours, then each PyTorch, then onnxruntime-node. */
 async function forwardRow(n: number, sides: Sides, timing: TimingOptions, rng: Rng): Promise<Row> {
   const shape = [n, 3, INPUT_SIZE, INPUT_SIZE];
-  const x = Tensor.from(rng.normal(sizeOf(shape), INPUT_STD), shape);
+  const input = rng.normal(sizeOf(shape), INPUT_STD);
+  const x = Tensor.from(input, shape);
   let ours: Timing;
   try {
     ours = await measureAsync(() => sides.net.forward(x, n), timing);
@@ -161,22 +180,29 @@ async function forwardRow(n: number, sides: Sides, timing: TimingOptions, rng: R
     x.dispose();
   }
   const torch = await torchTimings(sides.torches, forwardCase(n), 'forward', timing);
-  return row(`forward-${n}`, n, ours, torch);
+  const ortRun = sides.ort && (await sides.ort.runner.forward(input, shape, CLASSES));
+  const ort = ortRun && (await measureAsync(ortRun, timing));
+  return row(`forward-${n}`, n, ours, torch, ort);
 }
 
 /** The JPEG `image` end to end: ours, then each PyTorch. */
 async function classifyRow(image: string, sides: Sides, timing: TimingOptions): Promise<Row> {
   const ours = await measureAsync(() => sides.net.classify([image]), timing);
   const torch = await torchTimings(sides.torches, classifyCase(image), 'classify', timing);
-  return row('classify-1', 1, ours, torch);
+  return row('classify-1', 1, ours, torch, null);
 }
 
-/** The table's column titles: a time and a ratio per PyTorch, named by its BLAS variant. */
+/**
+ * The table's column titles: a time and a ratio per PyTorch, named by its BLAS variant, then
+ * onnxruntime-node's (empty where it was not timed).
+ */
 function columns(torches: readonly BlasPeer[]): string[] {
   return [
     'case',
     'ours',
     ...torches.flatMap(({ blas }) => [`PyTorch ${blas.name}`, `${blas.name} ms / ours`]),
+    'onnxruntime-node',
+    'ort ms / ours',
   ];
 }
 
@@ -187,7 +213,12 @@ function tableRow(r: Row, torches: readonly BlasPeer[]): string {
   // peer / ours: above 1 means we are faster.
   const peer = (t: Rate | null | undefined) =>
     t ? [cell(t), (t.ms / r.ours.ms).toFixed(2)] : ['', ''];
-  const cells = [r.case, cell(r.ours), ...torches.flatMap(({ blas }) => peer(r.torch[blas.name]))];
+  const cells = [
+    r.case,
+    cell(r.ours),
+    ...torches.flatMap(({ blas }) => peer(r.torch[blas.name])),
+    ...peer(r.ort),
+  ];
   return `| ${cells.join(' | ')} |`;
 }
 
@@ -205,9 +236,12 @@ function header(s: Settings, machine: Machine, sides: Sides, notes: string[], pr
       `${machine.threads} threads, GEMM ${machine.gemmIsa}`,
   );
   for (const torch of sides.torches) print(describeTorch(torch));
+  if (sides.ort) {
+    print(`onnxruntime-node: ${sides.ort.version}, ${machine.threads} intra-op threads`);
+  }
   print(
     `timing: median of at least ${s.timing.minReps} calls and ${s.timing.minSeconds} s per case ` +
-      'after a warm-up call; each row ours, then each PyTorch',
+      'after a warm-up call; each row ours, then each PyTorch, then onnxruntime-node',
   );
   for (const note of notes) print(`note: ${note}`);
   const titles = columns(sides.torches);
@@ -238,23 +272,22 @@ export async function benchPredict(argv: string[]): Promise<void> {
   const sides: Sides = {
     net: new AlexNet({ preset: 'bvlc', classes: CLASSES, device: 'cpu', seed: 1 }),
     torches: torches ?? [],
+    ort: null,
   };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alexnet-bench-'));
   try {
+    sides.ort = s.wantOrt ? await startOrt(torches, machine.threads, notes) : null;
     const image = path.join(dir, 'photo.jpg');
     writeTestJpeg(image);
     const print = (line: string) => process.stdout.write(`${line}\n`);
     header(s, machine, sides, notes, print);
     await benchRows(s, sides, image, print);
     // The load average closes the table: a measure of the noise in it.
-    print(
-      `\nload average: ${os
-        .loadavg()
-        .map((l) => l.toFixed(2))
-        .join(' ')}`,
-    );
+    const load = os.loadavg().map((l) => l.toFixed(2));
+    print(`\nload average: ${load.join(' ')}`);
   } finally {
     for (const { peer } of sides.torches) peer.close();
+    await sides.ort?.runner.release();
     await sides.net.dispose();
     fs.rmSync(dir, { recursive: true, force: true });
   }
