@@ -61,6 +61,11 @@ const FLAGS: Flags = {
   },
   'torch-blas': TORCH_BLAS_FLAG,
   'no-ort': { type: 'boolean', description: 'skip onnxruntime-node' },
+  json: {
+    type: 'string',
+    description: 'also write the results as JSON to this file',
+    placeholder: 'file',
+  },
   help: { type: 'boolean', description: 'show this help' },
 };
 
@@ -74,6 +79,7 @@ interface Settings {
   /** The BLAS variants to time PyTorch on, and why any installed one is left out. */
   blas: ReturnType<typeof selectTorchBlas>;
   wantOrt: boolean;
+  json: string | undefined;
 }
 
 /** A timing and the images per second it makes, at `images` images a call. */
@@ -122,6 +128,7 @@ function parseSettings(argv: string[]): Settings {
     },
     blas: selectTorchBlas(args.string('torch-blas')),
     wantOrt: !args.flag('no-ort'),
+    json: args.string('json'),
   };
 }
 
@@ -262,6 +269,26 @@ async function benchRows(s: Settings, sides: Sides, image: string, print: Print)
   return rows;
 }
 
+/** What --json writes: the machine, the settings, each side's versions and every timing. */
+function jsonReport(
+  s: Settings,
+  machine: Machine,
+  sides: Sides,
+  notes: string[],
+  rows: Row[],
+  loadAverageAtEnd: number[],
+): object {
+  return {
+    machine,
+    torch: sides.torches.map(({ peer }) => peer.info),
+    onnxruntimeNode: sides.ort?.version ?? null,
+    settings: { ...s, blas: s.blas.variants.map((b) => b.name) },
+    notes,
+    rows,
+    loadAverageAtEnd,
+  };
+}
+
 /** The bench; `argv` are its options. */
 export async function benchPredict(argv: string[]): Promise<void> {
   const s = parseSettings(argv);
@@ -281,10 +308,15 @@ export async function benchPredict(argv: string[]): Promise<void> {
     writeTestJpeg(image);
     const print = (line: string) => process.stdout.write(`${line}\n`);
     header(s, machine, sides, notes, print);
-    await benchRows(s, sides, image, print);
+    const rows = await benchRows(s, sides, image, print);
     // The load average closes the table: a measure of the noise in it.
-    const load = os.loadavg().map((l) => l.toFixed(2));
+    const load = os.loadavg().map((l) => Math.round(l * 100) / 100);
     print(`\nload average: ${load.join(' ')}`);
+    if (s.json) {
+      const report = jsonReport(s, machine, sides, notes, rows, load);
+      fs.writeFileSync(s.json, `${JSON.stringify(report, null, 2)}\n`);
+      print(`results written to ${s.json}`);
+    }
   } finally {
     for (const { peer } of sides.torches) peer.close();
     await sides.ort?.runner.release();
