@@ -24,7 +24,8 @@ const BENCHMARKS: Record<string, Benchmark> = {
     load: () => import('./bench/train'),
   },
   predict: {
-    summary: 'single-image latency and batch-128 throughput of the bvlc preset, against PyTorch',
+    summary:
+      'single-image latency, batch throughput and one JPEG end to end of the bvlc preset, against PyTorch and onnxruntime-node',
     load: async () => ({ main: (await import('./bench/predict')).benchPredict }),
   },
   runtime: {

@@ -69,6 +69,17 @@ export function parseFlags(argv: string[], flags: Flags, usage: string) {
       }
       return n;
     },
+    /** A comma-separated list of numbers, each passing `check` (`expected` names the list). */
+    numbers(name: string, check: (n: number) => boolean, expected: string): number[] | undefined {
+      const raw = values[name] ?? flags[name].default;
+      if (raw === undefined) return undefined;
+      const items = String(raw).split(',');
+      const ns = items.map((item) => (item.trim() === '' ? Number.NaN : Number(item)));
+      if (!ns.every((n) => Number.isFinite(n) && check(n))) {
+        throw new AlexNetError(`Expected ${expected} for --${name} but received '${raw}'`);
+      }
+      return ns;
+    },
   };
 }
 

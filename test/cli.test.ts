@@ -35,6 +35,20 @@ describe('flags', () => {
     expect(given.number('workers', () => true, 'n')).toBe(3);
   });
 
+  test('a list of numbers is checked item by item, and the message shows the whole list', () => {
+    const positive = (n: number) => Number.isInteger(n) && n > 0;
+    const expected = 'comma-separated positive integers';
+    const list = (value: string) =>
+      parseFlags(['--batch-size', value], FLAGS, 'usage').numbers('batch-size', positive, expected);
+    expect(parseFlags([], FLAGS, 'usage').numbers('batch-size', positive, expected)).toEqual([16]);
+    expect(list('1, 16,128')).toEqual([1, 16, 128]);
+    for (const bad of ['1,,16', '1,16,', '1,x', '0,16', '1.5']) {
+      expect(() => list(bad)).toThrow(
+        `Expected ${expected} for --batch-size but received '${bad}'`,
+      );
+    }
+  });
+
   test('a boolean flag without a default is false and shows none', () => {
     expect(parseFlags([], FLAGS, 'usage').flag('resume')).toBe(false);
     expect(helpText('usage', FLAGS)).toMatch(/--resume +continue\n/);

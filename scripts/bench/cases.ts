@@ -119,6 +119,18 @@ export type OpCase =
   | AlexNetCase
   | AlexNetTrainCase;
 
+/**
+ * One JPEG end to end, decode and resize included (the predict bench): a PyTorch case only, ours
+ * being `net.classify`, so it is not an OpCase.
+ */
+export interface ClassifyCase {
+  group: string;
+  kind: 'classify';
+  /** The JPEG's path. */
+  image: string;
+  classes: number;
+}
+
 /** The ops timed for each kind of case, in table order. */
 export const OPS: Record<OpCase['kind'], readonly string[]> = {
   conv: ['forward', 'backwardData', 'backwardFilter'],
@@ -293,4 +305,9 @@ export function opFlops(opCase: OpCase): number | null {
     default:
       return null;
   }
+}
+
+/** One JPEG, the file `image`, end to end. */
+export function classifyCase(image: string): ClassifyCase {
+  return { group: 'classify', kind: 'classify', image, classes: CLASSES };
 }

@@ -9,18 +9,24 @@
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import * as path from 'node:path';
 import { AlexNetError } from '../../lib/errors';
 import { native } from '../../lib/native';
 import { Rng } from '../../lib/random';
 import { type Flags, parseFlags } from '../cli';
-import { CLASSES, forwardCase, INPUT_SIZE, OPS, type OpCase, opCases, opFlops } from './cases';
+import { CLASSES, forwardCase, INPUT_SIZE, OPS, opCases, opFlops } from './cases';
 import { describeMachine, type Machine } from './machine';
-import { loadOrt, ORT_INSTALL, OrtRunner } from './ort';
+import { type OrtPeer, type OrtRunner, startOrt } from './ort';
 import { oursCase } from './ours';
 import { measure, measureAsync, median, type Timing, type TimingOptions } from './timing';
-import { type BlasPeer, PYTHON_CANDIDATES, TorchPeer } from './torch';
-import { describeBlas, selectTorchBlas, TORCH_BLAS_FLAG, type TorchBlasName } from './torch-blas';
+import {
+  type BlasPeer,
+  describeTorch,
+  TORCH_MISSING,
+  TorchPeer,
+  torchTiming,
+  torchTimings,
+} from './torch';
+import { selectTorchBlas, TORCH_BLAS_FLAG, type TorchBlasName } from './torch-blas';
 
 const USAGE = `Usage: npm run bench -- ops [options]
 
@@ -135,13 +141,7 @@ function parseSettings(argv: string[]): Settings {
     throw new AlexNetError(`Unexpected argument '${args.positionals[0]}' (see --help)`);
   }
   const positiveInt = (n: number) => Number.isInteger(n) && n > 0;
-  const batches = parseList('batch', args.string('batch')!).map((s) => {
-    const n = Number(s);
-    if (!positiveInt(n)) {
-      throw new AlexNetError(`Expected positive integers for --batch but received '${s}'`);
-    }
-    return n;
-  });
+  const batches = args.numbers('batch', positiveInt, 'comma-separated positive integers')!;
   let only: Set<string> | null = null;
   if (args.given('only')) {
     const known = [...opCases(1).map((c) => c.group), FORWARD];
@@ -238,50 +238,13 @@ function header(
     `peak: ${peakGflops.toFixed(0)} GFLOP/s, fused multiply-adds on registers on ${machine.threads} ` +
       `threads with the ${machine.gemmIsa} kernel's instructions (% peak is of this)`,
   ];
-  for (const { blas, peer } of peers.torch) {
-    const { info } = peer;
-    lines.push(
-      `PyTorch ${blas.name}: ${info.torch} (Python ${info.pythonVersion}, ${info.python}), ` +
-        `${info.threads} threads, oneDNN ${info.mkldnn ? 'yes' : 'no'}, BLAS ${describeBlas(info.blas)}`,
-    );
-  }
+  lines.push(...peers.torch.map(describeTorch));
   if (ort) lines.push(`onnxruntime-node: ${ort}, ${machine.threads} intra-op threads`);
   lines.push(
     `timing: median of at least ${s.timing.minReps} calls and ${s.timing.minSeconds} s per op ` +
       `after a warm-up call; the whole forward pass in ${s.rounds} alternating rounds`,
   );
   return `${lines.join('\n')}\n`;
-}
-
-/** One PyTorch's timing of one op, or null (with a message) when it failed or had failed. */
-async function torchTiming(
-  { blas, peer }: BlasPeer,
-  opCase: OpCase,
-  op: string,
-  timing: TimingOptions,
-): Promise<Timing | null> {
-  if (!peer.alive) return null;
-  try {
-    return await peer.time(opCase, op, timing);
-  } catch (error) {
-    if (!(error instanceof AlexNetError)) throw error;
-    process.stderr.write(`${opCase.group}.${op} (PyTorch ${blas.name}): ${error.message}\n`);
-    return null;
-  }
-}
-
-/** Each PyTorch's timing of one op, one right after the other. */
-async function torchTimings(
-  peers: Peers,
-  opCase: OpCase,
-  op: string,
-  timing: TimingOptions,
-): Promise<OpResult['torch']> {
-  const timings: OpResult['torch'] = {};
-  for (const torch of peers.torch) {
-    timings[torch.blas.name] = await torchTiming(torch, opCase, op, timing);
-  }
-  return timings;
 }
 
 /** The cells after ours of a row: each PyTorch's time and ratio, then onnxruntime-node's. */
@@ -329,7 +292,7 @@ async function benchOps(
           op,
           ours: timing,
           gflops: gflops(flops, timing.ms),
-          torch: await torchTimings(peers, opCase, op, s.timing),
+          torch: await torchTimings(peers.torch, opCase, op, s.timing),
         };
         ops.push(result);
         const cells = peerCells(peers, result.ours, result.torch, null);
@@ -430,37 +393,6 @@ async function benchBatch(
   return { batch, loadAverage, ops, forward };
 }
 
-/**
- * onnxruntime-node on the network `exporter` writes as ONNX into a new temporary folder, or null
- * with a note saying why not.
- */
-async function startOrt(
-  exporter: TorchPeer | null,
-  threads: number,
-  notes: string[],
-): Promise<{ runner: OrtRunner; version: string; dir: string } | null> {
-  const loaded = loadOrt();
-  if (!loaded) {
-    notes.push(`onnxruntime-node: not found, its column is empty; install it with ${ORT_INSTALL}`);
-    return null;
-  }
-  if (!exporter) {
-    notes.push('onnxruntime-node: skipped, the model is exported to ONNX by PyTorch');
-    return null;
-  }
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alexnet-bench-'));
-  const onnxFile = path.join(dir, 'alexnet.onnx');
-  try {
-    await exporter.exportOnnx(onnxFile, CLASSES);
-    const runner = await OrtRunner.create(loaded, onnxFile, threads);
-    const version = `${loaded.version} (${path.relative(process.cwd(), loaded.location) || '.'})`;
-    return { runner, version, dir };
-  } catch (error) {
-    fs.rmSync(dir, { recursive: true, force: true });
-    throw error;
-  }
-}
-
 export async function main(argv: string[]): Promise<void> {
   const s = parseSettings(argv);
   const machine = describeMachine();
@@ -472,22 +404,11 @@ export async function main(argv: string[]): Promise<void> {
     ? await TorchPeer.startEach(machine.threads, kinds, s.blas.variants)
     : [];
   const peers: Peers = { torch: torches ?? [], ort: null };
-  let exporter: TorchPeer | null = null;
-  let ort: Awaited<ReturnType<typeof startOrt>> = null;
+  let ort: OrtPeer | null = null;
   try {
-    // PyTorch also exports the network for onnxruntime-node: the first variant's process, or,
-    // where none runs, one on whatever BLAS the system links (the export does not use it).
-    if (torches && wantOrt) {
-      exporter = torches[0]?.peer ?? (await TorchPeer.start(machine.threads, kinds, null));
-    }
     const notes = [...s.blas.notes];
-    if (!torches || (wantOrt && !exporter)) {
-      notes.push(
-        `PyTorch: none of ${PYTHON_CANDIDATES.join(', ')} can import torch; its columns are empty ` +
-          '(Debian: apt-get install python3-torch; or pip install torch)',
-      );
-    }
-    ort = wantOrt ? await startOrt(exporter, machine.threads, notes) : null;
+    if (!torches) notes.push(TORCH_MISSING);
+    ort = wantOrt ? await startOrt(torches, machine.threads, notes) : null;
     peers.ort = ort?.runner ?? null;
     const print = (line: string) => process.stdout.write(`${line}\n`);
     process.stdout.write(header(machine, peakGflops, peers, ort?.version ?? null, s));
@@ -517,8 +438,6 @@ export async function main(argv: string[]): Promise<void> {
     }
   } finally {
     for (const { peer } of peers.torch) peer.close();
-    exporter?.close();
     await ort?.runner.release();
-    if (ort) fs.rmSync(ort.dir, { recursive: true, force: true });
   }
 }

@@ -9,8 +9,11 @@
  * does not need the package.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
+import { CLASSES } from './cases';
 import { peerFolders } from './paths';
+import { type BlasPeer, PYTHON_CANDIDATES, TorchPeer } from './torch';
 
 export const ORT_PACKAGE = 'onnxruntime-node';
 
@@ -105,5 +108,53 @@ export class OrtRunner {
 
   release(): Promise<void> {
     return this.session.release();
+  }
+}
+
+/** onnxruntime-node ready to time, and how a header names it. */
+export interface OrtPeer {
+  runner: OrtRunner;
+  /** Its version and the folder it was loaded from. */
+  version: string;
+}
+
+/**
+ * onnxruntime-node on `threads` intra-op threads, running the bvlc AlexNet with CLASSES outputs
+ * as PyTorch exports it to ONNX (torch_ops.py), so that it runs the network PyTorch times; null,
+ * with a note saying why, where onnxruntime-node or PyTorch is missing. The export runs in the
+ * first of `torches`, or, where none was started (--no-torch, no BLAS variant installed), in a
+ * PyTorch process of its own on whatever BLAS the system links (the export does not use it),
+ * closed once the model is written. `torches` is null where no Python here can import torch.
+ */
+export async function startOrt(
+  torches: readonly BlasPeer[] | null,
+  threads: number,
+  notes: string[],
+): Promise<OrtPeer | null> {
+  const loaded = loadOrt();
+  if (!loaded) {
+    notes.push(`onnxruntime-node: not found, its column is empty; install it with ${ORT_INSTALL}`);
+    return null;
+  }
+  const own = torches?.length === 0 ? await TorchPeer.start(threads, [], null) : null;
+  const exporter = torches?.[0]?.peer ?? own;
+  if (!exporter) {
+    notes.push(
+      'onnxruntime-node: skipped, the model is exported to ONNX by PyTorch and none of ' +
+        `${PYTHON_CANDIDATES.join(', ')} can import torch`,
+    );
+    return null;
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alexnet-bench-'));
+  try {
+    const onnxFile = path.join(dir, 'alexnet.onnx');
+    await exporter.exportOnnx(onnxFile, CLASSES);
+    // The session reads the whole model when it is created: the file can go right after.
+    const runner = await OrtRunner.create(loaded, onnxFile, threads);
+    const version = `${loaded.version} (${path.relative(process.cwd(), loaded.location) || '.'})`;
+    return { runner, version };
+  } finally {
+    own?.close();
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 }

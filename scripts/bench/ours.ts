@@ -30,7 +30,7 @@ export interface OursCase {
 }
 
 /** Standard deviation of the whole-network input: Caffe's 0-255 scale with the mean removed. */
-const INPUT_STD = 50;
+export const INPUT_STD = 50;
 
 export function oursCase(c: OpCase, rng: Rng): OursCase {
   const owned: { dispose(): void }[] = [];

@@ -1,96 +1,135 @@
 /**
  * `npm run bench -- predict`: inference of the bvlc AlexNet (227 x 227, 1000 classes) on the
- * CPU, ours against PyTorch's on the same machine in the same run, one after the other on the
- * same number of threads (PyTorch once per BLAS library its fc layers can run on, each in its
- * own process: torch-blas.ts):
+ * CPU, ours against PyTorch's (once per BLAS library its fc layers can run on, torch-blas.ts) and
+ * onnxruntime-node's (the network PyTorch exports to ONNX, ort.ts) on the same number of
+ * threads, in the same run:
  *
  * - forward-1: the network on one preprocessed image (latency);
- * - forward-N: the network on a batch of N images, 128 by default (throughput, images/s);
+ * - forward-N: the network on a batch of N images, for each N of --batch (throughput, images/s);
  * - classify-1: one JPEG end to end, decode and resize included (ours: `net.classify`, whose
- *   worker pool starts per call; PyTorch: Pillow, numpy and the network, in-process).
+ *   decode threads the warm-up call starts; PyTorch: Pillow, numpy and the network, in-process,
+ *   torch_ops.py's classify case; onnxruntime-node runs networks, not JPEGs, so has none).
  *
- * Timing: one warm-up call, then calls until there are at least --min-reps of them and
- * --min-seconds have passed, and the median (the machine is shared: a job starting mid-run slows
- * some calls and leaves the middle one mostly alone). scripts/bench/torch_predict.py does the
- * same on its side. Weights and inputs are random, never zeros.
+ * Each row times ours, then each PyTorch, then onnxruntime-node, one right after the other, so
+ * that load from other work on the machine falls on all sides of a ratio alike. Every timing
+ * follows timing.ts (a warm-up call, then the median call); weights and inputs are random, never
+ * zeros.
  */
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as jpeg from 'jpeg-js';
 import { AlexNetError } from '../../lib/errors';
-import { native, packageRoot } from '../../lib/native';
 import { AlexNet } from '../../lib/nn/alexnet';
 import { Rng } from '../../lib/random';
-import { Tensor } from '../../lib/tensor';
+import { sizeOf, Tensor } from '../../lib/tensor';
 import { type Flags, parseFlags } from '../cli';
-import {
-  type BlasReport,
-  checkTorchBlas,
-  describeBlas,
-  selectTorchBlas,
-  TORCH_BLAS_FLAG,
-  type TorchBlas,
-  torchBlasEnv,
-} from './torch-blas';
+import { CLASSES, classifyCase, forwardCase, INPUT_SIZE } from './cases';
+import { describeMachine, type Machine } from './machine';
+import { type OrtPeer, startOrt } from './ort';
+import { INPUT_STD } from './ours';
+import { measureAsync, type Timing, type TimingOptions } from './timing';
+import { type BlasPeer, describeTorch, TORCH_MISSING, TorchPeer, torchTimings } from './torch';
+import { selectTorchBlas, TORCH_BLAS_FLAG, type TorchBlasName } from './torch-blas';
 
 const USAGE = `Usage: npm run bench -- predict [options]
 
-Times the bvlc AlexNet's inference on the CPU (one image, a batch, one JPEG end to end) against
-PyTorch's (one process per BLAS library, see --torch-blas), and prints them with their ratios.`;
+Times the bvlc AlexNet's inference on the CPU (one image, batches, one JPEG end to end) against
+PyTorch's (python3 with torch; one process per BLAS library, see --torch-blas) and
+onnxruntime-node's where installed, one right after the other per row, and prints them with their
+ratios: peer time / our time, above 1 means we are faster.`;
 
 const FLAGS: Flags = {
   batch: {
     type: 'string',
-    description: 'images in the throughput batch',
+    description:
+      'comma-separated batch sizes of the throughput rows; forward-1 (latency) is always timed',
     default: '128',
-    placeholder: 'n',
+    placeholder: 'list',
   },
   'min-reps': {
     type: 'string',
-    description: 'timed calls at least',
+    description: 'timed calls per case at least, after a warm-up call',
     default: '5',
     placeholder: 'n',
   },
   'min-seconds': {
     type: 'string',
-    description: 'seconds of timed calls at least, per case',
+    description: 'seconds of timed calls per case at least; the median call is reported',
     default: '3',
     placeholder: 's',
   },
-  python: {
-    type: 'string',
-    description: 'the interpreter with torch and Pillow',
-    default: '/usr/bin/python3',
-    placeholder: 'path',
-  },
   'torch-blas': TORCH_BLAS_FLAG,
+  'no-ort': { type: 'boolean', description: 'skip onnxruntime-node' },
+  json: {
+    type: 'string',
+    description: 'also write the results as JSON to this file',
+    placeholder: 'file',
+  },
   help: { type: 'boolean', description: 'show this help' },
 };
 
-interface Timing {
-  ms: number;
-  reps: number;
+/** The PyTorch cases this bench asks for (torch_ops.py). */
+const TORCH_KINDS = ['alexnet', 'classify'];
+
+interface Settings {
+  /** Images per call of each forward row: 1 (the latency row), then each of --batch. */
+  batches: number[];
+  timing: TimingOptions;
+  /** The BLAS variants to time PyTorch on, and why any installed one is left out. */
+  blas: ReturnType<typeof selectTorchBlas>;
+  wantOrt: boolean;
+  json: string | undefined;
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+/** A timing and the images per second it makes, at `images` images a call. */
+interface Rate extends Timing {
+  imagesPerSecond: number;
 }
 
-async function measure(run: () => unknown, minReps: number, minSeconds: number): Promise<Timing> {
-  await run();
-  const ms: number[] = [];
-  const start = process.hrtime.bigint();
-  const elapsed = () => Number(process.hrtime.bigint() - start) / 1e9;
-  while (ms.length < minReps || elapsed() < minSeconds) {
-    const t0 = process.hrtime.bigint();
-    await run();
-    ms.push(Number(process.hrtime.bigint() - t0) / 1e6);
+interface Row {
+  /** forward-N or classify-1. */
+  case: string;
+  /** Images per call. */
+  images: number;
+  ours: Rate;
+  /** Each PyTorch's, by BLAS variant; null where it failed. */
+  torch: Partial<Record<TorchBlasName, Rate | null>>;
+  /** Null where not timed: absent, --no-ort, or classify-1. */
+  ort: Rate | null;
+}
+
+/** What every row runs on. */
+interface Sides {
+  net: AlexNet;
+  torches: BlasPeer[];
+  /** Null where absent or not wanted. */
+  ort: OrtPeer | null;
+}
+
+type Print = (line: string) => void;
+
+function parseSettings(argv: string[]): Settings {
+  const args = parseFlags(argv, FLAGS, USAGE);
+  if (args.positionals.length > 0) {
+    throw new AlexNetError(`Unexpected argument '${args.positionals[0]}' (see --help)`);
   }
-  return { ms: median(ms), reps: ms.length };
+  const positiveInt = (n: number) => Number.isInteger(n) && n > 0;
+  // A Set: --batch 1 names the latency row again, which is timed once.
+  const batches = new Set([
+    1,
+    ...args.numbers('batch', positiveInt, 'comma-separated positive integers')!,
+  ]);
+  return {
+    batches: [...batches],
+    timing: {
+      minReps: args.number('min-reps', positiveInt, 'positive integer')!,
+      minSeconds: args.number('min-seconds', (n) => n >= 0, 'non-negative number')!,
+    },
+    blas: selectTorchBlas(args.string('torch-blas')),
+    wantOrt: !args.flag('no-ort'),
+    json: args.string('json'),
+  };
 }
 
 /** A 500 x 375 photograph-sized JPEG of smooth random colour fields (written to a temp file). */
@@ -114,123 +153,174 @@ function writeTestJpeg(file: string): void {
   fs.writeFileSync(file, jpeg.encode({ data: rgba, width, height }, 90).data);
 }
 
-/** Our three cases, on the native backend's threads. */
-async function timeOurs(
-  batch: number,
-  image: string,
-  minReps: number,
-  minSeconds: number,
-): Promise<Map<string, Timing>> {
-  const ours = new Map<string, Timing>();
-  const net = new AlexNet({ preset: 'bvlc', classes: 1000, device: 'cpu', seed: 1 });
+function rate(timing: Timing, images: number): Rate {
+  return { ...timing, imagesPerSecond: (1000 * images) / timing.ms };
+}
+
+/** A row's result: each side's timing with its rate. */
+function row(
+  name: string,
+  images: number,
+  ours: Timing,
+  torch: Partial<Record<TorchBlasName, Timing | null>>,
+  ort: Timing | null,
+): Row {
+  const rates = Object.entries(torch).map(([blas, t]) => [blas, t && rate(t, images)]);
+  return {
+    case: name,
+    images,
+    ours: rate(ours, images),
+    torch: Object.fromEntries(rates),
+    ort: ort && rate(ort, images),
+  };
+}
+
+/** The network on a batch of `n` random images: ours, then each PyTorch, then onnxruntime-node. */
+async function forwardRow(n: number, sides: Sides, timing: TimingOptions, rng: Rng): Promise<Row> {
+  const shape = [n, 3, INPUT_SIZE, INPUT_SIZE];
+  const input = rng.normal(sizeOf(shape), INPUT_STD);
+  const x = Tensor.from(input, shape);
+  let ours: Timing;
   try {
-    const rng = new Rng(2);
-    const input = (n: number) => {
-      const x = Tensor.zeros([n, 3, 227, 227], 'cpu');
-      x.write(Float32Array.from(rng.normal(n * 3 * 227 * 227, 1), (v) => 64 * v));
-      return x;
-    };
-    const one = input(1);
-    const many = input(batch);
-    ours.set('forward-1', await measure(() => net.forward(one, 1), minReps, minSeconds));
-    ours.set(
-      `forward-${batch}`,
-      await measure(() => net.forward(many, batch), minReps, minSeconds),
-    );
-    ours.set('classify-1', await measure(() => net.classify([image]), minReps, minSeconds));
-    one.dispose();
-    many.dispose();
+    ours = await measureAsync(() => sides.net.forward(x, n), timing);
   } finally {
-    net.dispose();
+    x.dispose();
   }
-  return ours;
+  const torch = await torchTimings(sides.torches, forwardCase(n), 'forward', timing);
+  const ortRun = sides.ort && (await sides.ort.runner.forward(input, shape, CLASSES));
+  const ort = ortRun && (await measureAsync(ortRun, timing));
+  return row(`forward-${n}`, n, ours, torch, ort);
 }
 
-/** One PyTorch process's report: the line about itself, then its cases. */
-interface TorchRun {
-  blas: TorchBlas;
-  hello: { torch: string; threads: number; mkldnn: boolean; blas: BlasReport };
-  timings: Map<string, Timing>;
+/** The JPEG `image` end to end: ours, then each PyTorch. */
+async function classifyRow(image: string, sides: Sides, timing: TimingOptions): Promise<Row> {
+  const ours = await measureAsync(() => sides.net.classify([image]), timing);
+  const torch = await torchTimings(sides.torches, classifyCase(image), 'classify', timing);
+  return row('classify-1', 1, ours, torch, null);
 }
 
-/** torch_predict.py's cases in a process of its own on the BLAS `blas` (checked). */
-function timeTorch(python: string, blas: TorchBlas, args: string[], threads: number): TorchRun {
-  const script = path.join(packageRoot(), 'scripts', 'bench', 'torch_predict.py');
-  const torch = spawnSync(python, [script, ...args], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: torchBlasEnv(blas, threads),
-  });
-  if (torch.status !== 0) {
-    throw new AlexNetError(
-      `${python} ${script} failed (exit ${torch.status}); see its output above`,
-    );
-  }
-  const [first, ...rest] = torch.stdout.trim().split('\n');
-  const hello = JSON.parse(first) as TorchRun['hello'];
-  checkTorchBlas(blas, hello.blas, python);
-  const cases = rest.map((l) => JSON.parse(l) as Timing & { case: string });
-  return { blas, hello, timings: new Map(cases.map((c) => [c.case, { ms: c.ms, reps: c.reps }])) };
-}
-
-/** The table: ours, then each PyTorch and its ratio, a column pair per BLAS variant. */
-function table(ours: Map<string, Timing>, torches: TorchRun[]): string {
-  const rows = [...ours].map(([name, t]) => {
-    const images = name.startsWith('forward-') ? Number(name.slice(8)) : 1;
-    const cell = (x: Timing) =>
-      `${x.ms.toFixed(1)} ms (${((1000 * images) / x.ms).toFixed(1)}/s, ${x.reps} reps)`;
-    const theirs = torches.flatMap((run) => {
-      const p = run.timings.get(name)!;
-      return [cell(p), (p.ms / t.ms).toFixed(2)];
-    });
-    return `| ${[name, cell(t), ...theirs].join(' | ')} |`;
-  });
-  const titles = [
+/**
+ * The table's column titles: a time and a ratio per PyTorch, named by its BLAS variant, then
+ * onnxruntime-node's (empty where it was not timed).
+ */
+function columns(torches: readonly BlasPeer[]): string[] {
+  return [
     'case',
     'ours',
-    ...torches.flatMap(({ blas }) => [`PyTorch ${blas.name}`, `speed-up (${blas.name} ms / ours)`]),
+    ...torches.flatMap(({ blas }) => [`PyTorch ${blas.name}`, `${blas.name} ms / ours`]),
+    'onnxruntime-node',
+    'ort ms / ours',
   ];
-  return [`| ${titles.join(' | ')} |`, `|${'---|'.repeat(titles.length)}`, ...rows].join('\n');
+}
+
+/** A row of the Markdown table: each side's time, its rate and its calls, then the ratios. */
+function tableRow(r: Row, torches: readonly BlasPeer[]): string {
+  const cell = (t: Rate) =>
+    `${t.ms.toFixed(1)} ms (${t.imagesPerSecond.toFixed(1)}/s, ${t.reps} reps)`;
+  // peer / ours: above 1 means we are faster.
+  const peer = (t: Rate | null | undefined) =>
+    t ? [cell(t), (t.ms / r.ours.ms).toFixed(2)] : ['', ''];
+  const cells = [
+    r.case,
+    cell(r.ours),
+    ...torches.flatMap(({ blas }) => peer(r.torch[blas.name])),
+    ...peer(r.ort),
+  ];
+  return `| ${cells.join(' | ')} |`;
+}
+
+/** The lines above the table: the machine, each side's setup, the notes, the column titles. */
+function header(s: Settings, machine: Machine, sides: Sides, notes: string[], print: Print): void {
+  print(
+    `AlexNet predict bench (bvlc preset, ${CLASSES} classes, input ${INPUT_SIZE}), ${machine.date}`,
+  );
+  print(
+    `machine: ${machine.cpu}, ${machine.cores} logical CPUs, ${machine.memoryGiB} GiB, ` +
+      `${machine.os}; load average ${machine.loadAverage.join(' ')}`,
+  );
+  print(
+    `ours: alexnet-cudnn ${machine.alexnet}, Node ${machine.node}, CPU backend on ` +
+      `${machine.threads} threads, GEMM ${machine.gemmIsa}`,
+  );
+  for (const torch of sides.torches) print(describeTorch(torch));
+  if (sides.ort) {
+    print(`onnxruntime-node: ${sides.ort.version}, ${machine.threads} intra-op threads`);
+  }
+  print(
+    `timing: median of at least ${s.timing.minReps} calls and ${s.timing.minSeconds} s per case ` +
+      'after a warm-up call; each row ours, then each PyTorch, then onnxruntime-node',
+  );
+  for (const note of notes) print(`note: ${note}`);
+  const titles = columns(sides.torches);
+  print(`\n| ${titles.join(' | ')} |`);
+  print(`|${'---|'.repeat(titles.length)}`);
+}
+
+/** Every row, each printed as it is done. */
+async function benchRows(s: Settings, sides: Sides, image: string, print: Print): Promise<Row[]> {
+  const rng = new Rng(1);
+  const rows: Row[] = [];
+  const add = (r: Row) => {
+    rows.push(r);
+    print(tableRow(r, sides.torches));
+  };
+  for (const n of s.batches) add(await forwardRow(n, sides, s.timing, rng));
+  add(await classifyRow(image, sides, s.timing));
+  return rows;
+}
+
+/** What --json writes: the machine, the settings, each side's versions and every timing. */
+function jsonReport(
+  s: Settings,
+  machine: Machine,
+  sides: Sides,
+  notes: string[],
+  rows: Row[],
+  loadAverageAtEnd: number[],
+): object {
+  return {
+    machine,
+    torch: sides.torches.map(({ peer }) => peer.info),
+    onnxruntimeNode: sides.ort?.version ?? null,
+    settings: { ...s, blas: s.blas.variants.map((b) => b.name) },
+    notes,
+    rows,
+    loadAverageAtEnd,
+  };
 }
 
 /** The bench; `argv` are its options. */
 export async function benchPredict(argv: string[]): Promise<void> {
-  const args = parseFlags(argv, FLAGS, USAGE);
-  const positiveInt = (n: number) => Number.isInteger(n) && n > 0;
-  const batch = args.number('batch', positiveInt, 'positive integer')!;
-  const minReps = args.number('min-reps', positiveInt, 'positive integer')!;
-  const minSeconds = args.number('min-seconds', (n) => n >= 0, 'non-negative number')!;
-  const python = args.string('python')!;
-  const blas = selectTorchBlas(args.string('torch-blas'));
-
+  const s = parseSettings(argv);
+  const machine = describeMachine();
+  const torches = await TorchPeer.startEach(machine.threads, TORCH_KINDS, s.blas.variants);
+  const notes = [...s.blas.notes];
+  if (!torches) notes.push(TORCH_MISSING);
+  const sides: Sides = {
+    net: new AlexNet({ preset: 'bvlc', classes: CLASSES, device: 'cpu', seed: 1 }),
+    torches: torches ?? [],
+    ort: null,
+  };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alexnet-bench-'));
-  const image = path.join(dir, 'photo.jpg');
-  writeTestJpeg(image);
-  const threads = native.cpuThreads;
-  const load = os
-    .loadavg()
-    .map((l) => l.toFixed(2))
-    .join(', ');
-  console.log(
-    `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} logical CPUs, ${threads} threads ` +
-      `(GEMM ${native.gemmIsa}), load average ${load}, ${new Date().toISOString()}`,
-  );
-  const torchArgs = ['--image', image, '--threads', String(threads), '--batch', String(batch)];
-  torchArgs.push('--min-reps', String(minReps), '--min-seconds', String(minSeconds));
-  let ours: Map<string, Timing>;
-  let torches: TorchRun[];
   try {
-    ours = await timeOurs(batch, image, minReps, minSeconds);
-    torches = blas.variants.map((b) => timeTorch(python, b, torchArgs, threads));
+    sides.ort = s.wantOrt ? await startOrt(torches, machine.threads, notes) : null;
+    const image = path.join(dir, 'photo.jpg');
+    writeTestJpeg(image);
+    const print = (line: string) => process.stdout.write(`${line}\n`);
+    header(s, machine, sides, notes, print);
+    const rows = await benchRows(s, sides, image, print);
+    // The load average closes the table: a measure of the noise in it.
+    const load = os.loadavg().map((l) => Math.round(l * 100) / 100);
+    print(`\nload average: ${load.join(' ')}`);
+    if (s.json) {
+      const report = jsonReport(s, machine, sides, notes, rows, load);
+      fs.writeFileSync(s.json, `${JSON.stringify(report, null, 2)}\n`);
+      print(`results written to ${s.json}`);
+    }
   } finally {
+    for (const { peer } of sides.torches) peer.close();
+    await sides.ort?.runner.release();
+    await sides.net.dispose();
     fs.rmSync(dir, { recursive: true, force: true });
   }
-  for (const { blas, hello } of torches) {
-    console.log(
-      `PyTorch ${blas.name}: ${hello.torch}, ${hello.threads} threads, oneDNN ${hello.mkldnn}, ` +
-        `BLAS ${describeBlas(hello.blas)}`,
-    );
-  }
-  for (const note of blas.notes) console.log(`note: ${note}`);
-  console.log(table(ours, torches));
 }

@@ -7,12 +7,13 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as readline from 'node:readline';
 import { AlexNetError } from '../../lib/errors';
-import type { OpCase } from './cases';
+import type { ClassifyCase, OpCase } from './cases';
 import { torchScript } from './paths';
 import type { Timing, TimingOptions } from './timing';
 import {
   type BlasReport,
   checkTorchBlas,
+  describeBlas,
   type TorchBlas,
   type TorchBlasName,
   torchBlasEnv,
@@ -23,6 +24,11 @@ import {
  * system's (Debian's python3-torch installs there, and a pyenv shim on the PATH can hide it).
  */
 export const PYTHON_CANDIDATES = ['python3', '/usr/bin/python3'];
+
+/** A bench's note where none of PYTHON_CANDIDATES can import torch. */
+export const TORCH_MISSING =
+  `PyTorch: none of ${PYTHON_CANDIDATES.join(', ')} can import torch; its columns are empty ` +
+  '(Debian: apt-get install python3-torch; or pip install torch)';
 
 /** What the PyTorch process reports about itself when it starts. */
 export interface TorchInfo {
@@ -48,6 +54,9 @@ interface Hello {
   blas: BlasReport;
   kinds: string[];
 }
+
+/** What the PyTorch side times: an op of ours, or a JPEG end to end. */
+export type PeerCase = OpCase | ClassifyCase;
 
 /** A PyTorch process and the BLAS variant it runs on. */
 export interface BlasPeer {
@@ -141,7 +150,7 @@ export class TorchPeer {
   }
 
   /** Times `op` of `opCase` in PyTorch, with the same rule as ours (timing.ts). */
-  async time(opCase: OpCase, op: string, options: TimingOptions): Promise<Timing> {
+  async time(opCase: PeerCase, op: string, options: TimingOptions): Promise<Timing> {
     const reply = await this.request({ cmd: 'time', case: opCase, op, ...options });
     return { ms: reply.ms as number, reps: reply.reps as number };
   }
@@ -174,4 +183,47 @@ export class TorchPeer {
     if (typeof reply.error === 'string') throw new AlexNetError(`PyTorch: ${reply.error}`);
     return reply;
   }
+}
+
+/** A header line: what a variant's PyTorch is and runs on. */
+export function describeTorch({ blas, peer }: BlasPeer): string {
+  const { info } = peer;
+  return (
+    `PyTorch ${blas.name}: ${info.torch} (Python ${info.pythonVersion}, ${info.python}), ` +
+    `${info.threads} threads, oneDNN ${info.mkldnn ? 'yes' : 'no'}, BLAS ${describeBlas(info.blas)}`
+  );
+}
+
+/**
+ * One PyTorch's timing of `op` of `opCase`, or null (with a message) when it failed or had
+ * failed: a bench goes on with the other rows and peers.
+ */
+export async function torchTiming(
+  { blas, peer }: BlasPeer,
+  opCase: PeerCase,
+  op: string,
+  timing: TimingOptions,
+): Promise<Timing | null> {
+  if (!peer.alive) return null;
+  try {
+    return await peer.time(opCase, op, timing);
+  } catch (error) {
+    if (!(error instanceof AlexNetError)) throw error;
+    process.stderr.write(`${opCase.group}.${op} (PyTorch ${blas.name}): ${error.message}\n`);
+    return null;
+  }
+}
+
+/** Each PyTorch's timing of `op` of `opCase`, one right after the other, by BLAS variant. */
+export async function torchTimings(
+  torches: readonly BlasPeer[],
+  opCase: PeerCase,
+  op: string,
+  timing: TimingOptions,
+): Promise<Partial<Record<TorchBlasName, Timing | null>>> {
+  const timings: Partial<Record<TorchBlasName, Timing | null>> = {};
+  for (const torch of torches) {
+    timings[torch.blas.name] = await torchTiming(torch, opCase, op, timing);
+  }
+  return timings;
 }

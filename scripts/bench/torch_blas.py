@@ -1,6 +1,6 @@
-"""Which BLAS this PyTorch process calls, for the benches' PyTorch scripts (torch_ops.py,
-torch_predict.py) to report, and for the bench (scripts/bench/torch-blas.ts) to check against
-the library it asked for.
+"""Which BLAS this PyTorch process calls, for the benches' PyTorch script (torch_ops.py) to
+report, and for the bench (scripts/bench/torch-blas.ts) to check against the library it asked
+for.
 
 Debian's python3-torch calls sgemm_ (its fully connected layers) from whatever libblas.so.3 the
 dynamic linker finds; the bench picks one by LD_LIBRARY_PATH. Other BLAS files can be mapped

@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
 """The PyTorch side of `npm run bench -- ops`: the same ops at the same shapes, timed the same way.
+Benches train and predict use it too, for whole training steps, forward passes and a JPEG end to
+end (the classify case), and it exports the network to ONNX for onnxruntime-node.
 
 The bench (scripts/bench/ops.ts) starts this script once and talks to it over a line protocol,
 one JSON object per line each way, so that it can alternate ours and PyTorch op by op: on a noisy
@@ -26,6 +28,7 @@ import sys
 import time
 import warnings
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -275,6 +278,27 @@ def alexnet_case(c):
     return {"forward": forward}
 
 
+def classify_case(c):
+    """One JPEG end to end, as `npm run bench -- predict` times net.classify: Pillow decodes it and
+    resizes it to 256 x 256 (bilinear: the bvlc recipe stretches), centre crop 227, BGR minus
+    Caffe's mean [104, 117, 123], the network, softmax and the top 5, all in-process.
+    """
+    # Only this case needs Pillow: the other benches run without it.
+    from PIL import Image
+
+    model = AlexNet(c["classes"]).eval()
+    mean_bgr = np.array([104.0, 117.0, 123.0], dtype=np.float32)
+
+    def classify():
+        image = Image.open(c["image"]).convert("RGB").resize((256, 256), Image.BILINEAR)
+        pixels = np.asarray(image, dtype=np.float32)[14:241, 14:241, ::-1] - mean_bgr
+        x = torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1)))[None]
+        with torch.no_grad():
+            return torch.softmax(model(x), 1).topk(5)
+
+    return {"classify": classify}
+
+
 def alexnet_train_case(c):
     """One SGD step of the whole network in training mode (dropout on), as AlexNet.trainStep.
 
@@ -319,6 +343,7 @@ CASES = {
     "sgd": sgd_case,
     "alexnet": alexnet_case,
     "alexnetTrain": alexnet_train_case,
+    "classify": classify_case,
 }
 
 

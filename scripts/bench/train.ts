@@ -14,8 +14,8 @@ import { CLASSES, INPUT_SIZE, OPS, trainCase } from './cases';
 import { describeMachine, type Machine } from './machine';
 import { oursCase } from './ours';
 import { measure, measureAsync, type Timing } from './timing';
-import { type BlasPeer, PYTHON_CANDIDATES, TorchPeer } from './torch';
-import { describeBlas, selectTorchBlas, TORCH_BLAS_FLAG, type TorchBlasName } from './torch-blas';
+import { type BlasPeer, describeTorch, PYTHON_CANDIDATES, TorchPeer } from './torch';
+import { selectTorchBlas, TORCH_BLAS_FLAG, type TorchBlasName } from './torch-blas';
 
 const USAGE = `Usage: npm run bench -- train [options]
 
@@ -70,17 +70,10 @@ function parseSettings(argv: string[]) {
   const args = parseFlags(argv, FLAGS, USAGE);
   if (args.positionals.length > 0)
     throw new AlexNetError(`Unexpected argument '${args.positionals[0]}' (see --help)`);
-  const batches = args
-    .string('batch')!
-    .split(',')
-    .map((s) => {
-      const n = Number(s);
-      if (!Number.isInteger(n) || n < 1)
-        throw new AlexNetError(`Expected positive integers for --batch but received '${s}'`);
-      return n;
-    });
+  const positiveInt = (n: number) => Number.isInteger(n) && n > 0;
+  const batches = args.numbers('batch', positiveInt, 'comma-separated positive integers')!;
   const timing = {
-    minReps: args.number('reps', (n) => Number.isInteger(n) && n > 0, 'positive integer')!,
+    minReps: args.number('reps', positiveInt, 'positive integer')!,
     minSeconds: args.number('min-seconds', (n) => n >= 0, 'non-negative number')!,
   };
   const wantTorch = !args.flag('no-torch');
@@ -99,12 +92,7 @@ function header(s: Settings, machine: Machine, torches: BlasPeer[] | null, print
   print(
     `ours: alexnet-cudnn ${machine.alexnet}, CPU backend on ${machine.threads} threads, GEMM ${machine.gemmIsa}`,
   );
-  for (const { blas, peer } of torches ?? []) {
-    const { info } = peer;
-    print(
-      `PyTorch ${blas.name}: ${info.torch}, ${info.threads} threads, oneDNN ${info.mkldnn ? 'yes' : 'no'}, BLAS ${describeBlas(info.blas)}`,
-    );
-  }
+  for (const torch of torches ?? []) print(describeTorch(torch));
   for (const note of s.blas.notes) print(`note: ${note}`);
   if (!torches && s.wantTorch)
     print(`note: none of ${PYTHON_CANDIDATES.join(', ')} can import torch; its columns are empty`);
