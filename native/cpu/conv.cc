@@ -234,19 +234,29 @@ PackedB ForwardPackedB(const Layout& l, int64_t count) {
   return PackedB(static_cast<int>(l.group_rows), static_cast<int>(count * l.positions));
 }
 
+// The forward pass's A operand: one group's weights, packed once per call for all its chunks.
+PackedA ForwardPackedA(const ConvShape& s, const Layout& l) {
+  return PackedA(s.k / s.groups, static_cast<int>(l.group_rows));
+}
+
 // Scratch starts with the im2col matrix of a chunk: plain for the backward passes, packed (each
 // group's columns padded to whole strips) for the forward. A chunk of several images also needs
-// its outputs (or output gradients) as one matrix, which follows.
+// its outputs (or output gradients) as one matrix, which follows; the forward's packed weights
+// come last.
 int64_t MatrixOffset(const ConvShape& s, const Layout& l) {
   return std::max(l.col_rows * l.chunk * l.positions, s.groups * ForwardPackedB(l, l.chunk).size());
+}
+
+int64_t MatrixSize(const ConvShape& s, const Layout& l) {
+  return l.chunk > 1 ? s.k * l.chunk * l.positions : 0;
 }
 
 }  // namespace
 
 int64_t ConvScratchSize(const ConvShape& shape) {
   const Layout l = MakeLayout(shape);
-  return kAlignmentFloats + MatrixOffset(shape, l) +
-         (l.chunk > 1 ? shape.k * l.chunk * l.positions : 0);
+  return kAlignmentFloats + MatrixOffset(shape, l) + MatrixSize(shape, l) +
+         shape.groups * ForwardPackedA(shape, l).size();
 }
 
 void ConvForward(const ConvShape& s, const float* x, const float* w, float* y, float* scratch) {
@@ -254,6 +264,11 @@ void ConvForward(const ConvShape& s, const float* x, const float* w, float* y, f
   const int kg = s.k / s.groups;
   float* packed = AlignedScratch(scratch);
   float* matrix = packed + MatrixOffset(s, l);
+  float* weights = matrix + MatrixSize(s, l);
+  const PackedA packed_a = ForwardPackedA(s, l);
+  for (int g = 0; g < s.groups; ++g) {
+    packed_a.Pack(w + g * kg * l.group_rows, l.group_rows, 1.0f, weights + g * packed_a.size());
+  }
   for (int64_t n0 = 0; n0 < s.n; n0 += l.chunk) {
     const int64_t count = std::min<int64_t>(l.chunk, s.n - n0);
     const PackedB packed_b = ForwardPackedB(l, count);
@@ -261,8 +276,8 @@ void ConvForward(const ConvShape& s, const float* x, const float* w, float* y, f
     // One image's (k, positions) output already is the GEMM's layout.
     float* out = count == 1 ? y + n0 * l.image_out : matrix;
     ForEachGroup(s.groups, [&](int g) {
-      SgemmPackedB(kg, 1.0f, w + g * kg * l.group_rows, l.group_rows, packed_b,
-                   packed + g * packed_b.size(), 0.0f, out + g * kg * packed_b.n(), packed_b.n());
+      SgemmPacked(packed_a, weights + g * packed_a.size(), packed_b, packed + g * packed_b.size(),
+                  0.0f, out + g * kg * packed_b.n(), packed_b.n());
     });
     if (count > 1) MatrixToImages(s, l, count, out, y + n0 * l.image_out);
   }

@@ -351,52 +351,64 @@ void PackedB::ZeroPadding(float* packed) const {
   }
 }
 
-void SgemmPackedB(int m, float alpha, const float* a, int64_t lda, const PackedB& layout,
-                  const float* b_packed, float beta, float* c, int64_t ldc) {
-  const int n = layout.n();
-  const int k = layout.k();
+PackedA::PackedA(int m, int k) : m_(m), k_(k), mr_(Kernel().mr) {
+  padded_m_ = (m + mr_ - 1) / mr_ * mr_;
+}
+
+void PackedA::Pack(const float* a, int64_t lda, float alpha, float* packed) const {
+  ParallelFor(padded_m_ / mr_, 1, [&](int64_t s0, int64_t s1) {
+    for (int64_t s = s0; s < s1; ++s) {
+      const int i0 = static_cast<int>(s) * mr_;
+      const int rows = std::min(mr_, m_ - i0);
+      for (int pc = 0; pc < k_; pc += kKc) {
+        const int kc = std::min(kKc, k_ - pc);
+        PackA(MatrixView{a + i0 * lda + pc, lda, 1}, rows, kc, alpha, mr_,
+              packed + static_cast<int64_t>(pc) * padded_m_ + static_cast<int64_t>(i0) * kc);
+      }
+    }
+  });
+}
+
+void SgemmPacked(const PackedA& a_layout, const float* a_packed, const PackedB& b_layout,
+                 const float* b_packed, float beta, float* c, int64_t ldc) {
+  const int m = a_layout.m();
+  const int n = b_layout.n();
+  const int k = a_layout.k();
   if (m <= 0 || n <= 0) return;
   const GemmKernel& kernel = Kernel();
   const int mr = kernel.mr;
   const int nr = kernel.nr;
   const int m_strips = (m + mr - 1) / mr;
   const int n_strips = (n + nr - 1) / nr;
+  const int64_t padded_m = static_cast<int64_t>(m_strips) * mr;
   const int64_t padded_n = static_cast<int64_t>(n_strips) * nr;
 
-  // C's strips [i0, i1) x [j0, j1), on the calling thread: its rows of A are packed into its
-  // own buffer, one KC block at a time, and each B strip is swept over an MC block of them.
+  // C's strips [i0, i1) x [j0, j1), on the calling thread: each B strip is swept over an MC
+  // block of A's strips.
   auto run = [&](int i0, int i1, int j0, int j1) {
-    const int row0 = i0 * mr;
-    const int rows = std::min(m, i1 * mr) - row0;
-    const int col0 = j0 * nr;
-    if (k <= 0 || alpha == 0.0f) {
-      return ScaleRows(rows, std::min(n, j1 * nr) - col0, beta, c + row0 * ldc + col0, ldc);
-    }
+    const int rows = std::min(m, i1 * mr) - i0 * mr;
+    const int cols = std::min(n, j1 * nr) - j0 * nr;
+    float* corner = c + i0 * mr * ldc + j0 * nr;
     // As in Sgemm, beta 0 makes the first KC block overwrite C.
-    if (beta != 0.0f && beta != 1.0f) {
-      ScaleRows(rows, std::min(n, j1 * nr) - col0, beta, c + row0 * ldc + col0, ldc);
-    }
-    float* a_packed = a_buffer.Reserve(static_cast<size_t>(i1 - i0) * mr * std::min(k, kKc));
+    if (k <= 0 || (beta != 0.0f && beta != 1.0f)) ScaleRows(rows, cols, beta, corner, ldc);
     for (int pc = 0; pc < k; pc += kKc) {
       const int kc = std::min(kKc, k - pc);
-      PackA(MatrixView{a + row0 * lda + pc, lda, 1}, rows, kc, alpha, mr, a_packed);
-      const float* block = b_packed + pc * padded_n;
-      for (int ib = 0; ib < i1 - i0; ib += kMc / mr) {
-        const int ie = std::min(i1 - i0, ib + kMc / mr);
+      const float* a_block = a_packed + pc * padded_m;
+      const float* b_block = b_packed + pc * padded_n;
+      for (int ib = i0; ib < i1; ib += kMc / mr) {
+        const int ie = std::min(i1, ib + kMc / mr);
         for (int jr = j0; jr < j1; ++jr) {
           for (int ir = ib; ir < ie; ++ir) {
             const int n_eff = std::min(nr, n - jr * nr);
-            MicroFor(kernel, n_eff)(kc, a_packed + static_cast<int64_t>(ir) * mr * kc,
-                                    block + static_cast<int64_t>(jr) * nr * kc, nr,
-                                    c + (row0 + ir * mr) * ldc + jr * nr, ldc,
-                                    std::min(mr, rows - ir * mr), n_eff, pc > 0 || beta != 0.0f);
+            MicroFor(kernel, n_eff)(kc, a_block + static_cast<int64_t>(ir) * mr * kc,
+                                    b_block + static_cast<int64_t>(jr) * nr * kc, nr,
+                                    c + ir * mr * ldc + jr * nr, ldc, std::min(mr, m - ir * mr),
+                                    n_eff, pc > 0 || beta != 0.0f);
           }
         }
       }
     }
   };
-  // Split the rows where there are enough for every thread; otherwise the columns, each thread
-  // then packing all of A (few rows).
   if (m_strips >= ThreadCount()) {
     ParallelFor(m_strips, 1, [&](int64_t i0, int64_t i1) {
       run(static_cast<int>(i0), static_cast<int>(i1), 0, n_strips);

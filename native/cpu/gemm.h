@@ -17,7 +17,7 @@ void Sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const f
 // A k x n B operand stored in the order the micro-kernel reads it: blocks of KC rows, each cut
 // into strips of NR columns (KC x NR floats, row by row), the last strip zero-padded. A caller
 // that builds B itself (the convolution's im2col) writes it here directly, which saves Sgemm's
-// own copy of B, and SgemmPackedB then runs as one parallel region instead of three per block.
+// own copy of B, and SgemmPacked then runs as one parallel region instead of three per block.
 class PackedB {
  public:
   PackedB(int k, int n);
@@ -67,11 +67,32 @@ class PackedB {
   int k_, n_, nr_, padded_n_;
 };
 
-// C = alpha * A * B + beta * C with B already packed (layout describes it) at a 64-byte aligned
-// address, A row-major (m x k), C row-major (m x n). Threads split the rows of A and C, so each
-// packs only its own rows of A.
-void SgemmPackedB(int m, float alpha, const float* a, int64_t lda, const PackedB& layout,
-                  const float* b_packed, float beta, float* c, int64_t ldc);
+// An m x k A operand packed once for several GEMMs (a convolution's weights, shared by all the
+// chunks of a batch): for each block of KC columns, strips of MR rows stored column by column, the
+// last strip zero-padded.
+class PackedA {
+ public:
+  PackedA(int m, int k);
+
+  // Floats the packed matrix occupies.
+  int64_t size() const { return static_cast<int64_t>(padded_m_) * k_; }
+
+  // Packs alpha * a (row-major, rows lda floats apart) into `packed`, in parallel over strips,
+  // each strip's rows read from start to end.
+  void Pack(const float* a, int64_t lda, float alpha, float* packed) const;
+
+  int m() const { return m_; }
+  int k() const { return k_; }
+
+ private:
+  int m_, k_, mr_, padded_m_;
+};
+
+// C = A B + beta C with both operands packed (the layouts describe them; B at a 64-byte aligned
+// address), C row-major (m x n). Threads split the rows of C, or its columns where there are too
+// few rows; nothing is packed here, so the call is one parallel region.
+void SgemmPacked(const PackedA& a_layout, const float* a_packed, const PackedB& b_layout,
+                 const float* b_packed, float beta, float* c, int64_t ldc);
 
 // The instruction set whose micro-kernel Sgemm uses: "avx512", "avx2" or "generic".
 const char* GemmIsa();
