@@ -32,8 +32,9 @@ describe('bounded memory', () => {
       const n = 1 + rng.int(1, 8)[0];
       await net.forward(images(n, i), n);
     }
-    // Smaller batches are views of the largest's buffers: not one more byte of tensors. (Plans,
-    // with their im2col scratch, are kept for the 4 most recent batch sizes: lib/nn/layer.ts.)
+    // Smaller batches are views of the largest's buffers: not one more byte of tensors. (Plans
+    // are kept for the 4 most recent batch sizes, lib/nn/layer.ts; the CPU's im2col scratch is
+    // one per executor thread, cpu::ThreadScratch.)
     expect(await held()).toBe(afterLargest);
 
     const opt = new SGD(net, { lr: 0.01 });

@@ -103,7 +103,7 @@ export class BatchBuffers<T extends Record<string, Tensor>> {
 }
 
 /**
- * Plans (shape-specific descriptors and scratch) for the most recent batch sizes, least recently
+ * Plans (shape-specific descriptors and constants) for the most recent batch sizes, least recently
  * used first out: training needs two (full and last batch), and a bound keeps a server that
  * sees every batch size from 1 to its maximum from holding a plan for each.
  */

@@ -132,7 +132,7 @@ export class ConvPlan {
     native.conv2dBackwardFilter(this.handle, x.handle, dy.handle, dw.handle);
   }
 
-  /** Frees the scratch now. Idempotent; any later use throws a DisposedError. */
+  /** Frees the plan (on a CUDA device, its descriptors) now. Idempotent; any later use throws a DisposedError. */
   dispose(): void {
     this.handle.dispose();
     this.disposed = true;

@@ -1,14 +1,14 @@
 // ConvPlan(n, c, h, w, k, kh, kw, strideH, strideW, padH, padW, groups, device) and
 // conv2dForward / conv2dBackwardData / conv2dBackwardFilter(plan, inputs..., output). The plan
-// holds the shape and, on the CPU, the im2col scratch, allocated once; on a CUDA device, the cuDNN
-// descriptors and chosen algorithms (native/cuda/conv.cc). lib/ops/conv.ts checks the shapes.
+// holds the shape and, on a CUDA device, the cuDNN descriptors and chosen algorithms
+// (native/cuda/conv.cc); on the CPU the im2col scratch is the executor thread's
+// (cpu::ThreadScratch). lib/ops/conv.ts checks the shapes.
 #include "cpu/conv.h"
 
 #include <napi.h>
 
 #include <cstdint>
 #include <string>
-#include <vector>
 
 #include "bindings/bindings.h"
 #include "bindings/plan.h"
@@ -23,7 +23,6 @@ namespace {
 
 struct ConvPlanState {
   cpu::ConvShape shape;
-  std::vector<float> scratch;  // im2col columns, on the CPU
 #if defined(ALEXNET_WITH_CUDA)
   std::shared_ptr<cuda::ConvState> cuda;  // on a CUDA device
 #endif
@@ -47,9 +46,6 @@ class ConvPlan : public PlanHandle<ConvPlan, ConvPlanState> {
       state->cuda = cuda::CreateConvState(device_.index, state->shape);
     }
 #endif
-    if (device_.kind == DeviceKind::kCpu) {
-      state->scratch.resize(static_cast<size_t>(cpu::ConvScratchSize(state->shape)));
-    }
     state_ = std::move(state);
   }
 };
@@ -74,7 +70,7 @@ void SubmitConv(const Napi::CallbackInfo& info, const char* a_name, const char* 
              }
            }
 #endif
-           float* scratch = plan->scratch.data();
+           float* scratch = cpu::ThreadScratch(cpu::ConvScratchSize(plan->shape));
            if constexpr (pass == Pass::kForward) cpu::ConvForward(plan->shape, a, b, out, scratch);
            if constexpr (pass == Pass::kBackwardData) {
              cpu::ConvBackwardData(plan->shape, a, b, out, scratch);

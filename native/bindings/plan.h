@@ -2,9 +2,8 @@
 // environment's constructor, the argument check, and a dispose() that frees the plan's state only
 // after the ops queued before it (core/executor.h), which hold the state while they run.
 //
-// A plan's State is the layer's shape and constants, its CPU scratch, and on a CUDA device its
-// cuDNN descriptors. Ops capture a shared_ptr to it, so a disposed plan stays alive until its
-// last queued op is done.
+// A plan's State is the layer's shape and constants, and on a CUDA device its cuDNN descriptors.
+// Ops capture a shared_ptr to it, so a disposed plan stays alive until its last queued op is done.
 #pragma once
 
 #include <napi.h>

@@ -253,6 +253,12 @@ int64_t MatrixSize(const ConvShape& s, const Layout& l) {
 
 }  // namespace
 
+float* ThreadScratch(int64_t floats) {
+  thread_local std::vector<float> scratch;
+  if (static_cast<int64_t>(scratch.size()) < floats) scratch.resize(static_cast<size_t>(floats));
+  return scratch.data();
+}
+
 int64_t ConvScratchSize(const ConvShape& shape) {
   const Layout l = MakeLayout(shape);
   return kAlignmentFloats + MatrixOffset(shape, l) + MatrixSize(shape, l) +

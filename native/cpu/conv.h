@@ -8,8 +8,9 @@
 //
 // Several images share one im2col buffer when an image has few output positions, so that each
 // GEMM has at least kTargetColumns columns where the batch allows (conv.cc): packing the weights
-// is then amortised over several images and the micro-kernel runs on long rows. The caller owns the
-// scratch, sized by ConvScratchSize, so nothing is allocated per call.
+// is then amortised over several images and the micro-kernel runs on long rows. The caller passes
+// the scratch, sized by ConvScratchSize (ThreadScratch keeps one), so nothing is allocated per
+// call.
 #pragma once
 
 #include <cstdint>
@@ -31,6 +32,13 @@ struct ConvShape {
 
 // Floats of scratch the three passes below need for `shape`.
 int64_t ConvScratchSize(const ConvShape& shape);
+
+// At least `floats` of scratch owned by the calling thread, shared by every convolution it runs.
+// An environment's ops run one at a time on its executor thread (core/executor.h), so each layer
+// writes memory the previous one has just used, still in cache; a buffer per layer was cold by
+// the next forward pass, the fully connected layers' weights having streamed through the caches
+// since. It grows to the largest need and is kept.
+float* ThreadScratch(int64_t floats);
 
 // y = conv(x, w); overwrites y.
 void ConvForward(const ConvShape& shape, const float* x, const float* w, float* y, float* scratch);
