@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
-#include <cstring>
 #include <new>
 #include <string_view>
 
@@ -22,7 +21,7 @@ constexpr int kMc = 144;
 constexpr int kNc = 3072;
 // Up to this many rows of A, A B^T runs as row dot products (DotKernel) instead of packed GEMM.
 constexpr int kDotMaxRows = 32;
-// Up to this many rows of A, A B reads B in place (SgemmInPlaceB) instead of packing it.
+// Up to this many rows of A, A B reads B in place (GemmInPlaceB) instead of packing it.
 constexpr int kInPlaceMaxRows = 32;
 
 // The best kernel this CPU runs, or a lesser one named by ALEXNET_GEMM_ISA ("avx2" or
@@ -135,6 +134,38 @@ MicroKernelFn MicroFor(const GemmKernel& kernel, int n_eff) {
   return 2 * n_eff <= kernel.nr ? kernel.narrow : kernel.micro;
 }
 
+// One KC block of packed panels: C's tiles for A strips [i0, i1) and B strips [j0, j1) (strip
+// ir of A at a_block + ir * MR * kc, strip jr of B at b_block + jr * NR * kc, in C's columns from
+// col0 + jr * NR). Each B strip is swept over an MC block of A strips, reusing it from L1.
+struct PackedPanels {
+  const GemmKernel& kernel;
+  int kc;
+  const float* a_block;
+  const float* b_block;
+  int m, n;  // C's rows and columns, which bound the last tiles
+  float* c;
+  int64_t ldc;
+  bool accumulate;
+
+  void Multiply(int i0, int i1, int j0, int j1, int col0) const {
+    const int mr = kernel.mr;
+    const int nr = kernel.nr;
+    for (int ib = i0; ib < i1; ib += kMc / mr) {
+      const int ie = std::min(i1, ib + kMc / mr);
+      for (int jr = j0; jr < j1; ++jr) {
+        const int j = col0 + jr * nr;
+        const int n_eff = std::min(nr, n - j);
+        for (int ir = ib; ir < ie; ++ir) {
+          MicroFor(kernel, n_eff)(kc, a_block + static_cast<int64_t>(ir) * mr * kc,
+                                  b_block + static_cast<int64_t>(jr) * nr * kc, nr,
+                                  c + ir * mr * ldc + j, ldc, std::min(mr, m - ir * mr), n_eff,
+                                  accumulate);
+        }
+      }
+    }
+  }
+};
+
 // One Sgemm call's operands, as its drivers below share them.
 struct GemmCall {
   const GemmKernel& kernel;
@@ -158,6 +189,11 @@ struct GemmCall {
   }
   int MStrips() const { return (m + kernel.mr - 1) / kernel.mr; }
   int NStrips() const { return (n + kernel.nr - 1) / kernel.nr; }
+
+  // The KC block starting at pc, with A and B packed in these buffers.
+  PackedPanels Panels(int pc, int kc, const float* a_packed, const float* b_packed) const {
+    return {kernel, kc, a_packed, b_packed, m, n, c, ldc, accumulate || pc > 0};
+  }
 
   // C[i0.., j0..] (+)= the tile of packed A strip `a_strip` and B strip `b_strip` (rows ldb apart)
   // for the KC block starting at pc.
@@ -225,15 +261,7 @@ void GemmColumns(const GemmCall& g, int j_begin, int j_end) {
         PackBStrip(g.BBlock(pc, jc), kc, s * nr, nc, nr,
                    b_packed + static_cast<int64_t>(s) * nr * kc);
       }
-      for (int ib = 0; ib < g.MStrips(); ib += kMc / mr) {
-        const int ie = std::min(g.MStrips(), ib + kMc / mr);
-        for (int jr = 0; jr < n_strips; ++jr) {
-          for (int ir = ib; ir < ie; ++ir) {
-            g.Tile(pc, kc, a_packed + static_cast<int64_t>(ir) * mr * kc,
-                   b_packed + static_cast<int64_t>(jr) * nr * kc, nr, ir * mr, jc + jr * nr);
-          }
-        }
-      }
+      g.Panels(pc, kc, a_packed, b_packed).Multiply(0, g.MStrips(), 0, n_strips, jc);
     }
   }
 }
@@ -265,15 +293,8 @@ void GemmRows(const GemmCall& g) {
         rows.x += i0 * mr * rows.row_stride;
         const int count = static_cast<int>(std::min<int64_t>(g.m, i1 * mr) - i0 * mr);
         PackA(rows, count, kc, g.alpha, mr, a_packed + i0 * mr * kc);
-        for (int64_t ib = i0; ib < i1; ib += kMc / mr) {
-          const int64_t ie = std::min(i1, ib + kMc / mr);
-          for (int jr = 0; jr < n_strips; ++jr) {
-            for (int64_t ir = ib; ir < ie; ++ir) {
-              g.Tile(pc, kc, a_packed + ir * mr * kc, b_packed + static_cast<int64_t>(jr) * nr * kc,
-                     nr, static_cast<int>(ir) * mr, jc + jr * nr);
-            }
-          }
-        }
+        g.Panels(pc, kc, a_packed, b_packed)
+            .Multiply(static_cast<int>(i0), static_cast<int>(i1), 0, n_strips, jc);
       });
     }
   }
@@ -395,18 +416,9 @@ void SgemmPacked(const PackedA& a_layout, const float* a_packed, const PackedB& 
       const int kc = std::min(kKc, k - pc);
       const float* a_block = a_packed + pc * padded_m;
       const float* b_block = b_packed + pc * padded_n;
-      for (int ib = i0; ib < i1; ib += kMc / mr) {
-        const int ie = std::min(i1, ib + kMc / mr);
-        for (int jr = j0; jr < j1; ++jr) {
-          for (int ir = ib; ir < ie; ++ir) {
-            const int n_eff = std::min(nr, n - jr * nr);
-            MicroFor(kernel, n_eff)(kc, a_block + static_cast<int64_t>(ir) * mr * kc,
-                                    b_block + static_cast<int64_t>(jr) * nr * kc, nr,
-                                    c + ir * mr * ldc + jr * nr, ldc, std::min(mr, m - ir * mr),
-                                    n_eff, pc > 0 || beta != 0.0f);
-          }
-        }
-      }
+      const bool accumulate = pc > 0 || beta != 0.0f;
+      const PackedPanels panels{kernel, kc, a_block, b_block, m, n, c, ldc, accumulate};
+      panels.Multiply(i0, i1, j0, j1, 0);
     }
   };
   if (m_strips >= ThreadCount()) {
