@@ -220,8 +220,8 @@ void ForEachGroup(int groups, const Gemm& gemm) {
   });
 }
 
-// The micro-kernel loads packed B with aligned 64-byte loads, so the forward starts its packed
-// im2col at the first 64-byte boundary of the caller's scratch.
+// The forward starts its packed im2col at the first 64-byte boundary of the caller's scratch, so
+// that the micro-kernel's vector loads of B never straddle two cache lines.
 constexpr int64_t kAlignmentFloats = 64 / sizeof(float);
 
 float* AlignedScratch(float* scratch) {

@@ -88,9 +88,10 @@ class PackedA {
   int m_, k_, mr_, padded_m_;
 };
 
-// C = A B + beta C with both operands packed (the layouts describe them; B at a 64-byte aligned
-// address), C row-major (m x n). Threads split the rows of C, or its columns where there are too
-// few rows; nothing is packed here, so the call is one parallel region.
+// C = A B + beta C with both operands packed (the layouts describe them; B best at a 64-byte
+// boundary, where no vector load straddles two cache lines), C row-major (m x n). Threads split the
+// rows of C, or its columns where there are too few rows; nothing is packed here, so the call is
+// one parallel region.
 void SgemmPacked(const PackedA& a_layout, const float* a_packed, const PackedB& b_layout,
                  const float* b_packed, float beta, float* c, int64_t ldc);
 
