@@ -179,6 +179,17 @@ interface Peers {
   ort: OrtRunner | null;
 }
 
+/** What the rows of every batch size share. */
+interface Bench {
+  s: Settings;
+  peers: Peers;
+  /** The machine's peak GFLOP/s, measured once per run (% peak is of it). */
+  peakGflops: number;
+  /** Makes the inputs. */
+  rng: Rng;
+  print: (line: string) => void;
+}
+
 function formatMs(ms: number): string {
   if (ms >= 100) return ms.toFixed(1);
   return ms >= 1 ? ms.toFixed(2) : ms.toFixed(3);
@@ -270,14 +281,8 @@ function forwardSide(batch: number, rounds: (Timing | null)[]): ForwardSide | nu
 }
 
 /** Each op's row: ours, then each PyTorch right after. */
-async function benchOps(
-  batch: number,
-  peakGflops: number,
-  s: Settings,
-  peers: Peers,
-  rng: Rng,
-  print: (line: string) => void,
-): Promise<OpResult[]> {
+async function benchOps(batch: number, bench: Bench): Promise<OpResult[]> {
+  const { s, peers, peakGflops, rng, print } = bench;
   const titles = columns(peers);
   const ops: OpResult[] = [];
   for (const opCase of opCases(batch)) {
@@ -309,12 +314,9 @@ async function benchOps(
 /** The whole forward pass: ours, each PyTorch and onnxruntime-node in turn, for s.rounds rounds. */
 async function benchForward(
   batch: number,
-  peakGflops: number,
-  s: Settings,
-  peers: Peers,
-  rng: Rng,
-  print: (line: string) => void,
+  bench: Bench,
 ): Promise<NonNullable<BatchResult['forward']>> {
+  const { s, peers, peakGflops, rng, print } = bench;
   const opCase = forwardCase(batch);
   const ours = oursCase(opCase, rng);
   const rounds = { ours: [] as Timing[], torch: peers.torch.map(() => [] as (Timing | null)[]) };
@@ -371,22 +373,13 @@ async function benchForward(
   return forward;
 }
 
-async function benchBatch(
-  batch: number,
-  peakGflops: number,
-  s: Settings,
-  peers: Peers,
-  rng: Rng,
-  print: (line: string) => void,
-): Promise<BatchResult> {
+async function benchBatch(batch: number, bench: Bench): Promise<BatchResult> {
+  const { s, peers, print } = bench;
   print(`\nbatch ${batch}`);
   const titles = columns(peers);
   print(tableRow(titles, titles));
-  const ops = await benchOps(batch, peakGflops, s, peers, rng, print);
-  const forward =
-    s.only && !s.only.has(FORWARD)
-      ? null
-      : await benchForward(batch, peakGflops, s, peers, rng, print);
+  const ops = await benchOps(batch, bench);
+  const forward = s.only && !s.only.has(FORWARD) ? null : await benchForward(batch, bench);
   const loadAverage = os.loadavg().map((l) => Math.round(l * 100) / 100);
   // The load average closes a batch size's table: a measure of the noise in it.
   print(`load average: ${loadAverage.join(' ')}`);
@@ -416,7 +409,7 @@ export async function main(argv: string[]): Promise<void> {
     const rng = new Rng(1);
     const results: BatchResult[] = [];
     for (const batch of s.batches) {
-      results.push(await benchBatch(batch, peakGflops, s, peers, rng, print));
+      results.push(await benchBatch(batch, { s, peers, peakGflops, rng, print }));
     }
 
     if (s.json) {
