@@ -7,7 +7,6 @@ export {
   type Dataset,
   type ImageSet,
   InMemoryDataset,
-  type Normalisation,
 } from './data/dataset';
 export { decodeImage, type JsDecodeOptions, type RgbImage } from './data/decode';
 export {
@@ -19,17 +18,10 @@ export {
 } from './data/decoder';
 export { ImageCache, type ImageCacheOptions } from './data/image-cache';
 export { DEFAULT_MAX_PIXELS } from './data/image-header';
-export { imagenetClasses } from './data/imagenet';
 export { loadMnist } from './data/mnist';
-export {
-  type ResizePolicy,
-  type ResizeSetting,
-  resizeImage,
-  resizeShorter,
-  resizeStretch,
-  storedSize,
-} from './data/resize';
+export { resizeImage, resizeShorter, resizeStretch, storedSize } from './data/resize';
 export { type RgbStats, rgbStats, symmetricEigen3 } from './data/rgb-stats';
+export { type Shard, type Share, shareOf } from './data/shard';
 export {
   type DataSource,
   type ImageList,
@@ -54,20 +46,29 @@ export type { AllreduceOptions, Communicator } from './distributed/communicator'
 export {
   DataParallel,
   type DataParallelOptions,
+  type GradientSync,
 } from './distributed/data-parallel';
 export { broadcastString, runOnRanks } from './distributed/launch';
 export { MpiCommunicator } from './distributed/mpi-communicator';
 export { type HostCollectives, NcclCommunicator } from './distributed/nccl-communicator';
-export { type Shard, type Share, shareOf } from './distributed/shard';
 export * from './errors';
 export { readBvlcWeights } from './io/bvlc';
 export { readCheckpoint, saveCheckpoint } from './io/checkpoint';
+export { imagenetClasses } from './io/imagenet';
+export { readWeightsFile, saveModel, weightsFormat } from './io/model-file';
 export { NumpyArray, type PickleValue, unpickle } from './io/pickle';
+export {
+  type Normalisation,
+  RESIZE_POLICIES,
+  type ResizePolicy,
+  type ResizeSetting,
+} from './io/preprocessing';
 export { readSafetensors, writeSafetensors } from './io/safetensors';
 export { SummaryWriter } from './io/tensorboard';
 export {
   AlexNet,
   type AlexNetOptions,
+  type BackwardHooks,
   type BatchResult,
   type Evaluation,
   type Init,
@@ -95,6 +96,7 @@ export {
   type ClassifyInput,
   type ClassifyOptions,
   type ClassScore,
+  classify,
   ResizedClassifier,
 } from './predict';
 export { flush, flushSync } from './queue';
@@ -102,7 +104,14 @@ export { Rng } from './random';
 export { type BatcherOptions, DynamicBatcher } from './serve/batcher';
 export { ClassifierServer, type ClassifyResponse, type ServeOptions } from './serve/server';
 export { type Device, Tensor } from './tensor';
+export type { Optimizer } from './train/optimizer';
 export type { EpochMetrics } from './train/report';
 export type { LrSchedule } from './train/schedule';
 export { SGD, type SgdOptions } from './train/sgd';
 export { Trainer, type TrainerOptions, type TrainResult } from './train/trainer';
+export {
+  type TrainingBatch,
+  type TrainStepOptions,
+  trainStep,
+  trainStepSync,
+} from './train/training-step';

@@ -9,17 +9,17 @@
  * `oversample` does), and normalised as the weights expect (`net.normalisation`: BGR minus
  * [104, 117, 123] for the bvlc weights). Crop, mirror and normalisation are the native augment
  * op, as in training. Files are read, decoded and resized in worker threads (DecodePool), the
- * next batch while the network runs the current one; the model keeps its pool between calls, so
- * only the first call pays for starting the threads.
+ * next batch while the network runs the current one; the pools stay between calls, so only the
+ * first call pays for starting the threads.
  */
 
-import type { Normalisation } from './data/dataset';
+import { BatchBuffers } from './batch-buffers';
 import type { RgbImage } from './data/decode';
 import { DecodePool } from './data/decode-pool';
 import { type DecodeOptions, decodeSettings } from './data/decoder';
-import { type ResizeSetting, resizeImage } from './data/resize';
+import { resizeImage } from './data/resize';
 import { AlexNetError, ArgumentError } from './errors';
-import { BatchBuffers } from './nn/layer';
+import type { Normalisation, ResizeSetting } from './io/preprocessing';
 import { augment } from './ops/augment';
 import { type Device, Tensor } from './tensor';
 import { boolean, fail, integer } from './validate';
@@ -181,15 +181,31 @@ export class ResizedClassifier {
 }
 
 /**
- * Classifies `inputs` with `net` (see the module comment for the preprocessing), decoding files
- * on `pools`' pool of the requested size, started when missing: `net.classify` passes the ones it
- * keeps until it is disposed.
+ * The decode pools of classify, by thread count, shared by every model of the process: started on
+ * first use, and idle workers do not keep the process alive (decode-pool.ts), so nothing needs
+ * closing. A pool whose worker failed is replaced.
+ */
+const decodePools = new Map<number, DecodePool>();
+
+function decodePool(workers: number): DecodePool {
+  let pool = decodePools.get(workers);
+  if (!pool || pool.failed) {
+    pool = new DecodePool(workers);
+    decodePools.set(workers, pool);
+  }
+  return pool;
+}
+
+/**
+ * The most probable classes of image files or decoded images, preprocessed as in validation
+ * (see the module comment): resolves to `[{ file, top: [{ label, index, probability }] }]`.
+ * Files are read, decoded and resized in worker threads, the next batch while the network runs
+ * the current one.
  */
 export async function classify(
   net: Classifier,
   inputs: readonly ClassifyInput[],
-  options: ClassifyOptions,
-  pools: Map<number, DecodePool>,
+  options: ClassifyOptions = {},
 ): Promise<Classification[]> {
   const items = checkInputs(inputs);
   if (typeof options !== 'object' || options === null) fail('object', 'options', options);
@@ -211,14 +227,10 @@ export async function classify(
   const classifier = new ResizedClassifier(net, top, tenCrop);
   const perPass = classifier.imagesPerPass(batchSize);
   const { size, policy } = net.resize;
-  let pool = pools.get(workers);
-  if (!pool) {
-    pool = new DecodePool(workers);
-    pools.set(workers, pool);
-  }
+  const pool = decodePool(workers);
   const prepare = async (input: ClassifyInput): Promise<Uint8Array | AlexNetError> => {
     if (typeof input !== 'string') return resizeImage(input, size, policy).data;
-    const result = await pool!.prepare(input, size, policy, decode);
+    const result = await pool.prepare(input, size, policy, decode);
     return 'error' in result ? new AlexNetError(result.error) : result.pixels;
   };
 

@@ -1,7 +1,7 @@
 /**
  * The order of work. Native ops are queued and run off the JavaScript thread, in the order they
  * were called (native/core/executor.h); `flush()` waits for them without blocking the event
- * loop. `SerialQueue` runs a model's asynchronous calls one after another, so that a second
+ * loop. `InOrder` runs a model's asynchronous calls one after another, so that a second
  * `forward` never overwrites the buffers of a first that has not read its result yet.
  */
 import { native } from './native';
@@ -16,7 +16,7 @@ export function flushSync(): void {
   native.flushSync();
 }
 
-export class SerialQueue {
+export class InOrder {
   private tail: Promise<unknown> = Promise.resolve();
   private pending = 0;
 

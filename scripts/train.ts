@@ -10,21 +10,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CachedDataset } from '../lib/data/cached-dataset';
-import {
-  channelStats,
-  type Dataset,
-  InMemoryDataset,
-  type Normalisation,
-} from '../lib/data/dataset';
+import { channelStats, type Dataset, InMemoryDataset } from '../lib/data/dataset';
 import type { DecodeSettings } from '../lib/data/decoder';
 import { ImageCache } from '../lib/data/image-cache';
 import { loadMnist } from '../lib/data/mnist';
-import {
-  RESIZE_POLICIES,
-  type ResizePolicy,
-  type ResizeSetting,
-  storedSize,
-} from '../lib/data/resize';
+import { storedSize } from '../lib/data/resize';
 import { openDataSource, type SourceSet } from '../lib/data/sources';
 import type { DeviceRequest } from '../lib/device';
 import type { Communicator } from '../lib/distributed/communicator';
@@ -34,6 +24,12 @@ import { MpiCommunicator } from '../lib/distributed/mpi-communicator';
 import { NcclCommunicator } from '../lib/distributed/nccl-communicator';
 import { AlexNetError } from '../lib/errors';
 import { type Checkpoint, readCheckpoint } from '../lib/io/checkpoint';
+import {
+  type Normalisation,
+  RESIZE_POLICIES,
+  type ResizePolicy,
+  type ResizeSetting,
+} from '../lib/io/preprocessing';
 import { AlexNet } from '../lib/nn/alexnet';
 import { checkTrainLayers, type LayerName, type Preset } from '../lib/nn/architecture';
 import type { Device } from '../lib/tensor';

@@ -10,12 +10,12 @@ import { randomFillSync } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { AlexNet, FormatError } from '../lib';
-import { imagenetClasses } from '../lib/data/imagenet';
+import { AlexNet, FormatError, LAYER_NAMES } from '../lib';
 import { parseBvlc } from '../lib/io/bvlc';
 import { bvlcNpyChunks, type FileArray, writeBvlcNpy } from './util/bvlc-writer';
 import { expectClose, maxAbs } from './util/compare';
 import { FIXTURES, loadFixture, readNpy } from './util/npy';
+import { imagenetClasses } from '../lib/io/imagenet';
 
 const DIR = path.join(FIXTURES, 'bvlc');
 const PY2 = path.join(DIR, 'small_py2.npy');
@@ -73,7 +73,7 @@ describe('bvlc_alexnet.npy', () => {
   });
 
   test('the layouts: conv HWIO to OIHW, fc (in, out) to (out, in), fc6 rows HWC to CHW', () => {
-    const layers = parseBvlc(fs.readFileSync(PY2), PY2);
+    const layers = parseBvlc(fs.readFileSync(PY2), PY2, LAYER_NAMES);
     const net = small(f);
     return net.load(PY2).then(() => {
       const params = Object.fromEntries(net.parameters().map((p) => [p.name, p.value]));
@@ -105,7 +105,7 @@ describe('bvlc_alexnet.npy', () => {
   });
 
   test('the TypeScript writer reproduces the Python-2 fixture byte for byte', () => {
-    const layers = parseBvlc(fs.readFileSync(PY2), PY2);
+    const layers = parseBvlc(fs.readFileSync(PY2), PY2, LAYER_NAMES);
     const entries = [...layers].map(
       ([name, pair]) =>
         [name, pair.map((a) => ({ data: a.data, shape: a.shape }))] as [
@@ -130,7 +130,7 @@ describe('bvlc_alexnet.npy', () => {
     await net.load(PY2, { skip: ['fc8'] });
     const params = Object.fromEntries(net.parameters().map((p) => [p.name, p.value.toArray()]));
     expect(params['fc8.weight']).toEqual(fc8);
-    expect(params['fc7.bias']).toEqual(parseBvlc(fs.readFileSync(PY2), PY2).get('fc7')![1].data);
+    expect(params['fc7.bias']).toEqual(parseBvlc(fs.readFileSync(PY2), PY2, LAYER_NAMES).get('fc7')![1].data);
     expect(net.classNames).toEqual(['cat', 'dog']);
     net.dispose();
   });
@@ -167,7 +167,7 @@ describe('bvlc_alexnet.npy', () => {
   });
 
   test('a file without a layer, or with one AlexNet does not have, is refused', async () => {
-    const layers = [...parseBvlc(fs.readFileSync(PY2), PY2)].map(
+    const layers = [...parseBvlc(fs.readFileSync(PY2), PY2, LAYER_NAMES)].map(
       ([name, pair]) =>
         [name, pair.map((a) => ({ data: a.data, shape: a.shape }))] as [
           string,
@@ -179,12 +179,12 @@ describe('bvlc_alexnet.npy', () => {
       noFc7,
       layers.filter(([name]) => name !== 'fc7'),
     );
-    expect(() => parseBvlc(fs.readFileSync(noFc7), noFc7)).toThrow(
+    expect(() => parseBvlc(fs.readFileSync(noFc7), noFc7, LAYER_NAMES)).toThrow(
       `${noFc7} has no layer fc7 (it has conv1, conv2, conv3, conv4, conv5, fc6, fc8)`,
     );
     const extra = path.join(dir, 'extra.npy');
     writeBvlcNpy(extra, [...layers, ['fc9', layers[7][1]]]);
-    expect(() => parseBvlc(fs.readFileSync(extra), extra)).toThrow(
+    expect(() => parseBvlc(fs.readFileSync(extra), extra, LAYER_NAMES)).toThrow(
       `${extra} has layers AlexNet does not (fc9); expected conv1, conv2, conv3, conv4, conv5, fc6, fc7, fc8`,
     );
   });

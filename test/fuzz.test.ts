@@ -16,6 +16,7 @@ import { type BvlcTarget, readBvlcWeights } from '../lib/io/bvlc';
 import { readCheckpoint } from '../lib/io/checkpoint';
 import { unpickle } from '../lib/io/pickle';
 import { readSafetensors } from '../lib/io/safetensors';
+import { LAYER_NAMES } from '../lib/nn/architecture';
 import { type FuzzResult, fuzz, fuzzSeconds } from './util/fuzz';
 import {
   checkpointFile,
@@ -86,7 +87,7 @@ function bvlcTarget(): BvlcTarget {
     shapes[`${layer}.weight`] = w.length === 4 ? [w[3], w[2], w[0], w[1]] : [w[1], w[0]];
     shapes[`${layer}.bias`] = b;
   }
-  return { shapes, pool5: meta.pool5 };
+  return { layers: LAYER_NAMES, shapes, pool5: meta.pool5 };
 }
 
 /** Makes the files and folders of `tree` under a fresh `root`, skipping the ones that clash. */

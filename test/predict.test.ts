@@ -8,12 +8,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { AlexNet, type Classification, decodeImage, resizeImage, writeSafetensors } from '../lib';
-import { imagenetClasses } from '../lib/data/imagenet';
 import { predict } from '../scripts/predict';
 import { type FileArray, writeBvlcNpy } from './util/bvlc-writer';
 import { expectClose } from './util/compare';
 import { jpegBytes, pngBytes } from './util/images';
 import { FIXTURES } from './util/npy';
+import { imagenetClasses } from '../lib/io/imagenet';
 
 const SMALL = { device: 'cpu' as const, classes: 2, inputSize: 67, widthScale: 1 / 16, seed: 3 };
 const NORMALISATION = {

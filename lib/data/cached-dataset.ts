@@ -11,15 +11,16 @@
  * runs when the trainer asks for the next batch, on the same cores as training.
  */
 
-import { type Shard, shareOf } from '../distributed/shard';
 import { AlexNetError } from '../errors';
+import type { Normalisation } from '../io/preprocessing';
 import { augment } from '../ops/augment';
 import type { Rng } from '../random';
 import { type Device, Tensor } from '../tensor';
 import { finiteNumber, integer } from '../validate';
-import type { Batch, Dataset, Normalisation } from './dataset';
+import type { Batch, Dataset } from './dataset';
 import type { ImageCache } from './image-cache';
 import { type RgbStats, rgbShift } from './rgb-stats';
+import { type Shard, shareOf } from './shard';
 import type { ImageList } from './sources';
 
 export interface CachedDatasetOptions {

@@ -5,11 +5,12 @@
  * scale, channel order.
  */
 
-import { type Shard, shareOf } from '../distributed/shard';
 import { ArgumentError } from '../errors';
+import type { Normalisation } from '../io/preprocessing';
 import { augment } from '../ops/augment';
 import type { Rng } from '../random';
 import { type Device, Tensor } from '../tensor';
+import { type Shard, shareOf } from './shard';
 
 /** Decoded images, uint8 HWC RGB, all of one size. */
 export interface ImageSet {
@@ -46,14 +47,6 @@ export interface Dataset {
    */
   batches(batchSize: number, rng?: Rng, shard?: Shard): AsyncIterable<Batch>;
   dispose(): void;
-}
-
-/** How images become network inputs: value = (pixel - mean) * scale per RGB channel. */
-export interface Normalisation {
-  mean: readonly [number, number, number];
-  scale: readonly [number, number, number];
-  /** Channel order BGR (Caffe's, for the bvlc weights). */
-  bgr: boolean;
 }
 
 /** Per-channel mean and standard deviation of a set's pixels, in 0-255 units. */

@@ -18,6 +18,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { AlexNetError } from '../errors';
+import type { ResizePolicy } from '../io/preprocessing';
 import { integer } from '../validate';
 import type { DecodeReply, DecodeTask } from './decode-worker';
 import type { DecodeSettings } from './decoder';
@@ -27,7 +28,6 @@ import {
   type PrepareTask,
   tryPrepareImage,
 } from './prepare-image';
-import type { ResizePolicy } from './resize';
 
 /** A prepared image, or why it could not be prepared (the message names the file). */
 export type PrepareResult = PreparedImage | PrepareFailure;
@@ -95,6 +95,11 @@ export class DecodePool {
       this.workers.push(worker);
       this.load.push(0);
     }
+  }
+
+  /** Whether a worker failed or the pool was closed: every later task is refused. */
+  get failed(): boolean {
+    return this.failure !== null;
   }
 
   /** Images being prepared; callers bound this to keep memory in check. */

@@ -31,12 +31,12 @@ import * as path from 'node:path';
 import { AlexNetError, fileWriteError } from '../errors';
 import { writeFileAtomic } from '../io/atomic';
 import { crc32c } from '../io/crc32c';
-import { Progress } from '../train/progress';
+import { RESIZE_POLICIES, type ResizePolicy } from '../io/preprocessing';
+import { Progress } from '../progress';
 import { integer } from '../validate';
 import { DecodePool } from './decode-pool';
 import { type DecodeOptions, type DecodeSettings, decodeSettings } from './decoder';
 import { prepareImage } from './prepare-image';
-import { RESIZE_POLICIES, type ResizePolicy } from './resize';
 import { type RgbStats, rgbStats } from './rgb-stats';
 
 export interface ImageCacheOptions extends DecodeOptions {

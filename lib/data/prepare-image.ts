@@ -5,8 +5,9 @@
  */
 import * as fs from 'node:fs';
 import { AlexNetError, UnsupportedFormatError } from '../errors';
+import type { ResizePolicy } from '../io/preprocessing';
 import { type DecodeSettings, decodeImageAsync } from './decoder';
-import { type ResizePolicy, resizeImage } from './resize';
+import { resizeImage } from './resize';
 import { pixelMoments } from './rgb-stats';
 
 export interface PreparedImage {

@@ -20,13 +20,10 @@
  */
 
 import { ArgumentError } from '../errors';
+import type { ResizePolicy } from '../io/preprocessing';
 import { native } from '../native';
 import { integer } from '../validate';
 import type { RgbImage } from './decode';
-
-export type ResizePolicy = 'stretch' | 'shorter';
-
-export const RESIZE_POLICIES: readonly ResizePolicy[] = ['stretch', 'shorter'];
 
 /** The taps of one output axis: output i reads `count[i]` inputs from `start[i]`, weights at i * taps. */
 interface AxisTaps {
@@ -155,12 +152,4 @@ export function resizeImage(image: RgbImage, size: number, policy: ResizePolicy)
 export function storedSize(inputSize: number): number {
   integer('inputSize', inputSize, 1);
   return Math.round((256 * inputSize) / 227);
-}
-
-/** How images are resized before the centre crop of `inputSize` (train validation and predict). */
-export interface ResizeSetting {
-  /** 'stretch' to size x size, or 'shorter' side to size and the centre square. */
-  policy: ResizePolicy;
-  /** The side of the resized image, at least the input size. */
-  size: number;
 }

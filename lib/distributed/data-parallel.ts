@@ -8,15 +8,13 @@
  * rank, so the sums are exactly the mean one process with the whole batch would compute; only
  * the order of the float additions differs.
  */
-import type { Batch } from '../data/dataset';
+import type { Shard } from '../data/shard';
 import { ArgumentError, DistributedError } from '../errors';
-import type { AlexNet, BatchResult, ShardStep } from '../nn/alexnet';
+import type { AlexNet, BackwardHooks } from '../nn/alexnet';
 import type { Param } from '../nn/layer';
 import type { Tensor } from '../tensor';
-import type { SGD } from '../train/sgd';
 import { boolean, integer } from '../validate';
 import type { Communicator } from './communicator';
-import type { Shard } from './shard';
 
 export interface DataParallelOptions {
   /** The ranks to train with. */
@@ -56,28 +54,21 @@ export class DataParallel {
   }
 
   /**
-   * One synchronous step on this rank's share of a global batch (from `batches(..., shard)`);
-   * resolves to the global batch's mean loss and correct count, the same on every rank.
+   * The allreduces of one step on this rank's share of a global batch (from
+   * `batches(batchSize, rng, parallel.shard)`), for lib/train's training step: buckets filled
+   * top-down as the backward pass queues each layer's gradients, the last one with the step's
+   * results [loss, correct], then a wait, so every rank updates with the global sums.
    */
-  trainBatch(batch: Batch, optimizer: SGD): Promise<BatchResult> {
+  gradientSync(batch: { n: number; offset?: number; total?: number }): GradientSync {
     if (batch.total === undefined && this.comm.size > 1) {
       throw new ArgumentError(
         `Expected a rank's share of a batch (from batches(batchSize, rng, parallel.shard)) but received a batch of ${batch.n} without offset and total`,
       );
     }
-    const total = batch.total ?? batch.n;
-    const offset = batch.offset ?? 0;
-    return this.net.trainShard(batch.x, batch.labels, batch.n, optimizer, this.step(offset, total));
-  }
-
-  /** The hooks of one step: buckets filled top-down, the last one with the step's results. */
-  private step(offset: number, total: number): ShardStep {
     let bucket: Tensor[] = [];
     let bytes = 0;
     const send = (tensors: Tensor[]) => this.comm.allreduce(tensors, { overlap: this.overlap });
     return {
-      offset,
-      total,
       afterBackward: (params: readonly Param[]) => {
         for (const p of params) {
           bucket.push(p.grad);
@@ -95,4 +86,10 @@ export class DataParallel {
       },
     };
   }
+}
+
+/** The hooks a data-parallel step adds to the training pass, and its last allreduce and wait. */
+export interface GradientSync extends Required<Pick<BackwardHooks, 'afterBackward'>> {
+  /** Called once every gradient is queued, with the step's results tensor [loss, correct]. */
+  beforeUpdate(results: Tensor): void;
 }

@@ -19,12 +19,13 @@
  */
 import { readFile } from 'node:fs/promises';
 import { AlexNetError, FormatError, fileReadError } from '../errors';
-import { LAYER_NAMES, type LayerName } from '../nn/architecture';
 import { NumpyArray, type PickleValue, unpickle } from './pickle';
 import type { NamedArray } from './safetensors';
 
 /** What the conversion needs to know about the model it loads into. */
 export interface BvlcTarget {
+  /** The file's layer keys, in order (the model's layer names: conv1 ... fc8). */
+  layers: readonly string[];
   /** Our shape of every parameter, by PyTorch name (`conv1.weight`: [out, in / groups, kh, kw]). */
   shapes: Record<string, readonly number[]>;
   /** pool5's output for one image, [channels, height, width]: the order of fc6's inputs. */
@@ -39,7 +40,7 @@ export interface BvlcTarget {
 export async function readBvlcWeights(
   file: string,
   target: BvlcTarget,
-  skip: readonly LayerName[] = [],
+  skip: readonly string[] = [],
 ): Promise<Record<string, NamedArray>> {
   let bytes: Buffer;
   try {
@@ -47,9 +48,9 @@ export async function readBvlcWeights(
   } catch (error) {
     throw fileReadError(file, error);
   }
-  const layers = parseBvlc(bytes, file);
+  const layers = parseBvlc(bytes, file, target.layers);
   const out: Record<string, NamedArray> = {};
-  for (const name of LAYER_NAMES) {
+  for (const name of target.layers) {
     if (skip.includes(name)) continue;
     const [weight, bias] = layers.get(name)!;
     const ours = target.shapes[`${name}.weight`];
@@ -68,7 +69,11 @@ export async function readBvlcWeights(
 }
 
 /** The layers of a bvlc_alexnet.npy file's bytes, each [W, b], in the file's layouts. */
-export function parseBvlc(bytes: Uint8Array, file: string): Map<string, [NumpyArray, NumpyArray]> {
+export function parseBvlc(
+  bytes: Uint8Array,
+  file: string,
+  layerNames: readonly string[],
+): Map<string, [NumpyArray, NumpyArray]> {
   const { descr, shape, dataOffset } = npyHeader(bytes, file);
   if (!/^\|O\d*$/.test(descr)) {
     throw new FormatError(
@@ -90,7 +95,7 @@ export function parseBvlc(bytes: Uint8Array, file: string): Map<string, [NumpyAr
     throw new FormatError(`${file}: expected a dict of layers in its object array`);
   }
   const layers = new Map<string, [NumpyArray, NumpyArray]>();
-  for (const name of LAYER_NAMES) {
+  for (const name of layerNames) {
     const value = dict.get(name);
     if (value === undefined) {
       throw new FormatError(
@@ -108,10 +113,10 @@ export function parseBvlc(bytes: Uint8Array, file: string): Map<string, [NumpyAr
     }
     layers.set(name, value as [NumpyArray, NumpyArray]);
   }
-  const extra = [...dict.keys()].filter((key) => !LAYER_NAMES.includes(key as LayerName));
+  const extra = [...dict.keys()].filter((key) => !layerNames.includes(String(key)));
   if (extra.length > 0) {
     throw new FormatError(
-      `${file} has layers AlexNet does not (${extra.join(', ')}); expected ${LAYER_NAMES.join(', ')}`,
+      `${file} has layers AlexNet does not (${extra.join(', ')}); expected ${layerNames.join(', ')}`,
     );
   }
   return layers;
@@ -195,7 +200,7 @@ function hwioToOihw(w: Float32Array, [kh, kw, cin, cout]: readonly number[]): Fl
 function inOutToOutIn(
   w: Float32Array,
   [fin, fout]: readonly number[],
-  layer: LayerName,
+  layer: string,
   [channels, height, width]: readonly number[],
 ): Float32Array {
   const ours = new Int32Array(fin);

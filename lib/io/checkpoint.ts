@@ -6,14 +6,11 @@
  * and the training state (epoch, step, RNG and scheduler state) that makes a resume exact.
  */
 
-import type { Normalisation } from '../data/dataset';
-import type { ResizeSetting } from '../data/resize';
 import { AlexNetError, FormatError } from '../errors';
-import type { Architecture, Preset } from '../nn/architecture';
-import type { Param } from '../nn/layer';
-import type { SGD } from '../train/sgd';
+import type { Tensor } from '../tensor';
 import { isTypedArray } from '../validate';
 import { describeJson } from './describe-json';
+import type { Normalisation, ResizeSetting } from './preprocessing';
 import { type NamedArray, readSafetensors, writeSafetensors } from './safetensors';
 
 /** Identifies our checkpoints and their layout version. */
@@ -22,7 +19,8 @@ const MOMENTUM_PREFIX = 'optimizer.momentum.';
 
 /** What a checkpoint says about the model: enough to rebuild it and feed it. */
 export interface ModelConfig {
-  preset: Preset;
+  /** The architecture preset's name ('bvlc', 'paper'); lib/nn checks it when it rebuilds. */
+  preset: string;
   classes: number;
   inputSize: number;
   widthScale: number;
@@ -50,17 +48,28 @@ export interface TrainingState {
   config: Record<string, unknown>;
 }
 
+/** A model's tensor under its PyTorch state_dict name (`conv1.weight`). */
+export interface NamedTensor {
+  readonly name: string;
+  readonly value: Tensor;
+}
+
 /**
  * What checkpoints read from and write to a model: its parameters and the settings that rebuild
  * and preprocess for it (AlexNet is one; this file does not depend on it).
  */
 export interface CheckpointModel {
-  readonly arch: Pick<Architecture, 'preset' | 'classes' | 'inputSize' | 'widthScale' | 'dropout'>;
+  readonly arch: Omit<ModelConfig, 'seed' | 'classNames' | 'normalisation' | 'resize'>;
   readonly seed: number;
   readonly classNames: readonly string[];
   readonly normalisation: Normalisation;
   readonly resize: ResizeSetting;
-  parameters(): Param[];
+  parameters(): readonly NamedTensor[];
+}
+
+/** An optimizer's state tensors by parameter name (SGD: the momentum buffers). */
+export interface OptimizerBuffers {
+  buffers(): ReadonlyMap<string, Tensor>;
 }
 
 export function modelConfig(net: CheckpointModel): ModelConfig {
@@ -89,7 +98,7 @@ export async function saveCheckpoint(
   file: string,
   net: CheckpointModel,
   model: ModelConfig,
-  training?: { optimizer: SGD; state: TrainingState },
+  training?: { optimizer: OptimizerBuffers; state: TrainingState },
 ): Promise<void> {
   const tensors = readTensors(net);
   const metadata: Record<string, string> = {
@@ -181,7 +190,7 @@ export function loadWeights(
 }
 
 export function loadMomentum(
-  optimizer: SGD,
+  optimizer: OptimizerBuffers,
   momentum: Record<string, NamedArray>,
   source: string,
 ): void {

@@ -1,43 +1,30 @@
 /**
  * AlexNet: five convolutions and three fully connected layers, with the LRN, overlapping
  * pooling and dropout of Krizhevsky et al. 2012, in the `bvlc` (Caffe reference) or `paper`
- * preset, at any input size from 67 and any width scale. The model owns its parameters and its
- * per-batch buffers; `dispose()` frees them.
+ * preset, at any input size from 67 and any width scale. The model builds its layers, owns
+ * their parameters and per-batch buffers, and runs forward, and loss with backward; the training
+ * step and its optimizer (lib/train), classifying files (lib/predict.ts) and file formats
+ * (lib/io) sit around it. `dispose()` frees its memory.
  */
 
-import * as path from 'node:path';
-import type { Normalisation } from '../data/dataset';
-import type { DecodePool } from '../data/decode-pool';
-import { imagenetClasses } from '../data/imagenet';
-import { type ResizeSetting, storedSize } from '../data/resize';
+import { BatchBuffers } from '../batch-buffers';
+import { storedSize } from '../data/resize';
 import { type DeviceRequest, resolveDevice } from '../device';
+import { AlexNetError, ArgumentError, DisposedError, ShapeError } from '../errors';
+import { loadWeights } from '../io/checkpoint';
+import { imagenetClasses } from '../io/imagenet';
 import {
-  AlexNetError,
-  ArgumentError,
-  DisposedError,
-  fileReadError,
-  NonFiniteLossError,
-  ShapeError,
-} from '../errors';
-import { readBvlcWeights } from '../io/bvlc';
-import {
-  type Checkpoint,
-  loadWeights,
-  modelConfig,
-  readCheckpoint,
-  saveCheckpoint,
-} from '../io/checkpoint';
+  readCheckpointFile,
+  readWeightsFile,
+  saveModel,
+  type WeightsFile,
+  weightsFormat,
+} from '../io/model-file';
+import type { Normalisation, ResizeSetting } from '../io/preprocessing';
 import { queueSoftmaxCrossEntropy, queueTopKCorrect } from '../ops/loss';
-import {
-  type Classification,
-  type ClassifyInput,
-  type ClassifyOptions,
-  classify,
-} from '../predict';
-import { flush, SerialQueue } from '../queue';
+import { flush, InOrder } from '../queue';
 import { Rng } from '../random';
 import { type Device, sizeOf, Tensor } from '../tensor';
-import type { SGD } from '../train/sgd';
 import { fail, integer, typedArray } from '../validate';
 import {
   type Architecture,
@@ -56,7 +43,7 @@ import {
 } from './architecture';
 import { Conv2d } from './conv2d';
 import { Dropout } from './dropout';
-import { BatchBuffers, type Layer, type Param, type StepContext } from './layer';
+import type { Layer, Param, StepContext } from './layer';
 import { Linear } from './linear';
 import { Lrn } from './lrn';
 import { MaxPool } from './max-pool';
@@ -89,14 +76,6 @@ export interface AlexNetOptions {
   init?: Init;
 }
 
-/** Which reader a weights file needs, by its extension. */
-function weightsFormat(file: string): 'bvlc' | 'checkpoint' {
-  const extension = path.extname(file).toLowerCase();
-  if (extension === '.npy') return 'bvlc';
-  if (extension === '.safetensors') return 'checkpoint';
-  return fail('a .safetensors checkpoint or a .npy file like bvlc_alexnet.npy', 'file', file);
-}
-
 /** Layers whose biases the paper initialises to 1 (§5: "to accelerate the early stages"). */
 const PAPER_BIAS_ONE: readonly string[] = ['conv2', 'conv4', 'conv5', 'fc6', 'fc7'];
 
@@ -112,18 +91,18 @@ export interface Evaluation extends BatchResult {
 }
 
 /**
- * How one rank's share of a data-parallel step differs from a whole step
+ * How a training pass on one rank's share of a data-parallel batch differs from a whole batch
  * (lib/distributed/data-parallel.ts): where its rows sit in the global batch, the global size the
  * loss and gradients are divided by (so the ranks' sums are the global mean), and what to queue
- * as each layer's gradients are queued and before the update (the allreduces and their wait).
+ * as each trained layer's gradients are queued (the allreduce of a full bucket).
  */
-export interface ShardStep {
-  offset: number;
-  total: number;
+export interface BackwardHooks {
+  /** Index in the global batch of the first row. @default 0 */
+  offset?: number;
+  /** Rows of the global batch. @default the batch's rows */
+  total?: number;
   /** Called top-down, after each trained layer's backward is queued, with its parameters. */
-  afterBackward(params: readonly Param[]): void;
-  /** Called once every gradient is queued, with the step's results tensor [loss, correct]. */
-  beforeUpdate(results: Tensor): void;
+  afterBackward?(params: readonly Param[]): void;
 }
 
 /** The logits as read back. */
@@ -165,9 +144,7 @@ export class AlexNet {
   private readonly logitGrads: BatchBuffers<{ dlogits: Tensor }>;
   private stepResults: Tensor | null = null;
   /** Runs the asynchronous calls one after another. */
-  private readonly serial = new SerialQueue();
-  /** classify's decoding threads, by count: started on first use, stopped by dispose(). */
-  private readonly decodePools = new Map<number, DecodePool>();
+  private readonly calls = new InOrder();
   /** Set by dispose(): settles once the memory is released. */
   private disposal: Promise<void> | null = null;
 
@@ -220,27 +197,17 @@ export class AlexNet {
    * 1000 ImageNet classes). Errors name the file.
    */
   static async fromFile(file: string, options: { device?: DeviceRequest } = {}): Promise<AlexNet> {
-    if (typeof file !== 'string' || file === '') fail('non-empty string', 'file', file);
     if (weightsFormat(file) === 'bvlc') {
-      const net = new AlexNet({
-        preset: 'bvlc',
-        classes: 1000,
-        device: options.device,
-        init: 'none',
-      });
-      return net.loadDisposingOnError(file);
+      const net = new AlexNet({ classes: 1000, device: options.device, init: 'none' });
+      return net.disposingOnError(() => net.load(file));
     }
-    let checkpoint: Checkpoint;
-    try {
-      checkpoint = await readCheckpoint(file);
-    } catch (error) {
-      throw fileReadError(file, error);
-    }
+    const checkpoint = await readCheckpointFile(file);
     const { model } = checkpoint;
     let net: AlexNet;
     try {
       net = new AlexNet({
-        preset: model.preset,
+        // The preset's name is checked by architecture(), as any other option.
+        preset: model.preset as Preset,
         classes: model.classes,
         inputSize: model.inputSize,
         widthScale: model.widthScale,
@@ -253,29 +220,14 @@ export class AlexNet {
       if (!(error instanceof AlexNetError)) throw error;
       throw new AlexNetError(`${file} holds a model this version cannot build: ${error.message}`);
     }
-    try {
-      net.applyCheckpoint(checkpoint, []);
-      return net;
-    } catch (error) {
-      net.dispose();
-      throw error;
-    }
-  }
-
-  private async loadDisposingOnError(file: string): Promise<AlexNet> {
-    try {
-      await this.load(file);
-      return this;
-    } catch (error) {
-      this.dispose();
-      throw error;
-    }
+    const read: WeightsFile = { format: 'checkpoint', weights: checkpoint.weights, checkpoint };
+    return net.disposingOnError(async () => net.adopt(read, []));
   }
 
   /** Writes the weights, class names and preprocessing to a safetensors file (atomically). */
   async save(file: string): Promise<void> {
     this.assertLive();
-    await saveCheckpoint(file, this, modelConfig(this));
+    await saveModel(file, this);
   }
 
   /**
@@ -287,38 +239,47 @@ export class AlexNet {
    */
   async load(file: string, options: { skip?: LayerName[] } = {}): Promise<void> {
     this.assertLive();
-    if (typeof file !== 'string' || file === '') fail('non-empty string', 'file', file);
     const skip = options.skip ? checkTrainLayers(options.skip) : [];
-    const format = weightsFormat(file);
-    try {
-      if (format === 'bvlc') {
-        const [channels, height, width] = this.shapes().find((s) => s.name === 'pool5')!.shape;
-        const shapes = Object.fromEntries(this.parameters().map((p) => [p.name, p.value.shape]));
-        const weights = await readBvlcWeights(
-          file,
-          { shapes, pool5: [channels, height, width] },
-          skip,
-        );
-        loadWeights(this, weights, file, skip);
-        // The weights expect Caffe's input; a loaded fc8 of 1000 outputs is ImageNet's classes.
-        this.normalisation = { mean: BVLC_MEAN_RGB, scale: [1, 1, 1], bgr: true };
-        this.resize = { policy: 'stretch', size: storedSize(this.arch.inputSize) };
-        if (!skip.includes('fc8') && this.arch.classes === 1000) {
-          this.classNames = imagenetClasses();
-        }
-        return;
-      }
-      this.applyCheckpoint(await readCheckpoint(file), skip);
-    } catch (error) {
-      throw fileReadError(file, error);
-    }
+    this.adopt(await readWeightsFile(file, this, skip), skip);
   }
 
-  private applyCheckpoint(checkpoint: Checkpoint, skip: readonly LayerName[]): void {
-    loadWeights(this, checkpoint.weights, checkpoint.file, skip);
-    if (!skip.includes('fc8')) this.classNames = checkpoint.model.classNames;
-    this.normalisation = checkpoint.model.normalisation;
-    if (checkpoint.model.resize) this.resize = checkpoint.model.resize;
+  /** The learnable layers' names, in order (for lib/io's weights readers). */
+  get layerNames(): readonly LayerName[] {
+    return LAYER_NAMES;
+  }
+
+  /** pool5's output for one image: the order of fc6's inputs (for lib/io's weights readers). */
+  get pool5(): readonly [number, number, number] {
+    const [channels, height, width] = this.shapes().find((s) => s.name === 'pool5')!.shape;
+    return [channels, height, width];
+  }
+
+  /** Takes a file's weights, and what they imply for the inputs and class names. */
+  private adopt(read: WeightsFile, skip: readonly LayerName[]): void {
+    const source = read.format === 'checkpoint' ? read.checkpoint.file : 'bvlc weights';
+    loadWeights(this, read.weights, source, skip);
+    if (read.format === 'checkpoint') {
+      const { model } = read.checkpoint;
+      if (!skip.includes('fc8')) this.classNames = model.classNames;
+      this.normalisation = model.normalisation;
+      if (model.resize) this.resize = model.resize;
+      return;
+    }
+    // The bvlc weights expect Caffe's input; a loaded fc8 of 1000 outputs is ImageNet's classes.
+    this.normalisation = { mean: BVLC_MEAN_RGB, scale: [1, 1, 1], bgr: true };
+    this.resize = { policy: 'stretch', size: storedSize(this.arch.inputSize) };
+    if (!skip.includes('fc8') && this.arch.classes === 1000) this.classNames = imagenetClasses();
+  }
+
+  /** This model once `work` is done; disposed if `work` throws. */
+  private async disposingOnError(work: () => Promise<void>): Promise<AlexNet> {
+    try {
+      await work();
+      return this;
+    } catch (error) {
+      await this.dispose();
+      throw error;
+    }
   }
 
   /** The layers of LAYERS (architecture.ts), each sized by the output of the one before. */
@@ -377,19 +338,6 @@ export class AlexNet {
     }
   }
 
-  /**
-   * The most probable classes of image files or decoded images, preprocessed as in validation
-   * (see lib/predict.ts): resolves to `[{ file, top: [{ label, index, probability }] }]`.
-   * Files are decoded in worker threads.
-   */
-  classify(
-    inputs: readonly ClassifyInput[],
-    options: ClassifyOptions = {},
-  ): Promise<Classification[]> {
-    this.assertLive();
-    return classify(this, inputs, options, this.decodePools);
-  }
-
   /** Output shape of every layer for one image. */
   shapes(): LayerShape[] {
     return layerShapes(this.arch);
@@ -411,89 +359,19 @@ export class AlexNet {
    */
   async forward(x: Float32Array | Tensor, n: number): Promise<Float32Array> {
     this.checkInput(x, n);
-    return this.runAsync(() => this.queueForward(this.stageInput(x, n), false), logitsOf);
+    return this.inOrder(() => this.queueForward(this.stageInput(x, n), false), logitsOf);
   }
 
-  /** forward, blocking the calling thread until the logits are computed. */
+  /**
+   * forward, blocking the calling thread until the logits are computed: for benchmarks that time
+   * the pass alone (scripts/bench), and scripts with nothing else to do meanwhile.
+   */
   forwardSync(x: Float32Array | Tensor, n: number): Float32Array {
     this.checkInput(x, n);
-    return this.runSync(
+    return this.inOrderSync(
       'forwardSync',
       () => this.queueForward(this.stageInput(x, n), false),
       logitsOf,
-    );
-  }
-
-  /**
-   * One SGD step on a batch: forward with dropout, mean softmax cross-entropy, backward down to
-   * the lowest trained layer, and the optimiser's update. Resolves to the loss. A non-finite loss
-   * rejects with a NonFiniteLossError, and no weight changes.
-   */
-  async trainStep(
-    x: Float32Array | Tensor,
-    labels: Int32Array,
-    n: number,
-    optimizer: SGD,
-  ): Promise<number> {
-    return (await this.trainBatch(x, labels, n, optimizer)).loss;
-  }
-
-  /** trainStep, blocking the calling thread. */
-  trainStepSync(x: Float32Array | Tensor, labels: Int32Array, n: number, optimizer: SGD): number {
-    return this.trainBatchSync(x, labels, n, optimizer).loss;
-  }
-
-  /** trainStep, also counting the correct top-1 predictions (the trainer's accuracy). */
-  async trainBatch(
-    x: Float32Array | Tensor,
-    labels: Int32Array,
-    n: number,
-    optimizer: SGD,
-  ): Promise<BatchResult> {
-    this.checkInput(x, n);
-    this.checkLabels(labels, n);
-    return this.runAsync(
-      () => this.queueTrainStep(this.stageInput(x, n), labels, optimizer),
-      (results) => this.finishStep(results),
-    );
-  }
-
-  /** trainBatch, blocking the calling thread. */
-  trainBatchSync(
-    x: Float32Array | Tensor,
-    labels: Int32Array,
-    n: number,
-    optimizer: SGD,
-  ): BatchResult {
-    this.checkInput(x, n);
-    this.checkLabels(labels, n);
-    return this.runSync(
-      'trainBatchSync',
-      () => this.queueTrainStep(this.stageInput(x, n), labels, optimizer),
-      (results) => this.finishStep(results),
-    );
-  }
-
-  /**
-   * One rank's share of a data-parallel step: `n` rows (possibly 0, when `x` is not read) at
-   * `shard.offset` of a global batch of `shard.total`. The result is the global batch's.
-   */
-  async trainShard(
-    x: Tensor,
-    labels: Int32Array,
-    n: number,
-    optimizer: SGD,
-    shard: ShardStep,
-  ): Promise<BatchResult> {
-    this.assertLive();
-    integer('shard.total', shard.total, 1);
-    integer('n', n, 0, shard.total);
-    integer('shard.offset', shard.offset, 0, shard.total - n);
-    if (n > 0) this.checkInput(x, n);
-    this.checkLabels(labels, n);
-    return this.runAsync(
-      () => this.queueTrainStep(n > 0 ? x : null, labels, optimizer, shard),
-      (results) => this.finishStep(results),
     );
   }
 
@@ -504,37 +382,28 @@ export class AlexNet {
     n: number,
     k = 5,
   ): Promise<Evaluation> {
-    this.checkInput(x, n);
-    this.checkLabels(labels, n);
-    return this.runAsync(() => this.queueEvaluate(this.stageInput(x, n), labels, k), evaluation);
-  }
-
-  /** evaluate, blocking the calling thread. */
-  evaluateSync(x: Float32Array | Tensor, labels: Int32Array, n: number, k = 5): Evaluation {
-    this.checkInput(x, n);
-    this.checkLabels(labels, n);
-    return this.runSync(
-      'evaluateSync',
-      () => this.queueEvaluate(this.stageInput(x, n), labels, k),
-      evaluation,
-    );
+    this.checkBatch(x, labels, n);
+    return this.inOrder(() => this.queueEvaluate(this.stageInput(x, n), labels, k), evaluation);
   }
 
   /**
    * After this model's earlier asynchronous calls: queues the work, waits for it off the event
-   * loop's thread, and reads back the tensor it fills (the logits, or the step's results).
+   * loop's thread, and reads back the tensor it fills (the logits, or a step's results). The
+   * floors above (lib/train's training step) run their own passes through it.
    */
-  private runAsync<T>(queue: () => Tensor, finish: (values: Float32Array) => T): Promise<T> {
-    return this.serial.run(async () => {
+  inOrder<T>(queue: () => Tensor, finish: (values: Float32Array) => T): Promise<T> {
+    this.assertLive();
+    return this.calls.run(async () => {
       const out = queue();
       await flush();
       return finish(out.toArray());
     });
   }
 
-  /** runAsync, blocking the calling thread; refused while asynchronous calls are in flight. */
-  private runSync<T>(method: string, queue: () => Tensor, finish: (values: Float32Array) => T): T {
-    if (this.serial.busy) {
+  /** inOrder, blocking the calling thread; refused while asynchronous calls are in flight. */
+  inOrderSync<T>(method: string, queue: () => Tensor, finish: (values: Float32Array) => T): T {
+    this.assertLive();
+    if (this.calls.busy) {
       throw new AlexNetError(
         `${method} was called while asynchronous calls on this model are in flight; ` +
           'await them first',
@@ -552,66 +421,36 @@ export class AlexNet {
   }
 
   /**
-   * Queues a whole training step. The loss and the top-1 count land in the results tensor, read
-   * back once per step; the optimiser skips its update on the device when the loss is not finite.
+   * Queues a training pass for lib/train's step: forward with dropout, the mean loss into
+   * results[0] and the top-1 count into results[1], and backward down to the lowest trained
+   * layer, leaving each trained parameter's gradient in `grad`. With no input (a data-parallel
+   * rank without rows this step) it writes zeros instead, in the same order as the others.
+   * Returns the results tensor, [loss, correct, -].
    */
-  private queueTrainStep(
-    input: Tensor | null,
-    labels: Int32Array,
-    optimizer: SGD,
-    shard?: ShardStep,
-  ): Tensor {
+  queueTrainingPass(input: Tensor | null, labels: Int32Array, hooks: BackwardHooks = {}): Tensor {
     const results = this.results();
-    if (input) {
-      this.queueLossAndBackward(input, labels, results, shard);
-    } else {
-      // A rank with no rows this step adds zeros to the sums, in the same order as the others.
+    if (!input) {
       results.fill(0);
       for (let i = this.layers.length - 1; i >= this.lowestTrained; --i) {
         const layer = this.layers[i];
         if (!layer.trainable) continue;
         for (const p of layer.params) p.grad.fill(0);
-        shard?.afterBackward(layer.params);
+        hooks.afterBackward?.(layer.params);
       }
+      return results;
     }
-    shard?.beforeUpdate(results);
-    optimizer.step({ guard: results });
-    return results;
-  }
-
-  /** Forward, loss into results[0..1] and backward of the trained layers. */
-  private queueLossAndBackward(
-    input: Tensor,
-    labels: Int32Array,
-    results: Tensor,
-    shard?: ShardStep,
-  ): void {
     const n = input.shape[0];
-    const logits = this.queueForward(input, true, shard?.offset);
+    const logits = this.queueForward(input, true, hooks.offset);
     const { dlogits } = this.logitGrads.get(n);
-    const into = { into: results, index: 0 };
-    queueSoftmaxCrossEntropy(logits, labels, dlogits, into, shard?.total);
+    queueSoftmaxCrossEntropy(logits, labels, dlogits, { into: results, index: 0 }, hooks.total);
     queueTopKCorrect(logits, labels, 1, { into: results, index: 1 });
     let grad: Tensor | null = dlogits;
     for (let i = this.layers.length - 1; i >= this.lowestTrained && grad; --i) {
       const layer = this.layers[i];
       grad = layer.backward(grad, i > this.lowestTrained);
-      if (layer.trainable) shard?.afterBackward(layer.params);
+      if (layer.trainable) hooks.afterBackward?.(layer.params);
     }
-  }
-
-  /** The step's results, read back: throws on a non-finite loss, else counts the step. */
-  private finishStep(results: Float32Array): BatchResult {
-    const [loss, correct] = results;
-    if (!Number.isFinite(loss)) {
-      throw new NonFiniteLossError(
-        `Loss became ${loss} at step ${this.step}; no weights were updated. ` +
-          'Try a lower learning rate (--lr).',
-        this.step,
-      );
-    }
-    this.step += 1;
-    return { loss, correct };
+    return results;
   }
 
   private queueEvaluate(input: Tensor, labels: Int32Array, k: number): Tensor {
@@ -627,14 +466,20 @@ export class AlexNet {
     return results;
   }
 
-  /** Where a step's loss, top-1 and top-k counts land: [loss, correct, correctTopK]. */
+  /** Where a pass's loss, top-1 and top-k counts land: [loss, correct, correctTopK]. */
   private results(): Tensor {
     this.stepResults ??= Tensor.zeros([3], this.device);
     return this.stepResults;
   }
 
+  /** Checks a batch's images and labels (see checkInput); the labels must be class indices. */
+  checkBatch(x: Float32Array | Tensor, labels: Int32Array, n: number): void {
+    this.checkInput(x, n);
+    this.checkLabels(labels, n);
+  }
+
   /** Checks a batch's input: a Float32Array of n images, or a tensor of that shape. */
-  private checkInput(x: Float32Array | Tensor, n: number): void {
+  checkInput(x: Float32Array | Tensor, n: number): void {
     this.assertLive();
     const size = this.arch.inputSize;
     const shape = [integer('n', n, 1), 3, size, size];
@@ -651,14 +496,15 @@ export class AlexNet {
   }
 
   /** The input tensor of a checked batch: `x` itself, or the input buffer with x written in. */
-  private stageInput(x: Float32Array | Tensor, n: number): Tensor {
+  stageInput(x: Float32Array | Tensor, n: number): Tensor {
     if (x instanceof Tensor) return x;
     const { input } = this.inputs.get(n);
     input.write(x);
     return input;
   }
 
-  private checkLabels(labels: Int32Array, n: number): void {
+  /** Checks n labels, each a class index. */
+  checkLabels(labels: Int32Array, n: number): void {
     typedArray('labels', labels, Int32Array, n);
     for (let i = 0; i < n; ++i) {
       if (labels[i] < 0 || labels[i] >= this.arch.classes) {
@@ -679,14 +525,9 @@ export class AlexNet {
    */
   dispose(): Promise<void> {
     if (!this.disposal) {
-      // Idle workers do not keep the process alive; stopping them needs no waiting.
-      for (const pool of this.decodePools.values()) void pool.close();
-      if (this.serial.busy) {
-        this.disposal = this.serial.idle().then(() => this.free());
-      } else {
-        this.free();
-        this.disposal = Promise.resolve();
-      }
+      this.disposal = this.calls.busy
+        ? this.calls.idle().then(() => this.free())
+        : Promise.resolve(this.free());
     }
     return this.disposal;
   }

@@ -1,9 +1,12 @@
 /** A convolution layer with bias: weights (out, in / groups, k, k) as PyTorch lays them out. */
+
+import { BatchBuffers } from '../batch-buffers';
 import { biasAdd, biasBackward } from '../ops/bias';
 import { ConvPlan } from '../ops/conv';
+import { PlanCache } from '../ops/plan-cache';
 import { type Device, Tensor } from '../tensor';
 import { outputSize } from './architecture';
-import { BatchBuffers, type Layer, Param, PlanCache } from './layer';
+import { type Layer, Param } from './layer';
 
 export interface Conv2dSpec {
   inChannels: number;

@@ -3,9 +3,11 @@
  * The mask is a function of (seed, step, layer index, element), so backward recomputes it and
  * a resumed run draws the same masks.
  */
+
+import { BatchBuffers } from '../batch-buffers';
 import { type DropoutKey, dropoutBackward, dropoutForward } from '../ops/dropout';
 import { type Device, Tensor } from '../tensor';
-import { BatchBuffers, type Layer, type StepContext } from './layer';
+import type { Layer, StepContext } from './layer';
 
 export class Dropout implements Layer {
   readonly params = [];

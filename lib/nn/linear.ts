@@ -3,10 +3,12 @@
  * may be 4-D (fc6 reads pool5's (n, c, h, w) output): it is flattened in C, H, W order, which
  * is how NCHW memory already lies.
  */
+
+import { BatchBuffers } from '../batch-buffers';
 import { biasAdd, biasBackward } from '../ops/bias';
 import { gemm } from '../ops/gemm';
 import { type Device, Tensor } from '../tensor';
-import { BatchBuffers, type Layer, Param } from './layer';
+import { type Layer, Param } from './layer';
 
 export class Linear implements Layer {
   readonly params: readonly Param[];

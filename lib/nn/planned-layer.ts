@@ -3,9 +3,12 @@
  * and backward(x, y, dy, dx): LRN and max pooling. Subclasses say how to build the plan for a
  * batch size and what shape comes out.
  */
+
+import { BatchBuffers } from '../batch-buffers';
+import { PlanCache } from '../ops/plan-cache';
 import type { Device } from '../tensor';
 import { Tensor } from '../tensor';
-import { BatchBuffers, type Layer, PlanCache } from './layer';
+import type { Layer } from './layer';
 
 export interface LayerPlan {
   forward(x: Tensor, y: Tensor): void;

@@ -4,10 +4,11 @@
  * cuDNN: x (N, C, H, W), weights (K, C / groups, kh, kw), y (N, K, outH, outW) with
  * outH = floor((H + 2 pad - kh) / stride) + 1. The bias is a separate op (ops/bias.ts).
  */
-import { ArgumentError, DisposedError, ShapeError } from '../errors';
-import { type NativePlan, native } from '../native';
+import { ArgumentError, ShapeError } from '../errors';
+import { native } from '../native';
 import { checkDevice, type Device, expectTensor, formatShape, type Tensor } from '../tensor';
 import { fail, integer } from '../validate';
+import { PlanHandle } from './plan-handle';
 
 export interface ConvShape {
   /** Images per batch (N). */
@@ -53,8 +54,7 @@ export class ConvPlan {
   /** [N, K, outH, outW] of y and dy. */
   readonly outputShape: readonly number[];
   readonly device: Device;
-  private readonly handle: NativePlan;
-  private disposed = false;
+  private readonly plan: PlanHandle;
 
   constructor(shape: ConvShape, device: Device = 'cpu') {
     if (typeof shape !== 'object' || shape === null || Array.isArray(shape)) {
@@ -88,61 +88,41 @@ export class ConvPlan {
     this.inputShape = Object.freeze([n, c, h, w]);
     this.weightShape = Object.freeze([k, c / groups, kh, kw]);
     this.outputShape = Object.freeze([n, k, outH, outW]);
-    this.handle = new native.ConvPlan(
-      n,
-      c,
-      h,
-      w,
-      k,
-      kh,
-      kw,
-      strideH,
-      strideW,
-      padH,
-      padW,
-      groups,
-      this.device,
+    this.plan = new PlanHandle(
+      new native.ConvPlan(n, c, h, w, k, kh, kw, strideH, strideW, padH, padW, groups, this.device),
+      () => `ConvPlan ${formatShape(this.inputShape)} -> ${formatShape(this.outputShape)}`,
     );
   }
 
   /** y = conv(x, w); overwrites y. */
   forward(x: Tensor, w: Tensor, y: Tensor): void {
-    this.assertLive();
+    const handle = this.plan.live;
     expectTensor('x', x, this.inputShape, this.device);
     expectTensor('w', w, this.weightShape, this.device);
     expectTensor('y', y, this.outputShape, this.device);
-    native.conv2dForward(this.handle, x.handle, w.handle, y.handle);
+    native.conv2dForward(handle, x.handle, w.handle, y.handle);
   }
 
   /** dx = the gradient of the loss in x, from dy and the weights; overwrites dx. */
   backwardData(w: Tensor, dy: Tensor, dx: Tensor): void {
-    this.assertLive();
+    const handle = this.plan.live;
     expectTensor('w', w, this.weightShape, this.device);
     expectTensor('dy', dy, this.outputShape, this.device);
     expectTensor('dx', dx, this.inputShape, this.device);
-    native.conv2dBackwardData(this.handle, w.handle, dy.handle, dx.handle);
+    native.conv2dBackwardData(handle, w.handle, dy.handle, dx.handle);
   }
 
   /** dw = the gradient of the loss in w, summed over the batch; overwrites dw. */
   backwardFilter(x: Tensor, dy: Tensor, dw: Tensor): void {
-    this.assertLive();
+    const handle = this.plan.live;
     expectTensor('x', x, this.inputShape, this.device);
     expectTensor('dy', dy, this.outputShape, this.device);
     expectTensor('dw', dw, this.weightShape, this.device);
-    native.conv2dBackwardFilter(this.handle, x.handle, dy.handle, dw.handle);
+    native.conv2dBackwardFilter(handle, x.handle, dy.handle, dw.handle);
   }
 
-  /** Frees the plan (on a CUDA device, its descriptors) now. Idempotent; any later use throws a DisposedError. */
+  /** Frees the plan now. Idempotent; any later use throws a DisposedError. */
   dispose(): void {
-    this.handle.dispose();
-    this.disposed = true;
-  }
-
-  private assertLive(): void {
-    if (this.disposed) {
-      throw new DisposedError(
-        `ConvPlan ${formatShape(this.inputShape)} -> ${formatShape(this.outputShape)} has been disposed`,
-      );
-    }
+    this.plan.dispose();
   }
 }

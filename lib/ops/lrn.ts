@@ -4,10 +4,11 @@
  * `y = x / (k + alpha / size * Σ x_c'²) ^ beta`, summed over the `size` channels c' centred on
  * x's channel (clipped at the first and last). A plan holds one layer's shape and constants.
  */
-import { ArgumentError, DisposedError } from '../errors';
-import { type NativePlan, native } from '../native';
+import { ArgumentError } from '../errors';
+import { native } from '../native';
 import { checkDevice, type Device, expectTensor, formatShape, type Tensor } from '../tensor';
 import { fail, finiteNumber, nchwShape } from '../validate';
+import { PlanHandle } from './plan-handle';
 
 export interface LrnOptions {
   /**
@@ -38,8 +39,7 @@ export class LrnPlan {
   readonly device: Device;
   /** The options with their defaults filled in. */
   readonly options: Readonly<Required<LrnOptions>>;
-  private readonly handle: NativePlan;
-  private isDisposed = false;
+  private readonly plan: PlanHandle;
 
   constructor(shape: readonly number[], options: LrnOptions = {}, device: Device = 'cpu') {
     const dims = nchwShape('shape', shape);
@@ -54,20 +54,23 @@ export class LrnPlan {
     this.device = checkDevice(device);
     this.shape = Object.freeze(dims);
     this.options = Object.freeze({ size, alpha, beta, k });
-    this.handle = new native.LrnPlan(...dims, size, alpha, beta, k, this.device);
+    this.plan = new PlanHandle(
+      new native.LrnPlan(...dims, size, alpha, beta, k, this.device),
+      () => `LrnPlan ${formatShape(this.shape)}`,
+    );
   }
 
   get disposed(): boolean {
-    return this.isDisposed;
+    return this.plan.disposed;
   }
 
   /** `y = LRN(x)`; `y` must be another tensor than `x`. */
   forward(x: Tensor, y: Tensor): void {
-    this.assertLive();
+    const handle = this.plan.live;
     expectTensor('x', x, this.shape, this.device);
     expectTensor('y', y, this.shape, this.device);
     if (y === x) throw new ArgumentError('Expected a tensor other than x for y but received x');
-    native.lrnForward(this.handle, x.handle, y.handle);
+    native.lrnForward(handle, x.handle, y.handle);
   }
 
   /**
@@ -75,25 +78,17 @@ export class LrnPlan {
    * `dy` or `y`, not `x`.
    */
   backward(x: Tensor, y: Tensor, dy: Tensor, dx: Tensor): void {
-    this.assertLive();
+    const handle = this.plan.live;
     expectTensor('x', x, this.shape, this.device);
     expectTensor('y', y, this.shape, this.device);
     expectTensor('dy', dy, this.shape, this.device);
     expectTensor('dx', dx, this.shape, this.device);
     if (dx === x) throw new ArgumentError('Expected a tensor other than x for dx but received x');
-    native.lrnBackward(this.handle, x.handle, y.handle, dy.handle, dx.handle);
+    native.lrnBackward(handle, x.handle, y.handle, dy.handle, dx.handle);
   }
 
   /** Frees the plan now. Idempotent; any later use throws a DisposedError. */
   dispose(): void {
-    if (this.isDisposed) return;
-    this.handle.dispose();
-    this.isDisposed = true;
-  }
-
-  private assertLive(): void {
-    if (this.isDisposed) {
-      throw new DisposedError(`LrnPlan ${formatShape(this.shape)} has been disposed`);
-    }
+    this.plan.dispose();
   }
 }

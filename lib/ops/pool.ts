@@ -4,10 +4,11 @@
  * PyTorch's default; Caffe rounds up instead, which gives the same sizes on AlexNet's shapes
  * (55 -> 27, 27 -> 13, 13 -> 6). A plan holds one layer's shapes.
  */
-import { ArgumentError, DisposedError } from '../errors';
-import { type NativePlan, native } from '../native';
+import { ArgumentError } from '../errors';
+import { native } from '../native';
 import { checkDevice, type Device, expectTensor, formatShape, type Tensor } from '../tensor';
 import { fail, integer, nchwShape } from '../validate';
+import { PlanHandle } from './plan-handle';
 
 export interface MaxPoolOptions {
   /** Side of the square window. @default 3 */
@@ -30,8 +31,7 @@ export class MaxPoolPlan {
   readonly device: Device;
   /** The options with their defaults filled in. */
   readonly options: Readonly<Required<MaxPoolOptions>>;
-  private readonly handle: NativePlan;
-  private isDisposed = false;
+  private readonly plan: PlanHandle;
 
   constructor(inputShape: readonly number[], options: MaxPoolOptions = {}, device: Device = 'cpu') {
     const [n, c, h, w] = nchwShape('inputShape', inputShape);
@@ -48,20 +48,23 @@ export class MaxPoolPlan {
     this.inputShape = Object.freeze([n, c, h, w]);
     this.outputShape = Object.freeze([n, c, out(h), out(w)]);
     this.options = Object.freeze({ kernel, stride, pad });
-    this.handle = new native.PoolPlan(n, c, h, w, kernel, stride, pad, this.device);
+    this.plan = new PlanHandle(
+      new native.PoolPlan(n, c, h, w, kernel, stride, pad, this.device),
+      () => `MaxPoolPlan ${formatShape(this.inputShape)}`,
+    );
   }
 
   get disposed(): boolean {
-    return this.isDisposed;
+    return this.plan.disposed;
   }
 
   /** `y` = the maximum of each window of `x`; `y` must be another tensor than `x`. */
   forward(x: Tensor, y: Tensor): void {
-    this.assertLive();
+    const handle = this.plan.live;
     expectTensor('x', x, this.inputShape, this.device);
     expectTensor('y', y, this.outputShape, this.device);
     if (y === x) throw new ArgumentError('Expected a tensor other than x for y but received x');
-    native.maxPoolForward(this.handle, x.handle, y.handle);
+    native.maxPoolForward(handle, x.handle, y.handle);
   }
 
   /**
@@ -70,7 +73,7 @@ export class MaxPoolPlan {
    * overlap. `dx` must be another tensor than `x`, `y` and `dy`.
    */
   backward(x: Tensor, y: Tensor, dy: Tensor, dx: Tensor): void {
-    this.assertLive();
+    const handle = this.plan.live;
     expectTensor('x', x, this.inputShape, this.device);
     expectTensor('y', y, this.outputShape, this.device);
     expectTensor('dy', dy, this.outputShape, this.device);
@@ -84,19 +87,11 @@ export class MaxPoolPlan {
         throw new ArgumentError(`Expected a tensor other than ${name} for dx but received ${name}`);
       }
     }
-    native.maxPoolBackward(this.handle, x.handle, y.handle, dy.handle, dx.handle);
+    native.maxPoolBackward(handle, x.handle, y.handle, dy.handle, dx.handle);
   }
 
   /** Frees the plan now. Idempotent; any later use throws a DisposedError. */
   dispose(): void {
-    if (this.isDisposed) return;
-    this.handle.dispose();
-    this.isDisposed = true;
-  }
-
-  private assertLive(): void {
-    if (this.isDisposed) {
-      throw new DisposedError(`MaxPoolPlan ${formatShape(this.inputShape)} has been disposed`);
-    }
+    this.plan.dispose();
   }
 }

@@ -29,13 +29,14 @@ import {
 } from '../io/checkpoint';
 import { SummaryWriter } from '../io/tensorboard';
 import type { AlexNet } from '../nn/alexnet';
+import { Progress } from '../progress';
 import { Rng } from '../random';
 import { integer } from '../validate';
-import { Progress } from './progress';
+import type { Optimizer } from './optimizer';
 import { type EpochMetrics, writeReport } from './report';
 import { type LrSchedule, LrScheduler, type SchedulerState } from './schedule';
-import type { SGD } from './sgd';
 import { type StopSignal, StopSignals } from './stop-signals';
+import { trainStep } from './training-step';
 
 export interface TrainerOptions {
   epochs: number;
@@ -129,7 +130,7 @@ export class Trainer {
 
   constructor(
     private readonly net: AlexNet,
-    private readonly optimizer: SGD,
+    private readonly optimizer: Optimizer,
     private readonly train: Dataset,
     private readonly val: Dataset,
     options: TrainerOptions,
@@ -323,9 +324,9 @@ export class Trainer {
   private async runStep(run: Run, batch: Batch): Promise<number> {
     let result: { loss: number; correct: number };
     try {
-      result = this.options.parallel
-        ? await this.options.parallel.trainBatch(batch, this.optimizer)
-        : await this.net.trainBatch(batch.x, batch.labels, batch.n, this.optimizer);
+      result = await trainStep(this.net, this.optimizer, batch, {
+        parallel: this.options.parallel,
+      });
     } catch (error) {
       if (error instanceof NonFiniteLossError) {
         run.log(`${error.message} The last good checkpoint is ${this.latestCheckpoint}.`);

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
+import { shareOf } from '../../lib/data/shard';
 import { DataParallel } from '../../lib/distributed/data-parallel';
 import { MpiCommunicator } from '../../lib/distributed/mpi-communicator';
-import { shareOf } from '../../lib/distributed/shard';
 /**
  * The cost of data parallelism on MPI, run under mpirun (`mpirun -np 2 node
  * dist/scripts/bench/allreduce.js`): the allreduce of a bvlc AlexNet's 61 M gradients (one
