@@ -12,6 +12,7 @@ import type { DeviceRequest } from '../lib/device';
 import { AlexNetError } from '../lib/errors';
 import { AlexNet } from '../lib/nn/alexnet';
 import type { Classification } from '../lib/predict';
+import { classify } from '../lib/predict';
 import { type Flags, parseFlags, run } from './cli';
 import { DECODE_FLAGS, decodeFlags, decoderLine } from './decode-flags';
 
@@ -131,7 +132,7 @@ export async function predict(argv: string[]): Promise<Classification[]> {
             failed += 1;
             process.stderr.write(`error: ${error.message}\n`);
           };
-    const results = await net.classify(files, {
+    const results = await classify(net, files, {
       top,
       tenCrop: args.flag('ten-crop'),
       batchSize,

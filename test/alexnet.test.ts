@@ -13,6 +13,7 @@ import type { Layer } from '../lib/nn/layer';
 import { Linear } from '../lib/nn/linear';
 import { Lrn } from '../lib/nn/lrn';
 import { MaxPool } from '../lib/nn/max-pool';
+import { trainStep, trainStepSync } from '../lib/train/training-step';
 import { expectClose, maxAbs } from './util/compare';
 import { loadFixture } from './util/npy';
 
@@ -168,7 +169,7 @@ describe('AlexNet training step against PyTorch', () => {
     );
 
     for (let step = 1; step <= f.meta.steps; ++step) {
-      const loss = await net.trainStep(x.data, labels, x.shape[0], opt);
+      const loss = (await trainStep(net, opt, { x: x.data, labels: labels, n: x.shape[0] })).loss;
       // The loss moves by at most 2·max|Δlogit| (fixtures.test.ts).
       expectClose(
         [loss],
@@ -255,7 +256,7 @@ describe('AlexNet behaviour', () => {
     expect(a).toHaveLength(6);
     expect(net.forwardSync(x, 2)).toEqual(a);
     const opt = new SGD(net, { lr: 0.01 });
-    net.trainStepSync(x, new Int32Array([0, 2]), 2, opt);
+    trainStepSync(net, opt, { x: x, labels: new Int32Array([0, 2]), n: 2 }).loss;
     expect(net.forwardSync(x, 2)).not.toEqual(a);
     opt.dispose();
     net.dispose();
@@ -265,7 +266,7 @@ describe('AlexNet behaviour', () => {
     const net = new AlexNet({ ...small, trainLayers: ['fc7', 'fc8'] });
     const before = new Map(net.parameters().map((p) => [p.name, p.value.toArray()]));
     const opt = new SGD(net, { lr: 0.1 });
-    net.trainStepSync(batch(4, 2), new Int32Array([0, 1, 2, 0]), 4, opt);
+    trainStepSync(net, opt, { x: batch(4, 2), labels: new Int32Array([0, 1, 2, 0]), n: 4 }).loss;
     for (const p of net.parameters()) {
       const trained = p.name.startsWith('fc7') || p.name.startsWith('fc8');
       const changed = !p.value.toArray().every((v, i) => v === before.get(p.name)![i]);
@@ -301,8 +302,12 @@ describe('AlexNet behaviour', () => {
     const opt = new SGD(net);
     const before = net.parameters().map((p) => p.value.toArray());
     const x = batch(2, 4).fill(Number.NaN);
-    expect(() => net.trainStepSync(x, new Int32Array([0, 1]), 2, opt)).toThrow(NonFiniteLossError);
-    expect(() => net.trainStepSync(x, new Int32Array([0, 1]), 2, opt)).toThrow(
+    expect(
+      () => trainStepSync(net, opt, { x: x, labels: new Int32Array([0, 1]), n: 2 }).loss,
+    ).toThrow(NonFiniteLossError);
+    expect(
+      () => trainStepSync(net, opt, { x: x, labels: new Int32Array([0, 1]), n: 2 }).loss,
+    ).toThrow(
       'Loss became NaN at step 0; no weights were updated. Try a lower learning rate (--lr).',
     );
     expect(net.parameters().map((p) => p.value.toArray())).toEqual(before);
@@ -322,9 +327,9 @@ describe('AlexNet behaviour', () => {
     );
     const net = new AlexNet(small);
     const opt = new SGD(net);
-    expect(() => net.trainStepSync(batch(2, 5), new Int32Array([0, 3]), 2, opt)).toThrow(
-      'Expected labels in [0, 2] but received 3 at index 1',
-    );
+    expect(
+      () => trainStepSync(net, opt, { x: batch(2, 5), labels: new Int32Array([0, 3]), n: 2 }).loss,
+    ).toThrow('Expected labels in [0, 2] but received 3 at index 1');
     expect(() => net.forwardSync(new Float32Array(10), 1)).toThrow(
       `Expected Float32Array of length ${3 * 67 * 67} for x but received length 10`,
     );

@@ -12,10 +12,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { AlexNet, FormatError, LAYER_NAMES } from '../lib';
 import { parseBvlc } from '../lib/io/bvlc';
+import { imagenetClasses } from '../lib/io/imagenet';
 import { bvlcNpyChunks, type FileArray, writeBvlcNpy } from './util/bvlc-writer';
 import { expectClose, maxAbs } from './util/compare';
 import { FIXTURES, loadFixture, readNpy } from './util/npy';
-import { imagenetClasses } from '../lib/io/imagenet';
 
 const DIR = path.join(FIXTURES, 'bvlc');
 const PY2 = path.join(DIR, 'small_py2.npy');
@@ -130,7 +130,9 @@ describe('bvlc_alexnet.npy', () => {
     await net.load(PY2, { skip: ['fc8'] });
     const params = Object.fromEntries(net.parameters().map((p) => [p.name, p.value.toArray()]));
     expect(params['fc8.weight']).toEqual(fc8);
-    expect(params['fc7.bias']).toEqual(parseBvlc(fs.readFileSync(PY2), PY2, LAYER_NAMES).get('fc7')![1].data);
+    expect(params['fc7.bias']).toEqual(
+      parseBvlc(fs.readFileSync(PY2), PY2, LAYER_NAMES).get('fc7')![1].data,
+    );
     expect(net.classNames).toEqual(['cat', 'dog']);
     net.dispose();
   });

@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { AlexNet, SGD } from '../lib';
 import { modelConfig, saveCheckpoint, type TrainingState } from '../lib/io/checkpoint';
 import type { Preset } from '../lib/nn/architecture';
+import { trainStepSync } from '../lib/train/training-step';
 import { expectClose, maxAbs } from './util/compare';
 import { readNpy } from './util/npy';
 import { Rng, testSeed } from './util/random';
@@ -60,7 +61,11 @@ const seed = testSeed();
         const batch = 2;
         const labels = rng.int(batch, classes);
         for (let step = 0; step < 2; ++step) {
-          net.trainStepSync(rng.uniform(batch * 3 * inputSize * inputSize), labels, batch, opt);
+          trainStepSync(net, opt, {
+            x: rng.uniform(batch * 3 * inputSize * inputSize),
+            labels: labels,
+            n: batch,
+          }).loss;
         }
         const state: TrainingState = {
           ...{ epoch: 1, batchInEpoch: 0, step: 2, lr: 0.01, scheduler: null },

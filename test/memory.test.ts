@@ -11,6 +11,7 @@ import { flush } from '../lib/queue';
 import { Rng } from '../lib/random';
 import { Tensor } from '../lib/tensor';
 import { SGD } from '../lib/train/sgd';
+import { trainStep } from '../lib/train/training-step';
 
 function images(n: number, seed: number): Float32Array {
   return new Rng(seed).normal(n * 3 * 67 * 67, 1);
@@ -39,7 +40,7 @@ describe('bounded memory', () => {
 
     const opt = new SGD(net, { lr: 0.01 });
     const beforeTraining = await held();
-    await net.trainBatch(images(8, 10), new Int32Array(8), 8, opt);
+    await trainStep(net, opt, { x: images(8, 10), labels: new Int32Array(8), n: 8 });
     // The first training step allocates the gradients (as large as the weights) and the
     // layers' input-gradient buffers.
     const weights = net.parameters().reduce((sum, p) => sum + p.value.size * 4, 0);

@@ -8,12 +8,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { AlexNet, type Classification, decodeImage, resizeImage, writeSafetensors } from '../lib';
+import { imagenetClasses } from '../lib/io/imagenet';
+import { classify } from '../lib/predict';
 import { predict } from '../scripts/predict';
 import { type FileArray, writeBvlcNpy } from './util/bvlc-writer';
 import { expectClose } from './util/compare';
 import { jpegBytes, pngBytes } from './util/images';
 import { FIXTURES } from './util/npy';
-import { imagenetClasses } from '../lib/io/imagenet';
 
 const SMALL = { device: 'cpu' as const, classes: 2, inputSize: 67, widthScale: 1 / 16, seed: 3 };
 const NORMALISATION = {
@@ -129,8 +130,8 @@ describe('classify and npm run predict', () => {
     expect(net.normalisation).toEqual(NORMALISATION);
     // The reference below decodes with jpeg-js (decodeImage), so classify does too.
     const js = { decoder: 'js' } as const;
-    const results = await net.classify([wide, tall], { top: 2, ...js });
-    const tenCrop = await net.classify([wide, tall], {
+    const results = await classify(net, [wide, tall], { top: 2, ...js });
+    const tenCrop = await classify(net, [wide, tall], {
       top: 2,
       tenCrop: true,
       batchSize: 7,
@@ -170,9 +171,9 @@ describe('classify and npm run predict', () => {
     expect(tenCrop[0].top[0].probability).not.toBeCloseTo(results[0].top[0].probability, 6);
     // A decoded image gives what its file gives, without a file name; on the main thread too.
     const decoded = decodeImage(fs.readFileSync(wide), wide);
-    const [fromImage] = await net.classify([decoded], { top: 2 });
+    const [fromImage] = await classify(net, [decoded], { top: 2 });
     expect(fromImage).toEqual({ top: results[0].top });
-    expect(await net.classify([wide], { top: 2, workers: 0, ...js })).toEqual([results[0]]);
+    expect(await classify(net, [wide], { top: 2, workers: 0, ...js })).toEqual([results[0]]);
     net.dispose();
   });
 
@@ -181,7 +182,7 @@ describe('classify and npm run predict', () => {
     const webp = path.join(dir, 'wide.webp');
     await sharp(fs.readFileSync(wide)).webp({ lossless: true }).toFile(webp);
     const net = await AlexNet.fromFile(checkpoint, { device: 'cpu' });
-    const [fromPng, fromWebp] = await net.classify([wide, webp], { top: 2, decoder: 'sharp' });
+    const [fromPng, fromWebp] = await classify(net, [wide, webp], { top: 2, decoder: 'sharp' });
     expect(fromWebp.top).toEqual(fromPng.top);
     net.dispose();
     const printed = await capture(() => predict(['--checkpoint', checkpoint, '--verbose', webp]));
@@ -201,7 +202,7 @@ describe('classify and npm run predict', () => {
 
   test('predict prints name and probability per class; several inputs and folders in blocks', async () => {
     const net = await AlexNet.fromFile(checkpoint, { device: 'cpu' });
-    const [expected] = await net.classify([wide], { top: 2 });
+    const [expected] = await classify(net, [wide], { top: 2 });
     net.dispose();
     const one = await capture(() => predict(['--checkpoint', checkpoint, '--workers', '0', wide]));
     const best = expected.top[0];
@@ -222,7 +223,7 @@ describe('classify and npm run predict', () => {
 
   test('--json is the classify result; --ten-crop averages the ten crops', async () => {
     const net = await AlexNet.fromFile(checkpoint, { device: 'cpu' });
-    const expected = await net.classify([wide, tall], { top: 2, tenCrop: true, workers: 0 });
+    const expected = await classify(net, [wide, tall], { top: 2, tenCrop: true, workers: 0 });
     net.dispose();
     const { stdout, value } = await capture(() =>
       predict([

@@ -10,6 +10,7 @@ import { Worker } from 'node:worker_threads';
 import { AlexNet } from '../lib/nn/alexnet';
 import { Rng } from '../lib/random';
 import { SGD } from '../lib/train/sgd';
+import { trainStep, trainStepSync } from '../lib/train/training-step';
 import { stall } from '../scripts/bench/runtime';
 
 /** A small network (input 67, widths x1/8) with fixed random weights. */
@@ -46,9 +47,11 @@ describe('the asynchronous API', () => {
     const optA = new SGD(a, { lr: 0.01 });
     const optB = new SGD(b, { lr: 0.01 });
     for (let i = 0; i < 2; ++i) {
-      expect(await a.trainBatch(x, labels, 4, optA)).toEqual(b.trainBatchSync(x, labels, 4, optB));
+      expect(await trainStep(a, optA, { x, labels, n: 4 })).toEqual(
+        trainStepSync(b, optB, { x, labels, n: 4 }),
+      );
     }
-    expect(await a.evaluate(x, labels, 4)).toEqual(b.evaluateSync(x, labels, 4));
+    expect(await a.evaluate(x, labels, 4)).toEqual(await b.evaluate(x, labels, 4));
     for (const [i, p] of a.parameters().entries()) {
       expect(p.value.toArray()).toEqual(b.parameters()[i].value.toArray());
     }
@@ -82,9 +85,9 @@ describe('the asynchronous API', () => {
     const opt = new SGD(net, { lr: 0.01 });
     const before = net.parameters().map((p) => p.value.toArray());
     const x = images(2, 67, 5).map((v) => v * 1e38);
-    await expect(net.trainBatch(x, Int32Array.from([0, 1]), 2, opt)).rejects.toThrow(
-      /Loss became (NaN|Infinity) at step 0; no weights were updated/,
-    );
+    await expect(
+      trainStep(net, opt, { x: x, labels: Int32Array.from([0, 1]), n: 2 }),
+    ).rejects.toThrow(/Loss became (NaN|Infinity) at step 0; no weights were updated/);
     expect(net.parameters().map((p) => p.value.toArray())).toEqual(before);
     expect(net.step).toBe(0);
     await net.dispose();

@@ -10,6 +10,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { AlexNet, type ClassScore } from '../lib';
+import { classify } from '../lib/predict';
 import { ClassifierServer } from '../lib/serve/server';
 import { CliProcess, expectFreshBuild, SERVE_CLI } from './util/built-cli';
 import { jpegBytes, pngBytes } from './util/images';
@@ -47,7 +48,7 @@ async function metrics(url: string): Promise<Map<string, number>> {
 async function classified(model: AlexNet, dir: string, bytes: Uint8Array, i: number) {
   const file = path.join(dir, `image-${i}.bin`);
   fs.writeFileSync(file, bytes);
-  const [result] = await model.classify([file], { top: 4, workers: 0 });
+  const [result] = await classify(model, [file], { top: 4, workers: 0 });
   return result.top;
 }
 

@@ -15,6 +15,7 @@ import { flush } from '../../lib/queue';
 import { Rng } from '../../lib/random';
 import { Tensor } from '../../lib/tensor';
 import { SGD } from '../../lib/train/sgd';
+import { trainStep } from '../../lib/train/training-step';
 import { median } from './timing';
 
 async function seconds(reps: number, body: () => Promise<void>): Promise<number> {
@@ -57,12 +58,12 @@ async function main(): Promise<void> {
   const step = (overlap: boolean) => {
     const parallel = new DataParallel(net, { comm, overlap });
     return seconds(reps, async () => {
-      await parallel.trainBatch(shard, optimizer);
+      await trainStep(net, optimizer, shard, { parallel: parallel });
     });
   };
   // The same share's step with no communication at all: what the sums add to it.
   const alone = await seconds(reps, async () => {
-    await net.trainBatch(x, shard.labels, n, optimizer);
+    await trainStep(net, optimizer, { x: x, labels: shard.labels, n: n });
   });
   const withOverlap = await step(true);
   const without = await step(false);

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { imagesUnder } from '../../lib/data/sources';
 import { AlexNet } from '../../lib/nn/alexnet';
 import type { Classification } from '../../lib/predict';
+import { classify } from '../../lib/predict';
 import { repoRoot } from './paths';
 
 /** The JPEGs the agreement is measured on. */
@@ -26,16 +27,16 @@ export function agreementImages(folder?: string): string[] {
 export async function decoderAgreement(weights: string, files: string[]): Promise<string[]> {
   const net = await AlexNet.fromFile(weights, { device: 'cpu' });
   const skipped = new Set<string>();
-  const classify = async (decoder: 'sharp' | 'js') => {
-    const results = await net.classify(files, {
+  const classifyWith = async (decoder: 'sharp' | 'js') => {
+    const results = await classify(net, files, {
       top: 5,
       decoder,
       onError: (file) => skipped.add(file),
     });
     return new Map(results.map((r) => [r.file!, r]));
   };
-  const bySharp = await classify('sharp');
-  const byJs = await classify('js');
+  const bySharp = await classifyWith('sharp');
+  const byJs = await classifyWith('js');
   await net.dispose();
   const both = files.filter((f) => bySharp.has(f) && byJs.has(f));
   const classes = (r: Classification) => r.top.map((t) => t.index);

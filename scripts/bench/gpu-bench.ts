@@ -27,6 +27,7 @@
 import { AlexNet, type Device, LrnPlan, Rng, SGD, Tensor } from '../../lib';
 import { native } from '../../lib/native';
 import { LRN_OPTIONS } from '../../lib/nn/architecture';
+import { trainStep } from '../../lib/train/training-step';
 
 function option(name: string, fallback: string): string {
   const i = process.argv.indexOf(name);
@@ -72,7 +73,7 @@ async function main(result: Record<string, unknown>): Promise<void> {
   try {
     const losses: number[] = [];
     const step = async () => {
-      const { loss } = await net.trainBatch(x, labels, batch, opt);
+      const { loss } = await trainStep(net, opt, { x, labels, n: batch });
       if (!Number.isFinite(loss)) throw new Error(`loss ${loss} at step ${losses.length + 1}`);
       losses.push(loss);
     };

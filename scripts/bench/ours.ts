@@ -17,6 +17,7 @@ import { flushSync } from '../../lib/queue';
 import type { Rng } from '../../lib/random';
 import { sizeOf, Tensor } from '../../lib/tensor';
 import { SGD } from '../../lib/train/sgd';
+import { trainStep, trainStepSync } from '../../lib/train/training-step';
 import { OPS, type OpCase } from './cases';
 
 /**
@@ -191,10 +192,10 @@ export function oursCase(c: OpCase, rng: Rng): OursCase {
         // with random weights diverges within a few steps, and a diverged step throws.
         const x = keep(Tensor.from(rng.normal(sizeOf(shape), 1), shape));
         const labels = rng.int(c.batch, c.classes);
-        asyncOps.step = () => net.trainStep(x, labels, c.batch, opt);
+        asyncOps.step = () => trainStep(net, opt, { x, labels, n: c.batch });
         return {
           step: () => {
-            net.trainStepSync(x, labels, c.batch, opt);
+            trainStepSync(net, opt, { x, labels, n: c.batch });
           },
         };
       }

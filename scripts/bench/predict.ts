@@ -21,6 +21,7 @@ import * as path from 'node:path';
 import * as jpeg from 'jpeg-js';
 import { AlexNetError } from '../../lib/errors';
 import { AlexNet } from '../../lib/nn/alexnet';
+import { classify } from '../../lib/predict';
 import { Rng } from '../../lib/random';
 import { sizeOf, Tensor } from '../../lib/tensor';
 import { type Flags, parseFlags } from '../cli';
@@ -194,7 +195,7 @@ async function forwardRow(n: number, sides: Sides, timing: TimingOptions, rng: R
 
 /** The JPEG `image` end to end: ours, then each PyTorch. */
 async function classifyRow(image: string, sides: Sides, timing: TimingOptions): Promise<Row> {
-  const ours = await measureAsync(() => sides.net.classify([image]), timing);
+  const ours = await measureAsync(() => classify(sides.net, [image]), timing);
   const torch = await torchTimings(sides.torches, classifyCase(image), 'classify', timing);
   return row('classify-1', 1, ours, torch, null);
 }

@@ -13,6 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as jpeg from 'jpeg-js';
 import { AlexNet } from '../../lib/nn/alexnet';
+import { classify } from '../../lib/predict';
 import { ClassifierServer } from '../../lib/serve/server';
 import { type Flags, parseFlags } from '../cli';
 import { describeMachine } from './machine';
@@ -152,7 +153,7 @@ export async function main(argv: string[]): Promise<void> {
   });
   try {
     const classifyOnce = async (i: number) => {
-      await net.classify([files[i % files.length]]);
+      await classify(net, [files[i % files.length]]);
     };
     const post = async (i: number) => {
       const res = await fetch(`${server.url}/classify`, {

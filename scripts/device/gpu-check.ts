@@ -58,6 +58,8 @@ import {
   topKCorrect,
 } from '../../lib';
 import { native } from '../../lib/native';
+import { classify } from '../../lib/predict';
+import { trainStep } from '../../lib/train/training-step';
 
 export interface CheckResult {
   name: string;
@@ -560,8 +562,8 @@ export function runBvlcCheck(device: Device, seed: number): Promise<CheckResult[
     const step = { lr: 0.001, momentum: 0.9, weightDecay: 5e-4 };
     const optC = scope.keep(new SGD(cpu, step));
     const optG = scope.keep(new SGD(gpu, step));
-    const c = await cpu.trainBatch(x, labels, n, optC);
-    const g = await gpu.trainBatch(x, labels, n, optG);
+    const c = await trainStep(cpu, optC, { x, labels, n });
+    const g = await trainStep(gpu, optG, { x, labels, n });
     results.push(
       compare('bvlc b16 train loss (dropout) vs CPU', [g.loss], [c.loss], { rtol: 1e-4, atol: 0 }),
       compare('bvlc b16 train top-1 vs CPU', [g.correct], [c.correct], EXACT),
@@ -664,8 +666,8 @@ export function runModelChecks(device: Device, seed: number): Promise<CheckResul
             width: 80,
             height: 80,
           }));
-          const c = await cpu.classify(images, { top: 4, workers: 0 });
-          const g = await gpu.classify(images, { top: 4, workers: 0 });
+          const c = await classify(cpu, images, { top: 4, workers: 0 });
+          const g = await classify(gpu, images, { top: 4, workers: 0 });
           const flat = (r: typeof c, key: 'index' | 'probability') =>
             r.flatMap((x) => x.top.map((t) => t[key]));
           return [
@@ -811,7 +813,7 @@ export function runNetCheck(device: Device): Promise<CheckResult[]> {
       }),
     ];
     for (let step = 1; step <= f.meta.steps; ++step) {
-      const loss = await net.trainStep(x.data, labels, x.shape[0], opt);
+      const loss = (await trainStep(net, opt, { x: x.data, labels: labels, n: x.shape[0] })).loss;
       results.push(
         compare(`alexnet step ${step} loss vs PyTorch`, [loss], [losses[step - 1]], {
           rtol: 0,

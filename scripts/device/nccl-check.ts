@@ -19,6 +19,7 @@ import {
   Tensor,
 } from '../../lib';
 import { native } from '../../lib/native';
+import { trainStep } from '../../lib/train/training-step';
 
 const ALONE: HostCollectives = {
   rank: 0,
@@ -65,8 +66,13 @@ async function trainingStep(comm: NcclCommunicator): Promise<string> {
   const labels = new Rng(6).int(n, 10);
   const [optA, optB] = [new SGD(a, { lr: 0.01 }), new SGD(b, { lr: 0.01 })];
   const x = Tensor.from(data, [n, 3, 67, 67], 'cuda:0');
-  const local = await a.trainBatch(x, labels, n, optA);
-  const shared = await new DataParallel(b, { comm }).trainBatch({ x, labels, n }, optB);
+  const local = await trainStep(a, optA, { x, labels, n });
+  const shared = await trainStep(
+    b,
+    optB,
+    { x, labels, n },
+    { parallel: new DataParallel(b, { comm }) },
+  );
   const errors: string[] = [];
   if (local.loss !== shared.loss) errors.push(`loss ${shared.loss} != ${local.loss}`);
   const pb = b.parameters();
