@@ -9,13 +9,13 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { CachedDataset } from '../lib/data/cached-dataset';
-import { channelStats, type Dataset, InMemoryDataset } from '../lib/data/dataset';
-import type { DecodeSettings } from '../lib/data/decoder';
-import { ImageCache } from '../lib/data/image-cache';
-import { loadMnist } from '../lib/data/mnist';
-import { storedSize } from '../lib/data/resize';
-import { openDataSource, type SourceSet } from '../lib/data/sources';
+import type { Dataset } from '../lib/data/dataset';
+import {
+  imageTrainingData,
+  mnistTrainingData,
+  standardisation,
+  type TrainingData,
+} from '../lib/data/training-data';
 import type { DeviceRequest } from '../lib/device';
 import type { Communicator } from '../lib/distributed/communicator';
 import { DataParallel } from '../lib/distributed/data-parallel';
@@ -24,21 +24,14 @@ import { MpiCommunicator } from '../lib/distributed/mpi-communicator';
 import { NcclCommunicator } from '../lib/distributed/nccl-communicator';
 import { AlexNetError } from '../lib/errors';
 import { type Checkpoint, readCheckpoint } from '../lib/io/checkpoint';
-import {
-  type Normalisation,
-  RESIZE_POLICIES,
-  type ResizePolicy,
-  type ResizeSetting,
-} from '../lib/io/preprocessing';
 import { AlexNet } from '../lib/nn/alexnet';
-import { checkTrainLayers, type LayerName, type Preset } from '../lib/nn/architecture';
-import type { Device } from '../lib/tensor';
-import type { LrSchedule } from '../lib/train/schedule';
+import type { LayerName } from '../lib/nn/architecture';
 import { SGD } from '../lib/train/sgd';
 import { type StopSignal, StopSignals, signalExitCode } from '../lib/train/stop-signals';
-import { Trainer } from '../lib/train/trainer';
+import { Trainer, type TrainResult } from '../lib/train/trainer';
 import { type Flags, type ParsedFlags, parseFlags, run } from './cli';
-import { DECODE_FLAGS, decodeFlags, decoderLine } from './decode-flags';
+import { DECODE_FLAGS, decoderLine } from './decode-flags';
+import { type TrainSettings, trainSettings } from './train-settings';
 
 const USAGE = `Usage: npm run train -- [options]
 
@@ -217,9 +210,59 @@ async function trainWith(args: ParsedFlags, comm: Communicator | null): Promise<
   if (args.positionals.length > 0) {
     throw new AlexNetError(`Unexpected argument '${args.positionals[0]}' (see --help)`);
   }
-  const positiveInt = (n: number) => Number.isInteger(n) && n > 0;
-  const nonNegative = (n: number) => n >= 0;
+  const { outDir, resume } = await runFolder(args, comm);
+  const settings = trainSettings(args, FLAGS, resume?.training?.config);
+  const workers = args.number(
+    'workers',
+    (n) => Number.isInteger(n) && n >= 0,
+    'non-negative integer',
+  );
+  const data = settings.data
+    ? await imageDataOnRanks(comm, () => imageDataUnlessStopped(settings, workers, say))
+    : mnistTrainingData(settings);
+  if ('stoppedBy' in data) return { outDir, stoppedBy: data.stoppedBy };
+  let net: AlexNet | undefined;
+  let optimizer: SGD | undefined;
+  let sets: { train: Dataset; val: Dataset } | undefined;
+  try {
+    const device = rankDevice(args.string('device') as DeviceRequest, comm);
+    net = await buildModel(settings, data, device, resume, say);
+    const { train, val } = data.datasets(net.device, net.normalisation);
+    sets = { train, val };
+    optimizer = new SGD(net, settings);
+    say(
+      `training AlexNet (${settings.preset}, input ${settings.inputSize}, width x${settings.widthScale}) on ` +
+        `${data.description}: ${train.length} training and ${val.length} validation ` +
+        `images, ${net.device}${comm ? ` x ${comm.size} ranks (${comm.backend})` : ''}, run folder ${outDir}`,
+    );
+    const { epochs, batchSize, schedule, seed } = settings;
+    const trainer = new Trainer(net, optimizer, train, val, {
+      epochs,
+      batchSize,
+      schedule,
+      seed,
+      outDir,
+      config: settings.config,
+      resume,
+      ...(comm ? { parallel: new DataParallel(net, { comm }) } : {}),
+    });
+    const result = await trainer.fit();
+    reportRun(result, outDir, say);
+    return { outDir, stoppedBy: result.stoppedBy };
+  } finally {
+    sets?.train.dispose();
+    sets?.val.dispose();
+    optimizer?.dispose();
+    net?.dispose();
+    await data.close();
+  }
+}
 
+/** The run folder (`--out`, a new one under runs/, or with --resume the newest run), and with --resume its latest checkpoint. */
+async function runFolder(
+  args: ParsedFlags,
+  comm: Communicator | null,
+): Promise<{ outDir: string; resume?: Checkpoint }> {
   let resume: Checkpoint | undefined;
   let outDir = args.string('out') ?? '';
   if (args.flag('resume')) {
@@ -231,162 +274,48 @@ async function trainWith(args: ParsedFlags, comm: Communicator | null): Promise<
   outDir ||= path.join('runs', new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19));
   // Every rank trains into rank 0's folder (their clocks may name different ones).
   if (comm) outDir = broadcastString(comm, outDir);
+  return { outDir, resume };
+}
 
-  // A resumed run keeps the settings it was started with; only --epochs may extend it.
-  const saved = (resume?.training?.config ?? {}) as Record<string, string>;
-  const setting = (name: string) =>
-    resume && !(name === 'epochs' && args.given(name)) ? saved[name] : undefined;
-  const num = (name: string, check: (n: number) => boolean, expected: string) =>
-    setting(name) !== undefined ? Number(setting(name)) : args.number(name, check, expected)!;
-  const str = (name: string) => setting(name) ?? args.string(name)!;
+/**
+ * The model of the run, with its input convention: a resumed run's (its weights are loaded by
+ * the trainer), the one the starting weights were trained with (Caffe's BGR, 0-255, mean
+ * subtracted for bvlc_alexnet.npy; fc8 retrained unless the file has exactly these classes), or
+ * for training from scratch each channel standardised over the training set.
+ */
+async function buildModel(
+  settings: TrainSettings,
+  data: TrainingData,
+  device: DeviceRequest,
+  resume: Checkpoint | undefined,
+  say: (line: string) => void,
+): Promise<AlexNet> {
+  const net = new AlexNet({ ...settings, classes: data.classes.length, device });
+  if (net.deviceReason) say(`device: ${net.device} (${net.deviceReason})`);
+  if (resume) {
+    net.normalisation = resume.model.normalisation;
+  } else if (settings.weights) {
+    const skip: LayerName[] = data.classes.length === 1000 ? [] : ['fc8'];
+    await net.load(settings.weights, { skip });
+    say(`weights: ${settings.weights}${skip.length ? ' (fc8 initialised for your classes)' : ''}`);
+  } else {
+    net.normalisation = standardisation(data);
+  }
+  net.classNames = [...data.classes];
+  net.resize = data.resize;
+  return net;
+}
 
-  const config = {
-    epochs: String(num('epochs', positiveInt, 'positive integer')),
-    'batch-size': String(num('batch-size', positiveInt, 'positive integer')),
-    lr: String(num('lr', (n) => n > 0, 'positive number')),
-    momentum: String(num('momentum', (n) => n >= 0 && n < 1, 'number in [0, 1)')),
-    'weight-decay': String(num('weight-decay', nonNegative, 'non-negative number')),
-    'lr-step': str('lr-step') ?? '',
-    seed: String(num('seed', (n) => Number.isInteger(n) && n >= 0, 'non-negative integer')),
-    preset: str('preset'),
-    'input-size': String(num('input-size', (n) => Number.isInteger(n) && n >= 67, 'integer >= 67')),
-    'width-scale': String(num('width-scale', (n) => n > 0 && n <= 4, 'number in (0, 4]')),
-    dropout: String(num('dropout', (n) => n >= 0 && n < 1, 'number in [0, 1)')),
-    'train-layers': str('train-layers'),
-    weights: setting('weights') ?? args.string('weights') ?? '',
-    limit: setting('limit') ?? args.string('limit') ?? '',
-    data: setting('data') ?? args.string('data') ?? '',
-    'cache-dir': setting('cache-dir') ?? args.string('cache-dir') ?? '',
-    resize: str('resize'),
-    'val-fraction': String(num('val-fraction', (n) => n >= 0 && n <= 0.99, 'number in [0, 0.99]')),
-    'pca-std': String(num('pca-std', nonNegative, 'non-negative number')),
-    'no-crop': String(resume ? saved['no-crop'] === 'true' : args.flag('no-crop')),
-    'no-mirror': String(resume ? saved['no-mirror'] === 'true' : args.flag('no-mirror')),
-    'no-pca': String(resume ? saved['no-pca'] === 'true' : args.flag('no-pca')),
-    decoder: str('decoder'),
-    'auto-orient': String(resume ? saved['auto-orient'] === 'true' : args.flag('auto-orient')),
-    'max-pixels': str('max-pixels'),
-  };
-  if (config.limit) args.number('limit', positiveInt, 'positive integer');
-  if (config.limit && config.data) {
-    throw new AlexNetError('--limit applies to the MNIST default; it cannot be used with --data');
-  }
-  if (!RESIZE_POLICIES.includes(config.resize as ResizePolicy)) {
-    throw new AlexNetError(
-      `Expected 'stretch' or 'shorter' for --resize but received '${config.resize}'`,
-    );
-  }
-  const workers = args.number(
-    'workers',
-    (n) => Number.isInteger(n) && n >= 0,
-    'non-negative integer',
+/** The run's last lines: validation accuracy, checkpoint, logs, and how to resume a stopped run. */
+function reportRun(result: TrainResult, outDir: string, say: (line: string) => void): void {
+  const last = result.history[result.history.length - 1];
+  if (last) say(`validation accuracy: ${(100 * last.valAccuracy).toFixed(2)}%`);
+  say(`checkpoint: ${result.checkpoint}`);
+  say(
+    `logs: ${path.join(outDir, 'train.log')}, ${path.join(outDir, 'report.html')}, tensorboard --logdir ${path.join(outDir, 'tensorboard')}`,
   );
-  const decode = decodeFlags({
-    decoder: config.decoder,
-    autoOrient: config['auto-orient'] === 'true',
-    maxPixels: config['max-pixels'],
-  });
-  let schedule: LrSchedule = { kind: 'constant' };
-  if (config['lr-step'] === 'none') schedule = { kind: 'constant' };
-  else if (config['lr-step'] === 'plateau')
-    schedule = { kind: 'plateau', patience: 2, factor: 0.1 };
-  else if (config['lr-step']) {
-    const every = Number(config['lr-step']);
-    if (!positiveInt(every)) {
-      throw new AlexNetError(
-        `Expected a positive integer, 'plateau' or 'none' for --lr-step but received '${config['lr-step']}'`,
-      );
-    }
-    schedule = { kind: 'step', every, gamma: 0.1 };
-  }
-  const trainLayers =
-    config['train-layers'] === 'all'
-      ? undefined
-      : (checkTrainLayers(config['train-layers'].split(',')) as LayerName[]);
-
-  const inputSize = Number(config['input-size']);
-  const seed = Number(config.seed);
-  const data = config.data
-    ? await imageDataOnRanks(comm, () =>
-        imageDataUnlessStopped(config, inputSize, seed, workers, decode, say),
-      )
-    : mnistData(inputSize, seed, config.limit ? Number(config.limit) : undefined);
-  if ('stoppedBy' in data) return { outDir, stoppedBy: data.stoppedBy };
-  let net: AlexNet | undefined;
-  let optimizer: SGD | undefined;
-  let sets: { train: Dataset; val: Dataset } | undefined;
-  try {
-    net = new AlexNet({
-      preset: config.preset as Preset,
-      classes: data.classes.length,
-      device: rankDevice(args.string('device') as DeviceRequest, comm),
-      seed,
-      inputSize,
-      widthScale: Number(config['width-scale']),
-      dropout: Number(config.dropout),
-      trainLayers,
-    });
-    if (net.deviceReason) say(`device: ${net.device} (${net.deviceReason})`);
-    if (resume) {
-      // The checkpoint's weights are loaded by the trainer; its input convention comes here.
-      net.normalisation = resume.model.normalisation;
-    } else if (config.weights) {
-      // Transfer learning: the loaded weights bring the input convention they were trained
-      // with (Caffe's BGR, 0-255, mean subtracted for bvlc_alexnet.npy); fc8 is retrained
-      // unless the file has exactly these classes.
-      const skip: LayerName[] = data.classes.length === 1000 ? [] : ['fc8'];
-      await net.load(config.weights, { skip });
-      say(`weights: ${config.weights}${skip.length ? ' (fc8 initialised for your classes)' : ''}`);
-    } else {
-      // Training from scratch: normalise each channel to zero mean and unit variance over the
-      // training set: He initialisation (the default) assumes unit-variance inputs (He et al.
-      // 2015, section 2.2), which 0-255 pixels are far from.
-      net.normalisation = {
-        mean: data.mean,
-        scale: data.std.map((s) => 1 / Math.max(s, 1e-3)) as [number, number, number],
-        bgr: false,
-      };
-    }
-    net.classNames = [...data.classes];
-    net.resize = data.resize;
-    sets = data.datasets(net.device, net.normalisation);
-    optimizer = new SGD(net, {
-      lr: Number(config.lr),
-      momentum: Number(config.momentum),
-      weightDecay: Number(config['weight-decay']),
-    });
-    say(
-      `training AlexNet (${config.preset}, input ${inputSize}, width x${config['width-scale']}) on ` +
-        `${data.description}: ${sets.train.length} training and ${sets.val.length} validation ` +
-        `images, ${net.device}${comm ? ` x ${comm.size} ranks (${comm.backend})` : ''}, run folder ${outDir}`,
-    );
-    const trainer = new Trainer(net, optimizer, sets.train, sets.val, {
-      epochs: Number(config.epochs),
-      batchSize: Number(config['batch-size']),
-      outDir,
-      schedule,
-      seed,
-      config,
-      resume,
-      ...(comm ? { parallel: new DataParallel(net, { comm }) } : {}),
-    });
-    const result = await trainer.fit();
-    const last = result.history[result.history.length - 1];
-    if (last) say(`validation accuracy: ${(100 * last.valAccuracy).toFixed(2)}%`);
-    say(`checkpoint: ${result.checkpoint}`);
-    say(
-      `logs: ${path.join(outDir, 'train.log')}, ${path.join(outDir, 'report.html')}, tensorboard --logdir ${path.join(outDir, 'tensorboard')}`,
-    );
-    if (result.interrupted)
-      say(`interrupted: continue with npm run train -- --resume --out ${outDir}`);
-    return { outDir, stoppedBy: result.stoppedBy };
-  } finally {
-    sets?.train.dispose();
-    sets?.val.dispose();
-    optimizer?.dispose();
-    net?.dispose();
-    await data.close();
-  }
+  if (result.interrupted)
+    say(`interrupted: continue with npm run train -- --resume --out ${outDir}`);
 }
 
 /**
@@ -415,55 +344,27 @@ async function imageDataOnRanks(
   return open();
 }
 
-/** What training needs from a data source, before the model (and its device) exists. */
-interface TrainingData {
-  classes: readonly string[];
-  /** Per-channel mean and standard deviation of the training images, RGB, 0-255 units. */
-  mean: [number, number, number];
-  std: [number, number, number];
-  /** Where the images come from, for the first line of the run. */
-  description: string;
-  /** How the images were resized before the crops: saved so prediction does the same. */
-  resize: ResizeSetting;
-  datasets(device: Device, normalisation: Normalisation): { train: Dataset; val: Dataset };
-  close(): Promise<void>;
-}
-
-function mnistData(inputSize: number, seed: number, limit: number | undefined): TrainingData {
-  const { train, val } = loadMnist({ size: inputSize, seed, limit });
-  const stats = channelStats(train);
-  return {
-    classes: train.classes,
-    mean: stats.mean as [number, number, number],
-    std: stats.std as [number, number, number],
-    description: 'MNIST',
-    // Stored at the input size: the validation crop is the whole image.
-    resize: { policy: 'stretch', size: inputSize },
-    datasets(device, normalisation) {
-      const options = { inputSize, device, normalisation };
-      return { train: new InMemoryDataset(train, options), val: new InMemoryDataset(val, options) };
-    },
-    close: async () => {},
-  };
-}
-
 /**
- * imageData, stopped by Ctrl-C or SIGTERM as training is: the first signal ends the cache build
- * after the images in flight, keeping its progress for the next run; a second exits at once.
+ * The --data images, stopped by Ctrl-C or SIGTERM as training is: the first signal ends the cache
+ * build after the images in flight, keeping its progress for the next run; a second exits at once.
  */
 async function imageDataUnlessStopped(
-  config: Record<string, string>,
-  inputSize: number,
-  seed: number,
+  settings: TrainSettings,
   workers: number | undefined,
-  decode: DecodeSettings,
   log: (line: string) => void,
 ): Promise<TrainingData | { stoppedBy: StopSignal }> {
   const stop = new StopSignals((signal) =>
     log(`${signal}: saving the image cache built so far (again to force quit)`),
   );
   try {
-    const data = await imageData(config, inputSize, seed, workers, decode, stop.signal, log);
+    log(decoderLine(settings.decode));
+    const data = await imageTrainingData({
+      ...settings,
+      data: settings.data!,
+      workers,
+      signal: stop.signal,
+      log,
+    });
     if (!stop.received) return data;
     await data.close();
     log(`stopped by ${stop.received} after the image cache was complete`);
@@ -475,82 +376,6 @@ async function imageDataUnlessStopped(
     stop.dispose();
   }
   return { stoppedBy: stop.received };
-}
-
-/**
- * --data: the source's lists, its caches (built or resumed here; aborting `signal` stops a build
- * and keeps its progress), and the training set's colour statistics for normalisation and the
- * PCA shift.
- */
-async function imageData(
-  config: Record<string, string>,
-  inputSize: number,
-  seed: number,
-  workers: number | undefined,
-  decode: DecodeSettings,
-  signal: AbortSignal,
-  log: (line: string) => void,
-): Promise<TrainingData> {
-  const source = openDataSource(config.data, {
-    valFraction: Number(config['val-fraction']),
-    seed,
-  });
-  const size = storedSize(inputSize);
-  const dir = config['cache-dir'] || source.cacheDir;
-  const caches = new Map<string, ImageCache>();
-  log(decoderLine(decode));
-  const close = async () => {
-    for (const cache of caches.values()) await cache.close();
-  };
-  try {
-    for (const set of [source.train, source.val]) {
-      if (caches.has(set.cacheName)) continue;
-      const cache = await ImageCache.open(
-        set.list.items.map((item) => item.file),
-        {
-          dir,
-          name: set.cacheName,
-          size,
-          policy: config.resize as ResizePolicy,
-          workers,
-          signal,
-          ...decode,
-          log,
-        },
-      );
-      caches.set(set.cacheName, cache);
-    }
-  } catch (error) {
-    await close();
-    throw error;
-  }
-  const cacheOf = (set: SourceSet) => caches.get(set.cacheName)!;
-  const stats = cacheOf(source.train).rgbStats(source.train.indices);
-  return {
-    classes: source.classes,
-    mean: stats.mean,
-    std: stats.std,
-    description: source.description,
-    resize: { policy: config.resize as ResizePolicy, size },
-    datasets(device, normalisation) {
-      const base = { inputSize, device, normalisation };
-      const train = new CachedDataset(
-        cacheOf(source.train),
-        source.train.list,
-        source.train.indices,
-        {
-          ...base,
-          randomCrop: config['no-crop'] !== 'true',
-          mirror: config['no-mirror'] !== 'true',
-          pcaStd: config['no-pca'] === 'true' ? 0 : Number(config['pca-std']),
-          pca: stats,
-        },
-      );
-      const val = new CachedDataset(cacheOf(source.val), source.val.list, source.val.indices, base);
-      return { train, val };
-    },
-    close,
-  };
 }
 
 if (require.main === module) {

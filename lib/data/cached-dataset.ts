@@ -11,6 +11,7 @@
  * runs when the trainer asks for the next batch, on the same cores as training.
  */
 
+import { BatchBuffers } from '../batch-buffers';
 import { AlexNetError } from '../errors';
 import type { Normalisation } from '../io/preprocessing';
 import { augment } from '../ops/augment';
@@ -48,7 +49,10 @@ export class CachedDataset implements Dataset {
   private readonly labels: Int32Array;
   private readonly pca: Pick<RgbStats, 'eigenvalues' | 'eigenvectors'> | null;
   private readonly pcaStd: number;
-  private readonly inputs = new Map<number, Tensor>();
+  private readonly inputs = new BatchBuffers((n) => {
+    const size = this.options.inputSize;
+    return { x: Tensor.zeros([n, 3, size, size], this.options.device) };
+  });
   /** The staging buffers of the last pass, for the next: fresh ones would be page-faulted in. */
   private spare: Uint8Array[] | null = null;
 
@@ -166,19 +170,13 @@ export class CachedDataset implements Dataset {
     }
   }
 
+  /** The batch's input tensor: one set for the largest batch, views of it for smaller ones. */
   private input(n: number): Tensor {
-    let t = this.inputs.get(n);
-    if (!t) {
-      const size = this.options.inputSize;
-      t = Tensor.zeros([n, 3, size, size], this.options.device);
-      this.inputs.set(n, t);
-    }
-    return t;
+    return this.inputs.get(n).x;
   }
 
   dispose(): void {
-    for (const t of this.inputs.values()) t.dispose();
-    this.inputs.clear();
+    this.inputs.dispose();
     this.spare = null;
   }
 }

@@ -5,6 +5,7 @@
  * scale, channel order.
  */
 
+import { BatchBuffers } from '../batch-buffers';
 import { ArgumentError } from '../errors';
 import type { Normalisation } from '../io/preprocessing';
 import { augment } from '../ops/augment';
@@ -79,7 +80,10 @@ export interface InMemoryDatasetOptions {
 
 export class InMemoryDataset implements Dataset {
   readonly classes: readonly string[];
-  private readonly inputs = new Map<number, Tensor>();
+  private readonly inputs = new BatchBuffers((n) => {
+    const size = this.options.inputSize;
+    return { x: Tensor.zeros([n, 3, size, size], this.options.device) };
+  });
 
   constructor(
     private readonly set: ImageSet,
@@ -139,18 +143,12 @@ export class InMemoryDataset implements Dataset {
     }
   }
 
+  /** The batch's input tensor: one set for the largest batch, views of it for smaller ones. */
   private input(n: number): Tensor {
-    let t = this.inputs.get(n);
-    if (!t) {
-      const size = this.options.inputSize;
-      t = Tensor.zeros([n, 3, size, size], this.options.device);
-      this.inputs.set(n, t);
-    }
-    return t;
+    return this.inputs.get(n).x;
   }
 
   dispose(): void {
-    for (const t of this.inputs.values()) t.dispose();
-    this.inputs.clear();
+    this.inputs.dispose();
   }
 }
