@@ -71,9 +71,9 @@ export {
   type BackwardHooks,
   type BatchResult,
   type Evaluation,
-  type Init,
 } from './nn/alexnet';
 export { LAYER_NAMES, type LayerName, type LayerShape, type Preset } from './nn/architecture';
+export type { Init } from './nn/initialise';
 export { type AugmentOptions, augment, type ImageSize } from './ops/augment';
 export { biasAdd, biasBackward } from './ops/bias';
 export { ConvPlan, type ConvShape } from './ops/conv';

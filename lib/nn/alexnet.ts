@@ -10,7 +10,7 @@
 import { BatchBuffers } from '../batch-buffers';
 import { storedSize } from '../data/resize';
 import { type DeviceRequest, resolveDevice } from '../device';
-import { AlexNetError, ArgumentError, DisposedError, ShapeError } from '../errors';
+import { AlexNetError, DisposedError } from '../errors';
 import { loadWeights } from '../io/checkpoint';
 import { imagenetClasses } from '../io/imagenet';
 import {
@@ -23,33 +23,25 @@ import {
 import type { Normalisation, ResizeSetting } from '../io/preprocessing';
 import { queueSoftmaxCrossEntropy, queueTopKCorrect } from '../ops/loss';
 import { flush, InOrder } from '../queue';
-import { Rng } from '../random';
-import { type Device, sizeOf, Tensor } from '../tensor';
-import { fail, integer, typedArray } from '../validate';
+import { type Device, Tensor } from '../tensor';
+import { fail, integer } from '../validate';
 import {
   type Architecture,
   architecture,
-  BVLC_MEAN_RGB,
+  BVLC_INPUT,
   checkTrainLayers,
   LAYER_NAMES,
-  LAYERS,
   type LayerName,
   type LayerShape,
-  type LayerSpec,
-  LRN_OPTIONS,
   layerShapes,
-  POOL,
   type Preset,
 } from './architecture';
+import { checkImages, checkLabels } from './batch-checks';
+import { buildLayers } from './build-layers';
 import { Conv2d } from './conv2d';
-import { Dropout } from './dropout';
+import { type Init, initialise } from './initialise';
 import type { Layer, Param, StepContext } from './layer';
 import { Linear } from './linear';
-import { Lrn } from './lrn';
-import { MaxPool } from './max-pool';
-import { Relu } from './relu';
-
-export type Init = 'he' | 'paper' | 'none';
 
 export interface AlexNetOptions {
   /** Architecture preset. @default 'bvlc' */
@@ -75,9 +67,6 @@ export interface AlexNetOptions {
    */
   init?: Init;
 }
-
-/** Layers whose biases the paper initialises to 1 (§5: "to accelerate the early stages"). */
-const PAPER_BIAS_ONE: readonly string[] = ['conv2', 'conv4', 'conv5', 'fc6', 'fc7'];
 
 export interface BatchResult {
   loss: number;
@@ -166,7 +155,7 @@ export class AlexNet {
     this.device = resolved.device;
     this.deviceReason = resolved.reason;
 
-    this.layers = this.build();
+    this.layers = buildLayers(this.arch, this.device);
     const { inputSize, classes } = this.arch;
     this.inputs = new BatchBuffers((n) => ({
       input: Tensor.zeros([n, 3, inputSize, inputSize], this.device),
@@ -182,12 +171,10 @@ export class AlexNet {
       }
     }
     this.lowestTrained = this.layers.findIndex((l) => l.trainable);
-    if (init !== 'none') this.initialise(init);
+    if (init !== 'none') initialise(this.learnable, init, this.seed);
     this.classNames = Array.from({ length: this.arch.classes }, (_, i) => String(i));
     this.normalisation =
-      this.arch.preset === 'bvlc'
-        ? { mean: BVLC_MEAN_RGB, scale: [1, 1, 1], bgr: true }
-        : { mean: [0, 0, 0], scale: [1, 1, 1], bgr: false };
+      this.arch.preset === 'bvlc' ? BVLC_INPUT : { mean: [0, 0, 0], scale: [1, 1, 1], bgr: false };
     this.resize = { policy: 'stretch', size: storedSize(this.arch.inputSize) };
   }
 
@@ -266,7 +253,7 @@ export class AlexNet {
       return;
     }
     // The bvlc weights expect Caffe's input; a loaded fc8 of 1000 outputs is ImageNet's classes.
-    this.normalisation = { mean: BVLC_MEAN_RGB, scale: [1, 1, 1], bgr: true };
+    this.normalisation = BVLC_INPUT;
     this.resize = { policy: 'stretch', size: storedSize(this.arch.inputSize) };
     if (!skip.includes('fc8') && this.arch.classes === 1000) this.classNames = imagenetClasses();
   }
@@ -279,62 +266,6 @@ export class AlexNet {
     } catch (error) {
       await this.dispose();
       throw error;
-    }
-  }
-
-  /** The layers of LAYERS (architecture.ts), each sized by the output of the one before. */
-  private build(): Layer[] {
-    const { preset, classes, dropout, widths } = this.arch;
-    const device = this.device;
-    const layers: Layer[] = [];
-    let shape = [1, 3, this.arch.inputSize, this.arch.inputSize];
-    const create = (spec: LayerSpec): Layer => {
-      switch (spec.kind) {
-        case 'conv': {
-          const { kernel, stride, pad, groups } = spec;
-          const conv = {
-            inChannels: shape[1],
-            outChannels: widths[spec.width],
-            kernel,
-            stride,
-            pad,
-            groups,
-          };
-          return new Conv2d(spec.name, conv, shape, device);
-        }
-        case 'relu':
-          return new Relu(spec.name);
-        case 'lrn':
-          return new Lrn(spec.name, LRN_OPTIONS[preset], shape, device);
-        case 'pool':
-          return new MaxPool(spec.name, POOL, shape, device);
-        case 'fc': {
-          const features = spec.width === 'classes' ? classes : widths[spec.width];
-          return new Linear(spec.name, sizeOf(shape.slice(1)), features, shape, device);
-        }
-        case 'dropout':
-          return new Dropout(spec.name, dropout, spec.key, shape, device);
-      }
-    };
-    for (const spec of LAYERS) {
-      const layer = create(spec);
-      layers.push(layer);
-      shape = layer.outputShape(shape);
-    }
-    return layers;
-  }
-
-  private initialise(init: 'he' | 'paper'): void {
-    const rng = new Rng(this.seed);
-    for (const [name, layer] of this.learnable) {
-      const w = layer.weight.value;
-      const fanIn = w.size / w.shape[0];
-      // The classifier starts near zero under both schemes (N(0, 0.01), as fc8 in Caffe's
-      // bvlc_alexnet train_val.prototxt): He's gain would start the softmax saturated, with a
-      // first loss far above ln(classes) and steps large enough to kill ReLUs.
-      const std = init === 'he' && name !== 'fc8' ? Math.sqrt(2 / fanIn) : 0.01;
-      w.write(rng.normal(w.size, std));
-      layer.bias.value.fill(init === 'paper' && PAPER_BIAS_ONE.includes(name) ? 1 : 0);
     }
   }
 
@@ -382,7 +313,8 @@ export class AlexNet {
     n: number,
     k = 5,
   ): Promise<Evaluation> {
-    this.checkBatch(x, labels, n);
+    this.checkInput(x, n);
+    this.checkLabels(labels, n);
     return this.inOrder(() => this.queueEvaluate(this.stageInput(x, n), labels, k), evaluation);
   }
 
@@ -472,27 +404,10 @@ export class AlexNet {
     return this.stepResults;
   }
 
-  /** Checks a batch's images and labels (see checkInput); the labels must be class indices. */
-  checkBatch(x: Float32Array | Tensor, labels: Int32Array, n: number): void {
-    this.checkInput(x, n);
-    this.checkLabels(labels, n);
-  }
-
   /** Checks a batch's input: a Float32Array of n images, or a tensor of that shape. */
   checkInput(x: Float32Array | Tensor, n: number): void {
     this.assertLive();
-    const size = this.arch.inputSize;
-    const shape = [integer('n', n, 1), 3, size, size];
-    if (!(x instanceof Tensor)) {
-      typedArray('x', x, Float32Array, n * 3 * size * size);
-      return;
-    }
-    if (x.shape.join() !== shape.join() || x.device !== this.device) {
-      throw new ShapeError(
-        `Expected x of shape [${shape.join(', ')}] on ${this.device} but received ` +
-          `[${x.shape.join(', ')}] on ${x.device}`,
-      );
-    }
+    checkImages(x, n, this.arch.inputSize, this.device);
   }
 
   /** The input tensor of a checked batch: `x` itself, or the input buffer with x written in. */
@@ -505,14 +420,7 @@ export class AlexNet {
 
   /** Checks n labels, each a class index. */
   checkLabels(labels: Int32Array, n: number): void {
-    typedArray('labels', labels, Int32Array, n);
-    for (let i = 0; i < n; ++i) {
-      if (labels[i] < 0 || labels[i] >= this.arch.classes) {
-        throw new ArgumentError(
-          `Expected labels in [0, ${this.arch.classes - 1}] but received ${labels[i]} at index ${i}`,
-        );
-      }
-    }
+    checkLabels(labels, n, this.arch.classes);
   }
 
   private assertLive(): void {

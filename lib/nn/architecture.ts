@@ -3,7 +3,9 @@
  * decides which input sizes fit. Sources: Krizhevsky, Sutskever & Hinton 2012 ("paper") and
  * Caffe's models/bvlc_alexnet/deploy.prototxt ("bvlc", the public bvlc_alexnet.npy weights).
  */
+
 import { ArgumentError, ShapeError } from '../errors';
+import type { Normalisation } from '../io/preprocessing';
 import { fail, finiteNumber, integer } from '../validate';
 
 export type Preset = 'bvlc' | 'paper';
@@ -37,6 +39,9 @@ export const LRN_OPTIONS: Record<Preset, { size: number; alpha: number; beta: nu
 
 /** Caffe's input convention for the bvlc weights: BGR order, 0-255, this mean (in RGB order). */
 export const BVLC_MEAN_RGB: readonly [number, number, number] = [123, 117, 104];
+
+/** The bvlc weights' input convention as a normalisation (BGR, 0-255, mean subtracted). */
+export const BVLC_INPUT: Normalisation = { mean: BVLC_MEAN_RGB, scale: [1, 1, 1], bgr: true };
 
 export interface Architecture {
   preset: Preset;

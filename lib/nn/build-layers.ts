@@ -1,0 +1,49 @@
+/**
+ * AlexNet's layers, from the table of architecture.ts: each sized by the output of the one
+ * before it for one image (batch buffers grow with the batches they see).
+ */
+import { type Device, sizeOf } from '../tensor';
+import { type Architecture, LAYERS, type LayerSpec, LRN_OPTIONS, POOL } from './architecture';
+import { Conv2d } from './conv2d';
+import { Dropout } from './dropout';
+import type { Layer } from './layer';
+import { Linear } from './linear';
+import { Lrn } from './lrn';
+import { MaxPool } from './max-pool';
+import { Relu } from './relu';
+
+/** One layer of the table, for an input of `shape`. */
+function createLayer(spec: LayerSpec, arch: Architecture, shape: number[], device: Device): Layer {
+  switch (spec.kind) {
+    case 'conv': {
+      const { kernel, stride, pad, groups } = spec;
+      const outChannels = arch.widths[spec.width];
+      const conv = { inChannels: shape[1], outChannels, kernel, stride, pad, groups };
+      return new Conv2d(spec.name, conv, shape, device);
+    }
+    case 'relu':
+      return new Relu(spec.name);
+    case 'lrn':
+      return new Lrn(spec.name, LRN_OPTIONS[arch.preset], shape, device);
+    case 'pool':
+      return new MaxPool(spec.name, POOL, shape, device);
+    case 'fc': {
+      const features = spec.width === 'classes' ? arch.classes : arch.widths[spec.width];
+      return new Linear(spec.name, sizeOf(shape.slice(1)), features, shape, device);
+    }
+    case 'dropout':
+      return new Dropout(spec.name, arch.dropout, spec.key, shape, device);
+  }
+}
+
+/** The layers of LAYERS, in order, on `device`. */
+export function buildLayers(arch: Architecture, device: Device): Layer[] {
+  const layers: Layer[] = [];
+  let shape = [1, 3, arch.inputSize, arch.inputSize];
+  for (const spec of LAYERS) {
+    const layer = createLayer(spec, arch, shape, device);
+    layers.push(layer);
+    shape = layer.outputShape(shape);
+  }
+  return layers;
+}
