@@ -8,12 +8,12 @@ export {
   type ImageSet,
   InMemoryDataset,
 } from './data/dataset';
-export { decodeImage, type JsDecodeOptions, type RgbImage } from './data/decode';
+export { decodeImageJs, type JsDecodeOptions, type RgbImage } from './data/decode-js';
 export {
   type DecodeOptions,
   type DecoderChoice,
   type DecoderName,
-  decodeImageAsync,
+  decodeImage,
   decoders,
 } from './data/decoder';
 export { ImageCache, type ImageCacheOptions } from './data/image-cache';

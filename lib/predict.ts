@@ -14,7 +14,7 @@
  */
 
 import { BatchBuffers } from './batch-buffers';
-import type { RgbImage } from './data/decode';
+import type { RgbImage } from './data/decode-js';
 import { DecodePool } from './data/decode-pool';
 import { type DecodeOptions, decodeSettings } from './data/decoder';
 import { resizeImage } from './data/resize';

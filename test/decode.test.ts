@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { decodeImage } from '../lib/data/decode';
+import { decodeImageJs } from '../lib/data/decode-js';
 import { FormatError } from '../lib/errors';
 
 const FORMATS = path.join(__dirname, 'fixtures', 'images', 'formats');
@@ -22,7 +22,7 @@ const cases: Record<string, FormatCase> = JSON.parse(
 );
 
 const decodeFixture = (name: string) =>
-  decodeImage(fs.readFileSync(path.join(FORMATS, name)), name);
+  decodeImageJs(fs.readFileSync(path.join(FORMATS, name)), name);
 
 function maxDifference(a: Uint8Array, b: Uint8Array): number {
   let worst = 0;
@@ -30,7 +30,7 @@ function maxDifference(a: Uint8Array, b: Uint8Array): number {
   return worst;
 }
 
-describe('decodeImage', () => {
+describe('decodeImageJs', () => {
   test.each(Object.keys(cases))('%s decodes to the pixels the fixture script expects', (name) => {
     const expected = cases[name];
     const image = decodeFixture(name);
@@ -53,7 +53,7 @@ describe('decodeImage', () => {
 
   test('the format comes from the signature, not the name', () => {
     const bytes = fs.readFileSync(path.join(FORMATS, 'rgb.png'));
-    expect(decodeImage(bytes, 'photo.jpg')).toEqual(decodeFixture('rgb.png'));
+    expect(decodeImageJs(bytes, 'photo.jpg')).toEqual(decodeFixture('rgb.png'));
   });
 
   test.each([

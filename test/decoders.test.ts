@@ -7,8 +7,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { decodeImage, type RgbImage } from '../lib/data/decode';
-import { decodeImageAsync, decoders, resolveDecoder } from '../lib/data/decoder';
+import { decodeImageJs, type RgbImage } from '../lib/data/decode-js';
+import { decodeImage, decoders, resolveDecoder } from '../lib/data/decoder';
 import { decodeFlags, decoderLine } from '../scripts/decode-flags';
 
 const DIR = path.join(__dirname, 'fixtures', 'decoders');
@@ -71,7 +71,7 @@ describe('sharp decoder against Pillow', () => {
   // libjpeg-turbo: same IDCT, same fancy upsampling, so the same bytes. CMYK goes through the same
   // naive inverse as Pillow's (colour-convert.ts), alpha over white on both sides.
   test.each(names)('%s decodes to exactly Pillow’s pixels', async (name) => {
-    const image = await decodeImageAsync(bytes(name), name, { decoder: 'sharp' });
+    const image = await decodeImage(bytes(name), name, { decoder: 'sharp' });
     expectSize(image, name);
     expect(differences(image.data, pillow(name)).max).toBe(0);
   });
@@ -79,7 +79,7 @@ describe('sharp decoder against Pillow', () => {
   test('EXIF orientation is ignored, as Pillow and Caffe do, unless autoOrient', async () => {
     const name = 'exif-orientation-6.jpg';
     const fixture = fixtures[name];
-    const oriented = await decodeImageAsync(bytes(name), name, {
+    const oriented = await decodeImage(bytes(name), name, {
       decoder: 'sharp',
       autoOrient: true,
     });
@@ -101,7 +101,7 @@ describe('sharp decoder against Pillow', () => {
     const avif: Buffer = await sharp(source, { raw: { width, height, channels: 3 } })
       .avif({ lossless: true })
       .toBuffer();
-    const image = await decodeImageAsync(avif, 'lossless.avif', { decoder: 'sharp' });
+    const image = await decodeImage(avif, 'lossless.avif', { decoder: 'sharp' });
     expect([image.width, image.height]).toEqual([width, height]);
     expect(differences(image.data, source).max).toBe(0);
   });
@@ -109,14 +109,14 @@ describe('sharp decoder against Pillow', () => {
 
 describe('js decoder (jpeg-js + pngjs) against Pillow', () => {
   test.each(pngs)('%s decodes to exactly Pillow’s pixels', async (name) => {
-    const image = await decodeImageAsync(bytes(name), name, { decoder: 'js' });
+    const image = await decodeImage(bytes(name), name, { decoder: 'js' });
     expectSize(image, name);
     expect(differences(image.data, pillow(name)).max).toBe(0);
-    expect(decodeImage(bytes(name), name)).toEqual(image);
+    expect(decodeImageJs(bytes(name), name)).toEqual(image);
   });
 
   test.each(jpegs)('%s is within the bounds of its two differences from libjpeg', async (name) => {
-    const image = await decodeImageAsync(bytes(name), name, { decoder: 'js' });
+    const image = await decodeImage(bytes(name), name, { decoder: 'js' });
     expectSize(image, name);
     const expected = pillow(name);
     const { max, mean } = differences(image.data, expected);
@@ -142,7 +142,7 @@ describe('js decoder (jpeg-js + pngjs) against Pillow', () => {
     async (name) => {
       const format = { webp: 'WebP', tiff: 'TIFF', gif: 'GIF' }[fixtures[name].format];
       const message = `${name}: ${format} images need the sharp decoder (npm install sharp, and decoder 'sharp' or 'auto'); the js decoder reads JPEG and PNG only`;
-      await expect(decodeImageAsync(bytes(name), name, { decoder: 'js' })).rejects.toMatchObject({
+      await expect(decodeImage(bytes(name), name, { decoder: 'js' })).rejects.toMatchObject({
         name: 'UnsupportedFormatError',
         message,
       });
@@ -172,7 +172,7 @@ describe('errors name the file, with either decoder', () => {
   ] as const)('%s: %s', async (decoder, name, message) => {
     const file = fs.readFileSync(path.join(FORMATS, name));
     // A format neither decoder reads is the FormatError subclass the server answers 415 for.
-    await expect(decodeImageAsync(file, name, { decoder })).rejects.toMatchObject({
+    await expect(decodeImage(file, name, { decoder })).rejects.toMatchObject({
       name: message.includes(unknown) ? 'UnsupportedFormatError' : 'FormatError',
       message,
     });
@@ -181,7 +181,7 @@ describe('errors name the file, with either decoder', () => {
 
 test('sharp reads no SVG (it can reference other files): only the formats we list', async () => {
   const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"/>');
-  await expect(decodeImageAsync(svg, 'x.svg', { decoder: 'sharp' })).rejects.toMatchObject({
+  await expect(decodeImage(svg, 'x.svg', { decoder: 'sharp' })).rejects.toMatchObject({
     name: 'UnsupportedFormatError',
     message:
       'x.svg: expected a JPEG, PNG, WebP, AVIF, GIF or TIFF image but the file is none of these',
@@ -203,14 +203,12 @@ describe('decoder options', () => {
 
   test('an unknown decoder, or autoOrient without sharp, is an ArgumentError', async () => {
     const jpeg = bytes('baseline-420.jpg');
-    await expect(
-      decodeImageAsync(jpeg, 'x.jpg', { decoder: 'libjpeg' as 'js' }),
-    ).rejects.toMatchObject({
+    await expect(decodeImage(jpeg, 'x.jpg', { decoder: 'libjpeg' as 'js' })).rejects.toMatchObject({
       name: 'ArgumentError',
       message: `Expected 'auto', 'sharp' or 'js' for decoder but received "libjpeg"`,
     });
     await expect(
-      decodeImageAsync(jpeg, 'x.jpg', { decoder: 'js', autoOrient: true }),
+      decodeImage(jpeg, 'x.jpg', { decoder: 'js', autoOrient: true }),
     ).rejects.toMatchObject({
       name: 'ArgumentError',
       message:
@@ -220,9 +218,9 @@ describe('decoder options', () => {
 
   test('auto is sharp here: the same pixels as decoder sharp', async () => {
     const name = 'baseline-420.jpg';
-    const auto = await decodeImageAsync(bytes(name), name);
-    expect(auto).toEqual(await decodeImageAsync(bytes(name), name, { decoder: 'sharp' }));
-    expect(auto).not.toEqual(decodeImage(bytes(name), name));
+    const auto = await decodeImage(bytes(name), name);
+    expect(auto).toEqual(await decodeImage(bytes(name), name, { decoder: 'sharp' }));
+    expect(auto).not.toEqual(decodeImageJs(bytes(name), name));
   });
 });
 
@@ -242,15 +240,15 @@ describe('when sharp cannot be loaded', () => {
   });
   afterEach(() => jest.dontMock('sharp'));
 
-  test('auto falls back to jpeg-js silently, with the same pixels as decodeImage', async () => {
+  test('auto falls back to jpeg-js silently, with the same pixels as decodeImageJs', async () => {
     expect(decoder.decoders()).toEqual({
       default: 'js',
       sharp: { unavailable: "Cannot find module 'sharp'" },
     });
     expect(decoder.resolveDecoder('auto')).toBe('js');
     const name = 'baseline-420.jpg';
-    const image = await decoder.decodeImageAsync(bytes(name), name);
-    expect(image).toEqual(decodeImage(bytes(name), name));
+    const image = await decoder.decodeImage(bytes(name), name);
+    expect(image).toEqual(decodeImageJs(bytes(name), name));
   });
 
   test('the CLI log line says jpeg-js is used and why', () => {

@@ -9,8 +9,8 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { decodeImage } from '../lib/data/decode';
-import { decodeImageAsync } from '../lib/data/decoder';
+import { decodeImageJs } from '../lib/data/decode-js';
+import { decodeImage } from '../lib/data/decoder';
 import { ImageCache } from '../lib/data/image-cache';
 import { expectFreshBuild } from './util/built-cli';
 import { jpegBomb, pngBomb } from './util/image-bombs';
@@ -35,7 +35,7 @@ const refusal = (file: string, pixels = 100_000_000) =>
 function decodeInChild(file: string, decoder: 'sharp' | 'js') {
   const script = `
     const fs = require('node:fs');
-    const { decodeImageAsync, decoders } = require(${JSON.stringify(ENTRY)});
+    const { decodeImage, decoders } = require(${JSON.stringify(ENTRY)});
     (async () => {
       decoders(); // loads sharp now, so that its libraries are not counted as the call's memory
       const bytes = fs.readFileSync(${JSON.stringify(file)});
@@ -43,7 +43,7 @@ function decodeInChild(file: string, decoder: 'sharp' | 'js') {
       const start = performance.now();
       let error = null;
       try {
-        await decodeImageAsync(bytes, ${JSON.stringify(file)}, { decoder: ${JSON.stringify(decoder)} });
+        await decodeImage(bytes, ${JSON.stringify(file)}, { decoder: ${JSON.stringify(decoder)} });
       } catch (e) {
         error = { name: e.name, message: e.message };
       }
@@ -89,23 +89,21 @@ describe('the pixel limit', () => {
   // baseline-420.jpg is 48 x 40 = 1920 pixels.
   test.each(['sharp', 'js'] as const)('is configurable, the same for %s', async (decoder) => {
     const bytes = fs.readFileSync(FIXTURE);
-    await expect(
-      decodeImageAsync(bytes, 'x.jpg', { decoder, maxPixels: 1919 }),
-    ).rejects.toMatchObject({
+    await expect(decodeImage(bytes, 'x.jpg', { decoder, maxPixels: 1919 })).rejects.toMatchObject({
       name: 'FormatError',
       message:
         'x.jpg: image of 48x40 = 1920 pixels exceeds the limit of 1919 pixels (maxPixels, --max-pixels)',
     });
-    const image = await decodeImageAsync(bytes, 'x.jpg', { decoder, maxPixels: 1920 });
+    const image = await decodeImage(bytes, 'x.jpg', { decoder, maxPixels: 1920 });
     expect([image.width, image.height]).toEqual([48, 40]);
   });
 
-  test('decodeImage takes it as an option too, and validates it', () => {
+  test('decodeImageJs takes it as an option too, and validates it', () => {
     const bytes = fs.readFileSync(FIXTURE);
-    expect(() => decodeImage(bytes, 'x.jpg', { maxPixels: 1000 })).toThrow(
+    expect(() => decodeImageJs(bytes, 'x.jpg', { maxPixels: 1000 })).toThrow(
       'exceeds the limit of 1000 pixels',
     );
-    expect(() => decodeImage(bytes, 'x.jpg', { maxPixels: 0 })).toThrow(
+    expect(() => decodeImageJs(bytes, 'x.jpg', { maxPixels: 0 })).toThrow(
       'Expected positive integer for maxPixels but received 0 of type number',
     );
   });

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import fc from 'fast-check';
-import { decodeImage } from '../lib/data/decode';
+import { decodeImageJs } from '../lib/data/decode-js';
 import { openDataSource, readImageList, scanImageFolder } from '../lib/data/sources';
 import { type BvlcTarget, readBvlcWeights } from '../lib/io/bvlc';
 import { readCheckpoint } from '../lib/io/checkpoint';
@@ -256,14 +256,14 @@ describe(`fuzzing (seed ${seed}, ${fuzzSeconds()} s per target)`, () => {
   );
 
   test(
-    'decodeImage: mutated JPEGs',
+    'decodeImageJs: mutated JPEGs',
     async () => {
       const jpegs = ['rgb.jpg', 'grey.jpg', 'cmyk.jpg'].map((f) => `images/formats/${f}`);
       const corpus = seeds(...jpegs, 'images/kaggle/cat.0.jpg', 'images/kaggle/dog.7.jpg');
       await runMutated(
         'decode-jpeg',
         corpus,
-        (bytes, file) => decodeImage(bytes, file),
+        (bytes, file) => decodeImageJs(bytes, file),
         capJpegDimensions,
       );
     },
@@ -271,7 +271,7 @@ describe(`fuzzing (seed ${seed}, ${fuzzSeconds()} s per target)`, () => {
   );
 
   test(
-    'decodeImage: mutated PNGs, chunk CRCs made valid',
+    'decodeImageJs: mutated PNGs, chunk CRCs made valid',
     async () => {
       const pngs = ['rgb.png', 'rgba.png', 'palette.png', 'grey16.png'].map(
         (f) => `images/formats/${f}`,
@@ -280,7 +280,7 @@ describe(`fuzzing (seed ${seed}, ${fuzzSeconds()} s per target)`, () => {
       await runMutated(
         'decode-png',
         corpus,
-        (bytes, file) => decodeImage(bytes, file),
+        (bytes, file) => decodeImageJs(bytes, file),
         (bytes) => fixPngCrcs(capPngDimensions(bytes)),
       );
     },

@@ -8,8 +8,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Writable } from 'node:stream';
-import { decodeImage } from '../lib/data/decode';
-import { decodeImageAsync } from '../lib/data/decoder';
+import { decodeImageJs } from '../lib/data/decode-js';
+import { decodeImage } from '../lib/data/decoder';
 import { ImageCache, type ImageCacheOptions } from '../lib/data/image-cache';
 import { resizeStretch } from '../lib/data/resize';
 import { type Matrix3, pixelMoments, rgbStats, symmetricEigen3 } from '../lib/data/rgb-stats';
@@ -63,7 +63,7 @@ describe('ImageCache', () => {
     files.forEach((file, i) => {
       expect(a.isReady(i)).toBe(file !== corrupt);
       if (file === corrupt) return;
-      const expected = resizeStretch(decodeImage(fs.readFileSync(file), file), SIZE).data;
+      const expected = resizeStretch(decodeImageJs(fs.readFileSync(file), file), SIZE).data;
       expect(new Uint8Array(stored.subarray(i * bytes, (i + 1) * bytes))).toEqual(expected);
     });
 
@@ -155,7 +155,7 @@ describe('ImageCache', () => {
     const bytes = SIZE * SIZE * 3;
     for (const [i, file] of files.entries()) {
       if (!sharp.isReady(i)) continue;
-      const decoded = await decodeImageAsync(fs.readFileSync(file), file, { decoder: 'sharp' });
+      const decoded = await decodeImage(fs.readFileSync(file), file, { decoder: 'sharp' });
       const expected = resizeStretch(decoded, SIZE).data;
       expect(new Uint8Array(stored.subarray(i * bytes, (i + 1) * bytes))).toEqual(expected);
     }
@@ -196,7 +196,7 @@ describe('ImageCache', () => {
     const bytes = SIZE * SIZE * 3;
     /** What image i must read as: its source decoded and resized now. */
     const expected = (i: number) =>
-      resizeStretch(decodeImage(fs.readFileSync(files[i]), files[i]), SIZE).data;
+      resizeStretch(decodeImageJs(fs.readFileSync(files[i]), files[i]), SIZE).data;
 
     test('a flipped bit fails the checksum: the image is decoded again, never handed out', async () => {
       const rng = new Rng(seed);

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { AlexNet, type Classification, decodeImage, resizeImage, writeSafetensors } from '../lib';
+import { AlexNet, type Classification, decodeImageJs, resizeImage, writeSafetensors } from '../lib';
 import { imagenetClasses } from '../lib/io/imagenet';
 import { classify } from '../lib/predict';
 import { predict } from '../scripts/predict';
@@ -44,7 +44,7 @@ function input(
   crops: { y: number; x: number; mirror: boolean }[],
 ): Float32Array {
   const { size, policy } = net.resize;
-  const image = resizeImage(decodeImage(fs.readFileSync(file), file), size, policy);
+  const image = resizeImage(decodeImageJs(fs.readFileSync(file), file), size, policy);
   const c = net.arch.inputSize;
   const out = new Float32Array(crops.length * 3 * c * c);
   crops.forEach(({ y, x, mirror }, n) => {
@@ -128,7 +128,7 @@ describe('classify and npm run predict', () => {
     const net = await AlexNet.fromFile(checkpoint, { device: 'cpu' });
     expect(net.resize).toEqual(RESIZE);
     expect(net.normalisation).toEqual(NORMALISATION);
-    // The reference below decodes with jpeg-js (decodeImage), so classify does too.
+    // The reference below decodes with jpeg-js (decodeImageJs), so classify does too.
     const js = { decoder: 'js' } as const;
     const results = await classify(net, [wide, tall], { top: 2, ...js });
     const tenCrop = await classify(net, [wide, tall], {
@@ -170,7 +170,7 @@ describe('classify and npm run predict', () => {
     // The ten crops see other pixels than the centre one alone.
     expect(tenCrop[0].top[0].probability).not.toBeCloseTo(results[0].top[0].probability, 6);
     // A decoded image gives what its file gives, without a file name; on the main thread too.
-    const decoded = decodeImage(fs.readFileSync(wide), wide);
+    const decoded = decodeImageJs(fs.readFileSync(wide), wide);
     const [fromImage] = await classify(net, [decoded], { top: 2 });
     expect(fromImage).toEqual({ top: results[0].top });
     expect(await classify(net, [wide], { top: 2, workers: 0, ...js })).toEqual([results[0]]);

@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { RgbImage } from '../lib/data/decode';
+import type { RgbImage } from '../lib/data/decode-js';
 import { resizeImage, resizeShorter, resizeStretch, storedSize } from '../lib/data/resize';
 import { ArgumentError } from '../lib/errors';
 import { Rng, testSeed } from './util/random';

@@ -17,7 +17,7 @@
  */
 import { AlexNetError, FormatError } from '../errors';
 import { cmykToRgb, rgbaOverWhite } from './colour-convert';
-import type { RgbImage } from './decode';
+import type { RgbImage } from './decode-js';
 import { checkPixelLimit, FORMAT_NAMES, imageFormat, unknownFormatError } from './image-header';
 
 interface SharpInputOptions {

@@ -7,7 +7,7 @@
  */
 import { ArgumentError } from '../errors';
 import { boolean } from '../validate';
-import { decodeImage, type RgbImage } from './decode';
+import { decodeImageJs, type RgbImage } from './decode-js';
 import { decodeImageSharp, loadSharp } from './decode-sharp';
 import { maxPixelsOption } from './image-header';
 
@@ -77,12 +77,12 @@ export function decodeSettings(options: DecodeOptions = {}): DecodeSettings {
  * Decodes an image file's bytes to RGB with the chosen decoder. `file` names the image in errors.
  * @throws FormatError for an unsupported, corrupt or over-limit image.
  */
-export async function decodeImageAsync(
+export async function decodeImage(
   bytes: Uint8Array,
   file: string,
   options: DecodeOptions | DecodeSettings = {},
 ): Promise<RgbImage> {
   const settings = decodeSettings(options);
-  if (settings.decoder === 'js') return decodeImage(bytes, file, settings);
+  if (settings.decoder === 'js') return decodeImageJs(bytes, file, settings);
   return decodeImageSharp(bytes, file, settings);
 }

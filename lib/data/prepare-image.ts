@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import { AlexNetError, UnsupportedFormatError } from '../errors';
 import type { ResizePolicy } from '../io/preprocessing';
-import { type DecodeSettings, decodeImageAsync } from './decoder';
+import { type DecodeSettings, decodeImage } from './decoder';
 import { resizeImage } from './resize';
 import { pixelMoments } from './rgb-stats';
 
@@ -47,7 +47,7 @@ export async function prepareImage(task: PrepareTask): Promise<PreparedImage> {
       throw new AlexNetError(`${file}: cannot read the file (${code})`);
     }
   }
-  const image = resizeImage(await decodeImageAsync(bytes, file, decode), size, policy);
+  const image = resizeImage(await decodeImage(bytes, file, decode), size, policy);
   return { pixels: image.data, moments: pixelMoments(image.data) };
 }
 

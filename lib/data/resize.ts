@@ -23,7 +23,7 @@ import { ArgumentError } from '../errors';
 import type { ResizePolicy } from '../io/preprocessing';
 import { native } from '../native';
 import { integer } from '../validate';
-import type { RgbImage } from './decode';
+import type { RgbImage } from './decode-js';
 
 /** The taps of one output axis: output i reads `count[i]` inputs from `start[i]`, weights at i * taps. */
 interface AxisTaps {

@@ -27,7 +27,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as jpeg from 'jpeg-js';
 import { CachedDataset } from '../../lib/data/cached-dataset';
-import { type DecoderName, decodeImageAsync, decoders } from '../../lib/data/decoder';
+import { type DecoderName, decodeImage, decoders } from '../../lib/data/decoder';
 import { ImageCache } from '../../lib/data/image-cache';
 import { storedSize } from '../../lib/data/resize';
 import { scanImageFolder } from '../../lib/data/sources';
@@ -119,16 +119,14 @@ async function decodeAlone(files: string[], names: DecoderName[]): Promise<strin
   const bytes = files.map((file) => fs.readFileSync(file));
   const rows: string[] = [];
   for (const decoder of names) {
-    const decode = () =>
-      Promise.all(bytes.map((b, i) => decodeImageAsync(b, files[i], { decoder })));
+    const decode = () => Promise.all(bytes.map((b, i) => decodeImage(b, files[i], { decoder })));
     await decode();
     const rates: number[] = [];
     const cpu = process.cpuUsage();
     for (let r = 0; r < 5; ++r) {
       const start = performance.now();
       // One at a time: the decoder's own speed on one core, not its parallelism.
-      for (let i = 0; i < bytes.length; ++i)
-        await decodeImageAsync(bytes[i], files[i], { decoder });
+      for (let i = 0; i < bytes.length; ++i) await decodeImage(bytes[i], files[i], { decoder });
       rates.push(bytes.length / seconds(start));
     }
     rows.push(

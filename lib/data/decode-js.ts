@@ -47,7 +47,11 @@ export interface JsDecodeOptions {
  * @throws UnsupportedFormatError for a format it does not read (or no bytes), FormatError for an
  * image over the pixel limit, or a truncated or corrupt file.
  */
-export function decodeImage(bytes: Uint8Array, file: string, options?: JsDecodeOptions): RgbImage {
+export function decodeImageJs(
+  bytes: Uint8Array,
+  file: string,
+  options?: JsDecodeOptions,
+): RgbImage {
   const maxPixels = maxPixelsOption(options?.maxPixels);
   const format = imageFormat(bytes);
   if (format === 'jpeg' || format === 'png') {
