@@ -1,6 +1,6 @@
 import { biasAdd, biasBackward, DisposedError, ShapeError, Tensor } from '../lib';
 import { expectClose } from './util/compare';
-import { centralDifference } from './util/finite-difference';
+import { centralDifference } from './util/gradient';
 import { Rng, testSeed } from './util/random';
 
 const seed = testSeed();

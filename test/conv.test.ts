@@ -9,7 +9,7 @@ import {
   outputSize,
   weightGradientFd,
 } from './util/conv';
-import { sampleIndices } from './util/finite-difference';
+import { sampleIndices } from './util/gradient';
 import { Rng, testSeed } from './util/random';
 
 function dimsOf(shape: ConvShape): ConvDims {

@@ -7,18 +7,18 @@
  */
 import * as path from 'node:path';
 import { imagesUnder } from '../../lib/data/sources';
+import { packageRoot } from '../../lib/native';
 import { AlexNet } from '../../lib/nn/alexnet';
 import type { Classification } from '../../lib/predict';
 import { classify } from '../../lib/predict';
-import { repoRoot } from './paths';
 
 /** The JPEGs the agreement is measured on. */
 export function agreementImages(folder?: string): string[] {
   const folders = folder
     ? [folder]
     : [
-        path.join(repoRoot(), 'test', 'fixtures', 'decoders'),
-        path.join(repoRoot(), 'test', 'fixtures', 'images', 'kaggle'),
+        path.join(packageRoot(), 'test', 'fixtures', 'decoders'),
+        path.join(packageRoot(), 'test', 'fixtures', 'images', 'kaggle'),
       ];
   return folders.flatMap((f) => imagesUnder(f)).filter((f) => /\.jpe?g$/i.test(f));
 }

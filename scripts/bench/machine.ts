@@ -5,8 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { native } from '../../lib/native';
-import { repoRoot } from './paths';
+import { native, packageRoot } from '../../lib/native';
 
 export interface Machine {
   /** The CPU's model name, from /proc/cpuinfo where there is one. */
@@ -39,7 +38,7 @@ function cpuModel(): string {
 }
 
 function ourVersion(): string {
-  const root = repoRoot();
+  const root = packageRoot();
   const { version } = JSON.parse(fs.readFileSync(`${root}/package.json`, 'utf8')) as {
     version: string;
   };

@@ -1,21 +1,13 @@
-/** Where the bench finds the repository's files, from either scripts/ or the compiled dist/scripts/. */
-import * as fs from 'node:fs';
+/**
+ * Where the bench finds the repository's files, from either scripts/ or the compiled
+ * dist/scripts/: under the package root (lib/native.ts), which in a checkout is the repository's.
+ */
 import * as path from 'node:path';
-
-/** The repository root: the nearest folder above this file holding our package.json. */
-export function repoRoot(): string {
-  let dir = __dirname;
-  while (!fs.existsSync(path.join(dir, 'package.json'))) {
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error(`No package.json above ${__dirname}`);
-    dir = parent;
-  }
-  return dir;
-}
+import { packageRoot } from '../../lib/native';
 
 /** The PyTorch side of the op bench (a source file: tsc does not copy it into dist/). */
 export function torchScript(): string {
-  return path.join(repoRoot(), 'scripts', 'bench', 'torch_ops.py');
+  return path.join(packageRoot(), 'scripts', 'bench', 'torch_ops.py');
 }
 
 /**
@@ -24,6 +16,6 @@ export function torchScript(): string {
  * shared or must stay exactly as `npm ci` left it.
  */
 export function peerFolders(): string[] {
-  const root = repoRoot();
+  const root = packageRoot();
   return [root, path.join(root, '.peers')];
 }

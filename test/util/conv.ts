@@ -3,7 +3,7 @@
  * cross-correlation with groups (x NCHW, w OIHW as (K, C / groups, kh, kw)), written as plain
  * loops, and the finite-difference gradients of L = sum(r * conv(x, w)) built on it.
  */
-import { centralDifference } from './finite-difference';
+import { centralDifference } from './gradient';
 
 export interface ConvDims {
   n: number;
