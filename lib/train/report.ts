@@ -326,7 +326,16 @@ function yAxis(values: number[], spec: ChartSpec): Axis {
   return { lo: ticks[0].value, hi: ticks[ticks.length - 1].value, ticks };
 }
 
-function renderChart(epochs: readonly number[], spec: ChartSpec): string {
+/** Where values land on a chart: px for an epoch, py for a value, and the y axis's ticks. */
+interface ChartScale {
+  px(epoch: number): number;
+  py(value: number): number;
+  yTicks: { value: number; label: string }[];
+  xTicks: number[];
+  drawable(value: number): boolean;
+}
+
+function chartScale(epochs: readonly number[], spec: ChartSpec): ChartScale {
   const { width, height, left, right, top, bottom } = chart;
   const plotWidth = width - left - right;
   const plotHeight = height - top - bottom;
@@ -336,81 +345,106 @@ function renderChart(epochs: readonly number[], spec: ChartSpec): string {
     spec.series.flatMap((s) => s.values.filter(drawable)),
     spec,
   );
-
   // One epoch still gets a width: it sits in the middle of [epoch - 1, epoch + 1].
   const firstEpoch = epochs.length ? Math.min(...epochs) : 0;
   const lastEpoch = epochs.length ? Math.max(...epochs) : 1;
   const x0 = firstEpoch < lastEpoch ? firstEpoch : firstEpoch - 1;
   const x1 = firstEpoch < lastEpoch ? lastEpoch : firstEpoch + 1;
-  const px = (epoch: number) => left + ((epoch - x0) / (x1 - x0)) * plotWidth;
-  const py = (v: number) =>
-    top + plotHeight - (((log ? Math.log10(v) : v) - y.lo) / (y.hi - y.lo)) * plotHeight;
   const xStep = Math.max(1, niceStep(x0, x1, 8));
   const xTicks: number[] = [];
   for (let e = Math.ceil(x0 / xStep) * xStep; e <= x1; e += xStep) xTicks.push(e);
+  return {
+    px: (epoch) => left + ((epoch - x0) / (x1 - x0)) * plotWidth,
+    py: (v) => top + plotHeight - (((log ? Math.log10(v) : v) - y.lo) / (y.hi - y.lo)) * plotHeight,
+    yTicks: y.ticks,
+    xTicks,
+    drawable,
+  };
+}
 
+/** The grid lines, tick labels and axes. */
+function chartAxes(scale: ChartScale): string[] {
+  const { width, height, left, right, top, bottom } = chart;
+  const base = height - bottom;
   const parts: string[] = [];
-  for (const tick of y.ticks) {
-    const at = py(tick.value).toFixed(1);
+  for (const tick of scale.yTicks) {
+    const at = scale.py(tick.value).toFixed(1);
     parts.push(
       `<line x1="${left}" y1="${at}" x2="${width - right}" y2="${at}" stroke="#e5e5e5"/>`,
       `<text x="${left - 6}" y="${at}" text-anchor="end" dominant-baseline="middle">${tick.label}</text>`,
     );
   }
-  for (const tick of xTicks) {
-    const at = px(tick).toFixed(1);
+  for (const tick of scale.xTicks) {
+    const at = scale.px(tick).toFixed(1);
     parts.push(
-      `<line x1="${at}" y1="${top + plotHeight}" x2="${at}" y2="${top + plotHeight + 4}" stroke="#888"/>`,
-      `<text x="${at}" y="${top + plotHeight + 16}" text-anchor="middle">${tick}</text>`,
+      `<line x1="${at}" y1="${base}" x2="${at}" y2="${base + 4}" stroke="#888"/>`,
+      `<text x="${at}" y="${base + 16}" text-anchor="middle">${tick}</text>`,
     );
   }
   parts.push(
-    `<line x1="${left}" y1="${top}" x2="${left}" y2="${top + plotHeight}" stroke="#888"/>`,
-    `<line x1="${left}" y1="${top + plotHeight}" x2="${width - right}" y2="${top + plotHeight}" stroke="#888"/>`,
-    `<text x="${left + plotWidth / 2}" y="${height - 6}" text-anchor="middle">epoch</text>`,
+    `<line x1="${left}" y1="${top}" x2="${left}" y2="${base}" stroke="#888"/>`,
+    `<line x1="${left}" y1="${base}" x2="${width - right}" y2="${base}" stroke="#888"/>`,
+    `<text x="${left + (width - left - right) / 2}" y="${height - 6}" text-anchor="middle">epoch</text>`,
   );
+  return parts;
+}
 
-  let legendX = left;
-  spec.series.forEach((series, i) => {
-    const color = palette[i % palette.length];
-    const missing = series.values.filter((v) => !drawable(v)).length;
-    const label = missing > 0 ? `${series.label} (${missing} not drawn)` : series.label;
-    parts.push(
-      `<line x1="${legendX}" y1="14" x2="${legendX + 16}" y2="14" stroke="${color}" stroke-width="2"/>`,
-      `<text x="${legendX + 20}" y="14" dominant-baseline="middle">${escapeHtml(label)}</text>`,
-    );
-    // A rough width for 12px text: the legend only needs not to overlap.
-    legendX += 36 + label.length * 7;
-
-    // A NaN or, on a log scale, a non-positive value breaks the line; each run is one polyline.
-    const runs: string[][] = [[]];
-    series.values.forEach((v, j) => {
-      if (drawable(v))
-        runs[runs.length - 1].push(`${px(epochs[j]).toFixed(1)},${py(v).toFixed(1)}`);
-      else if (runs[runs.length - 1].length > 0) runs.push([]);
-    });
-    for (const points of runs.filter((r) => r.length > 0)) {
-      parts.push(
-        `<polyline points="${points.join(' ')}" fill="none" stroke="${color}" stroke-width="2"/>`,
-      );
-    }
-    series.values.forEach((v, j) => {
-      if (!drawable(v)) return;
-      const tip = `${series.label}, epoch ${epochs[j]}: ${spec.format(v)}`;
-      parts.push(
-        `<circle cx="${px(epochs[j]).toFixed(1)}" cy="${py(v).toFixed(1)}" r="3" fill="${color}"><title>${escapeHtml(tip)}</title></circle>`,
-      );
-    });
+/** One series: its legend entry at `legendX`, its line (broken where a value cannot be drawn) and its points. */
+function chartSeries(
+  series: ChartSpec['series'][number],
+  color: string,
+  legendX: number,
+  label: string,
+  epochs: readonly number[],
+  spec: ChartSpec,
+  scale: ChartScale,
+): string[] {
+  const { px, py, drawable } = scale;
+  const parts = [
+    `<line x1="${legendX}" y1="14" x2="${legendX + 16}" y2="14" stroke="${color}" stroke-width="2"/>`,
+    `<text x="${legendX + 20}" y="14" dominant-baseline="middle">${escapeHtml(label)}</text>`,
+  ];
+  // A NaN or, on a log scale, a non-positive value breaks the line; each run is one polyline.
+  const runs: string[][] = [[]];
+  series.values.forEach((v, j) => {
+    if (drawable(v)) runs[runs.length - 1].push(`${px(epochs[j]).toFixed(1)},${py(v).toFixed(1)}`);
+    else if (runs[runs.length - 1].length > 0) runs.push([]);
   });
-  if (!spec.series.some((s) => s.values.some(drawable))) {
+  for (const points of runs.filter((r) => r.length > 0)) {
     parts.push(
-      `<text x="${left + plotWidth / 2}" y="${top + plotHeight / 2}" text-anchor="middle" fill="#888">no data</text>`,
+      `<polyline points="${points.join(' ')}" fill="none" stroke="${color}" stroke-width="2"/>`,
     );
   }
+  series.values.forEach((v, j) => {
+    if (!drawable(v)) return;
+    const tip = `${series.label}, epoch ${epochs[j]}: ${spec.format(v)}`;
+    parts.push(
+      `<circle cx="${px(epochs[j]).toFixed(1)}" cy="${py(v).toFixed(1)}" r="3" fill="${color}"><title>${escapeHtml(tip)}</title></circle>`,
+    );
+  });
+  return parts;
+}
 
+function renderChart(epochs: readonly number[], spec: ChartSpec): string {
+  const { width, height, left, right, top, bottom } = chart;
+  const scale = chartScale(epochs, spec);
+  const parts = chartAxes(scale);
+  let legendX = left;
+  spec.series.forEach((series, i) => {
+    const missing = series.values.filter((v) => !scale.drawable(v)).length;
+    const label = missing > 0 ? `${series.label} (${missing} not drawn)` : series.label;
+    const color = palette[i % palette.length];
+    parts.push(...chartSeries(series, color, legendX, label, epochs, spec, scale));
+    // A rough width for 12px text: the legend only needs not to overlap.
+    legendX += 36 + label.length * 7;
+  });
+  if (!spec.series.some((s) => s.values.some(scale.drawable))) {
+    const [cx, cy] = [left + (width - left - right) / 2, top + (height - top - bottom) / 2];
+    parts.push(`<text x="${cx}" y="${cy}" text-anchor="middle" fill="#888">no data</text>`);
+  }
   const title = escapeHtml(spec.title);
   return `<figure>
-<figcaption>${title}${log ? ' (log scale)' : ''}</figcaption>
+<figcaption>${title}${spec.scale === 'log' ? ' (log scale)' : ''}</figcaption>
 <svg viewBox="0 0 ${width} ${height}" role="img" aria-label="${title}">
 ${parts.join('\n')}
 </svg>
