@@ -74,6 +74,9 @@ function seededFiles() {
     .map((f) => path.join('test', f));
 }
 
+/** The jest processes running now, to stop with this one. */
+const children = new Set();
+
 /** Runs jest once with ALEXNET_TEST_SEED=seed over `files`; resolves to its failures. */
 function runSeed(seed, files, scratch) {
   const output = path.join(scratch, `jest-${seed}.json`);
@@ -84,7 +87,9 @@ function runSeed(seed, files, scratch) {
       [jest, '--runInBand', '--silent', '--json', `--outputFile=${output}`, ...files],
       { cwd: root, env: { ...process.env, ALEXNET_TEST_SEED: String(seed) }, stdio: 'ignore' },
     );
+    children.add(child);
     child.on('exit', (code, signal) => {
+      children.delete(child);
       let report;
       try {
         report = JSON.parse(fs.readFileSync(output, 'utf8'));
@@ -157,14 +162,26 @@ async function main() {
       if (done % 10 === 0) console.log(`test-seeds: ${done}/${seeds.length} seeds done`);
     }
   }
+  const summary = () => {
+    const seconds = ((Date.now() - started) / 1000).toFixed(0);
+    return (
+      `test-seeds: ${done} seeds × ${files.length} files = ${done * files.length} runs, ` +
+      `${failedRuns} failed (${failedSeeds.size} seeds), ${seconds} s`
+    );
+  };
+  // Stopped early (Ctrl-C, a time limit), it still says how many runs finished, and fails: the
+  // seeds it did not reach were not checked. The seeds in progress are not counted.
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    process.on(signal, () => {
+      for (const child of children) child.kill('SIGTERM');
+      console.log(`${summary()}; stopped by ${signal} after ${done} of ${seeds.length} seeds`);
+      fs.rmSync(scratch, { recursive: true, force: true });
+      process.exit(1);
+    });
+  }
   await Promise.all(Array.from({ length: options.jobs }, worker));
   fs.rmSync(scratch, { recursive: true, force: true });
-
-  const seconds = ((Date.now() - started) / 1000).toFixed(0);
-  console.log(
-    `test-seeds: ${seeds.length} seeds × ${files.length} files = ${seeds.length * files.length} runs, ` +
-      `${failedRuns} failed (${failedSeeds.size} seeds), ${seconds} s`,
-  );
+  console.log(summary());
   process.exit(failedRuns > 0 ? 1 : 0);
 }
 
