@@ -24,10 +24,11 @@ const CONFIG = [
 ];
 
 /**
- * A file event that means a checkpoint write is under way: a temporary file, or a checkpoint
- * itself (its rename into place when writes are atomic, its first bytes were they not).
+ * A file event that means a checkpoint write is under way: a checkpoint's temporary file, or a
+ * checkpoint itself (its rename into place when writes are atomic, its first bytes were they
+ * not). Not report.html's or another file's temporary: those are not checkpoint writes.
  */
-const WRITING = /\.tmp-\d+$|\.safetensors$/;
+const WRITING = /\.safetensors(\.tmp-\d+)?$/;
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'alexnet-kill-'));
 
@@ -45,9 +46,14 @@ function checkpointsOf(out: string): string[] {
     .sort();
 }
 
-/** Temporary files (`*.tmp-<pid>`) anywhere in the run folder. */
+/** Temporary files (`*.tmp-<pid>`) anywhere in the run folder, of any file. */
 function temporariesOf(out: string): string[] {
   return (fs.readdirSync(out, { recursive: true }) as string[]).filter((f) => /\.tmp-\d+$/.test(f));
+}
+
+/** The temporary files of checkpoints (`*.safetensors.tmp-<pid>`): a write half done. */
+function checkpointTemporariesOf(out: string): string[] {
+  return temporariesOf(out).filter((f) => /\.safetensors\.tmp-\d+$/.test(f));
 }
 
 async function tensorsOf(file: string): Promise<Record<string, number[]>> {
@@ -91,7 +97,7 @@ async function killOnce(
   // A resumed run starts from the checkpoint that was latest when it started.
   const resumedAt = /resuming \S+ at epoch (\d+), batch (\d+)/.exec(run.output);
   if (resumedAt) expect([Number(resumedAt[1]), Number(resumedAt[2])]).toEqual([before + 1, 0]);
-  return { killed: signal === 'SIGKILL', midWrite: temporariesOf(out).length > 0 };
+  return { killed: signal === 'SIGKILL', midWrite: checkpointTemporariesOf(out).length > 0 };
 }
 
 describe('kill -9 during npm run train (real SIGKILLs to a child process)', () => {

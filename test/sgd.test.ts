@@ -1,19 +1,55 @@
 import { ArgumentError, DisposedError, ShapeError, sgdUpdate, Tensor } from '../lib';
-import { expectClose, maxAbs } from './util/compare';
+import { expectWithinBound } from './util/compare';
 import { Rng, testSeed } from './util/random';
 
-/** float64 reference of one step of torch.optim.SGD (dampening 0, no Nesterov), in place. */
-function referenceStep(
-  w: Float64Array,
-  g: ArrayLike<number>,
-  v: Float64Array,
-  lr: number,
-  momentum: number,
-  weightDecay: number,
-): void {
-  for (let i = 0; i < w.length; ++i) {
-    v[i] = momentum * v[i] + (g[i] + weightDecay * w[i]);
-    w[i] -= lr * v[i];
+/**
+ * float64 reference of torch.optim.SGD (dampening 0, no Nesterov), in place, with a bound on how
+ * far the op's float32 result can be from it, element by element.
+ *
+ * The op computes, rounding each operation to float32 (native/cpu/sgd.cc, native/cuda/sgd.cu):
+ * a = wd * w, d = g + a, mv = m * v, v' = mv + d, s = lr * v', w' = w - s. Rounding to nearest
+ * moves a result x by at most u |x| + eta, u = 2^-24 (float32's unit roundoff; 2^-53 more for the
+ * float64 reference's own rounding of the same operation) and eta = 2^-150 (half float32's
+ * smallest subnormal, the most an underflow can lose). An error e already in an input carries into
+ * the result scaled by the other factor (wd e, m e, lr e) or added (sums), and the result's own
+ * rounding is at most u (|x| + e), where |x| + e bounds the computed magnitude. Summing these
+ * terms along the way bounds the error whatever the inputs, so the check holds for every seed.
+ * A bound from the final values alone does not: w can start near 0.5 and be cancelled by the
+ * updates down to 0.002, leaving the rounding errors of the 0.5-sized terms in a 0.002 result.
+ */
+class SgdReference {
+  readonly w: Float64Array;
+  readonly v: Float64Array;
+  /** Bounds on |op's w - w| and |op's v - v|. */
+  readonly wBound: Float64Array;
+  readonly vBound: Float64Array;
+
+  constructor(w0: ArrayLike<number>) {
+    this.w = Float64Array.from(w0);
+    this.v = new Float64Array(w0.length);
+    this.wBound = new Float64Array(w0.length);
+    this.vBound = new Float64Array(w0.length);
+  }
+
+  step(g: ArrayLike<number>, lr: number, momentum: number, weightDecay: number): void {
+    const u = 2 ** -24 + 2 ** -53;
+    const eta = 2 ** -150;
+    const round = (x: number, carried: number) => carried + u * (Math.abs(x) + carried) + eta;
+    const { w, v, wBound, vBound } = this;
+    for (let i = 0; i < w.length; ++i) {
+      const a = weightDecay * w[i];
+      const aBound = round(a, weightDecay * wBound[i]);
+      const d = g[i] + a;
+      const dBound = round(d, aBound);
+      const mv = momentum * v[i];
+      const mvBound = round(mv, momentum * vBound[i]);
+      v[i] = mv + d;
+      vBound[i] = round(v[i], mvBound + dBound);
+      const s = lr * v[i];
+      const sBound = round(s, lr * vBound[i]);
+      w[i] -= s;
+      wBound[i] = round(w[i], wBound[i] + sBound);
+    }
   }
 }
 
@@ -32,19 +68,17 @@ describe(`sgdUpdate (seed ${seed})`, () => {
       const w0 = rng.uniform(n);
       const param = Tensor.from(w0, [n]);
       const velocity = Tensor.zeros([n]);
-      const w = Float64Array.from(w0);
-      const v = new Float64Array(n);
+      const reference = new SgdReference(w0);
       for (let step = 0; step < 5; ++step) {
         const g = rng.uniform(n);
         const grad = Tensor.from(g, [n]);
         sgdUpdate(param, grad, velocity, { lr, momentum, weightDecay });
-        referenceStep(w, g, v, lr, momentum, weightDecay);
+        reference.step(g, lr, momentum, weightDecay);
         grad.dispose();
-        // Each step rounds v and w to float32 (a few 2^-24 relative of terms up to max|v| and
-        // max|w|), and momentum < 1 keeps old errors from growing: 1e-6 of the largest value
-        // bounds five steps.
-        expectClose(velocity.toArray(), v, { rtol: 1e-6, atol: 1e-6 * maxAbs(v) }, 'velocity');
-        expectClose(param.toArray(), w, { rtol: 1e-6, atol: 1e-6 * maxAbs(w) }, 'param');
+        // The rounding-error bound of each element, summed along the way (SgdReference).
+        const { v, w, vBound, wBound } = reference;
+        expectWithinBound(velocity.toArray(), v, vBound, 'velocity');
+        expectWithinBound(param.toArray(), w, wBound, 'param');
       }
       param.dispose();
       velocity.dispose();
@@ -83,18 +117,18 @@ describe(`sgdUpdate (seed ${seed})`, () => {
     const w0 = rng.uniform(n);
     const param = Tensor.from(w0, [5, 10]);
     const velocity = Tensor.zeros([5, 10]);
-    const w = Float64Array.from(w0);
-    const v = new Float64Array(n);
+    const reference = new SgdReference(w0);
     const lr = Math.fround(0.01);
     for (let step = 0; step < 3; ++step) {
       const g = rng.uniform(n);
       const grad = Tensor.from(g, [5, 10]);
       sgdUpdate(param, grad, velocity, { lr });
-      referenceStep(w, g, v, lr, Math.fround(0.9), 0);
+      reference.step(g, lr, Math.fround(0.9), 0);
       grad.dispose();
     }
-    // As above: float32 rounding of each step's v and w.
-    expectClose(param.toArray(), w, { rtol: 1e-6, atol: 1e-6 * maxAbs(w) });
+    // The rounding-error bound of each element, summed along the way (SgdReference).
+    expectWithinBound(velocity.toArray(), reference.v, reference.vBound, 'velocity');
+    expectWithinBound(param.toArray(), reference.w, reference.wBound, 'param');
     param.dispose();
     velocity.dispose();
   });

@@ -29,10 +29,11 @@ const noOpenblas = { openblasCore: null, openblasThreads: null };
 
 afterAll(() => fs.rmSync(folder, { recursive: true, force: true }));
 
-test('--torch-blas names known variants only', () => {
-  expect(() => selectTorchBlas('reference,mkl')).toThrow(
-    "Expected reference or openblas in --torch-blas but received 'mkl'",
-  );
+test('--torch-blas names known variants only, whatever this machine has installed', () => {
+  for (const raw of ['reference,mkl', 'mkl,reference', 'openblas,mkl', 'mkl'])
+    expect(() => selectTorchBlas(raw)).toThrow(
+      "Expected reference or openblas in --torch-blas but received 'mkl'",
+    );
 });
 
 test('without --torch-blas, each variant is either selected or skipped with the package to install', () => {
@@ -40,6 +41,63 @@ test('without --torch-blas, each variant is either selected or skipped with the 
   expect(variants.length + notes.length).toBe(TORCH_BLAS.length);
   for (const note of notes)
     expect(note).toMatch(/skipped, .*libblas\.so\.3 is missing \(Debian: apt-get install /);
+});
+
+// The machines CI runs on (issue 28): both libraries, one of them, or neither, each made here
+// from folders of our own, so that every case runs whatever this machine has.
+describe.each([
+  ['both libraries', ['reference', 'openblas']],
+  ['OpenBLAS only', ['openblas']],
+  ['the reference BLAS only', ['reference']],
+  ['neither library', []],
+] as const)('--torch-blas on a machine with %s', (_machine, present) => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'alexnet-torch-blas-machine-'));
+  const table: TorchBlas[] = TORCH_BLAS.map((b) => ({ ...b, folder: path.join(root, b.name) }));
+  for (const b of table) {
+    fs.mkdirSync(b.folder);
+    if ((present as readonly string[]).includes(b.name))
+      fs.writeFileSync(path.join(b.folder, 'libblas.so.3'), '');
+  }
+  const absent = table.filter((b) => !(present as readonly string[]).includes(b.name));
+  afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  test('an unknown name is reported before any missing library', () => {
+    for (const raw of ['reference,mkl', 'mkl,openblas', 'openblas,reference,mkl'])
+      expect(() => selectTorchBlas(raw, table)).toThrow(
+        "Expected reference or openblas in --torch-blas but received 'mkl'",
+      );
+  });
+
+  test('each installed variant is selected by name, each missing one names its package', () => {
+    for (const name of present) {
+      expect(selectTorchBlas(name, table).variants.map((b) => b.name)).toEqual([name]);
+    }
+    if (absent.length > 0) {
+      expect(() => selectTorchBlas('reference,openblas', table)).toThrow(
+        `--torch-blas ${absent[0].name}: `,
+      );
+    }
+    for (const b of absent) {
+      expect(() => selectTorchBlas(b.name, table)).toThrow(
+        `--torch-blas ${b.name}: ${path.join(b.folder, 'libblas.so.3')} is missing (Debian: apt-get install ${b.debianPackage})`,
+      );
+    }
+  });
+
+  test('without a value, the installed variants are selected and each other one noted', () => {
+    const { variants, notes } = selectTorchBlas(undefined, table);
+    // In TORCH_BLAS's order, whatever the order of the machine's list.
+    const expected = TORCH_BLAS.map((b) => b.name).filter((n) =>
+      (present as readonly string[]).includes(n),
+    );
+    expect(variants.map((b) => b.name)).toEqual(expected);
+    expect(notes).toEqual(
+      absent.map(
+        (b) =>
+          `PyTorch on ${b.title}: skipped, ${path.join(b.folder, 'libblas.so.3')} is missing (Debian: apt-get install ${b.debianPackage})`,
+      ),
+    );
+  });
 });
 
 test("a variant's folder comes first on LD_LIBRARY_PATH, and OpenBLAS gets our thread count", () => {
@@ -71,25 +129,33 @@ test('a PyTorch whose sgemm_ runs outside the variant fails the check, naming bo
 // Debian's torch takes sgemm_ from libblas.so.3; a pip wheel bundles its BLAS and cannot be
 // switched, so this runs only with the system's python3-torch.
 const debianTorch = findTorchPython() === '/usr/bin/python3';
-const installed = selectTorchBlas(undefined).variants.map((b) => [b.name, b] as const);
+const installed = new Set(selectTorchBlas(undefined).variants.map((b) => b.name));
 
-(debianTorch && installed.length > 0 ? test.each(installed) : test.skip.each(installed))(
-  'PyTorch started on %s reports that library',
-  (_name, blas) => {
-    const script = path.join(__dirname, '..', 'scripts', 'bench');
-    const probe = spawnSync(
-      '/usr/bin/python3',
-      [
-        '-c',
-        `import json, sys; sys.path.insert(0, ${JSON.stringify(script)}); ` +
-          'import torch_blas; print(json.dumps(torch_blas.blas_info()))',
-      ],
-      { encoding: 'utf8', env: torchBlasEnv(blas, 1) },
-    );
-    expect(probe.status).toBe(0);
-    const report = JSON.parse(probe.stdout) as BlasReport;
-    expect(() => checkTorchBlas(blas, report, '/usr/bin/python3')).not.toThrow();
-    // OpenBLAS's own report exists only where OpenBLAS runs the GEMMs, on our thread count.
-    expect(report.openblasThreads).toBe(blas.name === 'openblas' ? 1 : null);
-  },
-);
+// One test per variant, whatever is installed, each skipped with its reason in the title.
+for (const blas of TORCH_BLAS) {
+  const reason = !debianTorch
+    ? 'no Debian python3-torch at /usr/bin/python3 (apt-get install python3-torch)'
+    : !installed.has(blas.name)
+      ? `no ${blas.folder}/libblas.so.3 (apt-get install ${blas.debianPackage})`
+      : null;
+  (reason ? test.skip : test)(
+    `PyTorch started on ${blas.name} reports that library${reason ? ` (skipped: ${reason})` : ''}`,
+    () => {
+      const script = path.join(__dirname, '..', 'scripts', 'bench');
+      const probe = spawnSync(
+        '/usr/bin/python3',
+        [
+          '-c',
+          `import json, sys; sys.path.insert(0, ${JSON.stringify(script)}); ` +
+            'import torch_blas; print(json.dumps(torch_blas.blas_info()))',
+        ],
+        { encoding: 'utf8', env: torchBlasEnv(blas, 1) },
+      );
+      expect(probe.status).toBe(0);
+      const report = JSON.parse(probe.stdout) as BlasReport;
+      expect(() => checkTorchBlas(blas, report, '/usr/bin/python3')).not.toThrow();
+      // OpenBLAS's own report exists only where OpenBLAS runs the GEMMs, on our thread count.
+      expect(report.openblasThreads).toBe(blas.name === 'openblas' ? 1 : null);
+    },
+  );
+}

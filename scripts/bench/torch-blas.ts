@@ -72,32 +72,38 @@ function missing(blas: TorchBlas): string {
 
 /**
  * The variants a --torch-blas value names, which must be installed; without a value, those
- * installed here, and a note for each one left out.
+ * installed here, and a note for each one left out. Every name is checked against `table` before
+ * any is checked for being installed, so that an unknown name is reported as such whatever this
+ * machine has. `table` is TORCH_BLAS except in tests, which give folders of their own.
  */
-export function selectTorchBlas(raw: string | undefined): {
+export function selectTorchBlas(
+  raw: string | undefined,
+  table: readonly TorchBlas[] = TORCH_BLAS,
+): {
   variants: TorchBlas[];
   notes: string[];
 } {
   const installed = (blas: TorchBlas) => fs.existsSync(libblas(blas));
   if (raw === undefined) {
     return {
-      variants: TORCH_BLAS.filter(installed),
-      notes: TORCH_BLAS.filter((b) => !installed(b)).map(
-        (b) => `PyTorch on ${b.title}: skipped, ${missing(b)}`,
-      ),
+      variants: table.filter(installed),
+      notes: table
+        .filter((b) => !installed(b))
+        .map((b) => `PyTorch on ${b.title}: skipped, ${missing(b)}`),
     };
   }
   const names = [...new Set(raw.split(',').map((s) => s.trim()))];
   const variants = names.map((name) => {
-    const blas = TORCH_BLAS.find((b) => b.name === name);
+    const blas = table.find((b) => b.name === name);
     if (!blas) {
       throw new AlexNetError(
-        `Expected ${TORCH_BLAS.map((b) => b.name).join(' or ')} in --torch-blas but received '${name}'`,
+        `Expected ${table.map((b) => b.name).join(' or ')} in --torch-blas but received '${name}'`,
       );
     }
-    if (!installed(blas)) throw new AlexNetError(`--torch-blas ${name}: ${missing(blas)}`);
     return blas;
   });
+  const absent = variants.find((blas) => !installed(blas));
+  if (absent) throw new AlexNetError(`--torch-blas ${absent.name}: ${missing(absent)}`);
   return { variants, notes: [] };
 }
 

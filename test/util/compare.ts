@@ -41,3 +41,38 @@ export function maxAbs(values: ArrayLike<number>): number {
   for (let i = 0; i < values.length; ++i) m = Math.max(m, Math.abs(values[i]));
   return m;
 }
+
+/**
+ * Element-wise comparison against a bound per element: |actual[i] - expected[i]| <= bound[i],
+ * for references that carry their own error bound (a rounding-error analysis of the computation)
+ * rather than a tolerance scaled to the data.
+ */
+export function expectWithinBound(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  bound: ArrayLike<number>,
+  what = 'values',
+): void {
+  if (actual.length !== expected.length || bound.length !== expected.length) {
+    throw new Error(
+      `${what}: length ${actual.length} and bound length ${bound.length} but expected ${expected.length}`,
+    );
+  }
+  let worst = -1;
+  let worstRatio = 0;
+  for (let i = 0; i < actual.length; ++i) {
+    const error = Math.abs(actual[i] - expected[i]);
+    const ratio = error / bound[i];
+    if (!(error <= bound[i]) && (worst < 0 || !(ratio <= worstRatio))) {
+      worst = i;
+      worstRatio = ratio;
+      if (Number.isNaN(error)) break;
+    }
+  }
+  if (worst >= 0) {
+    throw new Error(
+      `${what}: element ${worst} is ${actual[worst]} but expected ${expected[worst]} ` +
+        `(error ${Math.abs(actual[worst] - expected[worst])} over the bound ${bound[worst]})`,
+    );
+  }
+}
