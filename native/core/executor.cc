@@ -3,6 +3,8 @@
 #include <exception>
 #include <utility>
 
+#include "core/environment.h"
+
 #if defined(ALEXNET_WITH_CUDA)
 #include "cuda/memory.h"
 #endif
@@ -168,6 +170,10 @@ void Executor::Stop() {
   }
   queue_.swap(kept);
   work_.notify_one();
+}
+
+void Submit(const Napi::CallbackInfo& info, const Device& device, std::function<void()> op) {
+  EnvironmentOf(info.Env()).executor->Submit(device, std::move(op));
 }
 
 }  // namespace alexnet

@@ -84,4 +84,7 @@ class Executor : public std::enable_shared_from_this<Executor> {
   std::set<int> cuda_devices_used_;
 };
 
+// Queues `op` on the executor of the environment `info` comes from, to run on `device`.
+void Submit(const Napi::CallbackInfo& info, const Device& device, std::function<void()> op);
+
 }  // namespace alexnet

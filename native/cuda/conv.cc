@@ -28,7 +28,7 @@ namespace alexnet::cuda {
 
 class ConvState {
  public:
-  ConvState(int device, const cpu::ConvShape& s)
+  ConvState(int device, const ConvShape& s)
       : device_(device),
         shape_(s),
         api_(Cudnn()),
@@ -52,7 +52,7 @@ class ConvState {
   }
 
   int device_;
-  cpu::ConvShape shape_;
+  ConvShape shape_;
   const cudnn::Api& api_;
   TensorDesc x_;
   TensorDesc y_;
@@ -113,7 +113,7 @@ const Context::Algorithm* Choose(ConvState& s, const char* pass, int candidates,
 
 }  // namespace
 
-std::shared_ptr<ConvState> CreateConvState(int device, const cpu::ConvShape& shape) {
+std::shared_ptr<ConvState> CreateConvState(int device, const ConvShape& shape) {
   GetContext(device);
   return std::make_shared<ConvState>(device, shape);
 }

@@ -12,7 +12,7 @@ namespace alexnet::cuda {
 
 class PoolState {
  public:
-  PoolState(int device, const cpu::PoolShape& s)
+  PoolState(int device, const PoolShape& s)
       : device_(device),
         api_(Cudnn()),
         x_(api_, "PoolPlan", s.n, s.c, s.h, s.w),
@@ -35,7 +35,7 @@ constexpr float kOne = 1.0f;
 constexpr float kZero = 0.0f;
 }  // namespace
 
-std::shared_ptr<PoolState> CreatePoolState(int device, const cpu::PoolShape& shape) {
+std::shared_ptr<PoolState> CreatePoolState(int device, const PoolShape& shape) {
   GetContext(device);
   return std::make_shared<PoolState>(device, shape);
 }
