@@ -123,7 +123,7 @@ Context::Algorithm Choose(ConvState& s, const char* pass, int candidates, const 
     }
   }
 
-  // Find writes every byte it reads of the scratch: it needs no zeroing.
+  // The workspace is scratch that cuDNN writes before it reads: no fill.
   void* scratch = DeviceAlloc(s.device_, limit, /*zeroed=*/false);
   Perf results[16];
   int returned = 0;
