@@ -1,4 +1,5 @@
 /** Device selection: what the user asks for ('auto', 'cpu', 'cuda', 'cuda:N') to a concrete device. */
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { findWheelFolders, type WheelSearch } from './cuda-wheels';
@@ -22,6 +23,58 @@ export interface CudaLibraries extends NativeCudaLibraries {
 
 /** The wheel search, run at most once per process. */
 let wheelSearch: WheelSearch | null = null;
+/** Whether the note on non-deterministic algorithms was given. */
+let warnedNondeterministic = false;
+
+/** 12020 -> "12.2" (the CUDA encoding: 1000 * major + 10 * minor). */
+function cudaVersion(v: number): string {
+  return `${Math.floor(v / 1000)}.${Math.floor((v % 1000) / 10)}`;
+}
+
+/** The NVIDIA kernel driver's version ("580.65.06"), or '' when it cannot be read. */
+function driverVersion(): string {
+  try {
+    const text = fs.readFileSync('/proc/driver/nvidia/version', 'utf8');
+    return /Kernel Module\s+(?:for \S+\s+)?([0-9][0-9.]*)/.exec(text)?.[1] ?? '';
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Why the NVIDIA driver cannot run this binary's CUDA code, with what to do, or '' when it can
+ * (or when there is no driver at all): the static CUDA runtime linked into the addon needs a
+ * driver that supports its CUDA major (CUDA 13: R580 or newer), and the runtime says only
+ * cudaErrorInsufficientDriver.
+ */
+export function driverTooOld(): string {
+  const cuda = native.cudaDevices?.();
+  if (!cuda || cuda.driverCuda === 0 || cuda.runtimeCuda === 0) return '';
+  const [driverMajor, needed] = [
+    Math.floor(cuda.driverCuda / 1000),
+    Math.floor(cuda.runtimeCuda / 1000),
+  ];
+  if (driverMajor >= needed) return '';
+  const driver = driverVersion();
+  return (
+    `driver ${driver || '(version unreadable)'} supports CUDA ${cudaVersion(cuda.driverCuda)}; ` +
+    `this binary needs ${cudaVersion(cuda.runtimeCuda)}. Update the NVIDIA driver (CUDA ${needed} needs ` +
+    `${needed >= 13 ? 'R580' : 'R525'} or newer), or build from source with a CUDA ${driverMajor} toolkit ` +
+    `(nvcc ${driverMajor} on the PATH, then npm install alexnet-cudnn --build-from-source), or use device: 'cpu'`
+  );
+}
+
+/**
+ * Points the library search at python3's NVIDIA wheels (lib/cuda-wheels.ts), once per process,
+ * whatever was found before: NCCL (nvidia-nccl-cu12 / -cu13) is looked for in the same folders.
+ */
+export function searchWheels(): string {
+  if (wheelSearch === null) {
+    wheelSearch = findWheelFolders();
+    if (wheelSearch.folders.length > 0) native.cudaLibraries?.(wheelSearch.folders);
+  }
+  return wheelSearch.description;
+}
 
 /**
  * Opens cuDNN and cuBLAS (native/cuda/library.h) and says what was found. When either is neither
@@ -39,6 +92,12 @@ export function cudaLibraries(): CudaLibraries | null {
     wheelSearch?.description ??
     (libs.ok ? 'not run: found without it' : 'not run: the libraries were found but unusable');
   const error = libs.ok || !wheelSearch ? libs.error : `${libs.error}\nPython wheels: ${searched}`;
+  if (libs.ok && !libs.deterministic && !warnedNondeterministic) {
+    warnedNondeterministic = true;
+    process.emitWarning(
+      'ALEXNET_CUDNN_DETERMINISTIC=0: cuDNN may use non-deterministic algorithms, so repeated GPU runs may differ in the last bits (exact resume and 1 rank = N ranks no longer hold bitwise)',
+    );
+  }
   return { ...libs, error, wheelSearch: searched };
 }
 
@@ -52,6 +111,8 @@ export function cudaUnavailable(index = 0): string {
   }
   const { devices: gpus, error } = native.cudaDevices();
   if (!gpus.some((d) => d.index === index)) {
+    const tooOld = driverTooOld();
+    if (tooOld !== '') return `no usable CUDA device: ${tooOld}`;
     if (gpus.length === 0) return `no CUDA device (${error || 'none visible'})`;
     return `no device cuda:${index} (this machine has cuda:0 .. cuda:${gpus.length - 1})`;
   }
@@ -78,7 +139,7 @@ export function resolveDevice(request: unknown): ResolvedDevice {
     // The library errors end with what to do; the others get a hint here.
     const hint = why.startsWith('this build')
       ? ' (it was compiled without nvcc: reinstall without --build-from-source to get the prebuilt binary, which has CUDA, or build with nvcc on the PATH; or use device: "cpu")'
-      : why.startsWith('no ')
+      : why.startsWith('no ') && !why.startsWith('no usable')
         ? ' (use device: "cpu" or "auto")'
         : '';
     throw new DeviceError(
@@ -113,12 +174,15 @@ export interface DeviceInfo {
   usable: boolean;
   /** For a CUDA device: cuDNN and cuBLAS, where from, their versions and what did not open. */
   libraries?: CudaLibraries;
+  /** Why it is not usable, with what to do; absent when it is. */
+  problem?: string;
 }
 
 /**
  * The devices of this machine: the CPU (its model, RAM and the threads the kernels use), then
  * the CUDA devices when the addon was built with nvcc, usable when cuDNN and cuBLAS load too,
- * with what loading them found.
+ * with what loading them found. A driver too old for this binary's CUDA hides the GPUs from it:
+ * one unusable cuda:0 entry then says so, with the fix.
  */
 export function devices(): DeviceInfo[] {
   const cpus = os.cpus();
@@ -132,13 +196,19 @@ export function devices(): DeviceInfo[] {
   ];
   const cuda = native.cudaDevices?.();
   for (const d of cuda?.devices ?? []) {
+    const problem = cudaUnavailable(d.index);
     list.push({
       device: `cuda:${d.index}`,
       name: `${d.name} (compute ${d.compute})`,
       memory: d.memory,
-      usable: cudaUnavailable(d.index) === '',
+      usable: problem === '',
       libraries: cudaLibraries() ?? undefined,
+      ...(problem === '' ? {} : { problem }),
     });
+  }
+  const tooOld = driverTooOld();
+  if (cuda && cuda.devices.length === 0 && tooOld !== '') {
+    list.push({ device: 'cuda:0', name: 'NVIDIA GPU', memory: 0, usable: false, problem: tooOld });
   }
   return list;
 }

@@ -40,6 +40,7 @@ export {
   type DeviceInfo,
   type DeviceRequest,
   devices,
+  driverTooOld,
   resolveDevice,
 } from './device';
 export type { AllreduceOptions, Communicator } from './distributed/communicator';

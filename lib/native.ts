@@ -49,6 +49,11 @@ export interface NativeCudaLibraries {
   unopened: string[];
   /** The folders searched after ALEXNET_CUDA_LIBS and the loader path. */
   folders: string[];
+  /**
+   * Whether cuDNN is kept to deterministic algorithms (the default; ALEXNET_CUDNN_DETERMINISTIC=0
+   * allows the others, native/cuda/determinism.h).
+   */
+  deterministic: boolean;
 }
 
 export interface NativeAddon {
@@ -101,6 +106,10 @@ export interface NativeAddon {
   cudaDevices?: () => {
     devices: { index: number; name: string; memory: number; compute: string }[];
     error: string;
+    /** 1000 * major + 10 * minor: the newest CUDA the driver supports (0 without a driver). */
+    driverCuda: number;
+    /** The CUDA runtime linked into the addon, which needs a driver of at least its major. */
+    runtimeCuda: number;
   };
   /**
    * Present when built with nvcc: opens cuDNN and cuBLAS (ALEXNET_CUDA_LIBS, the loader path,
@@ -125,11 +134,16 @@ export interface NativeAddon {
   ncclUniqueId?: () => Uint8Array;
   /** Joins the NCCL communicator of `size` ranks on CUDA device `device`; returns its index. */
   ncclInit?: (id: Uint8Array, rank: number, size: number, device: number) => number;
-  /** Queued on the tensors' device stream: sums each CUDA tensor over the ranks in place. */
+  /**
+   * Queued: sums each CUDA tensor over the ranks in place, on the device's communication stream
+   * after the ops queued before it, beside the ops queued after it.
+   */
   ncclAllreduceTensors?: (comm: number, tensors: NativeTensor[]) => void;
+  /** Queued: the ops queued after it wait (on the device) for every sum queued before it. */
+  ncclWait?: (comm: number) => void;
   /** "NCCL 2.x.y from /path" (opens libnccl.so.2 when not yet open). */
   ncclDescription?: () => string;
-  /** Destroys the communicator once the queued ops ran. */
+  /** Destroys the communicator once the queued ops and sums ran. */
   ncclDestroy?: (comm: number) => void;
 
   /** Whether the MPI backend was built (mpi.h found at install time); the mpi* functions then exist. */

@@ -2,10 +2,11 @@
  * The NCCL communicator, Horovod's arrangement for GPUs: MPI launches and places the ranks and
  * carries the host collectives, NCCL sums the CUDA tensors (opened at run time like cuDNN,
  * native/cuda/nccl.h). Rank 0 makes NCCL's unique id and sends it over MPI. The sums are queued
- * on the device's stream after the backward that produced them, so the host never waits for
- * them and the optimiser's update, queued after, sees the sums.
+ * on the device's communication stream after the backward that produced them, and run beside the
+ * backward of the layers below (overlap, the default); `wait()` queues the point where the
+ * device's compute stream waits for them, before the optimiser's update. The host never waits.
  */
-import { resolveDevice } from '../device';
+import { resolveDevice, searchWheels } from '../device';
 import { DistributedError } from '../errors';
 import { native } from '../native';
 import type { Device, Tensor } from '../tensor';
@@ -18,8 +19,14 @@ export type HostCollectives = Pick<
 >;
 
 type NcclFunctions = Required<
-  Pick<typeof native, 'ncclUniqueId' | 'ncclInit' | 'ncclAllreduceTensors' | 'ncclDestroy'>
+  Pick<
+    typeof native,
+    'ncclUniqueId' | 'ncclInit' | 'ncclAllreduceTensors' | 'ncclWait' | 'ncclDestroy'
+  >
 >;
+
+/** NCCL_UNIQUE_ID_BYTES (nccl.h; native/cuda/nccl_api_check.cc checks it). */
+const ID_BYTES = 128;
 
 export class NcclCommunicator implements Communicator {
   readonly backend: string;
@@ -51,15 +58,22 @@ export class NcclCommunicator implements Communicator {
     if (!match) {
       throw new DistributedError(`Expected a CUDA device for NCCL but received ${device}`);
     }
-    // Also points the library search at python3's NVIDIA wheels (nvidia-nccl-cu12 / -cu13).
     resolveDevice(device);
+    // NCCL (nvidia-nccl-cu12 / -cu13) may be in the wheels even when cuDNN and cuBLAS were found
+    // elsewhere.
+    searchWheels();
     const nccl = native as unknown as NcclFunctions;
-    const id = mpi.broadcastSync(mpi.rank === 0 ? nccl.ncclUniqueId() : new Uint8Array(128));
+    const id = mpi.broadcastSync(mpi.rank === 0 ? nccl.ncclUniqueId() : new Uint8Array(ID_BYTES));
+    if (id.length !== ID_BYTES) {
+      throw new DistributedError(
+        `Expected NCCL's unique id of ${ID_BYTES} bytes from rank 0 but received ${id.length} bytes`,
+      );
+    }
     const index = nccl.ncclInit(id, mpi.rank, mpi.size, Number(match[1]));
     return new NcclCommunicator(nccl, mpi, index, device);
   }
 
-  allreduce(tensors: readonly Tensor[], _options: AllreduceOptions = {}): void {
+  allreduce(tensors: readonly Tensor[], options: AllreduceOptions = {}): void {
     this.assertLive();
     for (const [i, t] of tensors.entries()) {
       if (t.device !== this.device) {
@@ -72,11 +86,14 @@ export class NcclCommunicator implements Communicator {
       this.index,
       tensors.map((t) => t.handle),
     );
+    // Without overlap the ops queued next wait for this sum, as MPI's queue does.
+    if (options.overlap === false) this.nccl.ncclWait(this.index);
   }
 
-  /** Nothing to wait for on the host: the stream orders the update after the sums. */
+  /** Queues the compute stream's wait for every sum queued so far; the host does not wait. */
   wait(): void {
     this.assertLive();
+    this.nccl.ncclWait(this.index);
   }
 
   allreduceValuesSync(values: readonly number[], op: 'sum' | 'max' = 'sum'): number[] {

@@ -24,7 +24,7 @@ void Augment(const Napi::CallbackInfo& info) {
           mirror = TypedArrayCopy<uint8_t>(info, 6), rgb_shift = TypedArrayCopy<float>(info, 7),
           mean = TypedArrayCopy<float>(info, 8), scale = TypedArrayCopy<float>(info, 9),
           bgr = BoolArg(info, 10)] {
-           const cpu::AugmentParams params{
+           const AugmentParams params{
                count,
                height,
                width,

@@ -22,7 +22,7 @@ namespace alexnet {
 namespace {
 
 struct ConvPlanState {
-  cpu::ConvShape shape;
+  ConvShape shape;
 #if defined(ALEXNET_WITH_CUDA)
   std::shared_ptr<cuda::ConvState> cuda;  // on a CUDA device
 #endif

@@ -1,5 +1,6 @@
 // When the CUDA backend is built (absent from the exports otherwise):
-//   cudaDevices(): { devices: [{ index, name, memory, compute }], error }
+//   cudaDevices(): { devices: [{ index, name, memory, compute }], error, driverCuda, runtimeCuda }:
+//     the CUDA versions as numbers, 1000 * major + 10 * minor (driverCuda 0 without a driver)
 //   cudaLibraries(folders?): opens cuDNN and cuBLAS (native/cuda/library.h), searching `folders`
 //     (string[]) after ALEXNET_CUDA_LIBS and the loader path when given, and says where from, the
 //     versions, the sub-libraries that did not open, or what was tried: { ok, notFound, error,
@@ -7,7 +8,8 @@
 //     runtimeCuda }, unopened, folders }
 //   cudaConvAlgorithms(index): [{ pass, shape, algo, workspace }]: the convolution algorithms
 //     chosen on that device so far (native/cuda/conv.cc), pass 'fwd', 'bwd_data' or 'bwd_filter'
-//     and shape "n,c,h,w,k,kh,kw,stride_h,stride_w,pad_h,pad_w,groups,float32"
+//     and shape "n,c,h,w,k,kh,kw,stride_h,stride_w,pad_h,pad_w,groups,float32", where n is the
+//     batch bucket (the power of two at or above the batch sizes it serves)
 //   cudaMemory(index): { allocated, peak } bytes held through the addon's allocator
 //   cudaResetPeak(index), cudaSynchronize(index): for benchmarks
 #include "bindings/bindings.h"
@@ -15,6 +17,7 @@
 
 #if defined(ALEXNET_WITH_CUDA)
 #include "cuda/context.h"
+#include "cuda/determinism.h"
 #include "cuda/devices.h"
 #include "cuda/library.h"
 #include "cuda/memory.h"
@@ -50,6 +53,9 @@ Napi::Value CudaDevices(const Napi::CallbackInfo& info) {
   Napi::Object result = Napi::Object::New(env);
   result.Set("devices", list);
   result.Set("error", error);
+  const cuda::CudaVersions versions = cuda::GetCudaVersions();
+  result.Set("driverCuda", versions.driver);
+  result.Set("runtimeCuda", versions.runtime);
   return result;
 }
 
@@ -88,6 +94,7 @@ Napi::Value CudaLibraries(const Napi::CallbackInfo& info) {
   result.Set("nvrtc", report.nvrtc);
   result.Set("versions", versions);
   result.Set("unopened", StringArray(env, report.unopened));
+  result.Set("deterministic", cuda::DeterministicOnly());
   result.Set("folders", StringArray(env, report.folders));
   return result;
 }

@@ -13,10 +13,9 @@ namespace alexnet {
 
 namespace {
 
-cpu::DropoutKey KeyArgs(const Napi::CallbackInfo& info) {
-  return cpu::DropoutKey{FloatArg(info, 2), Uint32Arg(info, 3), Uint32Arg(info, 4),
-                         Uint32Arg(info, 5),
-                         static_cast<uint64_t>(info[6].As<Napi::Number>().Int64Value())};
+DropoutKey KeyArgs(const Napi::CallbackInfo& info) {
+  return DropoutKey{FloatArg(info, 2), Uint32Arg(info, 3), Uint32Arg(info, 4), Uint32Arg(info, 5),
+                    static_cast<uint64_t>(info[6].As<Napi::Number>().Int64Value())};
 }
 
 // Forward and backward apply the same mask: y = mask(x), dx = mask(dy).

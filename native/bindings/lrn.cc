@@ -17,7 +17,7 @@ namespace alexnet {
 namespace {
 
 struct LrnPlanState {
-  cpu::LrnShape shape;
+  LrnShape shape;
 #if defined(ALEXNET_WITH_CUDA)
   std::shared_ptr<cuda::LrnState> cuda;  // on a CUDA device
 #endif
@@ -31,7 +31,7 @@ class LrnPlan : public PlanHandle<LrnPlan, LrnPlanState> {
 
   explicit LrnPlan(const Napi::CallbackInfo& info) : PlanHandle(info) {
     auto state = std::make_shared<LrnPlanState>();
-    cpu::LrnShape& shape = state->shape;
+    LrnShape& shape = state->shape;
     shape.n = IntArg(info, 0);
     shape.c = IntArg(info, 1);
     shape.h = IntArg(info, 2);

@@ -2,8 +2,9 @@
 //   ncclUniqueId(): Uint8Array of the 128 bytes rank 0 sends to the others
 //   ncclInit(id, rank, size, device): joins the communicator; returns its index here
 //   ncclAllreduceTensors(comm, tensors): queued; sums each CUDA tensor over the ranks in place,
-//     on the device's stream after the ops queued before it
-//   ncclDescription(): "NCCL 2.x.y from /path"; ncclDestroy(comm): after the queued ops
+//     on the device's communication stream after the ops queued before it, beside those after
+//   ncclWait(comm): queued; the ops queued after it wait for every sum queued before it
+//   ncclDescription(): "NCCL 2.x.y from /path"; ncclDestroy(comm): after the queued ops and sums
 #include "cuda/nccl.h"
 
 #include <cstring>
@@ -16,12 +17,18 @@ namespace alexnet {
 
 namespace {
 
-// Communicators by index (a process joins one per device; they live until ncclDestroy).
-std::vector<nccl::Comm> communicators;
+// A communicator and the CUDA device it was joined on.
+struct Communicator {
+  nccl::Comm comm;
+  int device;
+};
 
-nccl::Comm CommArg(const Napi::CallbackInfo& info) {
+// Communicators by index (a process joins one per device; they live until ncclDestroy).
+std::vector<Communicator> communicators;
+
+const Communicator& CommArg(const Napi::CallbackInfo& info) {
   const uint32_t index = Uint32Arg(info, 0);
-  if (index >= communicators.size() || communicators[index] == nullptr) {
+  if (index >= communicators.size() || communicators[index].comm == nullptr) {
     throw Napi::Error::New(info.Env(), "NCCL communicator " + std::to_string(index) +
                                            " does not exist or was destroyed");
   }
@@ -48,6 +55,12 @@ Napi::Value UniqueId(const Napi::CallbackInfo& info) {
 
 Napi::Value Init(const Napi::CallbackInfo& info) {
   auto bytes = info[0].As<Napi::Uint8Array>();
+  // Backstop of lib/distributed/nccl-communicator.ts: a shorter id would be read past its end.
+  if (bytes.ByteLength() != static_cast<size_t>(nccl::kUniqueIdBytes)) {
+    throw Napi::Error::New(info.Env(),
+                           "Expected an NCCL unique id of " + std::to_string(nccl::kUniqueIdBytes) +
+                               " bytes but received " + std::to_string(bytes.ByteLength()));
+  }
   nccl::UniqueId id{};
   std::memcpy(id.internal, bytes.Data(), nccl::kUniqueIdBytes);
   const int rank = IntArg(info, 1);
@@ -60,23 +73,26 @@ Napi::Value Init(const Napi::CallbackInfo& info) {
   } catch (const std::exception& e) {
     throw Napi::Error::New(info.Env(), e.what());
   }
-  communicators.push_back(comm);
+  communicators.push_back(Communicator{comm, device});
   return Napi::Number::New(info.Env(), static_cast<double>(communicators.size() - 1));
 }
 
+// The tensors are on the communicator's device (lib/distributed/nccl-communicator.ts checks).
 void AllreduceTensors(const Napi::CallbackInfo& info) {
-  nccl::Comm comm = CommArg(info);
+  const Communicator c = CommArg(info);
   Napi::Array list = info[1].As<Napi::Array>();
   std::vector<cuda::DeviceSpan> spans;
-  Device device{DeviceKind::kCuda, 0};
   for (uint32_t i = 0; i < list.Length(); ++i) {
     Tensor& t = UnwrapTensor(info.Env(), list.Get(i), "tensors[i]");
     spans.push_back(cuda::DeviceSpan{t.data(), t.numel()});
-    device = t.device();
   }
-  Submit(info, device, [comm, device, spans = std::move(spans)] {
-    cuda::NcclAllReduce(comm, device.index, spans);
-  });
+  Submit(info, Device{DeviceKind::kCuda, c.device},
+         [c, spans = std::move(spans)] { cuda::NcclAllReduce(c.comm, c.device, spans); });
+}
+
+void Wait(const Napi::CallbackInfo& info) {
+  const int device = CommArg(info).device;
+  Submit(info, Device{DeviceKind::kCuda, device}, [device] { cuda::NcclJoin(device); });
 }
 
 Napi::Value Description(const Napi::CallbackInfo& info) {
@@ -85,14 +101,10 @@ Napi::Value Description(const Napi::CallbackInfo& info) {
 }
 
 void Destroy(const Napi::CallbackInfo& info) {
-  nccl::Comm comm = CommArg(info);
+  const Communicator c = CommArg(info);
   WaitForQueue(info.Env(), *EnvironmentOf(info.Env()).executor);
-  try {
-    cuda::NcclDestroy(comm);
-  } catch (const std::exception& e) {
-    throw Napi::Error::New(info.Env(), e.what());
-  }
-  communicators[Uint32Arg(info, 0)] = nullptr;
+  communicators[Uint32Arg(info, 0)].comm = nullptr;
+  Guarded(info.Env(), c.device, [&c] { cuda::NcclDestroy(c.comm, c.device); });
 }
 
 }  // namespace
@@ -102,6 +114,7 @@ void RegisterNccl(Napi::Env env, Napi::Object exports) {
   exports.Set("ncclInit", Napi::Function::New<Init>(env, "ncclInit"));
   exports.Set("ncclAllreduceTensors",
               Napi::Function::New<AllreduceTensors>(env, "ncclAllreduceTensors"));
+  exports.Set("ncclWait", Napi::Function::New<Wait>(env, "ncclWait"));
   exports.Set("ncclDescription", Napi::Function::New<Description>(env, "ncclDescription"));
   exports.Set("ncclDestroy", Napi::Function::New<Destroy>(env, "ncclDestroy"));
 }

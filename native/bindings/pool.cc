@@ -17,7 +17,7 @@ namespace alexnet {
 namespace {
 
 struct PoolPlanState {
-  cpu::PoolShape shape;
+  PoolShape shape;
 #if defined(ALEXNET_WITH_CUDA)
   std::shared_ptr<cuda::PoolState> cuda;  // on a CUDA device
 #endif

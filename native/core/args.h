@@ -7,7 +7,6 @@
 #include <napi.h>
 
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -29,11 +28,6 @@ inline Tensor& UnwrapTensor(Napi::Env env, const Napi::Value& value, const char*
   Tensor& t = *Tensor::Unwrap(value.As<Napi::Object>());
   RequireLive(env, t, name);
   return t;
-}
-
-// Queues `op` on this environment's executor (core/executor.h) to run on `device`.
-inline void Submit(const Napi::CallbackInfo& info, const Device& device, std::function<void()> op) {
-  EnvironmentOf(info.Env()).executor->Submit(device, std::move(op));
 }
 
 // Blocks until the executor is idle; its pending error becomes a JS Error.

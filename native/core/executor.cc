@@ -1,7 +1,12 @@
 #include "core/executor.h"
 
+#include <atomic>
+#include <chrono>
 #include <exception>
+#include <thread>
 #include <utility>
+
+#include "core/environment.h"
 
 #if defined(ALEXNET_WITH_CUDA)
 #include "cuda/memory.h"
@@ -34,11 +39,38 @@ using FlushCall = Napi::TypedThreadSafeFunction<Napi::Promise::Deferred, FlushOu
 
 }  // namespace
 
+namespace {
+
+// Never destroyed: BeginDeviceShutdown keeps it locked while the process exits.
+std::mutex& CudaMutex() {
+  static auto* mutex = new std::mutex();
+  return *mutex;
+}
+
+std::atomic<bool> device_shutdown{false};
+
+// How long the exiting thread waits for the CUDA op in flight. An op takes milliseconds (a
+// convolution search about a second); past this the lock is held by a thread that will not let
+// go (the exiting thread itself), and waiting longer would hang the exit.
+constexpr auto kShutdownWait = std::chrono::seconds(30);
+
+}  // namespace
+
 std::unique_lock<std::mutex> LockDevice(const Device& device) {
-  static std::mutex cuda_mutex;
-  if (device.kind == DeviceKind::kCuda) return std::unique_lock<std::mutex>(cuda_mutex);
+  if (device.kind == DeviceKind::kCuda) return std::unique_lock<std::mutex>(CudaMutex());
   return {};
 }
+
+void BeginDeviceShutdown() {
+  const auto deadline = std::chrono::steady_clock::now() + kShutdownWait;
+  while (!CudaMutex().try_lock()) {
+    if (std::chrono::steady_clock::now() > deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  device_shutdown = true;
+}
+
+bool DeviceShutdownBegun() { return device_shutdown; }
 
 void Executor::Submit(const Device& device, std::function<void()> op) {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -46,6 +78,7 @@ void Executor::Submit(const Device& device, std::function<void()> op) {
 }
 
 void Executor::Release(const Device& device, std::function<void()> release) noexcept {
+  if (device.kind == DeviceKind::kCuda && DeviceShutdownBegun()) return;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     // Queued behind the ops that may still use the memory, unless no worker will run again.
@@ -77,6 +110,7 @@ void Executor::Loop() {
       work_.wait(lock, [this] { return !queue_.empty() || stopping_; });
       if (queue_.empty()) {
         exited_ = true;
+        idle_.notify_all();
         return;
       }
       item = std::move(queue_.front());
@@ -96,6 +130,8 @@ void Executor::RunItem(Item& item) {
     if (!error_.empty()) return;
     if (item.device.kind == DeviceKind::kCuda) cuda_devices_used_.insert(item.device.index);
   }
+  // The process is exiting: the lock will not be released, and the memory goes with the process.
+  if (item.device.kind == DeviceKind::kCuda && DeviceShutdownBegun()) return;
   try {
     auto device_lock = LockDevice(item.device);
     item.run();
@@ -130,9 +166,14 @@ std::string Executor::SynchroniseDevices() {
   }
 #if defined(ALEXNET_WITH_CUDA)
   for (int index : devices) {
+    if (DeviceShutdownBegun()) return "the process is exiting";
     try {
-      auto device_lock = LockDevice(Device{DeviceKind::kCuda, index});
-      cuda::Synchronize(index);
+      cuda::Completion done;
+      {
+        auto device_lock = LockDevice(Device{DeviceKind::kCuda, index});
+        done = cuda::RecordCompletion(index);
+      }
+      cuda::WaitCompletion(done);
     } catch (const std::exception& e) {
       return e.what();
     }
@@ -160,7 +201,7 @@ Napi::Promise Executor::Flush(Napi::Env env) {
 }
 
 void Executor::Stop() {
-  std::lock_guard<std::mutex> lock(mutex_);
+  std::unique_lock<std::mutex> lock(mutex_);
   stopping_ = true;
   std::deque<Item> kept;
   for (Item& item : queue_) {
@@ -168,6 +209,11 @@ void Executor::Stop() {
   }
   queue_.swap(kept);
   work_.notify_one();
+  idle_.wait(lock, [this] { return exited_ || !started_; });
+}
+
+void Submit(const Napi::CallbackInfo& info, const Device& device, std::function<void()> op) {
+  EnvironmentOf(info.Env()).executor->Submit(device, std::move(op));
 }
 
 }  // namespace alexnet

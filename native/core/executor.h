@@ -15,7 +15,15 @@
 //
 // CUDA: the runtime's contexts, cuDNN and cuBLAS handles are process-wide and not safe to use
 // from two threads at once, so work on a CUDA device runs holding DeviceLock, which the main
-// thread also takes for its own CUDA calls (allocation, readback).
+// thread also takes for its own CUDA calls (allocation, queueing a readback). Waiting for the
+// device (flush, Tensor.read) happens on an event, outside the lock.
+//
+// Shutdown: Stop waits for the worker thread to finish the op in flight and the releases left, so
+// no op of a dead environment runs. When the process exits, BeginDeviceShutdown (registered with
+// atexit by cuda/context.cc once the runtime has started, so it runs before the runtime's own
+// teardown) waits for the CUDA work in flight in every environment and keeps the lock for good:
+// no CUDA call happens after it, and releases of device memory (finalisers of tensors never
+// disposed) do nothing, since the process's memory goes with it.
 #pragma once
 
 #include <napi.h>
@@ -36,6 +44,11 @@ namespace alexnet {
 // Held while using CUDA state; an empty lock for the CPU.
 std::unique_lock<std::mutex> LockDevice(const Device& device);
 
+// The process is exiting: waits for the CUDA work in flight (up to a bound, in case the exiting
+// thread holds the lock itself), then keeps every thread off CUDA.
+void BeginDeviceShutdown();
+bool DeviceShutdownBegun();
+
 class Executor : public std::enable_shared_from_this<Executor> {
  public:
   Executor() = default;
@@ -44,15 +57,16 @@ class Executor : public std::enable_shared_from_this<Executor> {
 
   // Queues an op. Skipped when an earlier op failed and the error was not reported yet.
   void Submit(const Device& device, std::function<void()> op);
-  // Queues a release, which always runs; after Stop it runs at once on the calling thread.
+  // Queues a release, which always runs; after Stop it runs at once on the calling thread. After
+  // BeginDeviceShutdown a release on a CUDA device does nothing.
   void Release(const Device& device, std::function<void()> release) noexcept;
   // Blocks until the queue is empty, then throws the pending error if there is one.
   void Wait();
   // A Promise that resolves once everything queued before it has finished (on a CUDA device:
   // completed on the device, not only queued), or rejects with the pending error.
   Napi::Promise Flush(Napi::Env env);
-  // Drops queued ops (releases still run) and lets the worker exit after the op in flight,
-  // without waiting for it: the environment is going away.
+  // Drops queued ops, then waits for the worker to finish the op in flight and the releases still
+  // queued, and to exit: the environment is going away.
   void Stop();
 
  private:
@@ -69,7 +83,8 @@ class Executor : public std::enable_shared_from_this<Executor> {
   void RunItem(Item& item);
   // The pending error, cleared; empty when there is none. Called with mutex_ held.
   std::string TakeError();
-  // Waits for the CUDA streams used since the last flush; returns an error message or "".
+  // Waits for the CUDA streams used since the last flush, outside the device lock; returns an
+  // error message or "".
   std::string SynchroniseDevices();
 
   std::mutex mutex_;
@@ -83,5 +98,8 @@ class Executor : public std::enable_shared_from_this<Executor> {
   std::string error_;
   std::set<int> cuda_devices_used_;
 };
+
+// Queues `op` on the executor of the environment `info` comes from, to run on `device`.
+void Submit(const Napi::CallbackInfo& info, const Device& device, std::function<void()> op);
 
 }  // namespace alexnet

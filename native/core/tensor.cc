@@ -141,8 +141,17 @@ Napi::Value Tensor::Read(const Napi::CallbackInfo& info) {
   Napi::Float32Array out = Napi::Float32Array::New(info.Env(), numel_);
 #if defined(ALEXNET_WITH_CUDA)
   if (device_.kind == DeviceKind::kCuda) {
-    auto device_lock = LockDevice(device_);
-    cuda::CopyToHost(device_.index, out.Data(), data(), Bytes());
+    // Queued under the device lock, waited for outside it (core/executor.h).
+    try {
+      cuda::Completion done;
+      {
+        auto device_lock = LockDevice(device_);
+        done = cuda::RecordCompletion(device_.index);
+      }
+      cuda::CopyToHostAfter(done, out.Data(), data(), Bytes());
+    } catch (const std::exception& e) {
+      throw Napi::Error::New(info.Env(), e.what());
+    }
     return out;
   }
 #endif

@@ -9,21 +9,9 @@
 
 #include <cstdint>
 
-namespace alexnet::cpu {
+#include "core/shapes.h"
 
-struct AugmentParams {
-  int count;   // images in the batch
-  int height;  // source image size
-  int width;
-  int out_height;  // crop size
-  int out_width;
-  const int32_t* crops;    // 2 per image: y offset, x offset
-  const uint8_t* mirror;   // 1 per image: nonzero flips horizontally
-  const float* rgb_shift;  // 3 per image, RGB
-  const float* mean;       // 3, RGB
-  const float* scale;      // 3, RGB
-  bool bgr;                // write output channels in BGR order
-};
+namespace alexnet::cpu {
 
 // images: count x height x width x 3 (HWC, RGB), contiguous. out: count x 3 x out_height x
 // out_width (NCHW). out[i][oc][y][x] = (pixel + rgb_shift[3i + c] - mean[c]) * scale[c], where c is

@@ -15,20 +15,9 @@
 
 #include <cstdint>
 
+#include "core/shapes.h"
+
 namespace alexnet::cpu {
-
-struct ConvShape {
-  int n, c, h, w;  // input
-  int k;           // output channels
-  int kh, kw;      // filter size
-  int stride_h, stride_w;
-  int pad_h, pad_w;
-  int groups;
-
-  // floor((h + 2 pad - kh) / stride) + 1, the output size of Caffe and cuDNN.
-  int out_h() const { return (h + 2 * pad_h - kh) / stride_h + 1; }
-  int out_w() const { return (w + 2 * pad_w - kw) / stride_w + 1; }
-};
 
 // Floats of scratch the three passes below need for `shape`.
 int64_t ConvScratchSize(const ConvShape& shape);

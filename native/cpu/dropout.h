@@ -10,15 +10,9 @@
 
 #include <cstdint>
 
-namespace alexnet::cpu {
+#include "core/shapes.h"
 
-struct DropoutKey {
-  float p;  // probability of dropping an element, in [0, 1)
-  uint32_t seed;
-  uint32_t step;
-  uint32_t layer;
-  uint64_t offset = 0;  // index in the mask of the tensor's first element
-};
+namespace alexnet::cpu {
 
 // y = x * mask / (1 - p) over n elements; p = 0 copies. x and y may alias.
 void DropoutForward(const float* x, float* y, int64_t n, const DropoutKey& key);

@@ -15,18 +15,9 @@
 // divide it, and bvlc_alexnet.npy was trained that way, so alpha here is the Caffe/cuDNN one.
 #pragma once
 
-namespace alexnet::cpu {
+#include "core/shapes.h"
 
-struct LrnShape {
-  int n = 0;
-  int c = 0;
-  int h = 0;
-  int w = 0;
-  int size = 0;  // odd, the channels in a window
-  float alpha = 0.0f;
-  float beta = 0.0f;
-  float k = 0.0f;
-};
+namespace alexnet::cpu {
 
 // y = LRN(x) over an (n, c, h, w) tensor; y must not be x.
 void LrnForward(const LrnShape& shape, const float* x, float* y);

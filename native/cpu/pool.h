@@ -3,19 +3,9 @@
 // overlapping pooling of Krizhevsky et al. 2012 §3.4).
 #pragma once
 
-namespace alexnet::cpu {
+#include "core/shapes.h"
 
-struct PoolShape {
-  int n = 0;
-  int c = 0;
-  int h = 0;
-  int w = 0;
-  int kernel = 0;
-  int stride = 0;
-  int pad = 0;
-  int oh = 0;
-  int ow = 0;
-};
+namespace alexnet::cpu {
 
 // floor((in + 2 * pad - kernel) / stride) + 1, PyTorch's default (ceil_mode=False). Caffe rounds
 // up instead; the two agree on AlexNet's shapes 55 -> 27, 27 -> 13 and 13 -> 6, where the

@@ -1,8 +1,9 @@
 // Compile-time check of our cuDNN and cuBLAS declarations (cudnn_api.h, cublas_api.h) against the
 // real headers, built only when CMake finds cudnn.h and cublas_v2.h (the api_check target; the
-// addon never links it). Every enum value we use must equal the library's, every perf struct must
-// have the library's layout, and every function type we load must be the library's once our enums
-// are replaced by theirs. A mismatch fails the build with the function's name.
+// addon never links it). Every enum value we declare must equal the library's, every enum we
+// declare must have the size of the library's, every perf struct must have the library's layout
+// and field types, and every function type we load must be the library's once our enums are
+// replaced by theirs. A mismatch fails the build with the name of what differs.
 #include <cublas_v2.h>
 #include <cudnn.h>
 
@@ -37,6 +38,7 @@ ALEXNET_REAL(cudnn::DataType, cudnnDataType_t)
 ALEXNET_REAL(cudnn::TensorFormat, cudnnTensorFormat_t)
 ALEXNET_REAL(cudnn::ConvolutionMode, cudnnConvolutionMode_t)
 ALEXNET_REAL(cudnn::MathType, cudnnMathType_t)
+ALEXNET_REAL(cudnn::Determinism, cudnnDeterminism_t)
 ALEXNET_REAL(cudnn::ConvolutionFwdAlgo, cudnnConvolutionFwdAlgo_t)
 ALEXNET_REAL(cudnn::ConvolutionBwdDataAlgo, cudnnConvolutionBwdDataAlgo_t)
 ALEXNET_REAL(cudnn::ConvolutionBwdFilterAlgo, cudnnConvolutionBwdFilterAlgo_t)
@@ -80,6 +82,7 @@ ALEXNET_SAME_VALUE(cudnn::kConvolution, CUDNN_CONVOLUTION)
 ALEXNET_SAME_VALUE(cudnn::kCrossCorrelation, CUDNN_CROSS_CORRELATION)
 ALEXNET_SAME_VALUE(cudnn::kDefaultMath, CUDNN_DEFAULT_MATH)
 ALEXNET_SAME_VALUE(cudnn::kTensorOpMath, CUDNN_TENSOR_OP_MATH)
+ALEXNET_SAME_VALUE(cudnn::kTensorOpMathAllowConversion, CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION)
 ALEXNET_SAME_VALUE(cudnn::kFmaMath, CUDNN_FMA_MATH)
 ALEXNET_SAME_VALUE(cudnn::kNonDeterministic, CUDNN_NON_DETERMINISTIC)
 ALEXNET_SAME_VALUE(cudnn::kDeterministic, CUDNN_DETERMINISTIC)
@@ -88,6 +91,7 @@ ALEXNET_SAME_VALUE(cudnn::kConvolutionBwdDataAlgoCount, CUDNN_CONVOLUTION_BWD_DA
 ALEXNET_SAME_VALUE(cudnn::kConvolutionBwdFilterAlgoCount, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT)
 ALEXNET_SAME_VALUE(cudnn::kLrnCrossChannelDim1, CUDNN_LRN_CROSS_CHANNEL_DIM1)
 ALEXNET_SAME_VALUE(cudnn::kPoolingMax, CUDNN_POOLING_MAX)
+ALEXNET_SAME_VALUE(cudnn::kPoolingMaxDeterministic, CUDNN_POOLING_MAX_DETERMINISTIC)
 ALEXNET_SAME_VALUE(cudnn::kNotPropagateNan, CUDNN_NOT_PROPAGATE_NAN)
 ALEXNET_SAME_VALUE(cudnn::kPropagateNan, CUDNN_PROPAGATE_NAN)
 ALEXNET_SAME_VALUE(cublas::kStatusSuccess, CUBLAS_STATUS_SUCCESS)
@@ -101,28 +105,50 @@ ALEXNET_SAME_VALUE(cublas::kMinorVersion, MINOR_VERSION)
 ALEXNET_SAME_VALUE(cublas::kPatchLevel, PATCH_LEVEL)
 #undef ALEXNET_SAME_VALUE
 
-// Our enums are passed where theirs are expected: same size.
-static_assert(sizeof(cudnn::Status) == sizeof(cudnnStatus_t));
-static_assert(sizeof(cudnn::DataType) == sizeof(cudnnDataType_t));
-static_assert(sizeof(cudnn::MathType) == sizeof(cudnnMathType_t));
-static_assert(sizeof(cudnn::ConvolutionFwdAlgo) == sizeof(cudnnConvolutionFwdAlgo_t));
-static_assert(sizeof(cublas::Operation) == sizeof(cublasOperation_t));
-static_assert(sizeof(cublas::LibraryProperty) == sizeof(libraryPropertyType));
+// Our enums are passed where theirs are expected, and read in the library's structs: same size,
+// every one of them.
+#define ALEXNET_SAME_SIZE(ours)                                                    \
+  static_assert(sizeof(ours) == sizeof(typename Real<ours>::type), #ours " size"); \
+  static_assert(!std::is_same_v<ours, typename Real<ours>::type>, #ours " has no Real<>");
+ALEXNET_SAME_SIZE(cudnn::Status)
+ALEXNET_SAME_SIZE(cudnn::DataType)
+ALEXNET_SAME_SIZE(cudnn::TensorFormat)
+ALEXNET_SAME_SIZE(cudnn::ConvolutionMode)
+ALEXNET_SAME_SIZE(cudnn::MathType)
+ALEXNET_SAME_SIZE(cudnn::Determinism)
+ALEXNET_SAME_SIZE(cudnn::ConvolutionFwdAlgo)
+ALEXNET_SAME_SIZE(cudnn::ConvolutionBwdDataAlgo)
+ALEXNET_SAME_SIZE(cudnn::ConvolutionBwdFilterAlgo)
+ALEXNET_SAME_SIZE(cudnn::LrnMode)
+ALEXNET_SAME_SIZE(cudnn::PoolingMode)
+ALEXNET_SAME_SIZE(cudnn::NanPropagation)
+ALEXNET_SAME_SIZE(cublas::Status)
+ALEXNET_SAME_SIZE(cublas::Operation)
+ALEXNET_SAME_SIZE(cublas::Math)
+ALEXNET_SAME_SIZE(cublas::LibraryProperty)
+#undef ALEXNET_SAME_SIZE
 
-// The perf structs cudnnFind* fills.
-#define ALEXNET_SAME_LAYOUT(ours, theirs)                                               \
-  static_assert(sizeof(ours) == sizeof(theirs), #theirs " size");                       \
-  static_assert(offsetof(ours, algo) == offsetof(theirs, algo), #theirs ".algo");       \
-  static_assert(offsetof(ours, status) == offsetof(theirs, status), #theirs ".status"); \
-  static_assert(offsetof(ours, time) == offsetof(theirs, time), #theirs ".time");       \
-  static_assert(offsetof(ours, memory) == offsetof(theirs, memory), #theirs ".memory"); \
-  static_assert(offsetof(ours, determinism) == offsetof(theirs, determinism),           \
-                #theirs ".determinism");                                                \
-  static_assert(offsetof(ours, math_type) == offsetof(theirs, mathType), #theirs ".mathType");
+// The perf structs cudnnFind* fills, in full: size, and each field's offset and type.
+#define ALEXNET_SAME_FIELD(ours, theirs, field, their_field)                                     \
+  static_assert(offsetof(ours, field) == offsetof(theirs, their_field),                          \
+                #theirs "." #their_field " offset");                                             \
+  static_assert(                                                                                 \
+      std::is_same_v<typename Real<decltype(ours::field)>::type, decltype(theirs::their_field)>, \
+      #theirs "." #their_field " type");
+#define ALEXNET_SAME_LAYOUT(ours, theirs)                         \
+  static_assert(sizeof(ours) == sizeof(theirs), #theirs " size"); \
+  ALEXNET_SAME_FIELD(ours, theirs, algo, algo)                    \
+  ALEXNET_SAME_FIELD(ours, theirs, status, status)                \
+  ALEXNET_SAME_FIELD(ours, theirs, time, time)                    \
+  ALEXNET_SAME_FIELD(ours, theirs, memory, memory)                \
+  ALEXNET_SAME_FIELD(ours, theirs, determinism, determinism)      \
+  ALEXNET_SAME_FIELD(ours, theirs, math_type, mathType)           \
+  ALEXNET_SAME_FIELD(ours, theirs, reserved, reserved)
 ALEXNET_SAME_LAYOUT(cudnn::ConvolutionFwdAlgoPerf, cudnnConvolutionFwdAlgoPerf_t)
 ALEXNET_SAME_LAYOUT(cudnn::ConvolutionBwdDataAlgoPerf, cudnnConvolutionBwdDataAlgoPerf_t)
 ALEXNET_SAME_LAYOUT(cudnn::ConvolutionBwdFilterAlgoPerf, cudnnConvolutionBwdFilterAlgoPerf_t)
 #undef ALEXNET_SAME_LAYOUT
+#undef ALEXNET_SAME_FIELD
 
 // Function types.
 #define ALEXNET_CHECK_CUDNN_FN(name, symbol)                                        \

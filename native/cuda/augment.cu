@@ -42,7 +42,7 @@ size_t Aligned(size_t bytes) { return (bytes + 255) / 256 * 256; }
 
 }  // namespace
 
-void Augment(int device, const uint8_t* host_images, float* out, const cpu::AugmentParams& params) {
+void Augment(int device, const uint8_t* host_images, float* out, const AugmentParams& params) {
   Context& ctx = GetContext(device);
   const size_t n = static_cast<size_t>(params.count);
   const size_t image_bytes = n * params.height * params.width * 3;

@@ -2,11 +2,14 @@
 
 #include <cuda_runtime_api.h>
 
+#include <cstdlib>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "core/executor.h"
 #include "cuda/check.h"
 #include "cuda/library.h"
 #include "cuda/memory.h"
@@ -90,11 +93,56 @@ void Grow(int device, CUstream_st* stream, void** buffer, size_t* size, size_t b
   if (*buffer != nullptr) DeviceFree(device, *buffer, *size);
   *buffer = nullptr;
   *size = 0;
-  *buffer = DeviceAlloc(device, bytes);
+  *buffer = DeviceAlloc(device, bytes, /*zeroed=*/false);
   *size = bytes;
 }
 
 }  // namespace
+
+CUstream_st* Context::CommunicationStream() {
+  if (communication_ == nullptr) {
+    cudaStream_t stream;
+    CUDA_CHECK("allreduce", cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+    communication_ = stream;
+  }
+  return communication_;
+}
+
+namespace {
+
+// `waiter` waits (on the device) for the work queued on `stream` so far.
+void Order(cudaStream_t stream, cudaStream_t waiter) {
+  cudaEvent_t event;
+  CUDA_CHECK("allreduce", cudaEventCreateWithFlags(&event, cudaEventDisableTiming));
+  cudaError_t status = cudaEventRecord(event, stream);
+  if (status == cudaSuccess) status = cudaStreamWaitEvent(waiter, event, 0);
+  // Destroying an event still pending is allowed: its resources go once it completes.
+  cudaEventDestroy(event);
+  CUDA_CHECK("allreduce", status);
+}
+
+}  // namespace
+
+void Context::Fork() { Order(stream_, CommunicationStream()); }
+
+void Context::JoinCommunication() {
+  std::vector<CUevent_st*> pending;
+  pending.swap(pending_);
+  cudaError_t status = cudaSuccess;
+  for (CUevent_st* event : pending) {
+    if (status == cudaSuccess) status = cudaStreamWaitEvent(stream_, event, 0);
+    cudaEventDestroy(event);
+  }
+  CUDA_CHECK("allreduce", status);
+}
+
+void Context::SynchronizeAll() {
+  JoinCommunication();
+  if (communication_ != nullptr) {
+    CUDA_CHECK("synchronize", cudaStreamSynchronize(communication_));
+  }
+  CUDA_CHECK("synchronize", cudaStreamSynchronize(stream_));
+}
 
 void* Context::Workspace(size_t bytes) {
   Grow(device_, stream_, &workspace_, &workspace_bytes_, bytes);
@@ -107,12 +155,19 @@ void* Context::Staging(size_t bytes) {
 }
 
 Context& GetContext(int device) {
-  static std::vector<std::unique_ptr<Context>> contexts;
+  // Never destroyed (context.h).
+  static auto* contexts = new std::vector<std::unique_ptr<Context>>();
   if (device < 0) throw std::runtime_error("CUDA device index " + std::to_string(device));
-  if (static_cast<size_t>(device) >= contexts.size()) contexts.resize(device + 1);
-  if (!contexts[device]) contexts[device] = std::make_unique<Context>(device);
+  if (static_cast<size_t>(device) >= contexts->size()) contexts->resize(device + 1);
+  if (!(*contexts)[device]) {
+    (*contexts)[device] = std::make_unique<Context>(device);
+    // Registered after the CUDA runtime has started, so it runs before the runtime's own exit
+    // handlers: from then on no thread calls CUDA (core/executor.h).
+    static std::once_flag registered;
+    std::call_once(registered, [] { std::atexit(BeginDeviceShutdown); });
+  }
   CUDA_CHECK("context", cudaSetDevice(device));
-  return *contexts[device];
+  return *(*contexts)[device];
 }
 
 }  // namespace alexnet::cuda

@@ -1,20 +1,25 @@
-// The per-device state of the CUDA backend: one stream, the cuDNN and cuBLAS handles bound to it,
-// one workspace shared by every convolution (grown on demand, as darknet does), a staging buffer
-// for uploads from host arrays, and the cache of chosen convolution algorithms.
+// The per-device state of the CUDA backend: one compute stream, the cuDNN and cuBLAS handles bound
+// to it, one workspace shared by every convolution (grown on demand, as darknet does), a staging
+// buffer for uploads from host arrays, the cache of chosen convolution algorithms, and a second
+// stream for NCCL's allreduces, so that the sums of one layer's gradients run while the backward
+// pass of the layers below goes on (nccl.cc).
 //
-// Everything is queued on the stream; reading a tensor back (or a loss) is the only
-// synchronisation. Contexts live until the process exits. No CUDA headers here, so that host code
-// can hold a Context.
+// Everything is queued on the streams; reading a tensor back (or a loss) is the only
+// synchronisation. Contexts live until the process exits and are never destroyed (a thread may
+// still be finishing an op while it exits; core/executor.h's device shutdown keeps it off CUDA
+// from then on). No CUDA headers here, so that host code can hold a Context.
 #pragma once
 
 #include <cstddef>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "cuda/cublas_api.h"
 #include "cuda/cudnn_api.h"
 
 struct CUstream_st;
+struct CUevent_st;
 
 namespace alexnet::cuda {
 
@@ -46,7 +51,19 @@ class Context {
     int algo;
     size_t workspace;
   };
-  // Chosen algorithms by pass and shape key, shared by plans of the same shape.
+  // The stream NCCL's allreduces run on (created on first use), and what orders them: Fork()
+  // makes it wait for the work queued so far on the compute stream; AddPending(event) records an
+  // allreduce's end, which JoinCommunication() makes the compute stream wait for (before the
+  // optimiser's update, a read or a flush).
+  CUstream_st* CommunicationStream();
+  void Fork();
+  void AddPending(CUevent_st* event) { pending_.push_back(event); }
+  void JoinCommunication();
+  // Waits until both streams are idle (before a communicator is destroyed).
+  void SynchronizeAll();
+
+  // Chosen algorithms by pass, shape and batch bucket (conv.cc), shared by plans of the same
+  // shape; the workspace is the one at the batch size searched.
   std::map<std::string, Algorithm>& algorithm_cache() { return algorithm_cache_; }
 
  private:
@@ -59,6 +76,8 @@ class Context {
   void* staging_ = nullptr;
   size_t staging_bytes_ = 0;
   std::map<std::string, Algorithm> algorithm_cache_;
+  CUstream_st* communication_ = nullptr;
+  std::vector<CUevent_st*> pending_;
 };
 
 // The context of `device`, made current on this thread (cudaSetDevice).

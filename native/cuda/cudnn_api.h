@@ -44,10 +44,17 @@ enum TensorFormat : int { kTensorNchw = 0 };
 enum ConvolutionMode : int { kConvolution = 0, kCrossCorrelation = 1 };
 
 // cudnnMathType_t. kFmaMath restricts cuDNN to FMA kernels: no TF32 tensor cores, which
-// kDefaultMath allows on Ampere and newer for float32 data.
-enum MathType : int { kDefaultMath = 0, kTensorOpMath = 1, kFmaMath = 3 };
+// kDefaultMath allows on Ampere and newer for float32 data. As the math type a cudnnFind* result
+// reports, kDefaultMath and kFmaMath are float32 arithmetic; the two tensor-op types are not.
+enum MathType : int {
+  kDefaultMath = 0,
+  kTensorOpMath = 1,
+  kTensorOpMathAllowConversion = 2,
+  kFmaMath = 3
+};
 
-// cudnnDeterminism_t
+// cudnnDeterminism_t: whether an algorithm gives bitwise the same result on every run (the
+// backward-filter algorithms 0 and 3 and backward-data algorithm 0 sum with atomics and do not).
 enum Determinism : int { kNonDeterministic = 0, kDeterministic = 1 };
 
 // cudnnConvolutionFwdAlgo_t, cudnnConvolutionBwdDataAlgo_t, cudnnConvolutionBwdFilterAlgo_t:
@@ -62,8 +69,9 @@ constexpr int kConvolutionBwdFilterAlgoCount = 7;
 // cudnnLRNMode_t
 enum LrnMode : int { kLrnCrossChannelDim1 = 0 };
 
-// cudnnPoolingMode_t
-enum PoolingMode : int { kPoolingMax = 0 };
+// cudnnPoolingMode_t. The backward of kPoolingMax adds overlapping windows' gradients with
+// atomics, in no fixed order; kPoolingMaxDeterministic does not (cudnn_ops.h).
+enum PoolingMode : int { kPoolingMax = 0, kPoolingMaxDeterministic = 3 };
 
 // cudnnNanPropagation_t
 enum NanPropagation : int { kNotPropagateNan = 0, kPropagateNan = 1 };
@@ -122,6 +130,20 @@ using FindConvolutionBackwardFilterAlgorithmExFn = Status (*)(
     const ConvolutionDescriptor, const FilterDescriptor, void* dw, const int requested,
     int* returned, ConvolutionBwdFilterAlgoPerf* results, void* workspace, size_t workspace_bytes);
 
+using GetConvolutionForwardWorkspaceSizeFn = Status (*)(Handle, const TensorDescriptor,
+                                                        const FilterDescriptor,
+                                                        const ConvolutionDescriptor,
+                                                        const TensorDescriptor, ConvolutionFwdAlgo,
+                                                        size_t* bytes);
+using GetConvolutionBackwardDataWorkspaceSizeFn = Status (*)(Handle, const FilterDescriptor,
+                                                             const TensorDescriptor,
+                                                             const ConvolutionDescriptor,
+                                                             const TensorDescriptor,
+                                                             ConvolutionBwdDataAlgo, size_t* bytes);
+using GetConvolutionBackwardFilterWorkspaceSizeFn =
+    Status (*)(Handle, const TensorDescriptor, const TensorDescriptor, const ConvolutionDescriptor,
+               const FilterDescriptor, ConvolutionBwdFilterAlgo, size_t* bytes);
+
 using ConvolutionForwardFn = Status (*)(Handle, const void* alpha, const TensorDescriptor,
                                         const void* x, const FilterDescriptor, const void* w,
                                         const ConvolutionDescriptor, ConvolutionFwdAlgo,
@@ -167,39 +189,42 @@ using PoolingBackwardFn = Status (*)(Handle, const PoolingDescriptor, const void
 
 // The X-macro list of every function we load: (member, exported symbol). library.cc resolves
 // them, api_check.cc checks their types.
-#define ALEXNET_CUDNN_FUNCTIONS(X)                                                           \
-  X(GetVersion, cudnnGetVersion)                                                             \
-  X(GetCudartVersion, cudnnGetCudartVersion)                                                 \
-  X(GetErrorString, cudnnGetErrorString)                                                     \
-  X(Create, cudnnCreate)                                                                     \
-  X(Destroy, cudnnDestroy)                                                                   \
-  X(SetStream, cudnnSetStream)                                                               \
-  X(CreateTensorDescriptor, cudnnCreateTensorDescriptor)                                     \
-  X(DestroyTensorDescriptor, cudnnDestroyTensorDescriptor)                                   \
-  X(SetTensor4dDescriptor, cudnnSetTensor4dDescriptor)                                       \
-  X(CreateFilterDescriptor, cudnnCreateFilterDescriptor)                                     \
-  X(DestroyFilterDescriptor, cudnnDestroyFilterDescriptor)                                   \
-  X(SetFilter4dDescriptor, cudnnSetFilter4dDescriptor)                                       \
-  X(CreateConvolutionDescriptor, cudnnCreateConvolutionDescriptor)                           \
-  X(DestroyConvolutionDescriptor, cudnnDestroyConvolutionDescriptor)                         \
-  X(SetConvolution2dDescriptor, cudnnSetConvolution2dDescriptor)                             \
-  X(SetConvolutionGroupCount, cudnnSetConvolutionGroupCount)                                 \
-  X(SetConvolutionMathType, cudnnSetConvolutionMathType)                                     \
-  X(FindConvolutionForwardAlgorithmEx, cudnnFindConvolutionForwardAlgorithmEx)               \
-  X(FindConvolutionBackwardDataAlgorithmEx, cudnnFindConvolutionBackwardDataAlgorithmEx)     \
-  X(FindConvolutionBackwardFilterAlgorithmEx, cudnnFindConvolutionBackwardFilterAlgorithmEx) \
-  X(ConvolutionForward, cudnnConvolutionForward)                                             \
-  X(ConvolutionBackwardData, cudnnConvolutionBackwardData)                                   \
-  X(ConvolutionBackwardFilter, cudnnConvolutionBackwardFilter)                               \
-  X(CreateLrnDescriptor, cudnnCreateLRNDescriptor)                                           \
-  X(DestroyLrnDescriptor, cudnnDestroyLRNDescriptor)                                         \
-  X(SetLrnDescriptor, cudnnSetLRNDescriptor)                                                 \
-  X(LrnCrossChannelForward, cudnnLRNCrossChannelForward)                                     \
-  X(LrnCrossChannelBackward, cudnnLRNCrossChannelBackward)                                   \
-  X(CreatePoolingDescriptor, cudnnCreatePoolingDescriptor)                                   \
-  X(DestroyPoolingDescriptor, cudnnDestroyPoolingDescriptor)                                 \
-  X(SetPooling2dDescriptor, cudnnSetPooling2dDescriptor)                                     \
-  X(PoolingForward, cudnnPoolingForward)                                                     \
+#define ALEXNET_CUDNN_FUNCTIONS(X)                                                             \
+  X(GetVersion, cudnnGetVersion)                                                               \
+  X(GetCudartVersion, cudnnGetCudartVersion)                                                   \
+  X(GetErrorString, cudnnGetErrorString)                                                       \
+  X(Create, cudnnCreate)                                                                       \
+  X(Destroy, cudnnDestroy)                                                                     \
+  X(SetStream, cudnnSetStream)                                                                 \
+  X(CreateTensorDescriptor, cudnnCreateTensorDescriptor)                                       \
+  X(DestroyTensorDescriptor, cudnnDestroyTensorDescriptor)                                     \
+  X(SetTensor4dDescriptor, cudnnSetTensor4dDescriptor)                                         \
+  X(CreateFilterDescriptor, cudnnCreateFilterDescriptor)                                       \
+  X(DestroyFilterDescriptor, cudnnDestroyFilterDescriptor)                                     \
+  X(SetFilter4dDescriptor, cudnnSetFilter4dDescriptor)                                         \
+  X(CreateConvolutionDescriptor, cudnnCreateConvolutionDescriptor)                             \
+  X(DestroyConvolutionDescriptor, cudnnDestroyConvolutionDescriptor)                           \
+  X(SetConvolution2dDescriptor, cudnnSetConvolution2dDescriptor)                               \
+  X(SetConvolutionGroupCount, cudnnSetConvolutionGroupCount)                                   \
+  X(SetConvolutionMathType, cudnnSetConvolutionMathType)                                       \
+  X(FindConvolutionForwardAlgorithmEx, cudnnFindConvolutionForwardAlgorithmEx)                 \
+  X(FindConvolutionBackwardDataAlgorithmEx, cudnnFindConvolutionBackwardDataAlgorithmEx)       \
+  X(FindConvolutionBackwardFilterAlgorithmEx, cudnnFindConvolutionBackwardFilterAlgorithmEx)   \
+  X(GetConvolutionForwardWorkspaceSize, cudnnGetConvolutionForwardWorkspaceSize)               \
+  X(GetConvolutionBackwardDataWorkspaceSize, cudnnGetConvolutionBackwardDataWorkspaceSize)     \
+  X(GetConvolutionBackwardFilterWorkspaceSize, cudnnGetConvolutionBackwardFilterWorkspaceSize) \
+  X(ConvolutionForward, cudnnConvolutionForward)                                               \
+  X(ConvolutionBackwardData, cudnnConvolutionBackwardData)                                     \
+  X(ConvolutionBackwardFilter, cudnnConvolutionBackwardFilter)                                 \
+  X(CreateLrnDescriptor, cudnnCreateLRNDescriptor)                                             \
+  X(DestroyLrnDescriptor, cudnnDestroyLRNDescriptor)                                           \
+  X(SetLrnDescriptor, cudnnSetLRNDescriptor)                                                   \
+  X(LrnCrossChannelForward, cudnnLRNCrossChannelForward)                                       \
+  X(LrnCrossChannelBackward, cudnnLRNCrossChannelBackward)                                     \
+  X(CreatePoolingDescriptor, cudnnCreatePoolingDescriptor)                                     \
+  X(DestroyPoolingDescriptor, cudnnDestroyPoolingDescriptor)                                   \
+  X(SetPooling2dDescriptor, cudnnSetPooling2dDescriptor)                                       \
+  X(PoolingForward, cudnnPoolingForward)                                                       \
   X(PoolingBackward, cudnnPoolingBackward)
 
 // The loaded entry points: one member per function, of the type above.

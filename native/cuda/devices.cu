@@ -4,6 +4,13 @@
 
 namespace alexnet::cuda {
 
+CudaVersions GetCudaVersions() {
+  CudaVersions v{0, 0};
+  if (cudaDriverGetVersion(&v.driver) != cudaSuccess) v.driver = 0;
+  if (cudaRuntimeGetVersion(&v.runtime) != cudaSuccess) v.runtime = 0;
+  return v;
+}
+
 std::vector<DeviceInfo> ListDevices(std::string* error) {
   std::vector<DeviceInfo> devices;
   int count = 0;

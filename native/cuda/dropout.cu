@@ -28,7 +28,7 @@ __global__ void DropoutKernel(const float* in, float* out, int64_t n, float p, f
   }
 }
 
-void ApplyMask(int device, const float* in, float* out, int64_t n, const cpu::DropoutKey& key,
+void ApplyMask(int device, const float* in, float* out, int64_t n, const DropoutKey& key,
                const char* op) {
   if (key.p == 0.0f) {
     CopyOnDevice(device, out, in, static_cast<size_t>(n) * sizeof(float));
@@ -45,12 +45,11 @@ void ApplyMask(int device, const float* in, float* out, int64_t n, const cpu::Dr
 
 }  // namespace
 
-void DropoutForward(int device, const float* x, float* y, int64_t n, const cpu::DropoutKey& key) {
+void DropoutForward(int device, const float* x, float* y, int64_t n, const DropoutKey& key) {
   ApplyMask(device, x, y, n, key, "dropoutForward");
 }
 
-void DropoutBackward(int device, const float* dy, float* dx, int64_t n,
-                     const cpu::DropoutKey& key) {
+void DropoutBackward(int device, const float* dy, float* dx, int64_t n, const DropoutKey& key) {
   ApplyMask(device, dy, dx, n, key, "dropoutBackward");
 }
 

@@ -122,6 +122,8 @@ struct State {
   std::vector<std::string> attempted_folders;
   bool cudnn_ok = false;
   bool cublas_ok = false;
+  // The CUDA major of the committed cuDNN: everything else loaded must be of it.
+  int cudnn_major = 0;
   std::string cudnn_error;
   std::string cublas_error;
   cudnn::Api cudnn;
@@ -132,8 +134,10 @@ struct State {
 std::mutex g_mutex;
 State g_state;
 
-// Opens and resolves cuDNN; returns the CUDA major it was built for.
-int LoadCudnn(State& s, const std::vector<std::string>& folders) {
+// Opens cuDNN and reads its versions into the report, sets *major to the CUDA major it was built
+// for (as soon as it is known, so that cuBLAS follows it even when a function is missing), then
+// resolves the rest.
+void LoadCudnn(State& s, const std::vector<std::string>& folders, int* major) {
   std::vector<std::string> tried;
   const std::vector<std::string> parts(std::begin(kCudnnParts), std::end(kCudnnParts));
   Opened lib = OpenFirst(folders, "libcudnn.so.9", parts, &tried, &s.report.unopened);
@@ -142,22 +146,25 @@ int LoadCudnn(State& s, const std::vector<std::string>& folders) {
     throw std::runtime_error(
         NotFound("cuDNN 9 (libcudnn.so.9)", tried, "pip install nvidia-cudnn-cu13 or -cu12"));
   }
-  cudnn::Api api;
-#define ALEXNET_CUDNN_RESOLVE(name, symbol) \
-  api.name = Resolve<cudnn::name##Fn>(lib.handle, #symbol, "cuDNN from " + lib.where);
-  ALEXNET_CUDNN_FUNCTIONS(ALEXNET_CUDNN_RESOLVE)
-#undef ALEXNET_CUDNN_RESOLVE
-  const size_t version = api.GetVersion();
-  const size_t cuda = api.GetCudartVersion();
+  const std::string from = "cuDNN from " + lib.where;
+  const size_t version = Resolve<cudnn::GetVersionFn>(lib.handle, "cudnnGetVersion", from)();
+  const size_t cuda =
+      Resolve<cudnn::GetCudartVersionFn>(lib.handle, "cudnnGetCudartVersion", from)();
   // cuDNN 9 encodes its version as 10000 * major + 100 * minor + patch.
   s.report.cudnn_version = std::to_string(version / 10000) + "." +
                            std::to_string(version / 100 % 100) + "." +
                            std::to_string(version % 100);
   s.report.cudnn_cuda = CudaVersion(cuda);
   s.report.cudnn = "cuDNN " + s.report.cudnn_version + " from " + lib.where;
+  *major = static_cast<int>(cuda / 1000);
   if (version < 90000) {
     throw std::runtime_error("cuDNN loaded from " + lib.where + " is version " +
                              s.report.cudnn_version + "; cuDNN 9 is required");
+  }
+  if (s.cudnn_ok && *major != s.cudnn_major) {
+    throw std::runtime_error(s.report.cudnn + " is built for CUDA " + s.report.cudnn_cuda +
+                             ", but this process already uses a cuDNN for CUDA " +
+                             std::to_string(s.cudnn_major) + "; restart it");
   }
   int driver = 0;
   if (cudaDriverGetVersion(&driver) == cudaSuccess && driver > 0 &&
@@ -168,12 +175,30 @@ int LoadCudnn(State& s, const std::vector<std::string>& folders) {
         " at most: install the cuDNN for CUDA " + std::to_string(driver / 1000) +
         " (nvidia-cudnn-cu" + std::to_string(driver / 1000) + ") or a newer driver");
   }
-  if (!s.cudnn_ok) s.cudnn = api;
+  cudnn::Api api;
+#define ALEXNET_CUDNN_RESOLVE(name, symbol) \
+  api.name = Resolve<cudnn::name##Fn>(lib.handle, #symbol, from);
+  ALEXNET_CUDNN_FUNCTIONS(ALEXNET_CUDNN_RESOLVE)
+#undef ALEXNET_CUDNN_RESOLVE
+  if (!s.cudnn_ok) {
+    s.cudnn = api;
+    s.cudnn_major = *major;
+  }
   s.cudnn_ok = true;
-  return static_cast<int>(cuda / 1000);
 }
 
-// Opens cuBLASLt and cuBLAS of CUDA `major`, then nvrtc of that major when it is there.
+// Throws naming `what` when it was built for another CUDA major than cuDNN's.
+void RequireMajor(const std::string& what, size_t cuda, int major, const State& s) {
+  if (cuda == 0 || static_cast<int>(cuda / 1000) == major) return;
+  throw std::runtime_error(what + " is built for CUDA " + CudaVersion(cuda) + ", but " +
+                           s.report.cudnn + " is built for CUDA " + s.report.cudnn_cuda +
+                           ": one process takes one CUDA major for all of them. Install the "
+                           "cuBLAS of cuDNN's major, or the cuDNN of cuBLAS's, and put the "
+                           "other out of the search (ALEXNET_CUDA_LIBS, LD_LIBRARY_PATH).");
+}
+
+// Opens cuBLASLt and cuBLAS of CUDA `major` (cuDNN's), checks that both were built for it, then
+// opens nvrtc of that major when it is there.
 void LoadCublas(State& s, const std::vector<std::string>& folders, int major) {
   const std::string suffix = ".so." + std::to_string(major);
   std::vector<std::string> tried;
@@ -185,19 +210,32 @@ void LoadCublas(State& s, const std::vector<std::string>& folders, int major) {
         NotFound("cuBLAS for CUDA " + std::to_string(major) + " (libcublas" + suffix + ")", tried,
                  major >= 13 ? "pip install nvidia-cublas" : "pip install nvidia-cublas-cu12"));
   }
-  cublas::Api api;
-#define ALEXNET_CUBLAS_RESOLVE(name, symbol) \
-  api.name = Resolve<cublas::name##Fn>(lib.handle, #symbol, "cuBLAS from " + lib.where);
-  ALEXNET_CUBLAS_FUNCTIONS(ALEXNET_CUBLAS_RESOLVE)
-#undef ALEXNET_CUBLAS_RESOLVE
+  const std::string from = "cuBLAS from " + lib.where;
   int parts[3] = {0, 0, 0};
   const cublas::LibraryProperty properties[3] = {cublas::kMajorVersion, cublas::kMinorVersion,
                                                  cublas::kPatchLevel};
-  for (int i = 0; i < 3; ++i) api.GetProperty(properties[i], &parts[i]);
+  auto get_property = Resolve<cublas::GetPropertyFn>(lib.handle, "cublasGetProperty", from);
+  for (int i = 0; i < 3; ++i) get_property(properties[i], &parts[i]);
+  const size_t cuda =
+      Resolve<cublas::GetCudartVersionFn>(lib.handle, "cublasGetCudartVersion", from)();
   s.report.cublas_version =
       std::to_string(parts[0]) + "." + std::to_string(parts[1]) + "." + std::to_string(parts[2]);
-  s.report.cublas_cuda = CudaVersion(api.GetCudartVersion());
+  s.report.cublas_cuda = CudaVersion(cuda);
   s.report.cublas = "cuBLAS " + s.report.cublas_version + " from " + lib.where;
+  RequireMajor(s.report.cublas, cuda, major, s);
+  // The cuBLASLt that cuBLAS and cuDNN use: the one this process has under that soname.
+  if (void* lt =
+          dlopen(PathIn(lib.folder, "libcublasLt" + suffix).c_str(), RTLD_NOW | RTLD_GLOBAL)) {
+    if (auto lt_cuda = reinterpret_cast<size_t (*)()>(dlsym(lt, "cublasLtGetCudartVersion"))) {
+      RequireMajor("cuBLASLt from " + PathIn(lib.folder, "libcublasLt" + suffix), lt_cuda(), major,
+                   s);
+    }
+  }
+  cublas::Api api;
+#define ALEXNET_CUBLAS_RESOLVE(name, symbol) \
+  api.name = Resolve<cublas::name##Fn>(lib.handle, #symbol, from);
+  ALEXNET_CUBLAS_FUNCTIONS(ALEXNET_CUBLAS_RESOLVE)
+#undef ALEXNET_CUBLAS_RESOLVE
   if (!s.cublas_ok) s.cublas = api;
   s.cublas_ok = true;
 
@@ -227,17 +265,24 @@ void LoadLocked(State& s) {
 
   s.cudnn_error.clear();
   s.cublas_error.clear();
-  // Without a cuDNN, the cuBLAS of the driver's CUDA major, else of our runtime's.
-  int major = driver > 0 ? driver / 1000 : runtime / 1000;
+  // cuBLAS follows cuDNN's CUDA major, so it is looked for only once cuDNN's version is known: a
+  // cuBLAS kept from before cuDNN was found could be of another major.
+  int major = 0;
   try {
-    major = LoadCudnn(s, folders);
+    LoadCudnn(s, folders, &major);
   } catch (const std::exception& e) {
     s.cudnn_error = e.what();
   }
-  try {
-    LoadCublas(s, folders, major);
-  } catch (const std::exception& e) {
-    s.cublas_error = e.what();
+  if (s.cudnn_ok) major = s.cudnn_major;
+  if (major == 0) {
+    s.cublas_error =
+        "cuBLAS: not looked for until cuDNN is found (it must be of cuDNN's CUDA major)";
+  } else {
+    try {
+      LoadCublas(s, folders, major);
+    } catch (const std::exception& e) {
+      s.cublas_error = e.what();
+    }
   }
   // The sub-libraries that failed before nvrtc or cuBLASLt were open may open now.
   std::vector<std::string> still;
@@ -288,6 +333,14 @@ void* OpenRuntimeLibrary(const std::string& soname, const char* packages, std::s
   if (lib.handle == nullptr) throw std::runtime_error(NotFound(soname, tried, packages));
   *where = lib.where;
   return lib.handle;
+}
+
+int CudnnCudaMajor() {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  LoadLocked(g_state);
+  if (g_state.cudnn_ok) return g_state.cudnn_major;
+  // A cuDNN found but unusable still names the major the process would follow.
+  return std::atoi(g_state.report.cudnn_cuda.c_str());
 }
 
 LibraryReport ProbeLibraries() {

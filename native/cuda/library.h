@@ -4,16 +4,20 @@
 //   1. the folders in ALEXNET_CUDA_LIBS (colon-separated), e.g. a cuDNN or CUDA install's lib64;
 //   2. the dynamic loader's search path (LD_LIBRARY_PATH, ld.so.cache);
 //   3. the folders given to SetLibraryFolders: lib/cuda-wheels.ts finds the lib folders of the
-//      NVIDIA Python wheels when 1 and 2 did not have the libraries, and passes them here. The
-//      addon itself starts no process.
+//      NVIDIA Python wheels when 1 and 2 did not have the libraries (and always before NCCL is
+//      opened), and passes them here. The addon itself starts no process.
 //
 // cuDNN 9 comes first. It is split into sub-libraries that libcudnn.so.9 opens itself; those in
 // its folder are opened before it, so that it finds them whatever its RPATH, and each one that
 // fails is reported with its dlerror. Then cuBLAS and cuBLASLt of the CUDA major that cuDNN was
-// built for (cudnnGetCudartVersion): cuDNN 9 opens libcublasLt.so.<major> itself for the legacy
-// convolution API, so a cuBLAS of another major would put two cuBLASLt in the process. nvrtc of
-// that major is opened when found (cuDNN's runtime-compiled engines use it) and reported when
-// not. A driver that supports an older CUDA than cuDNN's (cudaDriverGetVersion) is an error.
+// built for (cudnnGetCudartVersion), looked for only once cuDNN's version is known: cuDNN 9 opens
+// libcublasLt.so.<major> itself for the legacy convolution API, so a cuBLAS of another major would
+// put two cuBLASLt in the process. A cuBLAS or cuBLASLt that reports another CUDA major than
+// cuDNN's (cublasGetCudartVersion, cublasLtGetCudartVersion) is refused by name, and so is an NCCL
+// (nccl.cc). nvrtc of that major is opened when found (cuDNN's runtime-compiled engines use it)
+// and reported when not. A driver that supports an older CUDA than cuDNN's (cudaDriverGetVersion)
+// is an error. The versions are read before the other functions are resolved, so a library that
+// lacks one is still reported with its version.
 #pragma once
 
 #include <string>
@@ -28,6 +32,10 @@ namespace alexnet::cuda {
 // what to set when the library cannot be found or lacks a function.
 const cudnn::Api& Cudnn();
 const cublas::Api& Cublas();
+
+// The CUDA major of the cuDNN in use (or found, when it is unusable), 0 when none was found:
+// NCCL must be of it too (nccl.cc).
+int CudnnCudaMajor();
 
 // Folders searched after ALEXNET_CUDA_LIBS and the loader path. A library that failed to load
 // is tried again on the next use when these changed.

@@ -12,7 +12,7 @@ namespace alexnet::cuda {
 
 class LrnState {
  public:
-  LrnState(int device, const cpu::LrnShape& s)
+  LrnState(int device, const LrnShape& s)
       : device_(device),
         api_(Cudnn()),
         x_(api_, "LrnPlan", s.n, s.c, s.h, s.w),
@@ -32,7 +32,7 @@ constexpr float kOne = 1.0f;
 constexpr float kZero = 0.0f;
 }  // namespace
 
-std::shared_ptr<LrnState> CreateLrnState(int device, const cpu::LrnShape& shape) {
+std::shared_ptr<LrnState> CreateLrnState(int device, const LrnShape& shape) {
   GetContext(device);
   return std::make_shared<LrnState>(device, shape);
 }

@@ -12,9 +12,10 @@ namespace alexnet::cuda {
 
 namespace {
 
+// Never destroyed: a release may still run on another thread while the process exits.
 std::map<int, MemoryStats>& Stats() {
-  static std::map<int, MemoryStats> stats;
-  return stats;
+  static auto* stats = new std::map<int, MemoryStats>();
+  return *stats;
 }
 
 std::string Mib(size_t bytes) { return std::to_string(bytes >> 20) + " MiB"; }
@@ -39,7 +40,7 @@ bool DeviceAvailable(int index, std::string* why) {
   return true;
 }
 
-void* DeviceAlloc(int device, size_t bytes) {
+void* DeviceAlloc(int device, size_t bytes, bool zeroed) {
   Context& ctx = GetContext(device);
   void* ptr = nullptr;
   cudaError_t status = cudaMalloc(&ptr, bytes == 0 ? 1 : bytes);
@@ -54,7 +55,7 @@ void* DeviceAlloc(int device, size_t bytes) {
                              "needed, or free the GPU from other processes.");
   }
   CUDA_CHECK("allocate", status);
-  CUDA_CHECK("allocate", cudaMemsetAsync(ptr, 0, bytes, ctx.stream()));
+  if (zeroed) CUDA_CHECK("allocate", cudaMemsetAsync(ptr, 0, bytes, ctx.stream()));
   MemoryStats& s = Stats()[device];
   s.allocated += static_cast<int64_t>(bytes);
   if (s.allocated > s.peak) s.peak = s.allocated;
@@ -77,10 +78,29 @@ void CopyToDevice(int device, void* dst, const void* src, size_t bytes) {
   CUDA_CHECK("write", cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, ctx.stream()));
 }
 
-void CopyToHost(int device, void* dst, const void* src, size_t bytes) {
+Completion RecordCompletion(int device) {
   Context& ctx = GetContext(device);
-  CUDA_CHECK("read", cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, ctx.stream()));
-  CUDA_CHECK("read", cudaStreamSynchronize(ctx.stream()));
+  ctx.JoinCommunication();
+  cudaEvent_t event;
+  CUDA_CHECK("synchronize", cudaEventCreateWithFlags(&event, cudaEventDisableTiming));
+  cudaError_t status = cudaEventRecord(event, ctx.stream());
+  if (status != cudaSuccess) cudaEventDestroy(event);
+  CUDA_CHECK("synchronize", status);
+  return Completion{device, event};
+}
+
+void WaitCompletion(const Completion& done) {
+  cudaError_t status = cudaEventSynchronize(done.event);
+  cudaEventDestroy(done.event);
+  CUDA_CHECK("synchronize", status);
+}
+
+void CopyToHostAfter(const Completion& done, void* dst, const void* src, size_t bytes) {
+  WaitCompletion(done);
+  // Everything queued before the marker has finished, so a synchronous copy reads final values.
+  // It runs on the legacy default stream, which does not wait for our non-blocking streams.
+  CUDA_CHECK("read", cudaSetDevice(done.device));
+  CUDA_CHECK("read", cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost));
 }
 
 void CopyOnDevice(int device, void* dst, const void* src, size_t bytes) {
@@ -93,6 +113,7 @@ MemoryStats GetMemoryStats(int device) { return Stats()[device]; }
 
 void Synchronize(int device) {
   Context& ctx = GetContext(device);
+  ctx.JoinCommunication();
   CUDA_CHECK("synchronize", cudaStreamSynchronize(ctx.stream()));
 }
 

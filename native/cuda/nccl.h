@@ -21,13 +21,17 @@ nccl::UniqueId NcclUniqueId();
 // Joins the communicator of `size` ranks with this id as `rank`, on CUDA device `device`.
 // Blocks until every rank has joined.
 nccl::Comm NcclInit(const nccl::UniqueId& id, int rank, int size, int device);
-// Sums each span over the ranks in place, queued on the device's stream after the ops before it
-// (one NCCL group, so the spans go out together).
+// Sums each span over the ranks in place (one NCCL group, so the spans go out together), on the
+// device's communication stream (context.h) after the ops queued before it on the compute stream,
+// so the sums overlap the ops queued after it. NcclJoin makes the compute stream wait for every
+// sum queued so far (before the optimiser's update); reads and flushes join too.
 struct DeviceSpan {
   float* data;
   int64_t count;
 };
 void NcclAllReduce(nccl::Comm comm, int device, const std::vector<DeviceSpan>& spans);
-void NcclDestroy(nccl::Comm comm);
+void NcclJoin(int device);
+// Waits for the device's streams, then destroys the communicator.
+void NcclDestroy(nccl::Comm comm, int device);
 
 }  // namespace alexnet::cuda

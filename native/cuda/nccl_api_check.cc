@@ -1,8 +1,10 @@
 // Compile-time check of our NCCL declarations (nccl_api.h) against the real nccl.h, built only
-// when CMake finds it (the nccl_api_check target; the addon never links it). A mismatch fails
-// the build naming the function.
+// when CMake finds it (the nccl_api_check target; the addon never links it): the communicator and
+// stream types, the unique id's length, size and field, every enum value and size, and every
+// function type. A mismatch fails the build naming what differs.
 #include <nccl.h>
 
+#include <cstddef>
 #include <type_traits>
 
 #include "cuda/nccl_api.h"
@@ -41,8 +43,17 @@ struct RealFn<R (*)(A...)> {
   using type = typename Real<R>::type (*)(typename Real<A>::type...);
 };
 
+static_assert(std::is_same_v<nccl::Comm, ncclComm_t>, "ncclComm_t");
+static_assert(std::is_same_v<nccl::Stream, cudaStream_t>, "cudaStream_t");
 static_assert(nccl::kUniqueIdBytes == NCCL_UNIQUE_ID_BYTES, "NCCL_UNIQUE_ID_BYTES");
 static_assert(sizeof(nccl::UniqueId) == sizeof(ncclUniqueId), "ncclUniqueId size");
+static_assert(offsetof(nccl::UniqueId, internal) == offsetof(ncclUniqueId, internal),
+              "ncclUniqueId.internal offset");
+static_assert(std::is_same_v<decltype(nccl::UniqueId::internal), decltype(ncclUniqueId::internal)>,
+              "ncclUniqueId.internal type");
+static_assert(sizeof(nccl::Result) == sizeof(ncclResult_t), "ncclResult_t size");
+static_assert(sizeof(nccl::DataType) == sizeof(ncclDataType_t), "ncclDataType_t size");
+static_assert(sizeof(nccl::RedOp) == sizeof(ncclRedOp_t), "ncclRedOp_t size");
 static_assert(nccl::kSuccess == static_cast<int>(ncclSuccess), "ncclSuccess");
 static_assert(nccl::kFloat32 == static_cast<int>(ncclFloat32), "ncclFloat32");
 static_assert(nccl::kSum == static_cast<int>(ncclSum), "ncclSum");

@@ -1,7 +1,8 @@
 // The op set on a CUDA device, with the signatures of the CPU backend (native/cpu/*.h) plus the
-// device index, so the N-API entry points (native/bindings) can dispatch on the tensors' device.
-// Pointers are device memory unless named host_*. Every op is queued on the device's stream
-// (context.h); the ops that return a value (loss, accuracy count) wait for it.
+// device index, on the same shape structs (core/shapes.h), so the N-API entry points
+// (native/bindings) can dispatch on the tensors' device. Pointers are device memory unless named
+// host_*. Every op is queued on the device's stream (context.h); the ops that return a value (loss,
+// accuracy count) wait for it.
 //
 // Host-compiled: no CUDA headers. Kernels live in <op>.cu, cuDNN and cuBLAS calls in <op>.cc.
 #pragma once
@@ -9,11 +10,7 @@
 #include <cstdint>
 #include <memory>
 
-#include "cpu/augment.h"
-#include "cpu/conv.h"
-#include "cpu/dropout.h"
-#include "cpu/lrn.h"
-#include "cpu/pool.h"
+#include "core/shapes.h"
 
 namespace alexnet::cuda {
 
@@ -30,8 +27,8 @@ void ReluForward(int device, const float* x, float* y, int64_t count);
 void ReluBackward(int device, const float* y, const float* dy, float* dx, int64_t count);
 
 // dropout.cu: the masks of cpu::DropoutForward, element for element.
-void DropoutForward(int device, const float* x, float* y, int64_t n, const cpu::DropoutKey& key);
-void DropoutBackward(int device, const float* dy, float* dx, int64_t n, const cpu::DropoutKey& key);
+void DropoutForward(int device, const float* x, float* y, int64_t n, const DropoutKey& key);
+void DropoutBackward(int device, const float* dy, float* dx, int64_t n, const DropoutKey& key);
 
 // softmax_xent.cu: labels are uploaded from the host array; the mean loss and the count are
 // reduced on the device into *out (device memory), and nothing is copied back.
@@ -46,26 +43,26 @@ void SgdUpdate(int device, float* param, const float* grad, float* velocity, int
 
 // augment.cu: the images and the per-image arrays of `params` are host memory, uploaded to the
 // staging buffer; `out` is on the device.
-void Augment(int device, const uint8_t* host_images, float* out, const cpu::AugmentParams& params);
+void Augment(int device, const uint8_t* host_images, float* out, const AugmentParams& params);
 
 // conv.cc: cuDNN descriptors and the algorithms chosen for one shape. The algorithms are found
 // on the first call of each pass (cudnnFind*AlgorithmEx on the caller's buffers, within the
 // workspace limit) and cached per shape in the context.
 class ConvState;
-std::shared_ptr<ConvState> CreateConvState(int device, const cpu::ConvShape& shape);
+std::shared_ptr<ConvState> CreateConvState(int device, const ConvShape& shape);
 void ConvForward(ConvState& state, const float* x, const float* w, float* y);
 void ConvBackwardData(ConvState& state, const float* w, const float* dy, float* dx);
 void ConvBackwardFilter(ConvState& state, const float* x, const float* dy, float* dw);
 
 // lrn.cc: cudnnLRNCrossChannel*, whose alpha is divided by the window size like the CPU's.
 class LrnState;
-std::shared_ptr<LrnState> CreateLrnState(int device, const cpu::LrnShape& shape);
+std::shared_ptr<LrnState> CreateLrnState(int device, const LrnShape& shape);
 void LrnForward(LrnState& state, const float* x, float* y);
 void LrnBackward(LrnState& state, const float* x, const float* y, const float* dy, float* dx);
 
 // pool.cc: cudnnPooling* in max mode.
 class PoolState;
-std::shared_ptr<PoolState> CreatePoolState(int device, const cpu::PoolShape& shape);
+std::shared_ptr<PoolState> CreatePoolState(int device, const PoolShape& shape);
 void MaxPoolForward(PoolState& state, const float* x, float* y);
 void MaxPoolBackward(PoolState& state, const float* x, const float* y, const float* dy, float* dx);
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The CUDA backend's check on the GPU machine (../shared/GPU.md), from a working tree carrying
 # the .device/ folder that scripts/device/pack.sh made:
+#   0. prints nvcc's and the driver's CUDA versions, and stops there when the driver's CUDA major
+#      is below nvcc's (nothing this build makes could run);
 #   1. unpacks Node;
 #   2. builds the addon with CUDA for sm_90 (plain CMake, the headers from node-api-headers) and,
 #      separately, the compile-time check of our cuDNN / cuBLAS declarations against the headers
@@ -11,7 +13,8 @@
 #   4. loads the npm package's prebuilt binary, when pack.sh brought it, and checks it against the
 #      CPU with the wheels' cuDNN and cuBLAS (prebuilt-check.ts);
 #   5. runs the benchmark, PyTorch then ours, on the bvlc AlexNet at batch 128;
-#   6. writes the logs and figures.json to the output folder and prints a short table last.
+#   6. writes the logs and figures.json to the output folder and prints a short table last, with
+#      every check that failed (scripts/device/summary.ts, which reads each JSON file whole).
 # Usage: bash scripts/device/check.sh [output folder, default $OUT or .device/out]
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -22,12 +25,21 @@ status=0
 step() { echo "== $*" | tee -a "$out/check.log"; }
 
 # The CUDA versions first: nvcc's (the addon's kernels and static runtime), the driver's (the
-# newest CUDA it runs) and the runtime's as the addon reports it after the build, below.
+# newest CUDA it runs) and the runtime's as the addon reports it after the build, below. A driver
+# whose CUDA major is below nvcc's cannot run what this build makes (the runtime would say only
+# cudaErrorInsufficientDriver in every check): stop here and say so.
 step "CUDA versions"
+nvcc_cuda=$(nvcc --version 2>&1 | grep -o 'release [0-9.]*' | grep -o '[0-9.]*$')
+driver_cuda=$(nvidia-smi 2>&1 | grep -o 'CUDA Version: [0-9.]*' | grep -o '[0-9.]*$')
 {
-  echo "nvcc: $(nvcc --version 2>&1 | grep -o 'release [0-9.]*' || echo 'not found')"
-  echo "driver: $(nvidia-smi 2>&1 | grep -o 'CUDA Version: [0-9.]*' || echo 'nvidia-smi failed')"
+  echo "nvcc: ${nvcc_cuda:-not found}"
+  echo "driver: CUDA ${driver_cuda:-unknown (nvidia-smi failed)}"
 } | tee -a "$out/check.log"
+if [ -n "$nvcc_cuda" ] && [ -n "$driver_cuda" ] && [ "${driver_cuda%%.*}" -lt "${nvcc_cuda%%.*}" ]; then
+  echo "STOP: the driver supports CUDA $driver_cuda; this build (nvcc $nvcc_cuda) needs CUDA" \
+    "${nvcc_cuda%%.*} (R580 or newer for CUDA 13). Nothing was built or run." | tee -a "$out/check.log"
+  exit 1
+fi
 
 step "node"
 if [ ! -x .device/bin/node ]; then
@@ -114,41 +126,7 @@ python3 scripts/bench/gpu_torch.py > "$out/bench-torch.json" 2> "$out/bench-torc
 step "benchmark: ours"
 node .device/dist/scripts/bench/gpu-bench.js > "$out/bench-ours.json" 2> "$out/bench-ours.log" || status=1
 
-python3 - "$out" "$api_check" "$suite" <<'PY'
-import json, os, sys
-out, api_check, suite = sys.argv[1], sys.argv[2], int(sys.argv[3])
-def load(name):
-    try:
-        with open(os.path.join(out, name)) as f:
-            return json.loads(f.read().strip().splitlines()[-1])
-    except Exception as e:
-        return {"error": str(e)}
-torch, ours = load("bench-torch.json"), load("bench-ours.json")
-check = load("gpu-check.json")
-results = check.get("results", [])
-figures = {"api_check": api_check, "libraries": check.get("libraries"),
-           "conv_algorithms": check.get("algorithms"), "gpu_suite_exit": suite,
-           "gpu_suite_passed": sum(r["ok"] for r in results), "gpu_suite_total": len(results),
-           "torch": torch, "ours": ours}
-with open(os.path.join(out, "figures.json"), "w") as f:
-    json.dump(figures, f, indent=2)
-print(f"\n{'':28}{'ours':>14}{'PyTorch':>14}{'ratio':>8}")
-for key, label in [("train_images_per_s", "train img/s (b128)"),
-                   ("train_no_lrn_images_per_s", "train img/s no LRN"),
-                   ("lrn_ms", "LRN fwd+bwd ms (b128)"),
-                   ("infer_images_per_s_b1", "inference img/s (b1)"),
-                   ("infer_images_per_s_b128", "inference img/s (b128)"),
-                   ("peak_bytes", "peak memory (MiB)")]:
-    a, b = ours.get(key), torch.get(key)
-    if a is None or b is None:
-        print(f"{label:28}{'-':>14}{'-':>14}")
-        continue
-    scale = 2**20 if key == "peak_bytes" else 1
-    print(f"{label:28}{a / scale:>14.1f}{b / scale:>14.1f}{a / b:>8.2f}")
-for side, r in (("ours", ours), ("PyTorch", torch)):
-    print(f"{side}: loss {r.get('first_loss')} -> {r.get('last_loss')}"
-          + (f"; ERROR {r['error']}" if "error" in r else ""))
-print(f"GPU suite: {figures['gpu_suite_passed']}/{figures['gpu_suite_total']} passed; "
-      f"API check: {api_check}; device: {torch.get('device', '?')}")
-PY
+# The summary reads each JSON file whole (scripts/device/summary.ts; test/device-summary.test.ts).
+node .device/dist/scripts/device/summary.js "$out" "$api_check" "$suite" "$nccl_result" \
+  "$prebuilt_result" || status=1
 exit $status
