@@ -74,13 +74,13 @@ describe('the asynchronous API', () => {
     const labels = Int32Array.from([1, 7]);
     const expected: unknown[] = [];
     for (const x of inputs) {
-      expected.push(reference.trainBatchSync(x, labels, 2, refOpt));
+      expected.push(trainStepSync(reference, refOpt, { x: x, labels: labels, n: 2 }));
       expected.push(reference.forwardSync(inputs[0], 2));
     }
     // All six are queued before any has run.
     const calls: Promise<unknown>[] = [];
     for (const x of inputs) {
-      calls.push(net.trainBatch(x, labels, 2, opt));
+      calls.push(trainStep(net, opt, { x: x, labels: labels, n: 2 }));
       calls.push(net.forward(inputs[0], 2));
     }
     const results = await Promise.all(calls);
