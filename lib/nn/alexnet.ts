@@ -341,8 +341,13 @@ export class AlexNet {
           };
           return new Conv2d(spec.name, conv, shape, device);
         }
-        case 'relu':
-          return new Relu(spec.name);
+        case 'relu': {
+          // A conv or fc layer right before applies it in its forward's epilogue (ops/epilogue.ts).
+          const producer = layers.at(-1);
+          const fused = producer instanceof Conv2d || producer instanceof Linear;
+          if (fused) producer.fuseRelu();
+          return new Relu(spec.name, fused);
+        }
         case 'lrn':
           return new Lrn(spec.name, LRN_OPTIONS[preset], shape, device);
         case 'pool':

@@ -192,6 +192,8 @@ interface Bench {
   peers: Peers;
   /** The machine's peak GFLOP/s, measured once per run (% peak is of it). */
   peakGflops: number;
+  /** GB/s of a streaming read on our threads, measured once per run: the fc layers' floor. */
+  bandwidth: number;
   /** Makes the inputs. */
   rng: Rng;
   print: (line: string) => void;
@@ -413,12 +415,33 @@ async function benchForward(batch: number, bench: Bench): Promise<ForwardResult>
   return forward;
 }
 
+/**
+ * At batch 1, the memory floor of fc6-fc8's forward beside our time: each weight is read once
+ * per image, so their bytes at the measured streaming-read bandwidth bound the three layers for
+ * anyone; null where any of the three was not timed.
+ */
+function memoryFloor(batch: number, ops: readonly OpResult[], bandwidth: number): string | null {
+  const fcs = opCases(batch).filter((c) => c.kind === 'fc');
+  const times = fcs.map((c) => ops.find((r) => r.group === c.group && r.op === 'forward'));
+  if (batch !== 1 || times.some((t) => t === undefined)) return null;
+  const bytes = fcs.reduce((sum, c) => sum + 4 * c.inFeatures * c.outFeatures, 0);
+  const floorMs = bytes / bandwidth / 1e6;
+  const ours = times.reduce((sum, t) => sum + t!.ours.ms, 0);
+  return (
+    `memory floor: ${fcs.map((c) => c.group).join('-')} forward reads ` +
+    `${(bytes / 1e6).toFixed(1)} MB of weights, ${formatMs(floorMs)} ms at the measured ` +
+    `${bandwidth.toFixed(1)} GB/s; ours ${formatMs(ours)} ms, ${(ours / floorMs).toFixed(2)}x the floor`
+  );
+}
+
 async function benchBatch(batch: number, bench: Bench): Promise<BatchResult> {
   const { s, peers, print } = bench;
   print(`\nbatch ${batch}`);
   const titles = columns(peers);
   print(tableRow(titles, titles));
   const ops = await benchOps(batch, bench);
+  const floor = memoryFloor(batch, ops, bench.bandwidth);
+  if (floor) print(floor);
   const forward = s.only && !s.only.has(FORWARD) ? null : await benchForward(batch, bench);
   const loadAverage = os.loadavg().map((l) => Math.round(l * 100) / 100);
   // The load average closes a batch size's table: a measure of the noise in it.
@@ -431,6 +454,7 @@ export async function main(argv: string[]): Promise<void> {
   const machine = describeMachine();
   // Measured before any peer starts, on an otherwise idle backend.
   const peakGflops = native.measurePeakGflops();
+  const bandwidth = native.measureReadBandwidth();
   const kinds = Object.keys(OPS);
   const wantOrt = s.wantOrt && (!s.only || s.only.has(FORWARD));
   const torches = s.wantTorch
@@ -443,17 +467,22 @@ export async function main(argv: string[]): Promise<void> {
     peers.ort = wantOrt ? await OrtPeer.start(torches, machine.threads, notes) : null;
     const print = (line: string) => process.stdout.write(`${line}\n`);
     process.stdout.write(header(machine, peakGflops, peers, peers.ort?.version ?? null, s));
+    print(
+      `memory: ${bandwidth.toFixed(1)} GB/s, a streaming read of 256 MiB on ${machine.threads} ` +
+        'threads (the floor of the fc layers at batch 1)',
+    );
     for (const note of notes) print(`note: ${note}`);
     const rng = new Rng(1);
     const results: BatchResult[] = [];
     for (const batch of s.batches) {
-      results.push(await benchBatch(batch, { s, peers, peakGflops, rng, print }));
+      results.push(await benchBatch(batch, { s, peers, peakGflops, bandwidth, rng, print }));
     }
 
     if (s.json) {
       const report = {
         machine,
         peakGflops,
+        bandwidthGBs: bandwidth,
         torch: peers.torch.map(({ peer }) => peer.info),
         onnxruntimeNode: peers.ort?.version ?? null,
         settings: {
