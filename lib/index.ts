@@ -76,9 +76,10 @@ export {
 export { LAYER_NAMES, type LayerName, type LayerShape, type Preset } from './nn/architecture';
 export type { Init } from './nn/initialise';
 export { type AugmentOptions, augment, type ImageSize } from './ops/augment';
-export { biasAdd, biasBackward } from './ops/bias';
+export { biasAdd, biasBackward, reluBiasBackward } from './ops/bias';
 export { ConvPlan, type ConvShape } from './ops/conv';
 export { type DropoutKey, dropoutBackward, dropoutForward } from './ops/dropout';
+export type { Epilogue } from './ops/epilogue';
 export { type GemmOptions, gemm } from './ops/gemm';
 export {
   queueSoftmaxCrossEntropy,
@@ -88,6 +89,7 @@ export {
   topKCorrect,
 } from './ops/loss';
 export { type LrnOptions, LrnPlan } from './ops/lrn';
+export { PackedWeights } from './ops/packed-weights';
 export { type MaxPoolOptions, MaxPoolPlan } from './ops/pool';
 export { reluBackward, reluForward } from './ops/relu';
 export { type SgdStep, sgdUpdate } from './ops/sgd';

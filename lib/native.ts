@@ -102,6 +102,8 @@ export interface NativeAddon {
    * registers on every thread. Blocks for about a second; for the benches.
    */
   measurePeakGflops(): number;
+  /** GB/s of a streaming read of memory on the CPU backend's threads; blocks about a second. */
+  measureReadBandwidth(): number;
   /** Present when the addon was built with nvcc: the visible CUDA devices, or why there are none. */
   cudaDevices?: () => {
     devices: { index: number; name: string; memory: number; compute: string }[];
@@ -174,6 +176,10 @@ export interface NativeAddon {
     k: number,
     alpha: number,
     beta: number,
+    /** Added to each row of C (one value per column), after the product; null for none. */
+    bias: NativeTensor | null,
+    /** max(C, 0) after the bias. */
+    relu: boolean,
   ): void;
 
   // The op set below is the contract both backends implement. Outputs are allocated by the
@@ -195,13 +201,23 @@ export interface NativeAddon {
     groups: number,
     device: string,
   ) => NativePlan;
-  conv2dForward(plan: NativePlan, x: NativeTensor, w: NativeTensor, y: NativeTensor): void;
+  /** With bias (one per output channel, or null) and relu, the epilogue applied to y. */
+  conv2dForward(
+    plan: NativePlan,
+    x: NativeTensor,
+    w: NativeTensor,
+    y: NativeTensor,
+    bias?: NativeTensor | null,
+    relu?: boolean,
+  ): void;
   conv2dBackwardData(plan: NativePlan, w: NativeTensor, dy: NativeTensor, dx: NativeTensor): void;
   conv2dBackwardFilter(plan: NativePlan, x: NativeTensor, dy: NativeTensor, dw: NativeTensor): void;
   /** y[n, c, ...] += b[c], in place. */
   biasForward(y: NativeTensor, b: NativeTensor): void;
   /** db[c] = sum of dy[n, c, ...] over n and the spatial positions. */
   biasBackward(dy: NativeTensor, db: NativeTensor): void;
+  /** dy = 0 where y <= 0, in place; then, where db is not null, db as biasBackward. */
+  reluBiasBackward(y: NativeTensor, dy: NativeTensor, db: NativeTensor | null): void;
 
   reluForward(x: NativeTensor, y: NativeTensor): void;
   reluBackward(y: NativeTensor, dy: NativeTensor, dx: NativeTensor): void;
@@ -227,6 +243,25 @@ export interface NativeAddon {
     dx: NativeTensor,
   ): void;
 
+  /** A fully connected layer's packed weights (lib/ops/packed-weights.ts). */
+  PackedWeights: new (
+    device: string,
+  ) => NativePlan;
+  /** y = x wᵀ and the epilogue, from the packed copy of w, packed again where w changed. */
+  gemmPackedWeights(
+    packed: NativePlan,
+    x: NativeTensor,
+    w: NativeTensor,
+    y: NativeTensor,
+    m: number,
+    n: number,
+    k: number,
+    bias: NativeTensor | null,
+    relu: boolean,
+  ): void;
+  /** Frees the packed copy, after the ops queued before. */
+  packedWeightsRelease(packed: NativePlan): void;
+
   PoolPlan: new (
     n: number,
     c: number,
@@ -237,13 +272,16 @@ export interface NativeAddon {
     pad: number,
     device: string,
   ) => NativePlan;
-  maxPoolForward(plan: NativePlan, x: NativeTensor, y: NativeTensor): void;
+  /** With keep, the plan keeps each window's argmax (on the CPU). */
+  maxPoolForward(plan: NativePlan, x: NativeTensor, y: NativeTensor, keep?: boolean): void;
+  /** With kept, the argmax the plan's last forward kept, instead of searching x. */
   maxPoolBackward(
     plan: NativePlan,
     x: NativeTensor,
     y: NativeTensor,
     dy: NativeTensor,
     dx: NativeTensor,
+    kept?: boolean,
   ): void;
 
   /**

@@ -172,10 +172,13 @@ const seed = testSeed();
 describe(`max pooling (seed ${seed})`, () => {
   const rng = new Rng(seed);
 
-  for (const { name, shape, options, outputShape, differences } of cases) {
+  for (const [{ name, shape, options, outputShape, differences }, keepArgmax] of cases.flatMap(
+    (c) => [[c, false] as const, [c, true] as const],
+  )) {
     const { kernel, stride, pad } = options;
-    test(`${name}: ${shape.join('x')} kernel ${kernel} stride ${stride} pad ${pad}`, () => {
-      const plan = new MaxPoolPlan(shape, options);
+    const how = keepArgmax ? ', backward from the argmax the forward kept' : '';
+    test(`${name}: ${shape.join('x')} kernel ${kernel} stride ${stride} pad ${pad}${how}`, () => {
+      const plan = new MaxPoolPlan(shape, options, 'cpu', { keepArgmax });
       expect(plan.outputShape).toEqual(outputShape);
       // Each plane holds distinct values 2 / (h w) apart, so no window has a tie, and a step of a
       // quarter of that never changes a window's maximum.
@@ -231,6 +234,61 @@ describe(`max pooling (seed ${seed})`, () => {
     plan.backward(x, y, dy, dx);
     // The windows' top-left elements: (0, 0), (0, 1), (1, 0), (1, 1).
     expect(Array.from(dx.toArray())).toEqual([1, 2, 0, 3, 4, 0, 0, 0, 0]);
+  });
+
+  test('keepArgmax gives the same y and dx, bit for bit, on ties, zeros of both signs, infinities and NaN', () => {
+    // Values from a set of 5 (0, -0, 1, -Infinity, NaN) and a few planes of all one value, so
+    // windows tie often, across rows and columns, and some hold no real maximum at all.
+    const shape = [2, 3, 9, 11];
+    const values = [0, -0, 1, Number.NEGATIVE_INFINITY, Number.NaN];
+    const size = 2 * 3 * 9 * 11;
+    const data = Float32Array.from({ length: size }, () => values[rng.below(values.length)]);
+    data.fill(-0, 0, 99);
+    data.fill(Number.NaN, 99, 198);
+    data.fill(Number.NEGATIVE_INFINITY, 198, 297);
+    for (const options of [
+      { kernel: 3, stride: 2, pad: 0 },
+      { kernel: 3, stride: 1, pad: 1 },
+      { kernel: 2, stride: 2, pad: 1 },
+    ]) {
+      const searched = new MaxPoolPlan(shape, options);
+      const kept = new MaxPoolPlan(shape, options, 'cpu', { keepArgmax: true });
+      const x = Tensor.from(data, shape);
+      const [ya, yb] = [Tensor.zeros(searched.outputShape), Tensor.zeros(searched.outputShape)];
+      const dy = Tensor.from(rng.uniform(ya.size, -1, 1), searched.outputShape);
+      const [dxa, dxb] = [Tensor.zeros(shape), Tensor.zeros(shape)];
+      searched.forward(x, ya);
+      kept.forward(x, yb);
+      searched.backward(x, ya, dy, dxa);
+      kept.backward(x, yb, dy, dxb);
+      // Compared as bits: toEqual would take -0 for 0 and NaN for NaN.
+      const bits = (t: Tensor) => Array.from(new Uint32Array(t.toArray().buffer));
+      expect(bits(yb)).toEqual(bits(ya));
+      expect(bits(dxb)).toEqual(bits(dxa));
+      for (const t of [x, ya, yb, dy, dxa, dxb]) t.dispose();
+      searched.dispose();
+      kept.dispose();
+    }
+  });
+
+  test('keepArgmax: a backward given other tensors than the last forward searches them', () => {
+    const plan = new MaxPoolPlan([1, 1, 2, 2], { kernel: 2, stride: 1 }, 'cpu', {
+      keepArgmax: true,
+    });
+    const x1 = Tensor.from(new Float32Array([5, 1, 1, 1]), [1, 1, 2, 2]);
+    const x2 = Tensor.from(new Float32Array([1, 1, 1, 5]), [1, 1, 2, 2]);
+    const y = Tensor.zeros([1, 1, 1, 1]);
+    const dy = Tensor.from(new Float32Array([1]), [1, 1, 1, 1]);
+    const dx = Tensor.zeros([1, 1, 2, 2]);
+    plan.forward(x1, y);
+    // x2 was never the forward's input: its own maximum (the last element) gets the gradient,
+    // not the kept argmax of x1 (the first).
+    plan.backward(x2, y, dy, dx);
+    expect(Array.from(dx.toArray())).toEqual([0, 0, 0, 1]);
+    plan.backward(x1, y, dy, dx);
+    expect(Array.from(dx.toArray())).toEqual([1, 0, 0, 0]);
+    for (const t of [x1, x2, y, dy, dx]) t.dispose();
+    plan.dispose();
   });
 
   test('padding never wins, even over negative inputs', () => {

@@ -13,7 +13,13 @@ import { MaxPool } from './max-pool';
 import { Relu } from './relu';
 
 /** One layer of the table, for an input of `shape`. */
-function createLayer(spec: LayerSpec, arch: Architecture, shape: number[], device: Device): Layer {
+function createLayer(
+  spec: LayerSpec,
+  arch: Architecture,
+  shape: number[],
+  device: Device,
+  previous: Layer | undefined,
+): Layer {
   switch (spec.kind) {
     case 'conv': {
       const { kernel, stride, pad, groups } = spec;
@@ -21,8 +27,12 @@ function createLayer(spec: LayerSpec, arch: Architecture, shape: number[], devic
       const conv = { inChannels: shape[1], outChannels, kernel, stride, pad, groups };
       return new Conv2d(spec.name, conv, shape, device);
     }
-    case 'relu':
-      return new Relu(spec.name);
+    case 'relu': {
+      // A conv or fc layer right before applies it in its forward's epilogue (ops/epilogue.ts).
+      const fused = previous instanceof Conv2d || previous instanceof Linear;
+      if (fused) previous.fuseRelu();
+      return new Relu(spec.name, fused);
+    }
     case 'lrn':
       return new Lrn(spec.name, LRN_OPTIONS[arch.preset], shape, device);
     case 'pool':
@@ -41,7 +51,7 @@ export function buildLayers(arch: Architecture, device: Device): Layer[] {
   const layers: Layer[] = [];
   let shape = [1, 3, arch.inputSize, arch.inputSize];
   for (const spec of LAYERS) {
-    const layer = createLayer(spec, arch, shape, device);
+    const layer = createLayer(spec, arch, shape, device, layers.at(-1));
     layers.push(layer);
     shape = layer.outputShape(shape);
   }

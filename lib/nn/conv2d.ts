@@ -1,7 +1,6 @@
 /** A convolution layer with bias: weights (out, in / groups, k, k) as PyTorch lays them out. */
-
 import { BatchBuffers } from '../batch-buffers';
-import { biasAdd, biasBackward } from '../ops/bias';
+import { biasBackward, reluBiasBackward } from '../ops/bias';
 import { ConvPlan } from '../ops/conv';
 import { PlanCache } from '../ops/plan-cache';
 import { type Device, Tensor } from '../tensor';
@@ -26,6 +25,8 @@ export class Conv2d implements Layer {
   private readonly outputs: BatchBuffers<{ y: Tensor }>;
   private readonly inputGrads: BatchBuffers<{ dx: Tensor }>;
   private input: Tensor | null = null;
+  /** Whether the forward's epilogue applies the ReLU that follows (fuseRelu). */
+  private relu = false;
 
   constructor(
     readonly name: string,
@@ -60,11 +61,17 @@ export class Conv2d implements Layer {
     return [shape[0], outChannels, size(shape[2]), size(shape[3])];
   }
 
+  /** Applies the ReLU after this layer in the forward's epilogue (its Relu layer then passes through). */
+  fuseRelu(): void {
+    this.relu = true;
+  }
+
   forward(x: Tensor): Tensor {
     const batch = x.shape[0];
     const { y } = this.outputs.get(batch);
-    this.plans.get(batch).forward(x, this.weight.value, y);
-    biasAdd(y, this.bias.value);
+    this.plans
+      .get(batch)
+      .forward(x, this.weight.value, y, { bias: this.bias.value, relu: this.relu });
     this.input = x;
     return y;
   }
@@ -72,10 +79,13 @@ export class Conv2d implements Layer {
   backward(dy: Tensor, needInputGrad: boolean): Tensor | null {
     const batch = dy.shape[0];
     const plan = this.plans.get(batch);
-    if (this.trainable) {
-      plan.backwardFilter(this.input!, dy, this.weight.grad);
+    if (this.relu && (this.trainable || needInputGrad)) {
+      const db = this.trainable ? this.bias.grad : undefined;
+      reluBiasBackward(this.outputs.get(batch).y, dy, db);
+    } else if (this.trainable) {
       biasBackward(dy, this.bias.grad);
     }
+    if (this.trainable) plan.backwardFilter(this.input!, dy, this.weight.grad);
     if (!needInputGrad) return null;
     const { dx } = this.inputGrads.get(batch);
     plan.backwardData(this.weight.value, dy, dx);

@@ -15,7 +15,8 @@ export class MaxPool extends PlannedLayer<MaxPoolPlan> {
   }
 
   protected createPlan(shape: number[], device: Device): MaxPoolPlan {
-    return new MaxPoolPlan(shape, this.options, device);
+    // The backward reads the argmax its forward kept instead of searching each window again.
+    return new MaxPoolPlan(shape, this.options, device, { keepArgmax: true });
   }
 
   outputShape(shape: readonly number[]): number[] {

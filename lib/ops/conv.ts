@@ -2,12 +2,14 @@
  * 2-D convolution with groups: a plan built once per shape, then forward, backward-data and
  * backward-filter passes over tensors of exactly the planned shapes. Layouts follow Caffe and
  * cuDNN: x (N, C, H, W), weights (K, C / groups, kh, kw), y (N, K, outH, outW) with
- * outH = floor((H + 2 pad - kh) / stride) + 1. The bias is a separate op (ops/bias.ts).
+ * outH = floor((H + 2 pad - kh) / stride) + 1. The bias is a separate op (ops/bias.ts), or the
+ * forward's epilogue (ops/epilogue.ts) with the ReLU after it.
  */
 import { ArgumentError, ShapeError } from '../errors';
 import { native } from '../native';
 import { checkDevice, type Device, expectTensor, formatShape, type Tensor } from '../tensor';
 import { fail, integer } from '../validate';
+import { type Epilogue, epilogueArgs } from './epilogue';
 import { PlanHandle } from './plan-handle';
 
 export interface ConvShape {
@@ -94,13 +96,17 @@ export class ConvPlan {
     );
   }
 
-  /** y = conv(x, w); overwrites y. */
-  forward(x: Tensor, w: Tensor, y: Tensor): void {
+  /**
+   * y = conv(x, w); overwrites y. With an epilogue, y[n, k] += bias[k], then max(y, 0) with
+   * relu, bit-identical to biasAdd and reluForward after it.
+   */
+  forward(x: Tensor, w: Tensor, y: Tensor, epilogue: Epilogue = {}): void {
     const handle = this.plan.live;
     expectTensor('x', x, this.inputShape, this.device);
     expectTensor('w', w, this.weightShape, this.device);
     expectTensor('y', y, this.outputShape, this.device);
-    native.conv2dForward(handle, x.handle, w.handle, y.handle);
+    const [bias, relu] = epilogueArgs(epilogue, this.outputShape[1], this.device);
+    native.conv2dForward(handle, x.handle, w.handle, y.handle, bias, relu);
   }
 
   /** dx = the gradient of the loss in x, from dy and the weights; overwrites dx. */

@@ -7,6 +7,7 @@ import { ShapeError } from '../errors';
 import { native } from '../native';
 import { expectTensor, formatShape, type Tensor } from '../tensor';
 import { boolean, finiteNumber } from '../validate';
+import { type Epilogue, epilogueArgs } from './epilogue';
 
 export interface GemmOptions {
   /** Use the transpose of `a`. @default false */
@@ -17,6 +18,12 @@ export interface GemmOptions {
   alpha?: number;
   /** Weight of the existing contents of `c`; 0 overwrites. @default 0 */
   beta?: number;
+  /**
+   * Applied to c after the product: the bias has one value per column of c (a fully connected
+   * layer's output feature), then ReLU. Bit-identical to biasAdd and reluForward after it.
+   * @default none
+   */
+  epilogue?: Epilogue;
 }
 
 /**
@@ -51,5 +58,6 @@ export function gemm(a: Tensor, b: Tensor, c: Tensor, options: GemmOptions = {})
       `Expected c of shape [${m}, ${n}] (or [${m}, ...] of ${n} columns) but received ${formatShape(c.shape)}`,
     );
   }
-  native.gemm(a.handle, b.handle, c.handle, transA, transB, m, n, k, alpha, beta);
+  const [bias, relu] = epilogueArgs(options.epilogue ?? {}, n, a.device);
+  native.gemm(a.handle, b.handle, c.handle, transA, transB, m, n, k, alpha, beta, bias, relu);
 }

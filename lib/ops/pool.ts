@@ -7,7 +7,7 @@
 import { ArgumentError } from '../errors';
 import { native } from '../native';
 import { checkDevice, type Device, expectTensor, formatShape, type Tensor } from '../tensor';
-import { fail, integer, nchwShape } from '../validate';
+import { boolean, fail, integer, nchwShape } from '../validate';
 import { PlanHandle } from './plan-handle';
 
 export interface MaxPoolOptions {
@@ -23,6 +23,18 @@ export interface MaxPoolOptions {
   pad?: number;
 }
 
+/** How a plan runs, beyond the pooling itself. */
+export interface MaxPoolPlanOptions {
+  /**
+   * The forward keeps each window's argmax in the plan (on the CPU; cuDNN does without), and a
+   * backward given the same x and y tensors as the last forward reads it instead of searching
+   * each window of x again, with the same result. x and y must then still hold what that forward
+   * read and wrote, as between a layer's forward and backward.
+   * @default false
+   */
+  keepArgmax?: boolean;
+}
+
 export class MaxPoolPlan {
   /** The (n, c, h, w) shape of x and dx. */
   readonly inputShape: readonly number[];
@@ -32,8 +44,16 @@ export class MaxPoolPlan {
   /** The options with their defaults filled in. */
   readonly options: Readonly<Required<MaxPoolOptions>>;
   private readonly plan: PlanHandle;
+  private readonly keepArgmax: boolean;
+  /** The tensors of the last forward, whose argmax the plan keeps (keepArgmax). */
+  private kept: { x: Tensor; y: Tensor } | null = null;
 
-  constructor(inputShape: readonly number[], options: MaxPoolOptions = {}, device: Device = 'cpu') {
+  constructor(
+    inputShape: readonly number[],
+    options: MaxPoolOptions = {},
+    device: Device = 'cpu',
+    planOptions: MaxPoolPlanOptions = {},
+  ) {
     const [n, c, h, w] = nchwShape('inputShape', inputShape);
     if (typeof options !== 'object' || options === null) fail('object', 'options', options);
     const kernel = integer('kernel', options.kernel ?? 3, 1);
@@ -48,6 +68,10 @@ export class MaxPoolPlan {
     this.inputShape = Object.freeze([n, c, h, w]);
     this.outputShape = Object.freeze([n, c, out(h), out(w)]);
     this.options = Object.freeze({ kernel, stride, pad });
+    if (typeof planOptions !== 'object' || planOptions === null) {
+      fail('object', 'planOptions', planOptions);
+    }
+    this.keepArgmax = boolean('keepArgmax', planOptions.keepArgmax ?? false);
     this.plan = new PlanHandle(
       new native.PoolPlan(n, c, h, w, kernel, stride, pad, this.device),
       () => `MaxPoolPlan ${formatShape(this.inputShape)}`,
@@ -64,7 +88,8 @@ export class MaxPoolPlan {
     expectTensor('x', x, this.inputShape, this.device);
     expectTensor('y', y, this.outputShape, this.device);
     if (y === x) throw new ArgumentError('Expected a tensor other than x for y but received x');
-    native.maxPoolForward(handle, x.handle, y.handle);
+    native.maxPoolForward(handle, x.handle, y.handle, this.keepArgmax);
+    this.kept = this.keepArgmax ? { x, y } : null;
   }
 
   /**
@@ -87,7 +112,8 @@ export class MaxPoolPlan {
         throw new ArgumentError(`Expected a tensor other than ${name} for dx but received ${name}`);
       }
     }
-    native.maxPoolBackward(handle, x.handle, y.handle, dy.handle, dx.handle);
+    const kept = this.kept !== null && this.kept.x === x && this.kept.y === y;
+    native.maxPoolBackward(handle, x.handle, y.handle, dy.handle, dx.handle, kept);
   }
 
   /** Frees the plan now. Idempotent; any later use throws a DisposedError. */

@@ -1,5 +1,5 @@
-// biasForward(y, b) and biasBackward(dy, db) over tensors of shape (n, c, ...): the sizes come
-// from the tensors' shapes, which lib/ops/bias.ts checks against b and db.
+// biasForward(y, b), biasBackward(dy, db) and reluBiasBackward(y, dy, db | null) over tensors of
+// shape (n, c, ...): the sizes come from the tensors' shapes, which lib/ops/bias.ts checks.
 #include "cpu/bias.h"
 
 #include "bindings/bindings.h"
@@ -50,11 +50,31 @@ void BiasBackward(const Napi::CallbackInfo& info) {
          });
 }
 
+// reluBiasBackward(y, dy, db | null): cpu::ReluBiasBackward; on a CUDA device the two ops it
+// fuses, one after the other.
+void ReluBiasBackward(const Napi::CallbackInfo& info) {
+  const Tensor& y_tensor = UnwrapTensor(info.Env(), info[0], "y");
+  const Device device = y_tensor.device();
+  float* db = info[2].IsNull() ? nullptr : TensorData(info, 2, "db");
+  Submit(info, device,
+         [device, r = RowsOf(y_tensor), y = y_tensor.data(), dy = TensorData(info, 1, "dy"), db] {
+#if defined(ALEXNET_WITH_CUDA)
+           if (device.kind == DeviceKind::kCuda) {
+             cuda::ReluBackward(device.index, y, dy, dy, r.n * r.c * r.spatial);
+             if (db) cuda::BiasBackward(device.index, r.n, r.c, r.spatial, dy, db);
+             return;
+           }
+#endif
+           cpu::ReluBiasBackward(r.n, r.c, r.spatial, y, dy, db);
+         });
+}
+
 }  // namespace
 
 void RegisterBias(Napi::Env env, Napi::Object exports) {
   exports.Set("biasForward", Napi::Function::New<BiasForward>(env, "biasForward"));
   exports.Set("biasBackward", Napi::Function::New<BiasBackward>(env, "biasBackward"));
+  exports.Set("reluBiasBackward", Napi::Function::New<ReluBiasBackward>(env, "reluBiasBackward"));
 }
 
 }  // namespace alexnet

@@ -1,5 +1,6 @@
 // ConvPlan(n, c, h, w, k, kh, kw, strideH, strideW, padH, padW, groups, device) and
-// conv2dForward / conv2dBackwardData / conv2dBackwardFilter(plan, inputs..., output). The plan
+// conv2dForward / conv2dBackwardData / conv2dBackwardFilter(plan, inputs..., output); the forward
+// takes (bias | null, relu) after its output, its epilogue (cpu::GemmEpilogue). The plan
 // holds the shape and, on a CUDA device, the cuDNN descriptors and chosen algorithms
 // (native/cuda/conv.cc); on the CPU the im2col scratch is the executor thread's
 // (cpu::ThreadScratch). lib/ops/conv.ts checks the shapes.
@@ -13,6 +14,7 @@
 #include "bindings/bindings.h"
 #include "bindings/plan.h"
 #include "core/args.h"
+#include "cpu/gemm.h"
 #if defined(ALEXNET_WITH_CUDA)
 #include "cuda/ops.h"
 #endif
@@ -53,15 +55,40 @@ class ConvPlan : public PlanHandle<ConvPlan, ConvPlanState> {
 // The three passes take (plan, a, b, out) and differ in the kernels they call.
 enum class Pass { kForward, kBackwardData, kBackwardFilter };
 
+// The forward's epilogue, from its optional arguments (bias | null, relu): none where neither.
+struct Epilogue {
+  const float* bias = nullptr;
+  bool relu = false;
+};
+
+Epilogue EpilogueArgs(const Napi::CallbackInfo& info, size_t i) {
+  if (info.Length() <= i + 1) return {};
+  return {info[i].IsNull() ? nullptr : TensorData(info, i, "bias"), BoolArg(info, i + 1)};
+}
+
+#if defined(ALEXNET_WITH_CUDA)
+// The epilogue on a CUDA device: the bias and ReLU ops after cuDNN's convolution.
+void CudaEpilogue(const Device& device, const ConvShape& s, const Epilogue& e, float* y) {
+  const int64_t positions = static_cast<int64_t>(s.out_h()) * s.out_w();
+  if (e.bias) cuda::BiasForward(device.index, s.n, s.k, positions, y, e.bias);
+  if (e.relu) cuda::ReluForward(device.index, y, y, s.n * s.k * positions);
+}
+#endif
+
 template <Pass pass>
 void SubmitConv(const Napi::CallbackInfo& info, const char* a_name, const char* b_name,
                 const char* out_name) {
-  Submit(info, ConvPlan::DeviceOf(info, 0),
+  const Device device = ConvPlan::DeviceOf(info, 0);
+  Submit(info, device,
          [plan = ConvPlan::Arg(info, 0), a = TensorData(info, 1, a_name),
-          b = TensorData(info, 2, b_name), out = TensorData(info, 3, out_name)] {
+          b = TensorData(info, 2, b_name), out = TensorData(info, 3, out_name), device,
+          epilogue = pass == Pass::kForward ? EpilogueArgs(info, 4) : Epilogue{}] {
 #if defined(ALEXNET_WITH_CUDA)
            if (plan->cuda) {
-             if constexpr (pass == Pass::kForward) return cuda::ConvForward(*plan->cuda, a, b, out);
+             if constexpr (pass == Pass::kForward) {
+               cuda::ConvForward(*plan->cuda, a, b, out);
+               return CudaEpilogue(device, plan->shape, epilogue, out);
+             }
              if constexpr (pass == Pass::kBackwardData) {
                return cuda::ConvBackwardData(*plan->cuda, a, b, out);
              }
@@ -71,7 +98,11 @@ void SubmitConv(const Napi::CallbackInfo& info, const char* a_name, const char* 
            }
 #endif
            float* scratch = cpu::ThreadScratch(cpu::ConvScratchSize(plan->shape));
-           if constexpr (pass == Pass::kForward) cpu::ConvForward(plan->shape, a, b, out, scratch);
+           if constexpr (pass == Pass::kForward) {
+             const cpu::GemmEpilogue fused{epilogue.bias, nullptr, epilogue.relu};
+             const bool any = epilogue.bias || epilogue.relu;
+             cpu::ConvForward(plan->shape, a, b, out, scratch, any ? &fused : nullptr);
+           }
            if constexpr (pass == Pass::kBackwardData) {
              cpu::ConvBackwardData(plan->shape, a, b, out, scratch);
            }

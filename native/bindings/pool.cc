@@ -1,9 +1,13 @@
 // PoolPlan(n, c, h, w, kernel, stride, pad, device): one max-pooling layer's shape.
-// maxPoolForward(plan, x, y) and maxPoolBackward(plan, x, y, dy, dx) run it. Shapes and options
-// are checked by lib/ops/pool.ts.
+// maxPoolForward(plan, x, y, keep) and maxPoolBackward(plan, x, y, dy, dx, kept) run it: on the
+// CPU, a forward with keep stores each window's argmax in the plan (cpu::MaxPoolForwardArgmax),
+// and a backward with kept reads it instead of searching x (lib/ops/pool.ts, keepArgmax, says
+// when that is right). Shapes and options are checked by lib/ops/pool.ts.
 #include "cpu/pool.h"
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "bindings/bindings.h"
 #include "bindings/plan.h"
@@ -18,6 +22,8 @@ namespace {
 
 struct PoolPlanState {
   PoolShape shape;
+  // The last forward's argmax, on the CPU with keep; written and read on the executor thread.
+  std::vector<uint8_t> argmax;
 #if defined(ALEXNET_WITH_CUDA)
   std::shared_ptr<cuda::PoolState> cuda;  // on a CUDA device
 #endif
@@ -46,23 +52,33 @@ class PoolPlan : public PlanHandle<PoolPlan, PoolPlanState> {
 };
 
 void MaxPoolForward(const Napi::CallbackInfo& info) {
-  Submit(
-      info, PoolPlan::DeviceOf(info, 0),
-      [plan = PoolPlan::Arg(info, 0), x = TensorData(info, 1, "x"), y = TensorData(info, 2, "y")] {
+  Submit(info, PoolPlan::DeviceOf(info, 0),
+         [plan = PoolPlan::Arg(info, 0), x = TensorData(info, 1, "x"), y = TensorData(info, 2, "y"),
+          keep = info.Length() > 3 && BoolArg(info, 3)] {
 #if defined(ALEXNET_WITH_CUDA)
-        if (plan->cuda) return cuda::MaxPoolForward(*plan->cuda, x, y);
+           if (plan->cuda) return cuda::MaxPoolForward(*plan->cuda, x, y);
 #endif
-        cpu::MaxPoolForward(plan->shape, x, y);
-      });
+           const PoolShape& s = plan->shape;
+           if (!keep || s.kernel * s.kernel >= cpu::kNoArgmax) {
+             plan->argmax.clear();
+             return cpu::MaxPoolForward(s, x, y);
+           }
+           plan->argmax.resize(static_cast<size_t>(s.n) * s.c * s.oh * s.ow);
+           cpu::MaxPoolForwardArgmax(s, x, y, plan->argmax.data());
+         });
 }
 
 void MaxPoolBackward(const Napi::CallbackInfo& info) {
   Submit(info, PoolPlan::DeviceOf(info, 0),
          [plan = PoolPlan::Arg(info, 0), x = TensorData(info, 1, "x"), y = TensorData(info, 2, "y"),
-          dy = TensorData(info, 3, "dy"), dx = TensorData(info, 4, "dx")] {
+          dy = TensorData(info, 3, "dy"), dx = TensorData(info, 4, "dx"),
+          kept = info.Length() > 5 && BoolArg(info, 5)] {
 #if defined(ALEXNET_WITH_CUDA)
            if (plan->cuda) return cuda::MaxPoolBackward(*plan->cuda, x, y, dy, dx);
 #endif
+           if (kept && !plan->argmax.empty()) {
+             return cpu::MaxPoolBackwardArgmax(plan->shape, plan->argmax.data(), dy, dx);
+           }
            cpu::MaxPoolBackward(plan->shape, x, y, dy, dx);
          });
 }

@@ -18,6 +18,7 @@ struct Environment {
   Napi::FunctionReference conv_plan;
   Napi::FunctionReference lrn_plan;
   Napi::FunctionReference pool_plan;
+  Napi::FunctionReference packed_weights;
 
   Environment() = default;
   Environment(const Environment&) = delete;

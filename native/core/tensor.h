@@ -11,6 +11,7 @@
 
 #include <napi.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -31,11 +32,19 @@ class Storage {
   float* data() const { return data_; }
   size_t bytes() const { return bytes_; }
 
+  // How many writable pointers to the buffer have been handed out (Tensor::data()): while it is
+  // unchanged, so are the contents, and a copy made from them (a layer's packed weights,
+  // bindings/gemm.cc) is still valid. Counted on the JavaScript thread as ops are queued, which
+  // is also the order they run in.
+  uint64_t version() const { return version_.load(std::memory_order_relaxed); }
+  void CountWrite() { version_.fetch_add(1, std::memory_order_relaxed); }
+
  private:
   Device device_;
   size_t bytes_;
   std::shared_ptr<Executor> executor_;
   float* data_ = nullptr;
+  std::atomic<uint64_t> version_{0};
 };
 
 class Tensor : public Napi::ObjectWrap<Tensor> {
@@ -48,7 +57,17 @@ class Tensor : public Napi::ObjectWrap<Tensor> {
   explicit Tensor(const Napi::CallbackInfo& info);
   ~Tensor() override;
 
-  float* data() const { return storage_ ? storage_->data() : nullptr; }
+  // A pointer an op may write through: counts as a write (Storage::version).
+  float* data() const {
+    if (!storage_) return nullptr;
+    storage_->CountWrite();
+    return storage_->data();
+  }
+  // A pointer for an op that only reads, which leaves the version as it is.
+  const float* read_data() const { return storage_ ? storage_->data() : nullptr; }
+  // The buffer's identity and version (Storage::version): equal pairs, equal contents.
+  const void* storage_id() const { return storage_.get(); }
+  uint64_t version() const { return storage_ ? storage_->version() : 0; }
   int64_t numel() const { return numel_; }
   const std::vector<int64_t>& shape() const { return shape_; }
   const Device& device() const { return device_; }

@@ -54,4 +54,24 @@ void BiasBackward(int64_t n, int64_t c, int64_t spatial, const float* dy, float*
   });
 }
 
+void ReluBiasBackward(int64_t n, int64_t c, int64_t spatial, const float* y, float* dy, float* db) {
+  ParallelFor(c, MinChunk(n * spatial), [&](int64_t begin, int64_t end) {
+    for (int64_t channel = begin; channel < end; ++channel) {
+      double total = 0.0;
+      for (int64_t i = 0; i < n; ++i) {
+        const int64_t offset = (i * c + channel) * spatial;
+        float* row = dy + offset;
+        const float* out = y + offset;
+        // As ReluBackward: both loads unconditional, so GCC vectorises a blend.
+        for (int64_t s = 0; s < spatial; ++s) {
+          const float g = row[s];
+          row[s] = out[s] > 0.0f ? g : 0.0f;
+        }
+        if (db) total += SumRow(row, spatial);
+      }
+      if (db) db[channel] = static_cast<float>(total);
+    }
+  });
+}
+
 }  // namespace alexnet::cpu

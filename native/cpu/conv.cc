@@ -265,7 +265,8 @@ int64_t ConvScratchSize(const ConvShape& shape) {
          shape.groups * ForwardPackedA(shape, l).size();
 }
 
-void ConvForward(const ConvShape& s, const float* x, const float* w, float* y, float* scratch) {
+void ConvForward(const ConvShape& s, const float* x, const float* w, float* y, float* scratch,
+                 const GemmEpilogue* epilogue) {
   const Layout l = MakeLayout(s);
   const int kg = s.k / s.groups;
   float* packed = AlignedScratch(scratch);
@@ -282,8 +283,15 @@ void ConvForward(const ConvShape& s, const float* x, const float* w, float* y, f
     // One image's (k, positions) output already is the GEMM's layout.
     float* out = count == 1 ? y + n0 * l.image_out : matrix;
     ForEachGroup(s.groups, [&](int g) {
+      // Group g's rows of the output are channels [g kg, (g+1) kg): its share of the bias.
+      GemmEpilogue group_epilogue;
+      if (epilogue) {
+        group_epilogue = *epilogue;
+        group_epilogue.row_bias = epilogue->row_bias ? epilogue->row_bias + g * kg : nullptr;
+      }
       SgemmPacked(packed_a, weights + g * packed_a.size(), packed_b, packed + g * packed_b.size(),
-                  0.0f, out + g * kg * packed_b.n(), packed_b.n());
+                  0.0f, out + g * kg * packed_b.n(), packed_b.n(),
+                  epilogue ? &group_epilogue : nullptr);
     });
     if (count > 1) MatrixToImages(s, l, count, out, y + n0 * l.image_out);
   }

@@ -19,6 +19,8 @@
 
 namespace alexnet::cpu {
 
+struct GemmEpilogue;
+
 // Floats of scratch the three passes below need for `shape`.
 int64_t ConvScratchSize(const ConvShape& shape);
 
@@ -29,8 +31,10 @@ int64_t ConvScratchSize(const ConvShape& shape);
 // since. It grows to the largest need and is kept.
 float* ThreadScratch(int64_t floats);
 
-// y = conv(x, w); overwrites y.
-void ConvForward(const ConvShape& shape, const float* x, const float* w, float* y, float* scratch);
+// y = conv(x, w); overwrites y. An epilogue (gemm.h) with a row bias of k floats adds the bias
+// per output channel, and with relu clamps at 0, as each block of y is computed.
+void ConvForward(const ConvShape& shape, const float* x, const float* w, float* y, float* scratch,
+                 const GemmEpilogue* epilogue = nullptr);
 
 // dx = the adjoint of the forward in x, applied to dy; overwrites dx.
 void ConvBackwardData(const ConvShape& shape, const float* w, const float* dy, float* dx,

@@ -179,6 +179,7 @@ struct GemmCall {
   bool accumulate;  // add to C (already scaled by beta) rather than overwrite it
   float* c;
   int64_t ldc;
+  const GemmEpilogue* epilogue;  // null for none
 
   // op(A) from column pc on, and op(B) from row pc, column jc on.
   MatrixView ABlock(int pc) const {
@@ -263,6 +264,7 @@ void GemmColumns(const GemmCall& g, int j_begin, int j_end) {
       }
       g.Panels(pc, kc, a_packed, b_packed).Multiply(0, g.MStrips(), 0, n_strips, jc);
     }
+    if (g.epilogue) g.epilogue->Apply(0, g.m, jc, jc + nc, g.c, g.ldc);
   }
 }
 
@@ -300,6 +302,15 @@ void GemmRows(const GemmCall& g) {
   }
 }
 
+// The epilogue over all of C in one parallel pass, for the drivers that do not apply it per
+// block (their blocks' rows or columns are not one thread's alone).
+void ApplyEpilogue(int m, int n, float* c, int64_t ldc, const GemmEpilogue* epilogue) {
+  if (!epilogue) return;
+  ParallelFor(m, std::max(1, 4096 / std::max(1, n)), [&](int64_t i0, int64_t i1) {
+    epilogue->Apply(static_cast<int>(i0), static_cast<int>(i1), 0, n, c, ldc);
+  });
+}
+
 }  // namespace
 
 const char* GemmIsa() { return Kernel().isa; }
@@ -322,10 +333,30 @@ double MeasurePeakGflops() {
   return best;
 }
 
+void GemmEpilogue::Apply(int i0, int i1, int j0, int j1, float* c, int64_t ldc) const {
+  for (int i = i0; i < i1; ++i) {
+    float* row = c + i * ldc;
+    if (row_bias) {
+      const float value = row_bias[i];
+      for (int j = j0; j < j1; ++j) row[j] += value;
+    }
+    if (col_bias) {
+      for (int j = j0; j < j1; ++j) row[j] += col_bias[j];
+    }
+    if (relu) {
+      for (int j = j0; j < j1; ++j) row[j] = std::max(row[j], 0.0f);
+    }
+  }
+}
+
 void Sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a,
-           int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+           int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc,
+           const GemmEpilogue* epilogue) {
   if (m <= 0 || n <= 0) return;
-  if (k <= 0 || alpha == 0.0f) return ScaleC(m, n, beta, c, ldc);
+  if (k <= 0 || alpha == 0.0f) {
+    ScaleC(m, n, beta, c, ldc);
+    return ApplyEpilogue(m, n, c, ldc, epilogue);
+  }
 
   const GemmKernel& kernel = Kernel();
   // A B^T with few rows of A (a fully connected layer at small batch): every element of B is
@@ -337,6 +368,7 @@ void Sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const f
       const int begin = static_cast<int>(j0) * 4;
       const int end = std::min(n, static_cast<int>(j1) * 4);
       kernel.dot(m, end - begin, k, alpha, a, lda, b + begin * ldb, ldb, c + begin, ldc);
+      if (epilogue) epilogue->Apply(0, m, begin, end, c, ldc);
     });
     return;
   }
@@ -344,9 +376,16 @@ void Sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const f
   // zeroed first nor read (fc6's weight gradient is 151 MB). Other betas scale C once up front.
   if (beta != 0.0f) ScaleC(m, n, beta, c, ldc);
   const bool accumulate = beta != 0.0f;
-  const GemmCall call{kernel, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, accumulate, c, ldc};
-  if (!trans_b && m <= kInPlaceMaxRows) return GemmInPlaceB(call);
-  if (call.NStrips() < call.MStrips()) return GemmRows(call);
+  const GemmCall call{kernel, trans_a, trans_b, m,          n, k,   alpha,   a,
+                      lda,    b,       ldb,     accumulate, c, ldc, epilogue};
+  if (!trans_b && m <= kInPlaceMaxRows) {
+    GemmInPlaceB(call);
+    return ApplyEpilogue(m, n, c, ldc, epilogue);
+  }
+  if (call.NStrips() < call.MStrips()) {
+    GemmRows(call);
+    return ApplyEpilogue(m, n, c, ldc, epilogue);
+  }
   // The threads split the columns, each running its share alone (GemmColumns).
   ParallelFor(call.NStrips(), 1, [&](int64_t s0, int64_t s1) {
     GemmColumns(call, static_cast<int>(s0) * kernel.nr,
@@ -391,7 +430,8 @@ void PackedA::Pack(const float* a, int64_t lda, float alpha, float* packed) cons
 }
 
 void SgemmPacked(const PackedA& a_layout, const float* a_packed, const PackedB& b_layout,
-                 const float* b_packed, float beta, float* c, int64_t ldc) {
+                 const float* b_packed, float beta, float* c, int64_t ldc,
+                 const GemmEpilogue* epilogue, bool split_columns) {
   const int m = a_layout.m();
   const int n = b_layout.n();
   const int k = a_layout.k();
@@ -420,8 +460,9 @@ void SgemmPacked(const PackedA& a_layout, const float* a_packed, const PackedB& 
       const PackedPanels panels{kernel, kc, a_block, b_block, m, n, c, ldc, accumulate};
       panels.Multiply(i0, i1, j0, j1, 0);
     }
+    if (epilogue) epilogue->Apply(i0 * mr, i0 * mr + rows, j0 * nr, j0 * nr + cols, c, ldc);
   };
-  if (m_strips >= ThreadCount()) {
+  if (!split_columns && m_strips >= ThreadCount()) {
     ParallelFor(m_strips, 1, [&](int64_t i0, int64_t i1) {
       run(static_cast<int>(i0), static_cast<int>(i1), 0, n_strips);
     });
@@ -430,6 +471,46 @@ void SgemmPacked(const PackedA& a_layout, const float* a_packed, const PackedB& 
       run(0, m_strips, static_cast<int>(j0), static_cast<int>(j1));
     });
   }
+}
+
+static_assert(PackedWeights::kDotRows == kDotMaxRows, "PackedWeights leaves these rows to Sgemm");
+
+void PackedWeights::Pack(const float* w, int n, int k) {
+  Clear();
+  const PackedB layout(k, n);
+  const size_t bytes = (static_cast<size_t>(layout.size()) * sizeof(float) + 63) / 64 * 64;
+  packed_ = static_cast<float*>(std::aligned_alloc(64, bytes == 0 ? 64 : bytes));
+  if (packed_ == nullptr) return;
+  n_ = n;
+  k_ = k;
+  const int nr = Kernel().nr;
+  const int64_t padded_n = layout.size() / std::max(k, 1);
+  const int strips = (n + nr - 1) / nr;
+  // Block by block of KC rows of B (columns of W), strip by strip of NR columns (rows of W): as
+  // PackedB lays them out, and as Sgemm's GemmColumns packs Bᵀ on every call.
+  for (int pc = 0; pc < k; pc += kKc) {
+    const int kc = std::min(kKc, k - pc);
+    ParallelFor(strips, 4, [&](int64_t s0, int64_t s1) {
+      for (int64_t s = s0; s < s1; ++s) {
+        PackBStrip(MatrixView{w + pc, 1, k}, kc, static_cast<int>(s) * nr, n, nr,
+                   packed_ + pc * padded_n + s * nr * kc);
+      }
+    });
+  }
+}
+
+void PackedWeights::Multiply(int m, const float* a, int64_t lda, float* c, int64_t ldc,
+                             const GemmEpilogue* epilogue) const {
+  const PackedA a_layout(m, k_);
+  float* a_packed = a_buffer.Reserve(static_cast<size_t>(a_layout.size()));
+  a_layout.Pack(a, lda, 1.0f, a_packed);
+  SgemmPacked(a_layout, a_packed, PackedB(k_, n_), packed_, 0.0f, c, ldc, epilogue, true);
+}
+
+void PackedWeights::Clear() {
+  std::free(packed_);
+  packed_ = nullptr;
+  n_ = k_ = 0;
 }
 
 }  // namespace alexnet::cpu

@@ -11,8 +11,25 @@
 
 namespace alexnet::cpu {
 
+// What a GEMM does to each element of C after the product, by the thread that computed it while
+// its block is still in cache: add a bias per row (a convolution's output channel) or per column
+// (a fully connected layer's output feature), then, with relu, max(., 0). The same float
+// operations as the separate bias and ReLU passes (bias.cc, relu.cc), so the result is
+// bit-identical to them; it saves their two trips through memory over the layer's output.
+struct GemmEpilogue {
+  const float* row_bias = nullptr;  // indexed by C's row
+  const float* col_bias = nullptr;  // indexed by C's column
+  bool relu = false;
+
+  // Applies it to rows [i0, i1) and columns [j0, j1) of C.
+  void Apply(int i0, int i1, int j0, int j1, float* c, int64_t ldc) const;
+};
+
+// With an epilogue, it is applied to C after the product (and beta). Calls of A Bᵀ with at most
+// 32 rows of A run as row dot products, which read B in place (PackedWeights relies on it).
 void Sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a,
-           int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
+           int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc,
+           const GemmEpilogue* epilogue = nullptr);
 
 // A k x n B operand stored in the order the micro-kernel reads it: blocks of KC rows, each cut
 // into strips of NR columns (KC x NR floats, row by row), the last strip zero-padded. A caller
@@ -91,9 +108,41 @@ class PackedA {
 // C = A B + beta C with both operands packed (the layouts describe them; B best at a 64-byte
 // boundary, where no vector load straddles two cache lines), C row-major (m x n). Threads split the
 // rows of C, or its columns where there are too few rows; nothing is packed here, so the call is
-// one parallel region.
+// one parallel region. An epilogue is applied by each thread to its block of C. With
+// split_columns the threads split C's columns whatever its rows: each then reads only its share
+// of a B far larger than A (a fully connected layer's weights), not all of it.
 void SgemmPacked(const PackedA& a_layout, const float* a_packed, const PackedB& b_layout,
-                 const float* b_packed, float beta, float* c, int64_t ldc);
+                 const float* b_packed, float beta, float* c, int64_t ldc,
+                 const GemmEpilogue* epilogue = nullptr, bool split_columns = false);
+
+// A fully connected layer's weights W (n x k, row-major: PyTorch's (out, in)) packed once as the
+// B = Wᵀ of C = A Wᵀ and kept: Sgemm packs B again on every call, 151 MB for fc6, which made
+// fc6's forward at batch 128 slower than OpenBLAS's (bench/RESULTS.md). Calls of at most
+// kDotRows rows go to Sgemm, whose row dot products read W in place and do not pack it.
+class PackedWeights {
+ public:
+  static constexpr int kDotRows = 32;
+
+  PackedWeights() = default;
+  PackedWeights(const PackedWeights&) = delete;
+  PackedWeights& operator=(const PackedWeights&) = delete;
+  ~PackedWeights() { Clear(); }
+
+  // Packs w (n x k); on failure (out of memory) the copy is left empty.
+  void Pack(const float* w, int n, int k);
+  // Whether a copy of an n x k W is held.
+  bool Holds(int n, int k) const { return packed_ != nullptr && n_ == n && k_ == k; }
+  // C = A Wᵀ (m x n, rows ldc apart) with A m x k (rows lda apart), from the copy (Holds(n, k)),
+  // then the epilogue; bit-identical to Sgemm(false, true, ...) with the same operands.
+  void Multiply(int m, const float* a, int64_t lda, float* c, int64_t ldc,
+                const GemmEpilogue* epilogue) const;
+  // Frees the copy.
+  void Clear();
+
+ private:
+  float* packed_ = nullptr;
+  int n_ = 0, k_ = 0;
+};
 
 // The instruction set whose micro-kernel Sgemm uses: "avx512", "avx2" or "generic".
 const char* GemmIsa();

@@ -3,6 +3,8 @@
 // overlapping pooling of Krizhevsky et al. 2012 §3.4).
 #pragma once
 
+#include <cstdint>
+
 #include "core/shapes.h"
 
 namespace alexnet::cpu {
@@ -24,5 +26,18 @@ void MaxPoolForward(const PoolShape& shape, const float* x, float* y);
 // dy.
 void MaxPoolBackward(const PoolShape& shape, const float* x, const float* y, const float* dy,
                      float* dx);
+
+// An argmax entry of a window with no element equal to its maximum (all NaN): no gradient.
+constexpr uint8_t kNoArgmax = 255;
+
+// MaxPoolForward (the same y), also keeping each window's argmax as MaxPoolBackward defines it,
+// as its offset in the unclipped window, (iy - top) * kernel + (ix - left), in `argmax`
+// (n, c, oh, ow): the backward then reads it instead of searching each window again. Requires
+// kernel * kernel < kNoArgmax.
+void MaxPoolForwardArgmax(const PoolShape& shape, const float* x, float* y, uint8_t* argmax);
+
+// MaxPoolBackward from the argmax MaxPoolForwardArgmax kept: the same dx, bit for bit.
+void MaxPoolBackwardArgmax(const PoolShape& shape, const uint8_t* argmax, const float* dy,
+                           float* dx);
 
 }  // namespace alexnet::cpu

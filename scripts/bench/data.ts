@@ -31,6 +31,7 @@ import { type DecoderName, decodeImage, decoders } from '../../lib/data/decoder'
 import { ImageCache } from '../../lib/data/image-cache';
 import { storedSize } from '../../lib/data/resize';
 import { scanImageFolder } from '../../lib/data/sources';
+import type { Normalisation } from '../../lib/io/preprocessing';
 import { augment } from '../../lib/ops/augment';
 import { Rng } from '../../lib/random';
 import { Tensor } from '../../lib/tensor';
@@ -136,21 +137,34 @@ async function decodeAlone(files: string[], names: DecoderName[]): Promise<strin
   return rows;
 }
 
-export async function benchData(argv: string[]): Promise<void> {
-  const args = parseFlags(argv, FLAGS, USAGE);
+/** What every stage of the bench works on. */
+interface DataRun {
+  files: string[];
+  list: ReturnType<typeof scanImageFolder>;
+  /** The cached images' side. */
+  size: number;
+  batchSize: number;
+  inputSize: number;
+  epochs: number;
+  cacheDir: string;
+  /** The decoders to time: sharp first where it loads, then jpeg-js. */
+  names: DecoderName[];
+}
+
+const QUIET = { progress: false as const, log: () => {} };
+
+/** Reads the options, finds or makes the images, and prints the machine and the images. */
+function setUp(args: ReturnType<typeof parseFlags>): DataRun {
   const positive = (n: number) => Number.isInteger(n) && n > 0;
   const count = args.number('images', positive, 'positive integer')!;
   const batchSize = args.number('batch-size', positive, 'positive integer')!;
   const inputSize = args.number('input-size', positive, 'positive integer')!;
   const epochs = args.number('epochs', positive, 'positive integer')!;
-  const folder = args.string('images-dir') ?? syntheticFolder(count);
-  const list = scanImageFolder(folder);
+  const list = scanImageFolder(args.string('images-dir') ?? syntheticFolder(count));
   const files = list.items.map((item) => item.file);
   const size = storedSize(inputSize);
   const bytesOnDisk = files.reduce((sum, file) => sum + fs.statSync(file).size, 0);
   const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'alexnet-bench-cache-'));
-  const quiet = { progress: false as const, log: () => {} };
-
   console.log(
     `${os.cpus()[0].model}, ${os.availableParallelism()} cores, load average ` +
       `${os.loadavg()[0].toFixed(2)} at the start, Node ${process.version}`,
@@ -166,22 +180,27 @@ export async function benchData(argv: string[]): Promise<void> {
       ? `decoders: ${available.sharp}; jpeg-js`
       : `decoders: jpeg-js only (sharp cannot be loaded: ${available.sharp.unavailable})`,
   );
+  return { files, list, size, batchSize, inputSize, epochs, cacheDir, names };
+}
+
+/** Rows of cache builds: with the worker pool and on the main thread, each decoder. */
+async function cacheBuildRows(run: DataRun): Promise<string[]> {
   const rows: string[] = [];
   const builds = new Map<string, number>();
   for (const workers of [os.availableParallelism(), 0]) {
-    for (const decoder of names) {
+    for (const decoder of run.names) {
       const start = performance.now();
       const cpu = process.cpuUsage();
-      const cache = await ImageCache.open(files, {
-        dir: cacheDir,
+      const cache = await ImageCache.open(run.files, {
+        dir: run.cacheDir,
         name: `${decoder}-workers${workers}`,
-        size,
+        size: run.size,
         workers,
         decoder,
-        ...quiet,
+        ...QUIET,
       });
-      const rate = files.length / seconds(start);
-      const perCpu = files.length / cpuSeconds(cpu);
+      const rate = run.files.length / seconds(start);
+      const perCpu = run.files.length / cpuSeconds(cpu);
       await cache.close();
       builds.set(`${decoder} ${workers}`, rate);
       const how = workers === 0 ? 'main thread only' : `${workers} worker threads`;
@@ -194,25 +213,24 @@ export async function benchData(argv: string[]): Promise<void> {
       );
     }
   }
-  rows.push(...(await decodeAlone(files.slice(0, 64), names)));
+  return rows;
+}
 
-  const cache = await ImageCache.open(files, {
-    dir: cacheDir,
-    name: `${names[0]}-workers${os.availableParallelism()}`,
-    size,
-    ...quiet,
-  });
-  const all = Int32Array.from(files, (_, i) => i);
-  const stats = cache.rgbStats();
-  const normalisation = {
-    mean: stats.mean,
-    scale: stats.std.map((s) => 1 / s) as [number, number, number],
-    bgr: false,
-  };
-  const dataset = new CachedDataset(cache, list, all, {
-    inputSize,
+/** Median and best of per-pass rates, and images per CPU-second over all passes: table cells. */
+function summary(rates: number[], images: number, cpu: NodeJS.CpuUsage): string {
+  const sorted = [...rates].sort((a, b) => a - b);
+  const middle = sorted[Math.floor(sorted.length / 2)];
+  const perCpu = images / cpuSeconds(cpu);
+  return `${middle.toFixed(0)} | ${sorted[sorted.length - 1].toFixed(0)} | ${perCpu.toFixed(0)} |`;
+}
+
+/** Rows of whole passes over the cache: training batches, then validation batches. */
+async function batchRows(run: DataRun, cache: ImageCache, norm: Normalisation): Promise<string[]> {
+  const all = Int32Array.from(run.files, (_, i) => i);
+  const dataset = new CachedDataset(cache, run.list, all, {
+    inputSize: run.inputSize,
     device: 'cpu',
-    normalisation,
+    normalisation: norm,
     randomCrop: true,
     mirror: true,
     pcaStd: 0.1,
@@ -221,18 +239,12 @@ export async function benchData(argv: string[]): Promise<void> {
   const pass = async (epoch: number, rng: boolean) => {
     const start = performance.now();
     let n = 0;
-    for await (const batch of dataset.batches(batchSize, rng ? new Rng(epoch) : undefined)) {
+    for await (const batch of dataset.batches(run.batchSize, rng ? new Rng(epoch) : undefined)) {
       n += batch.n;
     }
     return n / seconds(start);
   };
-  /** Median and best of per-pass rates, and images per CPU-second over all passes. */
-  const summary = (rates: number[], images: number, cpu: NodeJS.CpuUsage) => {
-    const sorted = [...rates].sort((a, b) => a - b);
-    const median = sorted[Math.floor(sorted.length / 2)];
-    const perCpu = images / cpuSeconds(cpu);
-    return `${median.toFixed(0)} | ${sorted[sorted.length - 1].toFixed(0)} | ${perCpu.toFixed(0)} |`;
-  };
+  const rows: string[] = [];
   await pass(0, true);
   for (const [label, rng] of [
     ['training batches (read + crop, mirror, PCA shift, normalise)', true],
@@ -240,16 +252,20 @@ export async function benchData(argv: string[]): Promise<void> {
   ] as const) {
     const rates: number[] = [];
     const cpu = process.cpuUsage();
-    for (let e = 1; e <= epochs; ++e) rates.push(await pass(e, rng));
-    rows.push(`| ${label} | ${summary(rates, epochs * files.length, cpu)}`);
+    for (let e = 1; e <= run.epochs; ++e) rates.push(await pass(e, rng));
+    rows.push(`| ${label} | ${summary(rates, run.epochs * run.files.length, cpu)}`);
   }
   dataset.dispose();
+  return rows;
+}
 
-  // The two parts apart, on one batch: reading random images, and the augment op alone.
+/** The two parts of a batch apart: reading random images, and the augment op alone. */
+async function partRows(run: DataRun, cache: ImageCache, norm: Normalisation): Promise<string[]> {
   const rng = new Rng(3);
-  const n = Math.min(batchSize, files.length);
+  const all = Int32Array.from(run.files, (_, i) => i);
+  const n = Math.min(run.batchSize, run.files.length);
   const staging = new Uint8Array(n * cache.imageBytes);
-  const repeats = Math.max(8, Math.round((epochs * files.length) / n));
+  const repeats = Math.max(8, Math.round((run.epochs * run.files.length) / n));
   const timed = async (step: () => unknown) => {
     const rates: number[] = [];
     const cpu = process.cpuUsage();
@@ -260,28 +276,51 @@ export async function benchData(argv: string[]): Promise<void> {
     }
     return summary(rates, repeats * n, cpu);
   };
-  rows.push(
+  const rows = [
     `| reading ${n} random images from the cache file (page cache) | ${await timed(() =>
       cache.read(rng.shuffle(Int32Array.from(all)), n, staging),
     )}`,
-  );
-  const x = Tensor.zeros([n, 3, inputSize, inputSize]);
-  const crops = rng.int(2 * n, size - inputSize + 1);
+  ];
+  const x = Tensor.zeros([n, 3, run.inputSize, run.inputSize]);
+  const crops = rng.int(2 * n, run.size - run.inputSize + 1);
   const mirror = Uint8Array.from(rng.int(n, 2));
   const rgbShift = rng.normal(3 * n, 5);
   rows.push(
     `| augment op alone (crop, mirror, shift, normalise to float32 NCHW) | ${await timed(() =>
-      augment(staging, { count: n, height: size, width: size }, x, {
+      augment(staging, { count: n, height: run.size, width: run.size }, x, {
         crops,
         mirror,
         rgbShift,
-        ...normalisation,
+        ...norm,
       }),
     )}`,
   );
   x.dispose();
+  return rows;
+}
+
+export async function benchData(argv: string[]): Promise<void> {
+  const args = parseFlags(argv, FLAGS, USAGE);
+  const run = setUp(args);
+  const rows = await cacheBuildRows(run);
+  rows.push(...(await decodeAlone(run.files.slice(0, 64), run.names)));
+
+  const cache = await ImageCache.open(run.files, {
+    dir: run.cacheDir,
+    name: `${run.names[0]}-workers${os.availableParallelism()}`,
+    size: run.size,
+    ...QUIET,
+  });
+  const stats = cache.rgbStats();
+  const norm: Normalisation = {
+    mean: stats.mean,
+    scale: stats.std.map((s) => 1 / s) as [number, number, number],
+    bgr: false,
+  };
+  rows.push(...(await batchRows(run, cache, norm)));
+  rows.push(...(await partRows(run, cache, norm)));
   await cache.close();
-  fs.rmSync(cacheDir, { recursive: true, force: true });
+  fs.rmSync(run.cacheDir, { recursive: true, force: true });
 
   console.log(`load average ${os.loadavg()[0].toFixed(2)} at the end\n`);
   console.log(
@@ -290,7 +329,7 @@ export async function benchData(argv: string[]): Promise<void> {
   for (const row of rows) console.log(row);
 
   const weights = args.string('weights');
-  if (weights && names.includes('sharp')) {
+  if (weights && run.names.includes('sharp')) {
     const files = agreementImages(args.string('agreement-dir'));
     console.log(`\n${files.length} JPEGs classified from each decoder's pixels:\n`);
     console.log('| agreement | |\n|---|---|');

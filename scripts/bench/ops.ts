@@ -15,8 +15,8 @@ import { Rng } from '../../lib/random';
 import { type Flags, parseFlags } from '../cli';
 import { CLASSES, forwardCase, INPUT_SIZE, OPS, opCases, opFlops } from './cases';
 import { describeMachine, type Machine } from './machine';
-import { type OrtPeer, type OrtRunner, startOrt } from './ort';
-import { oursCase } from './ours';
+import { fastestVariant, ORT_VARIANTS, OrtPeer, variantName } from './ort';
+import { INPUT_STD, oursCase } from './ours';
 import { measure, measureAsync, median, type Timing, type TimingOptions } from './timing';
 import {
   type BlasPeer,
@@ -107,11 +107,18 @@ interface BatchResult {
   /** 1, 5 and 15 minute load averages when the batch size was done. */
   loadAverage: number[];
   ops: OpResult[];
-  forward: {
-    ours: ForwardSide;
-    torch: Partial<Record<TorchBlasName, ForwardSide | null>>;
-    ort: ForwardSide | null;
-  } | null;
+  forward: ForwardResult | null;
+}
+
+/** The whole forward pass, each side's median round. */
+interface ForwardResult {
+  ours: ForwardSide;
+  torch: Partial<Record<TorchBlasName, ForwardSide | null>>;
+  /**
+   * Each onnxruntime-node variant (ort.ts, ORT_VARIANTS) by name, and the fastest, against which
+   * the ratio is taken; null where onnxruntime-node was not timed.
+   */
+  ort: { variants: Record<string, ForwardSide | null>; fastest: string | null } | null;
 }
 
 interface Settings {
@@ -176,7 +183,7 @@ interface Peers {
   /** PyTorch for timings, one per BLAS variant (none under --no-torch). */
   torch: BlasPeer[];
   /** Null where absent or not wanted. */
-  ort: OrtRunner | null;
+  ort: OrtPeer | null;
 }
 
 /** What the rows of every batch size share. */
@@ -185,6 +192,8 @@ interface Bench {
   peers: Peers;
   /** The machine's peak GFLOP/s, measured once per run (% peak is of it). */
   peakGflops: number;
+  /** GB/s of a streaming read on our threads, measured once per run: the fc layers' floor. */
+  bandwidth: number;
   /** Makes the inputs. */
   rng: Rng;
   print: (line: string) => void;
@@ -250,7 +259,12 @@ function header(
       `threads with the ${machine.gemmIsa} kernel's instructions (% peak is of this)`,
   ];
   lines.push(...peers.torch.map(describeTorch));
-  if (ort) lines.push(`onnxruntime-node: ${ort}, ${machine.threads} intra-op threads`);
+  if (ort) {
+    lines.push(
+      `onnxruntime-node: ${ort}, ${machine.threads} intra-op threads, variants ` +
+        `${ORT_VARIANTS.map(variantName).join(', ')}; ort/ours is the fastest variant's`,
+    );
+  }
   lines.push(
     `timing: median of at least ${s.timing.minReps} calls and ${s.timing.minSeconds} s per op ` +
       `after a warm-up call; the whole forward pass in ${s.rounds} alternating rounds`,
@@ -311,66 +325,113 @@ async function benchOps(batch: number, bench: Bench): Promise<OpResult[]> {
   return ops;
 }
 
-/** The whole forward pass: ours, each PyTorch and onnxruntime-node in turn, for s.rounds rounds. */
-async function benchForward(
-  batch: number,
-  bench: Bench,
-): Promise<NonNullable<BatchResult['forward']>> {
-  const { s, peers, peakGflops, rng, print } = bench;
+/** Each round's timings of the whole forward pass, by side. */
+interface ForwardRounds {
+  ours: Timing[];
+  /** One list per PyTorch, in the order of peers.torch. */
+  torch: (Timing | null)[][];
+  /** One list per onnxruntime-node variant, by its name. */
+  ort: Record<string, Timing[]>;
+}
+
+/** The whole forward pass: ours, each PyTorch and each onnxruntime-node variant in turn, s.rounds times. */
+async function forwardRounds(batch: number, bench: Bench): Promise<ForwardRounds> {
+  const { s, peers, rng } = bench;
   const opCase = forwardCase(batch);
   const ours = oursCase(opCase, rng);
-  const rounds = { ours: [] as Timing[], torch: peers.torch.map(() => [] as (Timing | null)[]) };
-  const ortRounds: Timing[] = [];
+  const rounds: ForwardRounds = { ours: [], torch: peers.torch.map(() => []), ort: {} };
+  const ort = peers.ort ? await peers.ort.forBatch(batch) : null;
   try {
     const dims = [batch, 3, INPUT_SIZE, INPUT_SIZE];
-    const ortRun = peers.ort
-      ? await peers.ort.forward(rng.normal(batch * 3 * INPUT_SIZE * INPUT_SIZE, 50), dims, CLASSES)
-      : null;
+    const input = rng.normal(batch * 3 * INPUT_SIZE * INPUT_SIZE, INPUT_STD);
+    const ortRuns = [];
+    for (const { name, runner } of ort?.runners ?? []) {
+      ortRuns.push({ name, run: await runner.forward(input, dims, CLASSES) });
+      rounds.ort[name] = [];
+    }
     for (let r = 0; r < s.rounds; ++r) {
       rounds.ours.push(measure(ours.ops.forward, s.timing));
       for (const [i, torch] of peers.torch.entries()) {
         rounds.torch[i].push(await torchTiming(torch, opCase, 'forward', s.timing));
       }
-      if (ortRun) ortRounds.push(await measureAsync(ortRun, s.timing));
+      for (const { name, run } of ortRuns) rounds.ort[name].push(await measureAsync(run, s.timing));
     }
   } finally {
     ours.dispose();
+    await ort?.release();
   }
-  const forward = {
-    ours: forwardSide(batch, rounds.ours)!,
-    torch: Object.fromEntries(
-      peers.torch.map(({ blas }, i) => [blas.name, forwardSide(batch, rounds.torch[i])]),
-    ),
-    ort: forwardSide(batch, ortRounds),
-  };
-  const cells = peerCells(peers, forward.ours, forward.torch, forward.ort);
-  const speed = speedCells(gflops(opFlops(opCase), forward.ours.ms), peakGflops);
-  print(
-    tableRow(columns(peers), [
-      'forward (whole net)',
-      formatMs(forward.ours.ms),
-      ...speed,
-      ...cells,
-    ]),
-  );
+  return rounds;
+}
+
+/** The forward row, then each side's images/s and rounds, naming onnxruntime's fastest variant. */
+function printForward(forward: ForwardResult, batch: number, bench: Bench): void {
+  const { peers, peakGflops, print } = bench;
+  const ort = forward.ort?.fastest ? forward.ort.variants[forward.ort.fastest] : null;
+  const cells = peerCells(peers, forward.ours, forward.torch, peers.ort ? ort : null);
+  const speed = speedCells(gflops(opFlops(forwardCase(batch)), forward.ours.ms), peakGflops);
+  const title = 'forward (whole net)';
+  print(tableRow(columns(peers), [title, formatMs(forward.ours.ms), ...speed, ...cells]));
   const sides: [string, ForwardSide | null][] = [
     ['ours', forward.ours],
     ...peers.torch.map(({ blas }): [string, ForwardSide | null] => [
       `PyTorch ${blas.name}`,
       forward.torch[blas.name] ?? null,
     ]),
-    ['onnxruntime-node', forward.ort],
+    ...Object.entries(forward.ort?.variants ?? {}).map(
+      ([name, side]): [string, ForwardSide | null] => [`ort ${name}`, side],
+    ),
   ];
   const present = sides.filter((side): side is [string, ForwardSide] => side[1] !== null);
   print(
     `images/s: ${present.map(([name, side]) => `${name} ${side.imagesPerSecond.toFixed(1)}`).join(', ')}`,
   );
+  if (forward.ort?.fastest) {
+    print(
+      `onnxruntime-node's fastest variant: ${forward.ort.fastest} (the ort columns are its; ` +
+        "lrn-node: one LRN node, decomposed: PyTorch's default export; fixed or dynamic batch)",
+    );
+  }
   print(
     `forward ms per round: ${present
       .map(([name, side]) => `${name} ${side.rounds.map((r) => formatMs(r.ms)).join(' / ')}`)
       .join('; ')}`,
   );
+}
+
+/** The whole forward pass, timed in rounds and printed. */
+async function benchForward(batch: number, bench: Bench): Promise<ForwardResult> {
+  const rounds = await forwardRounds(batch, bench);
+  const variants = Object.fromEntries(
+    Object.entries(rounds.ort).map(([name, r]) => [name, forwardSide(batch, r)]),
+  );
+  const forward: ForwardResult = {
+    ours: forwardSide(batch, rounds.ours)!,
+    torch: Object.fromEntries(
+      bench.peers.torch.map(({ blas }, i) => [blas.name, forwardSide(batch, rounds.torch[i])]),
+    ),
+    ort: bench.peers.ort ? { variants, fastest: fastestVariant(variants) } : null,
+  };
+  printForward(forward, batch, bench);
   return forward;
+}
+
+/**
+ * At batch 1, the memory floor of fc6-fc8's forward beside our time: each weight is read once
+ * per image, so their bytes at the measured streaming-read bandwidth bound the three layers for
+ * anyone; null where any of the three was not timed.
+ */
+function memoryFloor(batch: number, ops: readonly OpResult[], bandwidth: number): string | null {
+  const fcs = opCases(batch).filter((c) => c.kind === 'fc');
+  const times = fcs.map((c) => ops.find((r) => r.group === c.group && r.op === 'forward'));
+  if (batch !== 1 || times.some((t) => t === undefined)) return null;
+  const bytes = fcs.reduce((sum, c) => sum + 4 * c.inFeatures * c.outFeatures, 0);
+  const floorMs = bytes / bandwidth / 1e6;
+  const ours = times.reduce((sum, t) => sum + t!.ours.ms, 0);
+  return (
+    `memory floor: ${fcs.map((c) => c.group).join('-')} forward reads ` +
+    `${(bytes / 1e6).toFixed(1)} MB of weights, ${formatMs(floorMs)} ms at the measured ` +
+    `${bandwidth.toFixed(1)} GB/s; ours ${formatMs(ours)} ms, ${(ours / floorMs).toFixed(2)}x the floor`
+  );
 }
 
 async function benchBatch(batch: number, bench: Bench): Promise<BatchResult> {
@@ -379,6 +440,8 @@ async function benchBatch(batch: number, bench: Bench): Promise<BatchResult> {
   const titles = columns(peers);
   print(tableRow(titles, titles));
   const ops = await benchOps(batch, bench);
+  const floor = memoryFloor(batch, ops, bench.bandwidth);
+  if (floor) print(floor);
   const forward = s.only && !s.only.has(FORWARD) ? null : await benchForward(batch, bench);
   const loadAverage = os.loadavg().map((l) => Math.round(l * 100) / 100);
   // The load average closes a batch size's table: a measure of the noise in it.
@@ -391,33 +454,37 @@ export async function main(argv: string[]): Promise<void> {
   const machine = describeMachine();
   // Measured before any peer starts, on an otherwise idle backend.
   const peakGflops = native.measurePeakGflops();
+  const bandwidth = native.measureReadBandwidth();
   const kinds = Object.keys(OPS);
   const wantOrt = s.wantOrt && (!s.only || s.only.has(FORWARD));
   const torches = s.wantTorch
     ? await TorchPeer.startEach(machine.threads, kinds, s.blas.variants)
     : [];
   const peers: Peers = { torch: torches ?? [], ort: null };
-  let ort: OrtPeer | null = null;
   try {
     const notes = [...s.blas.notes];
     if (!torches) notes.push(TORCH_MISSING);
-    ort = wantOrt ? await startOrt(torches, machine.threads, notes) : null;
-    peers.ort = ort?.runner ?? null;
+    peers.ort = wantOrt ? await OrtPeer.start(torches, machine.threads, notes) : null;
     const print = (line: string) => process.stdout.write(`${line}\n`);
-    process.stdout.write(header(machine, peakGflops, peers, ort?.version ?? null, s));
+    process.stdout.write(header(machine, peakGflops, peers, peers.ort?.version ?? null, s));
+    print(
+      `memory: ${bandwidth.toFixed(1)} GB/s, a streaming read of 256 MiB on ${machine.threads} ` +
+        'threads (the floor of the fc layers at batch 1)',
+    );
     for (const note of notes) print(`note: ${note}`);
     const rng = new Rng(1);
     const results: BatchResult[] = [];
     for (const batch of s.batches) {
-      results.push(await benchBatch(batch, { s, peers, peakGflops, rng, print }));
+      results.push(await benchBatch(batch, { s, peers, peakGflops, bandwidth, rng, print }));
     }
 
     if (s.json) {
       const report = {
         machine,
         peakGflops,
+        bandwidthGBs: bandwidth,
         torch: peers.torch.map(({ peer }) => peer.info),
-        onnxruntimeNode: ort?.version ?? null,
+        onnxruntimeNode: peers.ort?.version ?? null,
         settings: {
           ...s,
           blas: s.blas.variants.map((b) => b.name),
@@ -430,7 +497,7 @@ export async function main(argv: string[]): Promise<void> {
       print(`\nresults written to ${s.json}`);
     }
   } finally {
+    await peers.ort?.close();
     for (const { peer } of peers.torch) peer.close();
-    await ort?.runner.release();
   }
 }

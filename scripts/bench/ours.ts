@@ -18,7 +18,21 @@ import type { Rng } from '../../lib/random';
 import { sizeOf, Tensor } from '../../lib/tensor';
 import { SGD } from '../../lib/train/sgd';
 import { trainStep, trainStepSync } from '../../lib/train/training-step';
-import { OPS, type OpCase } from './cases';
+import {
+  type AlexNetCase,
+  type AlexNetTrainCase,
+  type BiasCase,
+  type ConvCase,
+  type DropoutCase,
+  type FcCase,
+  type LossCase,
+  type LrnCase,
+  type MaxPoolCase,
+  OPS,
+  type OpCase,
+  type ReluCase,
+  type SgdCase,
+} from './cases';
 
 /**
  * A case ready to run: one function per op name of OPS (blocking until the op has run), the
@@ -33,174 +47,242 @@ export interface OursCase {
 /** Standard deviation of the whole-network input: Caffe's 0-255 scale with the mean removed. */
 export const INPUT_STD = 50;
 
-export function oursCase(c: OpCase, rng: Rng): OursCase {
-  const owned: { dispose(): void }[] = [];
-  const keep = <T extends { dispose(): void }>(t: T): T => {
-    owned.push(t);
+/** Makes a case's tensors, each kept to be freed with the case. */
+class Tensors {
+  private readonly owned: { dispose(): void }[] = [];
+
+  constructor(readonly rng: Rng) {}
+
+  keep<T extends { dispose(): void }>(t: T): T {
+    this.owned.push(t);
     return t;
+  }
+
+  /** Uniform in [-scale, scale): random, non-zero and far from denormals. */
+  random(shape: readonly number[], scale = 1): Tensor {
+    return this.keep(Tensor.from(this.rng.uniform(sizeOf(shape), -scale, scale), shape));
+  }
+
+  zeros(shape: readonly number[]): Tensor {
+    return this.keep(Tensor.zeros(shape));
+  }
+
+  /** He-initialised weights of `shape` (outputs first). */
+  he(shape: readonly number[]): Tensor {
+    const std = Math.sqrt(2 / (sizeOf(shape) / shape[0]));
+    return this.keep(Tensor.from(this.rng.normal(sizeOf(shape), std), shape));
+  }
+
+  dispose(): void {
+    for (const t of this.owned) t.dispose();
+  }
+}
+
+type Ops = Record<string, () => void>;
+
+function convOps(c: ConvCase, t: Tensors): Ops {
+  const plan = t.keep(new ConvPlan(c.spec, 'cpu'));
+  const [x, w, dy] = [
+    t.random(plan.inputShape),
+    t.he(plan.weightShape),
+    t.random(plan.outputShape),
+  ];
+  const [y, dx, dw] = [
+    t.zeros(plan.outputShape),
+    t.zeros(plan.inputShape),
+    t.zeros(plan.weightShape),
+  ];
+  return {
+    forward: () => plan.forward(x, w, y),
+    backwardData: () => plan.backwardData(w, dy, dx),
+    backwardFilter: () => plan.backwardFilter(x, dy, dw),
   };
-  // Uniform in [-scale, scale): random, non-zero and far from denormals.
-  const random = (shape: readonly number[], scale = 1) =>
-    keep(Tensor.from(rng.uniform(sizeOf(shape), -scale, scale), shape));
-  const zeros = (shape: readonly number[]) => keep(Tensor.zeros(shape));
-  const he = (shape: readonly number[]) =>
-    keep(Tensor.from(rng.normal(sizeOf(shape), Math.sqrt(2 / (sizeOf(shape) / shape[0]))), shape));
-  const asyncOps: Record<string, () => Promise<unknown>> = {};
-  const ops = ((): Record<string, () => void> => {
-    switch (c.kind) {
-      case 'conv': {
-        const plan = keep(new ConvPlan(c.spec, 'cpu'));
-        const [x, w, dy] = [
-          random(plan.inputShape),
-          he(plan.weightShape),
-          random(plan.outputShape),
-        ];
-        const [y, dx, dw] = [
-          zeros(plan.outputShape),
-          zeros(plan.inputShape),
-          zeros(plan.weightShape),
-        ];
-        return {
-          forward: () => plan.forward(x, w, y),
-          backwardData: () => plan.backwardData(w, dy, dx),
-          backwardFilter: () => plan.backwardFilter(x, dy, dw),
-        };
-      }
-      case 'bias': {
-        const ys = c.shapes.map((s) => random(s));
-        const bs = c.shapes.map((s) => random([s[1]], 0.1));
-        const dbs = c.shapes.map((s) => zeros([s[1]]));
-        return {
-          forward: () => {
-            for (let i = 0; i < ys.length; ++i) biasAdd(ys[i], bs[i]);
-          },
-          backward: () => {
-            for (let i = 0; i < ys.length; ++i) biasBackward(ys[i], dbs[i]);
-          },
-        };
-      }
-      case 'relu': {
-        // In place, as the Relu layer runs: y overwrites x, dx overwrites dy.
-        const xs = c.shapes.map((s) => random(s));
-        const ys = c.shapes.map((s) => random(s));
-        for (const y of ys) reluForward(y, y);
-        const dys = c.shapes.map((s) => random(s));
-        return {
-          forward: () => {
-            for (const x of xs) reluForward(x, x);
-          },
-          backward: () => {
-            for (let i = 0; i < ys.length; ++i) reluBackward(ys[i], dys[i], dys[i]);
-          },
-        };
-      }
-      case 'lrn': {
-        const plan = keep(new LrnPlan(c.shape, c.lrn, 'cpu'));
-        const [x, dy, y, dx] = [random(c.shape), random(c.shape), zeros(c.shape), zeros(c.shape)];
-        plan.forward(x, y);
-        return {
-          forward: () => plan.forward(x, y),
-          backward: () => plan.backward(x, y, dy, dx),
-        };
-      }
-      case 'maxpool': {
-        const plan = keep(new MaxPoolPlan(c.shape, c.pool, 'cpu'));
-        const [x, y] = [random(plan.inputShape), zeros(plan.outputShape)];
-        const [dy, dx] = [random(plan.outputShape), zeros(plan.inputShape)];
-        plan.forward(x, y);
-        return {
-          forward: () => plan.forward(x, y),
-          backward: () => plan.backward(x, y, dy, dx),
-        };
-      }
-      case 'fc': {
-        const { batch, inFeatures, outFeatures } = c;
-        const [x, w, dy] = [
-          random([batch, inFeatures]),
-          he([outFeatures, inFeatures]),
-          random([batch, outFeatures]),
-        ];
-        const [y, dx, dw] = [
-          zeros([batch, outFeatures]),
-          zeros([batch, inFeatures]),
-          zeros([outFeatures, inFeatures]),
-        ];
-        // The three GEMMs of lib/nn/linear.ts.
-        return {
-          forward: () => gemm(x, w, y, { transB: true }),
-          backwardData: () => gemm(dy, w, dx),
-          backwardFilter: () => gemm(dy, x, dw, { transA: true }),
-        };
-      }
-      case 'dropout': {
-        const xs = c.shapes.map((s) => random(s));
-        const ys = c.shapes.map((s) => zeros(s));
-        const key = (layer: number) => ({ p: c.p, seed: 1, step: 0, layer });
-        return {
-          forward: () => {
-            for (let i = 0; i < xs.length; ++i) dropoutForward(xs[i], ys[i], key(i));
-          },
-          backward: () => {
-            for (let i = 0; i < ys.length; ++i) dropoutBackward(ys[i], xs[i], key(i));
-          },
-        };
-      }
-      case 'softmaxCrossEntropy': {
-        const logits = random(c.shape, 4);
-        const labels = rng.int(c.shape[0], c.shape[1]);
-        const dlogits = zeros(c.shape);
-        return { forwardBackward: () => softmaxCrossEntropy(logits, labels, dlogits) };
-      }
-      case 'sgd': {
-        const params = c.params.map((p) => ({
-          value: random(p.shape, 0.01),
-          grad: random(p.shape, 0.01),
-          velocity: zeros(p.shape),
-          step: { lr: c.lr, momentum: c.momentum, weightDecay: p.decay ? c.weightDecay : 0 },
-        }));
-        return {
-          update: () => {
-            for (const p of params) sgdUpdate(p.value, p.grad, p.velocity, p.step);
-          },
-        };
-      }
-      case 'alexnet': {
-        const net = keep(new AlexNet({ preset: 'bvlc', classes: c.classes, device: 'cpu' }));
-        const size = net.arch.inputSize;
-        const shape = [c.batch, 3, size, size];
-        const x = keep(Tensor.from(rng.normal(sizeOf(shape), INPUT_STD), shape));
-        return {
-          forward: () => {
-            net.forwardSync(x, c.batch);
-          },
-        };
-      }
-      case 'alexnetTrain': {
-        const trainLayers = c.layers === 'fc' ? (['fc6', 'fc7', 'fc8'] as const) : undefined;
-        const net = keep(
-          new AlexNet({
-            preset: 'bvlc',
-            classes: c.classes,
-            device: 'cpu',
-            trainLayers: trainLayers && [...trainLayers],
-          }),
-        );
-        const opt = keep(new SGD(net, c));
-        const size = net.arch.inputSize;
-        const shape = [c.batch, 3, size, size];
-        // Unit-variance inputs, as training from scratch normalises them: Caffe's 0-255 scale
-        // with random weights diverges within a few steps, and a diverged step throws.
-        const x = keep(Tensor.from(rng.normal(sizeOf(shape), 1), shape));
-        const labels = rng.int(c.batch, c.classes);
-        asyncOps.step = () => trainStep(net, opt, { x, labels, n: c.batch });
-        return {
-          step: () => {
-            trainStepSync(net, opt, { x, labels, n: c.batch });
-          },
-        };
-      }
-    }
-  })();
+}
+
+function biasOps(c: BiasCase, t: Tensors): Ops {
+  const ys = c.shapes.map((s) => t.random(s));
+  const bs = c.shapes.map((s) => t.random([s[1]], 0.1));
+  const dbs = c.shapes.map((s) => t.zeros([s[1]]));
+  return {
+    forward: () => {
+      for (let i = 0; i < ys.length; ++i) biasAdd(ys[i], bs[i]);
+    },
+    backward: () => {
+      for (let i = 0; i < ys.length; ++i) biasBackward(ys[i], dbs[i]);
+    },
+  };
+}
+
+/** In place, as the Relu layer runs: y overwrites x, dx overwrites dy. */
+function reluOps(c: ReluCase, t: Tensors): Ops {
+  const xs = c.shapes.map((s) => t.random(s));
+  const ys = c.shapes.map((s) => t.random(s));
+  for (const y of ys) reluForward(y, y);
+  const dys = c.shapes.map((s) => t.random(s));
+  return {
+    forward: () => {
+      for (const x of xs) reluForward(x, x);
+    },
+    backward: () => {
+      for (let i = 0; i < ys.length; ++i) reluBackward(ys[i], dys[i], dys[i]);
+    },
+  };
+}
+
+function lrnOps(c: LrnCase, t: Tensors): Ops {
+  const plan = t.keep(new LrnPlan(c.shape, c.lrn, 'cpu'));
+  const [x, dy, y, dx] = [t.random(c.shape), t.random(c.shape), t.zeros(c.shape), t.zeros(c.shape)];
+  plan.forward(x, y);
+  return {
+    forward: () => plan.forward(x, y),
+    backward: () => plan.backward(x, y, dy, dx),
+  };
+}
+
+function maxPoolOps(c: MaxPoolCase, t: Tensors): Ops {
+  // As the MaxPool layer runs it: the backward reads the argmax its forward kept.
+  const plan = t.keep(new MaxPoolPlan(c.shape, c.pool, 'cpu', { keepArgmax: true }));
+  const [x, y] = [t.random(plan.inputShape), t.zeros(plan.outputShape)];
+  const [dy, dx] = [t.random(plan.outputShape), t.zeros(plan.inputShape)];
+  plan.forward(x, y);
+  return {
+    forward: () => plan.forward(x, y),
+    backward: () => plan.backward(x, y, dy, dx),
+  };
+}
+
+/** The three GEMMs of lib/nn/linear.ts. */
+function fcOps(c: FcCase, t: Tensors): Ops {
+  const { batch, inFeatures, outFeatures } = c;
+  const [x, w, dy] = [
+    t.random([batch, inFeatures]),
+    t.he([outFeatures, inFeatures]),
+    t.random([batch, outFeatures]),
+  ];
+  const [y, dx, dw] = [
+    t.zeros([batch, outFeatures]),
+    t.zeros([batch, inFeatures]),
+    t.zeros([outFeatures, inFeatures]),
+  ];
+  return {
+    forward: () => gemm(x, w, y, { transB: true }),
+    backwardData: () => gemm(dy, w, dx),
+    backwardFilter: () => gemm(dy, x, dw, { transA: true }),
+  };
+}
+
+function dropoutOps(c: DropoutCase, t: Tensors): Ops {
+  const xs = c.shapes.map((s) => t.random(s));
+  const ys = c.shapes.map((s) => t.zeros(s));
+  const key = (layer: number) => ({ p: c.p, seed: 1, step: 0, layer });
+  return {
+    forward: () => {
+      for (let i = 0; i < xs.length; ++i) dropoutForward(xs[i], ys[i], key(i));
+    },
+    backward: () => {
+      for (let i = 0; i < ys.length; ++i) dropoutBackward(ys[i], xs[i], key(i));
+    },
+  };
+}
+
+function lossOps(c: LossCase, t: Tensors): Ops {
+  const logits = t.random(c.shape, 4);
+  const labels = t.rng.int(c.shape[0], c.shape[1]);
+  const dlogits = t.zeros(c.shape);
+  return { forwardBackward: () => softmaxCrossEntropy(logits, labels, dlogits) };
+}
+
+function sgdOps(c: SgdCase, t: Tensors): Ops {
+  const params = c.params.map((p) => ({
+    value: t.random(p.shape, 0.01),
+    grad: t.random(p.shape, 0.01),
+    velocity: t.zeros(p.shape),
+    step: { lr: c.lr, momentum: c.momentum, weightDecay: p.decay ? c.weightDecay : 0 },
+  }));
+  return {
+    update: () => {
+      for (const p of params) sgdUpdate(p.value, p.grad, p.velocity, p.step);
+    },
+  };
+}
+
+function alexnetOps(c: AlexNetCase, t: Tensors): Ops {
+  const net = t.keep(new AlexNet({ preset: 'bvlc', classes: c.classes, device: 'cpu' }));
+  const size = net.arch.inputSize;
+  const shape = [c.batch, 3, size, size];
+  const x = t.keep(Tensor.from(t.rng.normal(sizeOf(shape), INPUT_STD), shape));
+  return {
+    forward: () => {
+      net.forwardSync(x, c.batch);
+    },
+  };
+}
+
+/** A training step, blocking (ops) and through the Promise API (asyncOps). */
+function alexnetTrainOps(c: AlexNetTrainCase, t: Tensors, asyncOps: AsyncOps): Ops {
+  const trainLayers = c.layers === 'fc' ? (['fc6', 'fc7', 'fc8'] as const) : undefined;
+  const net = t.keep(
+    new AlexNet({
+      preset: 'bvlc',
+      classes: c.classes,
+      device: 'cpu',
+      trainLayers: trainLayers && [...trainLayers],
+    }),
+  );
+  const opt = t.keep(new SGD(net, c));
+  const size = net.arch.inputSize;
+  const shape = [c.batch, 3, size, size];
+  // Unit-variance inputs, as training from scratch normalises them: Caffe's 0-255 scale
+  // with random weights diverges within a few steps, and a diverged step throws.
+  const x = t.keep(Tensor.from(t.rng.normal(sizeOf(shape), 1), shape));
+  const labels = t.rng.int(c.batch, c.classes);
+  asyncOps.step = () => trainStep(net, opt, { x, labels, n: c.batch });
+  return {
+    step: () => {
+      trainStepSync(net, opt, { x, labels, n: c.batch });
+    },
+  };
+}
+
+type AsyncOps = Record<string, () => Promise<unknown>>;
+
+function caseOps(c: OpCase, t: Tensors, asyncOps: AsyncOps): Ops {
+  switch (c.kind) {
+    case 'conv':
+      return convOps(c, t);
+    case 'bias':
+      return biasOps(c, t);
+    case 'relu':
+      return reluOps(c, t);
+    case 'lrn':
+      return lrnOps(c, t);
+    case 'maxpool':
+      return maxPoolOps(c, t);
+    case 'fc':
+      return fcOps(c, t);
+    case 'dropout':
+      return dropoutOps(c, t);
+    case 'softmaxCrossEntropy':
+      return lossOps(c, t);
+    case 'sgd':
+      return sgdOps(c, t);
+    case 'alexnet':
+      return alexnetOps(c, t);
+    case 'alexnetTrain':
+      return alexnetTrainOps(c, t, asyncOps);
+  }
+}
+
+export function oursCase(c: OpCase, rng: Rng): OursCase {
+  const tensors = new Tensors(rng);
+  const asyncOps: AsyncOps = {};
+  let ops: Ops;
+  try {
+    ops = caseOps(c, tensors, asyncOps);
+  } catch (error) {
+    tensors.dispose();
+    throw error;
+  }
   const missing = OPS[c.kind].filter((op) => !(op in ops));
   if (missing.length > 0) throw new Error(`ours.ts has no ${missing.join(', ')} for ${c.kind}`);
   // Ops are queued (lib/queue.ts): a timed call includes running them, not only queueing them.
@@ -212,12 +294,6 @@ export function oursCase(c: OpCase, rng: Rng): OursCase {
         flushSync();
       },
     ]),
-  ) as typeof ops;
-  return {
-    ops: timed,
-    asyncOps,
-    dispose: () => {
-      for (const t of owned) t.dispose();
-    },
-  };
+  ) as Ops;
+  return { ops: timed, asyncOps, dispose: () => tensors.dispose() };
 }

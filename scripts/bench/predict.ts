@@ -27,7 +27,7 @@ import { sizeOf, Tensor } from '../../lib/tensor';
 import { type Flags, parseFlags } from '../cli';
 import { CLASSES, classifyCase, forwardCase, INPUT_SIZE } from './cases';
 import { describeMachine, type Machine } from './machine';
-import { type OrtPeer, startOrt } from './ort';
+import { fastestVariant, ORT_VARIANTS, OrtPeer, variantName } from './ort';
 import { INPUT_STD } from './ours';
 import { measureAsync, type Timing, type TimingOptions } from './timing';
 import { type BlasPeer, describeTorch, TORCH_MISSING, TorchPeer, torchTimings } from './torch';
@@ -96,8 +96,10 @@ interface Row {
   ours: Rate;
   /** Each PyTorch's, by BLAS variant; null where it failed. */
   torch: Partial<Record<TorchBlasName, Rate | null>>;
-  /** Null where not timed: absent, --no-ort, or classify-1. */
+  /** onnxruntime-node's fastest variant; null where not timed: absent, --no-ort, or classify-1. */
   ort: Rate | null;
+  /** Each onnxruntime-node variant by name (ort.ts), and which was fastest; null where not timed. */
+  ortVariants: { variants: Record<string, Rate | null>; fastest: string | null } | null;
 }
 
 /** What every row runs on. */
@@ -164,15 +166,19 @@ function row(
   images: number,
   ours: Timing,
   torch: Partial<Record<TorchBlasName, Timing | null>>,
-  ort: Timing | null,
+  ort: Record<string, Timing | null> | null,
 ): Row {
-  const rates = Object.entries(torch).map(([blas, t]) => [blas, t && rate(t, images)]);
+  const rates = (timings: Record<string, Timing | null>) =>
+    Object.fromEntries(Object.entries(timings).map(([k, t]) => [k, t && rate(t, images)]));
+  const variants = ort && rates(ort);
+  const fastest = variants && fastestVariant(variants);
   return {
     case: name,
     images,
     ours: rate(ours, images),
-    torch: Object.fromEntries(rates),
-    ort: ort && rate(ort, images),
+    torch: rates(torch),
+    ort: fastest ? variants[fastest] : null,
+    ortVariants: variants && { variants, fastest },
   };
 }
 
@@ -188,9 +194,33 @@ async function forwardRow(n: number, sides: Sides, timing: TimingOptions, rng: R
     x.dispose();
   }
   const torch = await torchTimings(sides.torches, forwardCase(n), 'forward', timing);
-  const ortRun = sides.ort && (await sides.ort.runner.forward(input, shape, CLASSES));
-  const ort = ortRun && (await measureAsync(ortRun, timing));
-  return row(`forward-${n}`, n, ours, torch, ort);
+  return row(
+    `forward-${n}`,
+    n,
+    ours,
+    torch,
+    sides.ort && (await ortTimings(sides.ort, input, n, timing)),
+  );
+}
+
+/** Each onnxruntime-node variant's timing of the network on `input`, a batch of `n`, by name. */
+async function ortTimings(
+  ort: OrtPeer,
+  input: Float32Array,
+  n: number,
+  timing: TimingOptions,
+): Promise<Record<string, Timing>> {
+  const sessions = await ort.forBatch(n);
+  try {
+    const timings: Record<string, Timing> = {};
+    for (const { name, runner } of sessions.runners) {
+      const run = await runner.forward(input, [n, 3, INPUT_SIZE, INPUT_SIZE], CLASSES);
+      timings[name] = await measureAsync(run, timing);
+    }
+    return timings;
+  } finally {
+    await sessions.release();
+  }
 }
 
 /** The JPEG `image` end to end: ours, then each PyTorch. */
@@ -209,7 +239,7 @@ function columns(torches: readonly BlasPeer[]): string[] {
     'case',
     'ours',
     ...torches.flatMap(({ blas }) => [`PyTorch ${blas.name}`, `${blas.name} ms / ours`]),
-    'onnxruntime-node',
+    'onnxruntime-node (fastest variant)',
     'ort ms / ours',
   ];
 }
@@ -227,7 +257,21 @@ function tableRow(r: Row, torches: readonly BlasPeer[]): string {
     ...torches.flatMap(({ blas }) => peer(r.torch[blas.name])),
     ...peer(r.ort),
   ];
+  if (r.ortVariants?.fastest) cells[cells.length - 2] += ` ${r.ortVariants.fastest}`;
   return `| ${cells.join(' | ')} |`;
+}
+
+/** Below the table: every onnxruntime-node variant of each row, and the fastest. */
+function variantLines(rows: readonly Row[]): string[] {
+  return rows.flatMap((r) => {
+    if (!r.ortVariants) return [];
+    const each = Object.entries(r.ortVariants.variants).map(([name, t]) =>
+      t
+        ? `${name} ${t.ms.toFixed(1)} ms (${(t.ms / r.ours.ms).toFixed(2)} x ours)`
+        : `${name} failed`,
+    );
+    return [`onnxruntime-node ${r.case}: ${each.join(', ')}; fastest ${r.ortVariants.fastest}`];
+  });
 }
 
 /** The lines above the table: the machine, each side's setup, the notes, the column titles. */
@@ -245,7 +289,10 @@ function header(s: Settings, machine: Machine, sides: Sides, notes: string[], pr
   );
   for (const torch of sides.torches) print(describeTorch(torch));
   if (sides.ort) {
-    print(`onnxruntime-node: ${sides.ort.version}, ${machine.threads} intra-op threads`);
+    print(
+      `onnxruntime-node: ${sides.ort.version}, ${machine.threads} intra-op threads, variants ` +
+        `${ORT_VARIANTS.map(variantName).join(', ')}; its columns are the fastest variant's`,
+    );
   }
   print(
     `timing: median of at least ${s.timing.minReps} calls and ${s.timing.minSeconds} s per case ` +
@@ -304,7 +351,7 @@ export async function benchPredict(argv: string[]): Promise<void> {
   };
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alexnet-bench-'));
   try {
-    sides.ort = s.wantOrt ? await startOrt(torches, machine.threads, notes) : null;
+    sides.ort = s.wantOrt ? await OrtPeer.start(torches, machine.threads, notes) : null;
     const image = path.join(dir, 'photo.jpg');
     writeTestJpeg(image);
     const print = (line: string) => process.stdout.write(`${line}\n`);
@@ -312,15 +359,17 @@ export async function benchPredict(argv: string[]): Promise<void> {
     const rows = await benchRows(s, sides, image, print);
     // The load average closes the table: a measure of the noise in it.
     const load = os.loadavg().map((l) => Math.round(l * 100) / 100);
-    print(`\nload average: ${load.join(' ')}`);
+    print('');
+    for (const line of variantLines(rows)) print(line);
+    print(`load average: ${load.join(' ')}`);
     if (s.json) {
       const report = jsonReport(s, machine, sides, notes, rows, load);
       fs.writeFileSync(s.json, `${JSON.stringify(report, null, 2)}\n`);
       print(`results written to ${s.json}`);
     }
   } finally {
+    await sides.ort?.close();
     for (const { peer } of sides.torches) peer.close();
-    await sides.ort?.runner.release();
     await sides.net.dispose();
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -155,9 +155,17 @@ export class TorchPeer {
     return { ms: reply.ms as number, reps: reply.reps as number };
   }
 
-  /** Writes the bvlc AlexNet with `classes` outputs as an ONNX file (batch size left dynamic). */
-  async exportOnnx(file: string, classes: number): Promise<void> {
-    await this.request({ cmd: 'export', path: file, classes });
+  /**
+   * Writes the bvlc AlexNet with `classes` outputs as an ONNX file: LRN as one ONNX node or as
+   * torch.onnx.export decomposes it, the batch size fixed at `batch` or dynamic where null.
+   */
+  async exportOnnx(
+    file: string,
+    classes: number,
+    lrn: 'node' | 'decomposed',
+    batch: number | null,
+  ): Promise<void> {
+    await this.request({ cmd: 'export', path: file, classes, lrn, batch });
   }
 
   /** False once the process has exited or been closed. */

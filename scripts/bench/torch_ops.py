@@ -14,7 +14,8 @@ lib/nn/architecture.ts); only the whole network is restated here, as a torch.nn.
     -> {"cmd": "time", "case": {"group": "conv1", "kind": "conv", ...}, "op": "forward",
         "minReps": 3, "minSeconds": 1.0}
     <- {"ms": 12.3, "reps": 81}
-    -> {"cmd": "export", "path": "/tmp/x/alexnet.onnx", "classes": 1000}
+    -> {"cmd": "export", "path": "/tmp/x/alexnet.onnx", "classes": 1000, "lrn": "node",
+        "batch": null}
     <- {"ok": true}
 
 A failed request answers {"error": "..."} and the script carries on. Timing: one warm-up call,
@@ -222,12 +223,18 @@ class LrnExport(torch.autograd.Function):
 
 
 class Lrn(nn.Module):
+    """F.local_response_norm; exported as one LRN node where export_node is set, and otherwise as
+    the exporter traces it (Pad, AveragePool, Pow, Div and a few element-wise nodes), which is
+    what torch.onnx.export gives a user's nn.LocalResponseNorm.
+    """
+
     def __init__(self, size, alpha, beta, k):
         super().__init__()
         self.args = (size, alpha, beta, k)
+        self.export_node = True
 
     def forward(self, x):
-        if torch.onnx.is_in_onnx_export():
+        if self.export_node and torch.onnx.is_in_onnx_export():
             return LrnExport.apply(x, *self.args)
         return F.local_response_norm(x, *self.args)
 
@@ -347,19 +354,28 @@ CASES = {
 }
 
 
-def export(path, classes):
+def export(path, classes, lrn, batch):
+    """The network as an ONNX file: LRN as one node (lrn "node") or as PyTorch's exporter writes
+    nn.LocalResponseNorm (lrn "decomposed"); the batch size fixed at `batch`, or a dynamic axis
+    where `batch` is None. onnxruntime plans memory and picks kernels for fixed shapes ahead.
+    """
+    if lrn not in ("node", "decomposed"):
+        raise ValueError(f"unknown lrn {lrn!r}")
     model = AlexNet(classes).eval()
+    for norm in (model.norm1, model.norm2):
+        norm.export_node = lrn == "node"
+    dynamic = {"input": {0: "batch"}, "logits": {0: "batch"}} if batch is None else None
     with warnings.catch_warnings():
         # 1.13's exporter warns about its own shape inference; the model exports correctly.
         warnings.simplefilter("ignore")
         torch.onnx.export(
             model,
-            torch.randn(1, 3, 227, 227),
+            torch.randn(batch or 1, 3, 227, 227),
             path,
             opset_version=13,
             input_names=["input"],
             output_names=["logits"],
-            dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
+            dynamic_axes=dynamic,
         )
 
 
@@ -393,7 +409,7 @@ def main():
         try:
             request = json.loads(line)
             if request["cmd"] == "export":
-                export(request["path"], request["classes"])
+                export(request["path"], request["classes"], request["lrn"], request["batch"])
                 reply({"ok": True})
                 continue
             case, op = request["case"], request["op"]
