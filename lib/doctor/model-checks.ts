@@ -7,14 +7,14 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { InMemoryDataset } from '../data/dataset';
+import { type ImageSet, InMemoryDataset } from '../data/dataset';
 import { AlexNet } from '../nn/alexnet';
 import { Rng } from '../random';
 import type { Device } from '../tensor';
 import { SGD } from '../train/sgd';
 import { Trainer } from '../train/trainer';
 import { type CheckResult, compare, EXACT, guarded, maxAbs } from './compare';
-import { scoped } from './scope';
+import { type Scope, scoped } from './scope';
 
 /** The CPU model's parameters copied into `net`. */
 export function copyWeights(from: AlexNet, to: AlexNet): void {
@@ -84,183 +84,183 @@ function randomImages(rng: Rng, count: number, side: number) {
   };
 }
 
+/** What the model checks share: the device, the small AlexNet's options and the inputs' Rng. */
+interface ModelCheckContext {
+  device: Device;
+  small: { classes: number; inputSize: number; widthScale: number; seed: number };
+  rng: Rng;
+}
+
+/** 1e-5 of the largest |logit|: float32 sums in another order through eight layers. */
+const rel = (expected: ArrayLike<number>) => ({ rtol: 0, atol: 1e-5 * maxAbs(expected) });
+
+/** Forward at batch 3, 8 and 3 on one model: each layer's buffers grow, then are reused. */
+function checkBatchSizes({ device, small, rng }: ModelCheckContext): Promise<CheckResult[]> {
+  return scoped(async (scope) => {
+    const cpu = scope.keep(new AlexNet({ ...small, device: 'cpu' }));
+    const gpu = scope.keep(new AlexNet({ ...small, device, init: 'none' }));
+    copyWeights(cpu, gpu);
+    const results: CheckResult[] = [];
+    for (const n of [3, 8, 3]) {
+      const x = rng.normal(n * 3 * 67 * 67, 1);
+      const expected = await cpu.forward(x, n);
+      results.push(
+        compare(`forward batch ${n} vs CPU`, await gpu.forward(x, n), expected, rel(expected)),
+      );
+    }
+    return results;
+  });
+}
+
+function checkEvaluate({ device, small, rng }: ModelCheckContext): Promise<CheckResult[]> {
+  return scoped(async (scope) => {
+    const cpu = scope.keep(new AlexNet({ ...small, device: 'cpu' }));
+    const gpu = scope.keep(new AlexNet({ ...small, device, init: 'none' }));
+    copyWeights(cpu, gpu);
+    const n = 9;
+    const x = rng.normal(n * 3 * 67 * 67, 1);
+    const labels = rng.int(n, 4);
+    const c = await cpu.evaluate(x, labels, n, 2);
+    const g = await gpu.evaluate(x, labels, n, 2);
+    return [
+      compare('evaluate loss vs CPU', [g.loss], [c.loss], { rtol: 1e-5, atol: 0 }),
+      compare(
+        'evaluate top-1 and top-2 counts vs CPU',
+        [g.correct, g.correctTopK],
+        [c.correct, c.correctTopK],
+        EXACT,
+      ),
+    ];
+  });
+}
+
+function checkClassify({ device, small, rng }: ModelCheckContext): Promise<CheckResult[]> {
+  return scoped(async (scope) => {
+    const cpu = scope.keep(new AlexNet({ ...small, device: 'cpu' }));
+    const gpu = scope.keep(new AlexNet({ ...small, device, init: 'none' }));
+    copyWeights(cpu, gpu);
+    const set = randomImages(rng, 3, 80);
+    const pixels = 80 * 80 * 3;
+    const images = [0, 1, 2].map((i) => ({
+      data: set.images.subarray(i * pixels, (i + 1) * pixels),
+      width: 80,
+      height: 80,
+    }));
+    const c = await cpu.classify(images, { top: 4, workers: 0 });
+    const g = await gpu.classify(images, { top: 4, workers: 0 });
+    const flat = (r: typeof c, key: 'index' | 'probability') =>
+      r.flatMap((x) => x.top.map((t) => t[key]));
+    return [
+      compare('classify classes vs CPU', flat(g, 'index'), flat(c, 'index'), EXACT),
+      compare('classify probabilities vs CPU', flat(g, 'probability'), flat(c, 'probability'), {
+        rtol: 0,
+        atol: 1e-5,
+      }),
+    ];
+  });
+}
+
+function checkSaveLoad({ device, small, rng }: ModelCheckContext): Promise<CheckResult[]> {
+  return scoped(async (scope) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alexnet-gpu-check-'));
+    try {
+      const gpu = scope.keep(new AlexNet({ ...small, device }));
+      const file = path.join(dir, 'model.safetensors');
+      await gpu.save(file);
+      const again = scope.keep(await AlexNet.fromFile(file, { device }));
+      const onCpu = scope.keep(await AlexNet.fromFile(file, { device: 'cpu' }));
+      const x = rng.normal(2 * 3 * 67 * 67, 1);
+      const expected = await gpu.forward(x, 2);
+      const cpuLogits = await onCpu.forward(x, 2);
+      return [
+        compare('loaded on the device: logits', await again.forward(x, 2), expected, EXACT),
+        compare('loaded on the CPU: logits vs the device', cpuLogits, expected, rel(expected)),
+      ];
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
+
+/** One epoch of the Trainer on `on`, from the small AlexNet's seeded weights. */
+async function trainerEpoch(
+  scope: Scope,
+  { small }: ModelCheckContext,
+  on: Device,
+  sets: { train: ImageSet; val: ImageSet },
+) {
+  const normalisation = {
+    mean: [127.5, 127.5, 127.5] as [number, number, number],
+    scale: [1 / 73.9, 1 / 73.9, 1 / 73.9] as [number, number, number],
+    bgr: false,
+  };
+  const net = scope.keep(new AlexNet({ ...small, device: on }));
+  net.normalisation = normalisation;
+  const data = { inputSize: 67, device: on, normalisation };
+  const trainSet = scope.keep(new InMemoryDataset(sets.train, data));
+  const valSet = scope.keep(new InMemoryDataset(sets.val, data));
+  const opt = scope.keep(new SGD(net, { lr: 0.001 }));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alexnet-gpu-trainer-'));
+  try {
+    const result = await new Trainer(net, opt, trainSet, valSet, {
+      epochs: 1,
+      batchSize: 16,
+      outDir: dir,
+      progress: false,
+      log: () => {},
+      handleSignals: false,
+    }).fit();
+    return { metrics: result.history[0], saved: fs.existsSync(result.checkpoint) };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function checkTrainerEpoch(context: ModelCheckContext): Promise<CheckResult[]> {
+  return scoped(async (scope) => {
+    const sets = {
+      train: randomImages(context.rng, 64, 72),
+      val: randomImages(context.rng, 16, 72),
+    };
+    const c = await trainerEpoch(scope, context, 'cpu', sets);
+    const g = await trainerEpoch(scope, context, context.device, sets);
+    // Four steps from the same weights: the float32 differences of each step (1e-5 of
+    // the logits, above) grow a little through the updates.
+    return [
+      compare('trainer epoch: checkpoint written', [Number(g.saved)], [1], EXACT),
+      compare('trainer epoch: train loss vs CPU', [g.metrics.trainLoss], [c.metrics.trainLoss], {
+        rtol: 1e-3,
+        atol: 0,
+      }),
+      compare(
+        'trainer epoch: val accuracy vs CPU',
+        [g.metrics.valAccuracy],
+        [c.metrics.valAccuracy],
+        { rtol: 0, atol: 1 / 16 },
+      ),
+    ];
+  });
+}
+
 /**
  * The model's public calls on `device` against the same model on the CPU: forward at two batch
  * sizes on one model (each layer's buffers grow for the larger and are reused for the smaller),
  * evaluate, classify, save and load from the device, and one epoch of the Trainer.
  */
-export function runModelChecks(device: Device, seed: number): Promise<CheckResult[]> {
-  const small = { classes: 4, inputSize: 67, widthScale: 1 / 16, seed };
-  const rel = (expected: ArrayLike<number>) => ({ rtol: 0, atol: 1e-5 * maxAbs(expected) });
-  const rng = new Rng(seed + 2);
-  const checks: [string, () => Promise<CheckResult[]>][] = [
-    [
-      'two batch sizes on one model',
-      () =>
-        scoped(async (scope) => {
-          const cpu = scope.keep(new AlexNet({ ...small, device: 'cpu' }));
-          const gpu = scope.keep(new AlexNet({ ...small, device, init: 'none' }));
-          copyWeights(cpu, gpu);
-          const results: CheckResult[] = [];
-          for (const n of [3, 8, 3]) {
-            const x = rng.normal(n * 3 * 67 * 67, 1);
-            const expected = await cpu.forward(x, n);
-            results.push(
-              compare(
-                `forward batch ${n} vs CPU`,
-                await gpu.forward(x, n),
-                expected,
-                rel(expected),
-              ),
-            );
-          }
-          return results;
-        }),
-    ],
-    [
-      'evaluate',
-      () =>
-        scoped(async (scope) => {
-          const cpu = scope.keep(new AlexNet({ ...small, device: 'cpu' }));
-          const gpu = scope.keep(new AlexNet({ ...small, device, init: 'none' }));
-          copyWeights(cpu, gpu);
-          const n = 9;
-          const x = rng.normal(n * 3 * 67 * 67, 1);
-          const labels = rng.int(n, 4);
-          const c = await cpu.evaluate(x, labels, n, 2);
-          const g = await gpu.evaluate(x, labels, n, 2);
-          return [
-            compare('evaluate loss vs CPU', [g.loss], [c.loss], { rtol: 1e-5, atol: 0 }),
-            compare(
-              'evaluate top-1 and top-2 counts vs CPU',
-              [g.correct, g.correctTopK],
-              [c.correct, c.correctTopK],
-              EXACT,
-            ),
-          ];
-        }),
-    ],
-    [
-      'classify',
-      () =>
-        scoped(async (scope) => {
-          const cpu = scope.keep(new AlexNet({ ...small, device: 'cpu' }));
-          const gpu = scope.keep(new AlexNet({ ...small, device, init: 'none' }));
-          copyWeights(cpu, gpu);
-          const set = randomImages(rng, 3, 80);
-          const pixels = 80 * 80 * 3;
-          const images = [0, 1, 2].map((i) => ({
-            data: set.images.subarray(i * pixels, (i + 1) * pixels),
-            width: 80,
-            height: 80,
-          }));
-          const c = await cpu.classify(images, { top: 4, workers: 0 });
-          const g = await gpu.classify(images, { top: 4, workers: 0 });
-          const flat = (r: typeof c, key: 'index' | 'probability') =>
-            r.flatMap((x) => x.top.map((t) => t[key]));
-          return [
-            compare('classify classes vs CPU', flat(g, 'index'), flat(c, 'index'), EXACT),
-            compare(
-              'classify probabilities vs CPU',
-              flat(g, 'probability'),
-              flat(c, 'probability'),
-              {
-                rtol: 0,
-                atol: 1e-5,
-              },
-            ),
-          ];
-        }),
-    ],
-    [
-      'save and load from the device',
-      () =>
-        scoped(async (scope) => {
-          const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alexnet-gpu-check-'));
-          try {
-            const gpu = scope.keep(new AlexNet({ ...small, device }));
-            const file = path.join(dir, 'model.safetensors');
-            await gpu.save(file);
-            const again = scope.keep(await AlexNet.fromFile(file, { device }));
-            const onCpu = scope.keep(await AlexNet.fromFile(file, { device: 'cpu' }));
-            const x = rng.normal(2 * 3 * 67 * 67, 1);
-            const expected = await gpu.forward(x, 2);
-            const cpuLogits = await onCpu.forward(x, 2);
-            return [
-              compare('loaded on the device: logits', await again.forward(x, 2), expected, EXACT),
-              compare(
-                'loaded on the CPU: logits vs the device',
-                cpuLogits,
-                expected,
-                rel(expected),
-              ),
-            ];
-          } finally {
-            fs.rmSync(dir, { recursive: true, force: true });
-          }
-        }),
-    ],
-    [
-      'one epoch of the Trainer',
-      () =>
-        scoped(async (scope) => {
-          const train = randomImages(rng, 64, 72);
-          const val = randomImages(rng, 16, 72);
-          const normalisation = {
-            mean: [127.5, 127.5, 127.5] as [number, number, number],
-            scale: [1 / 73.9, 1 / 73.9, 1 / 73.9] as [number, number, number],
-            bgr: false,
-          };
-          const run = async (on: Device) => {
-            const net = scope.keep(new AlexNet({ ...small, device: on }));
-            net.normalisation = normalisation;
-            const data = { inputSize: 67, device: on, normalisation };
-            const trainSet = scope.keep(new InMemoryDataset(train, data));
-            const valSet = scope.keep(new InMemoryDataset(val, data));
-            const opt = scope.keep(new SGD(net, { lr: 0.001 }));
-            const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alexnet-gpu-trainer-'));
-            try {
-              const result = await new Trainer(net, opt, trainSet, valSet, {
-                epochs: 1,
-                batchSize: 16,
-                outDir: dir,
-                progress: false,
-                log: () => {},
-                handleSignals: false,
-              }).fit();
-              return { metrics: result.history[0], saved: fs.existsSync(result.checkpoint) };
-            } finally {
-              fs.rmSync(dir, { recursive: true, force: true });
-            }
-          };
-          const c = await run('cpu');
-          const g = await run(device);
-          // Four steps from the same weights: the float32 differences of each step (1e-5 of
-          // the logits, above) grow a little through the updates.
-          return [
-            compare('trainer epoch: checkpoint written', [Number(g.saved)], [1], EXACT),
-            compare(
-              'trainer epoch: train loss vs CPU',
-              [g.metrics.trainLoss],
-              [c.metrics.trainLoss],
-              {
-                rtol: 1e-3,
-                atol: 0,
-              },
-            ),
-            compare(
-              'trainer epoch: val accuracy vs CPU',
-              [g.metrics.valAccuracy],
-              [c.metrics.valAccuracy],
-              { rtol: 0, atol: 1 / 16 },
-            ),
-          ];
-        }),
-    ],
+export async function runModelChecks(device: Device, seed: number): Promise<CheckResult[]> {
+  const context: ModelCheckContext = {
+    device,
+    small: { classes: 4, inputSize: 67, widthScale: 1 / 16, seed },
+    rng: new Rng(seed + 2),
+  };
+  const checks: [string, (context: ModelCheckContext) => Promise<CheckResult[]>][] = [
+    ['two batch sizes on one model', checkBatchSizes],
+    ['evaluate', checkEvaluate],
+    ['classify', checkClassify],
+    ['save and load from the device', checkSaveLoad],
+    ['one epoch of the Trainer', checkTrainerEpoch],
   ];
-  return (async () => {
-    const results: CheckResult[] = [];
-    for (const [name, check] of checks) results.push(...(await guarded(name, check)));
-    return results;
-  })();
+  const results: CheckResult[] = [];
+  for (const [name, check] of checks) results.push(...(await guarded(name, () => check(context))));
+  return results;
 }
