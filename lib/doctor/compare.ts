@@ -25,6 +25,9 @@ export interface Tolerance {
 export const EXACT: Tolerance = { rtol: 0, atol: 0 };
 export const accumulation = (length: number): Tolerance => ({ rtol: 0, atol: 1e-6 * length });
 
+/** Three significant digits, without float noise: 0.000131, not 0.00013099999999999999. */
+const short = (x: number) => String(Number(x.toPrecision(3)));
+
 export function compare(
   name: string,
   actual: ArrayLike<number>,
@@ -46,7 +49,7 @@ export function compare(
     maxError = Math.max(maxError, err);
   }
   const tolerance =
-    tol.rtol === 0 && tol.atol === 0 ? 'exact' : `atol ${tol.atol} rtol ${tol.rtol}`;
+    tol.rtol === 0 && tol.atol === 0 ? 'exact' : `atol ${short(tol.atol)} rtol ${short(tol.rtol)}`;
   return { name, excess, maxError, tolerance, ok: excess <= 0 };
 }
 
