@@ -17,6 +17,7 @@ import { DECODE_FLAGS, decodeFlags, decoderLine } from './decode-flags';
 const USAGE = `Usage: alexnet serve [options]
 
 Serves the model over HTTP on Node's own http module:
+  GET  /           a page to try it: choose or drop an image, see the top classes
   POST /classify   the image (JPEG or PNG) as the body, or as the 'file' field of
                    multipart/form-data: 200 {"top":[{"label","index","probability"}],"ms"}
   GET  /healthz    200 {"status":"ok","device","model"}
