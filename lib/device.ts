@@ -86,7 +86,7 @@ const machine: DeviceProbe = {
 function unavailableHint(why: string): string {
   // The library errors and the smoke check's message end with what to do; the others get a hint.
   if (why.startsWith('this build')) {
-    return ' (it was compiled without nvcc: reinstall without --build-from-source to get the prebuilt binary, which has CUDA, or build with nvcc on the PATH; or use device: "cpu")';
+    return ' (it was compiled without nvcc: remove the package\'s build folder to load the prebuilt binary, which has CUDA, or run `alexnet build` with nvcc on the PATH; or use device: "cpu")';
   }
   return why.startsWith('no ') ? ' (use device: "cpu" or "auto")' : '';
 }
