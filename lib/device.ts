@@ -1,4 +1,7 @@
-/** Device selection: what the user asks for ('auto', 'cpu', 'cuda', 'cuda:N') to a concrete device. */
+/**
+ * Device selection: what the user asks for ('auto', 'cpu', 'cuda', 'cuda:N') to a concrete
+ * device, a GPU only once it passed its smoke check (smoke-check.ts) in this process.
+ */
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { findWheelFolders, type WheelSearch } from './cuda-wheels';
