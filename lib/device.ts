@@ -1,10 +1,14 @@
-/** Device selection: what the user asks for ('auto', 'cpu', 'cuda', 'cuda:N') to a concrete device. */
+/**
+ * Device selection: what the user asks for ('auto', 'cpu', 'cuda', 'cuda:N') to a concrete
+ * device, a GPU only once it passed its smoke check (smoke-check.ts) in this process.
+ */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { findWheelFolders, type WheelSearch } from './cuda-wheels';
 import { DeviceError } from './errors';
 import { addonFile, type NativeCudaLibraries, native, packageRoot } from './native';
+import { gpuSmokeCheck } from './smoke-check';
 import type { Device } from './tensor';
 import { fail } from './validate';
 
@@ -120,33 +124,76 @@ export function cudaUnavailable(index = 0): string {
   return libs === null || libs.ok ? '' : libs.error;
 }
 
-export function resolveDevice(request: unknown): ResolvedDevice {
+/** What the device decision asks of the machine; resolveDevice passes the real one. */
+export interface DeviceProbe {
+  /** Why the CUDA backend cannot run on cuda:`index`; '' when it can. */
+  unavailable(index: number): string;
+  /** The smoke check of a device the backend can run on: '' when it passed, else what failed. */
+  smokeCheck(device: `cuda:${number}`): string;
+  /** The GPU's name, for the message. */
+  name(index: number): string;
+}
+
+/** Each device's smoke check result in this process: a GPU is checked once, when first used. */
+const smokeResults = new Map<string, string>();
+
+const machine: DeviceProbe = {
+  unavailable: cudaUnavailable,
+  smokeCheck(device) {
+    if (!smokeResults.has(device)) smokeResults.set(device, gpuSmokeCheck(device));
+    return smokeResults.get(device) ?? '';
+  },
+  name: (index) => native.cudaDevices?.().devices.find((d) => d.index === index)?.name ?? 'GPU',
+};
+
+/** Why the hint of an explicit request that cannot be met, after the reason. */
+function unavailableHint(why: string): string {
+  // The library errors and the smoke check's message end with what to do; the others get a hint.
+  if (why.startsWith('this build')) {
+    return ' (it was compiled without nvcc: remove the package\'s build folder to load the prebuilt binary, which has CUDA, or run `alexnet build` with nvcc on the PATH; or use device: "cpu")';
+  }
+  return why.startsWith('no ') && !why.startsWith('no usable')
+    ? ' (use device: "cpu" or "auto")'
+    : '';
+}
+
+/**
+ * The device a request names, asking `probe` about the machine: 'auto' takes cuda:0 when the
+ * backend can run there and it passes its smoke check, else the CPU with the reason; 'cuda' and
+ * 'cuda:N' throw a DeviceError with the reason instead of computing on a GPU that fails.
+ */
+export function chooseDevice(request: unknown, probe: DeviceProbe): ResolvedDevice {
   if (typeof request !== 'string' || !/^(auto|cpu|cuda|cuda:\d+)$/.test(request)) {
     fail("'auto', 'cpu', 'cuda' or 'cuda:N'", 'device', request);
   }
   if (request === 'cpu') return { device: 'cpu', reason: '' };
-  const why = cudaUnavailable(
-    request === 'auto' || request === 'cuda' ? 0 : Number(request.slice(5)),
-  );
-  if (request === 'auto') {
-    if (why === '') {
-      const name = native.cudaDevices?.().devices[0]?.name ?? 'GPU';
-      return { device: 'cuda:0', reason: `using cuda:0 (${name})` };
+  const index = request === 'auto' || request === 'cuda' ? 0 : Number(request.slice(5));
+  const device: `cuda:${number}` = `cuda:${index}`;
+  let why = probe.unavailable(index);
+  if (why === '') {
+    const failure = probe.smokeCheck(device);
+    if (failure !== '') {
+      why = `${device} (${probe.name(index)}) failed its smoke check: ${failure}; \`alexnet doctor\` checks every op and says more`;
     }
+  }
+  if (request === 'auto') {
+    if (why === '') return { device, reason: `using ${device} (${probe.name(index)})` };
     return { device: 'cpu', reason: `using the CPU: ${why.split('\n')[0]}` };
   }
   if (why !== '') {
-    // The library errors end with what to do; the others get a hint here.
-    const hint = why.startsWith('this build')
-      ? ' (it was compiled without nvcc: reinstall without --build-from-source to get the prebuilt binary, which has CUDA, or build with nvcc on the PATH; or use device: "cpu")'
-      : why.startsWith('no ') && !why.startsWith('no usable')
-        ? ' (use device: "cpu" or "auto")'
-        : '';
     throw new DeviceError(
-      `Expected an available device for device but received '${request}': ${why}${hint}`,
+      `Expected an available device for device but received '${request}': ${why}${unavailableHint(why)}`,
     );
   }
-  return { device: request === 'cuda' ? 'cuda:0' : (request as Device), reason: '' };
+  return { device, reason: '' };
+}
+
+/**
+ * The device a request names on this machine (chooseDevice); a GPU's smoke check runs the first
+ * time this process asks for it.
+ */
+export function resolveDevice(request: unknown): ResolvedDevice {
+  return chooseDevice(request, machine);
 }
 
 export interface AddonInfo {

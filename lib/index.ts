@@ -52,6 +52,15 @@ export {
 export { broadcastString, runOnRanks } from './distributed/launch';
 export { MpiCommunicator } from './distributed/mpi-communicator';
 export { type HostCollectives, NcclCommunicator } from './distributed/nccl-communicator';
+export type { CheckResult } from './doctor/compare';
+export {
+  type DeviceReport,
+  type DoctorOptions,
+  type DoctorReport,
+  doctor,
+} from './doctor/doctor';
+export type { Environment, GpuInfo, LibraryInfo } from './doctor/environment';
+export type { StepTime } from './doctor/step-time';
 export * from './errors';
 export { readBvlcWeights } from './io/bvlc';
 export { readCheckpoint, saveCheckpoint } from './io/checkpoint';

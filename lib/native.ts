@@ -5,6 +5,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DeviceError } from './errors';
+import { builtAddonFile, packageRoot, prebuiltAddonFile } from './package-root';
+
+export { packageRoot };
 
 export interface NativeTensor {
   read(): Float32Array;
@@ -359,34 +362,58 @@ export interface NativeAddon {
 }
 
 /**
- * The package root: the nearest folder above this file with our package.json (the addon and the
- * files under data/ are found from there, whether this runs from lib/ or dist/lib/).
- */
-export function packageRoot(): string {
-  let dir = __dirname;
-  while (!fs.existsSync(path.join(dir, 'package.json'))) {
-    const parent = path.dirname(dir);
-    if (parent === dir) return __dirname;
-    dir = parent;
-  }
-  return dir;
-}
-
-/**
-/**
  * The addon's file: `ALEXNET_NATIVE_PATH` when set (scripts/test-asan.js points it at the build
- * with AddressSanitizer), else a build from source (build/Release, by `npm run build` or an
- * install that compiled) when there is one, else the binary shipped in the package
- * (scripts/prebuild.js puts it in prebuilds/<platform>-<arch>/, and the install step keeps it
- * when it loads).
+ * with AddressSanitizer), else a build from source (build/Release, by `alexnet build`, `npm run
+ * build` or a git clone's `npm install`) when there is one, else the binary shipped in the
+ * package (scripts/prebuild.js puts it in prebuilds/<platform>-<arch>/).
  */
 export function addonFile(): string {
   const chosen = process.env.ALEXNET_NATIVE_PATH;
   if (chosen) return path.resolve(chosen);
-  const built = path.join(packageRoot(), 'build', 'Release', 'alexnet_native.node');
-  const platform = `${process.platform}-${process.arch}`;
-  const prebuilt = path.join(packageRoot(), 'prebuilds', platform, 'alexnet_native.node');
+  const built = builtAddonFile();
+  const prebuilt = prebuiltAddonFile();
   return fs.existsSync(built) || !fs.existsSync(prebuilt) ? built : prebuilt;
+}
+
+/** What the shipped binary needs of the machine (prebuilds/<platform>/manifest.json), if known. */
+function prebuiltNeeds(file: string): string {
+  try {
+    const manifest = JSON.parse(
+      fs.readFileSync(path.join(path.dirname(file), 'manifest.json'), 'utf8'),
+    ) as { glibc?: string; glibcxx?: string };
+    const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } };
+    const glibc = report?.header?.glibcVersionRuntime;
+    const here = glibc ? `; this machine has glibc ${glibc}` : '';
+    return ` (it needs glibc ${manifest.glibc} and libstdc++ GLIBCXX_${manifest.glibcxx} or newer${here})`;
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Why no addon loads, and what to do: one message, as sharp's loader gives. The prebuilt
+ * binaries exist for the platforms under prebuilds/; anywhere else, or where one does not load
+ * (an older glibc), `alexnet build` compiles one from source into the package.
+ */
+function loadError(file: string, error: Error): DeviceError {
+  const reason = error.message.split('\n')[0];
+  const build =
+    '`npx alexnet build` builds it from source into the package, offline ' +
+    '(a C++17 compiler, and CMake or else node-gyp for the CPU backend only).';
+  const platform = `${process.platform}-${process.arch}`;
+  let why: string;
+  if (process.env.ALEXNET_NATIVE_PATH) {
+    why = `ALEXNET_NATIVE_PATH=${file} does not load: ${reason}`;
+  } else if (file === prebuiltAddonFile()) {
+    why = `the prebuilt binary for ${platform} does not load here${prebuiltNeeds(file)}: ${reason}`;
+  } else if (fs.existsSync(file)) {
+    why = `the addon built from source at ${file} does not load: ${reason}`;
+  } else {
+    const root = path.join(packageRoot(), 'prebuilds');
+    const shipped = fs.existsSync(root) ? fs.readdirSync(root).join(', ') : '';
+    why = `alexnet-cudnn has no prebuilt binary for ${platform} (${shipped ? `it ships ${shipped}` : 'it ships none'}) and none was built here`;
+  }
+  return new DeviceError(`Could not load the alexnet-cudnn native addon: ${why}.\n${build}`);
 }
 
 function load(): NativeAddon {
@@ -394,11 +421,7 @@ function load(): NativeAddon {
   try {
     return require(file) as NativeAddon;
   } catch (error) {
-    throw new DeviceError(
-      `Could not load the alexnet-cudnn native addon from ${file}: ` +
-        `${(error as Error).message.split('\n')[0]}\n` +
-        'Build it with `npm run build` (needs a C++ compiler, and CMake or node-gyp).',
-    );
+    throw loadError(file, error as Error);
   }
 }
 

@@ -4,8 +4,8 @@
 // here, not on the user's machine: the CUDA runtime is linked statically and cuDNN/cuBLAS are
 // opened at run time, as always) and ALEXNET_PREBUILD, which strips it and keeps the build
 // folder's path out of it. It goes to prebuilds/<platform>-<arch>/ with a manifest.json saying
-// what it needs of the machine (glibc and libstdc++ versions) and what it carries; `npm pack` then includes it, and the install
-// step (build-native.js) uses it wherever it loads.
+// what it needs of the machine (glibc and libstdc++ versions) and what it carries; `npm pack` then
+// includes it, and the loader (lib/native.ts) uses it wherever no build from source is there.
 
 const { spawnSync } = require('node:child_process');
 const crypto = require('node:crypto');
@@ -13,7 +13,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
-/** Where the loader (lib/native.ts) and the install step (build-native.js) look for it. */
+/** Where the loader (lib/native.ts, lib/package-root.ts) looks for it. */
 const PREBUILT = path.join(
   'prebuilds',
   `${process.platform}-${process.arch}`,

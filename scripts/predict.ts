@@ -16,7 +16,7 @@ import { classify } from '../lib/predict';
 import { type Flags, parseFlags, run } from './cli';
 import { DECODE_FLAGS, decodeFlags, decoderLine } from './decode-flags';
 
-const USAGE = `Usage: npm run predict -- [options] <image or folder>...
+const USAGE = `Usage: alexnet predict [options] <image or folder>...
 
 Prints the most probable classes of each image (JPEG or PNG; WebP, AVIF, GIF and TIFF too with
 sharp installed; folders: every image under them), one 'name probability' line per class.
@@ -31,7 +31,7 @@ const FLAGS: Flags = {
   },
   checkpoint: {
     type: 'string',
-    description: 'a checkpoint of npm run train (its class by default)',
+    description: 'a checkpoint of alexnet train (its class by default)',
     placeholder: 'file',
   },
   top: {
@@ -157,4 +157,9 @@ export async function predict(argv: string[]): Promise<Classification[]> {
   }
 }
 
-if (require.main === module) run(() => predict(process.argv.slice(2)).then(() => undefined));
+/** The predict command as `alexnet predict` runs it. */
+export async function main(argv: string[]): Promise<void> {
+  await predict(argv);
+}
+
+if (require.main === module) run(() => main(process.argv.slice(2)));

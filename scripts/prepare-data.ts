@@ -15,7 +15,7 @@ import {
 import { AlexNetError } from '../lib/errors';
 import { type Flags, parseFlags, run } from './cli';
 
-const USAGE = `Usage: npm run prepare-data -- <images folder> [options]
+const USAGE = `Usage: alexnet prepare-data <images folder> [options]
 
 Splits a folder of images into training and validation lists (lines '<path> <label>', paths
 relative to the lists) and writes train.txt, val.txt and classes.txt.`;
@@ -72,4 +72,9 @@ export async function prepareData(
   return files;
 }
 
-if (require.main === module) run(() => prepareData(process.argv.slice(2)).then(() => undefined));
+/** The prepare-data command as `alexnet prepare-data` runs it. */
+export async function main(argv: string[]): Promise<void> {
+  await prepareData(argv);
+}
+
+if (require.main === module) run(() => main(process.argv.slice(2)));

@@ -14,9 +14,10 @@ import { StopSignals } from '../lib/train/stop-signals';
 import { type Flags, parseFlags, run } from './cli';
 import { DECODE_FLAGS, decodeFlags, decoderLine } from './decode-flags';
 
-const USAGE = `Usage: npm run serve -- [options]
+const USAGE = `Usage: alexnet serve [options]
 
 Serves the model over HTTP on Node's own http module:
+  GET  /           a page to try it: choose or drop an image, see the top classes
   POST /classify   the image (JPEG or PNG) as the body, or as the 'file' field of
                    multipart/form-data: 200 {"top":[{"label","index","probability"}],"ms"}
   GET  /healthz    200 {"status":"ok","device","model"}
@@ -34,7 +35,7 @@ const FLAGS: Flags = {
   },
   checkpoint: {
     type: 'string',
-    description: 'a checkpoint of npm run train (its own classes)',
+    description: 'a checkpoint of alexnet train (its own classes)',
     placeholder: 'file',
   },
   port: {
@@ -165,8 +166,9 @@ export async function serve(argv: string[]): Promise<{ server: ClassifierServer;
   }
 }
 
-async function main(): Promise<void> {
-  const { server, net } = await serve(process.argv.slice(2));
+/** The serve command as `alexnet serve` runs it: serves until a signal stops it. */
+export async function main(argv: string[]): Promise<void> {
+  const { server, net } = await serve(argv);
   console.log(decoderLine(server.decode));
   console.log(`listening on ${server.url} (device ${net.device}, ${net.arch.classes} classes)`);
   const stop = new StopSignals((signal) => {
@@ -180,4 +182,4 @@ async function main(): Promise<void> {
   });
 }
 
-if (require.main === module) run(main);
+if (require.main === module) run(() => main(process.argv.slice(2)));

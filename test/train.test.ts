@@ -285,9 +285,7 @@ describe('Ctrl-C and SIGTERM on npm run train (real signals to a child process)'
     expect(run.output).toContain(
       'SIGINT: stopping after the current step and saving a checkpoint (again to force quit)',
     );
-    expect(run.output).toContain(
-      `interrupted: continue with npm run train -- --resume --out ${out}`,
-    );
+    expect(run.output).toContain(`interrupted: continue with alexnet train --resume --out ${out}`);
     // Stopped mid-epoch, and the checkpoint says where, as the log does.
     const saved = await readCheckpoint(path.join(out, 'latest.safetensors'));
     const { epoch, batchInEpoch, step } = saved.training!;

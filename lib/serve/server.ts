@@ -1,7 +1,8 @@
 /**
  * An HTTP inference server on Node's own `http`: `POST /classify` with an image (raw bytes, or a
- * `file` field of multipart/form-data) answers its top classes; `GET /healthz` and
- * `GET /metrics` (Prometheus text) are for whatever runs it. Uploads are decoded in the decode
+ * `file` field of multipart/form-data) answers its top classes; `GET /` is a page to try it in a
+ * browser (page.ts); `GET /healthz` and `GET /metrics` (Prometheus text) are for whatever runs
+ * it. Uploads are decoded in the decode
  * pool's worker threads while the network runs, and images from concurrent requests are gathered
  * into batches (batcher.ts) for one forward pass each. Bad input is a 4xx with a one-line reason,
  * never a crash.
@@ -16,6 +17,7 @@ import { boolean, fail, integer } from '../validate';
 import { DynamicBatcher } from './batcher';
 import { type ErrorKind, ServerMetrics } from './metrics';
 import { formFile, MultipartError, multipartBoundary } from './multipart';
+import { classifierPage, PAGE_CSP } from './page';
 
 export interface ServeOptions extends DecodeOptions {
   /** Interface to listen on. @default '127.0.0.1' */
@@ -65,6 +67,7 @@ class HttpError extends AlexNetError {
 class ClientGone extends Error {}
 
 const ROUTES: Record<string, readonly string[]> = {
+  '/': ['GET', 'HEAD'],
   '/classify': ['POST'],
   '/healthz': ['GET', 'HEAD'],
   '/metrics': ['GET', 'HEAD'],
@@ -181,7 +184,11 @@ export class ClassifierServer {
         res.setHeader('Allow', methods.join(', '));
         throw new HttpError(405, 'method_not_allowed', `${path} takes ${methods.join(' or ')}`);
       }
-      if (path === '/metrics') {
+      if (path === '/') {
+        res.setHeader('Content-Security-Policy', PAGE_CSP);
+        res.setHeader('X-Content-Type-Options', 'nosniff');
+        send(res, 200, classifierPage(this.model, this.net.device), 'text/html; charset=utf-8');
+      } else if (path === '/metrics') {
         send(res, 200, this.metrics.render(), 'text/plain; version=0.0.4; charset=utf-8');
       } else if (path === '/healthz') {
         sendJson(res, 200, { status: 'ok', device: this.net.device, model: this.model });

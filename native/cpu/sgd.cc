@@ -1,7 +1,8 @@
-// Compiled with -ffp-contract=off (sources.json "cpu_exact"; CMakeLists.txt, binding.gyp): each
-// product and sum below is rounded to float on its own, in this order, exactly as the CUDA kernel
-// (native/cuda/sgd.cu) does with __fmul_rn / __fadd_rn, so the two backends agree bitwise. A
-// fused multiply-add on one side only would round momentum * v + g' once instead of twice.
+// Compiled with -ffp-contract=off (sources.json "cpu_exact"; CMakeLists.txt,
+// native/binding.gyp): each product and sum below is rounded to float on its own, in this order,
+// exactly as the CUDA kernel (native/cuda/sgd.cu) does with __fmul_rn / __fadd_rn, so the two
+// backends agree bitwise. A fused multiply-add on one side only would round momentum * v + g'
+// once instead of twice.
 #include "cpu/sgd.h"
 
 #include <cmath>

@@ -7,7 +7,7 @@
 #   2. builds the addon with CUDA for sm_90 (plain CMake, the headers from node-api-headers) and,
 #      separately, the compile-time check of our cuDNN / cuBLAS declarations against the headers
 #      of python3's NVIDIA wheels;
-#   3. runs the GPU suite (every op against the CPU backend, the small AlexNet against PyTorch),
+#   3. runs alexnet doctor --json (doctor.json), the GPU suite (every op against the CPU backend, the small AlexNet against PyTorch),
 #      and the NCCL check (scripts/device/nccl-check.ts: known tensors, a data-parallel step equal
 #      to the local one); NCCL missing on the machine is reported, not a failure;
 #   4. loads the npm package's prebuilt binary, when pack.sh brought it, and checks it against the
@@ -79,6 +79,14 @@ if grep -q "checking the cuDNN / cuBLAS declarations" "$out/cmake.log"; then
   fi
 fi
 echo "API check: $api_check" | tee -a "$out/check.log"
+
+# alexnet doctor first of the checks: its --json is what a user with a GPU would send us, and it
+# goes under bench/results/ (issue 22).
+step "alexnet doctor"
+node .device/dist/scripts/alexnet.js doctor --json > "$out/doctor.json" 2> "$out/doctor.log"
+doctor=$?
+node -e "console.log(require(process.argv[1]).verdict)" "$out/doctor.json" 2>&1 | tee -a "$out/check.log"
+[ "$doctor" -eq 0 ] || status=1
 
 step "gpu suite"
 node .device/dist/scripts/device/gpu-check.js --json "$out/gpu-check.json" > "$out/gpu-check.log" 2>&1

@@ -2,8 +2,8 @@
   "targets": [
     {
       "target_name": "alexnet_native",
-      "sources": ["<!@(node -p \"require('./native/sources.json').cpu.join(' ')\")"],
-      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "native"],
+      "sources": ["<!@(node -p \"require('./sources.json').cpu.map((f) => '../' + f).join(' ')\")"],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "."],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_CPP_EXCEPTIONS_ALL", "NODE_ADDON_API_DISABLE_DEPRECATED"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"],
@@ -19,24 +19,24 @@
     {
       "target_name": "cpu_exact",
       "type": "static_library",
-      "sources": ["<!@(node -p \"require('./native/sources.json').cpu_exact.join(' ')\")"],
-      "include_dirs": ["native"],
+      "sources": ["<!@(node -p \"require('./sources.json').cpu_exact.map((f) => '../' + f).join(' ')\")"],
+      "include_dirs": ["."],
       "cflags": ["-fPIC"],
       "cflags_cc": ["-std=c++17", "-O3", "-ffp-contract=off"]
     },
     {
       "target_name": "gemm_avx2",
       "type": "static_library",
-      "sources": ["<!@(node -p \"require('./native/sources.json').cpu_avx2.join(' ')\")"],
-      "include_dirs": ["native"],
+      "sources": ["<!@(node -p \"require('./sources.json').cpu_avx2.map((f) => '../' + f).join(' ')\")"],
+      "include_dirs": ["."],
       "cflags": ["-fPIC"],
       "cflags_cc": ["-std=c++17", "-O3", "-ffp-contract=fast", "-mavx2", "-mfma"]
     },
     {
       "target_name": "gemm_avx512",
       "type": "static_library",
-      "sources": ["<!@(node -p \"require('./native/sources.json').cpu_avx512.join(' ')\")"],
-      "include_dirs": ["native"],
+      "sources": ["<!@(node -p \"require('./sources.json').cpu_avx512.map((f) => '../' + f).join(' ')\")"],
+      "include_dirs": ["."],
       "cflags": ["-fPIC"],
       "cflags_cc": ["-std=c++17", "-O3", "-ffp-contract=fast", "-mavx512f", "-mfma"]
     }
