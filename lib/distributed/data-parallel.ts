@@ -13,7 +13,7 @@ import { ArgumentError, DistributedError } from '../errors';
 import type { AlexNet, BatchResult, ShardStep } from '../nn/alexnet';
 import type { Param } from '../nn/layer';
 import type { Tensor } from '../tensor';
-import type { SGD } from '../train/sgd';
+import type { Optimizer } from '../train/optimizer';
 import { boolean, integer } from '../validate';
 import type { Communicator } from './communicator';
 import type { Shard } from './shard';
@@ -59,7 +59,7 @@ export class DataParallel {
    * One synchronous step on this rank's share of a global batch (from `batches(..., shard)`);
    * resolves to the global batch's mean loss and correct count, the same on every rank.
    */
-  trainBatch(batch: Batch, optimizer: SGD): Promise<BatchResult> {
+  trainBatch(batch: Batch, optimizer: Optimizer): Promise<BatchResult> {
     if (batch.total === undefined && this.comm.size > 1) {
       throw new ArgumentError(
         `Expected a rank's share of a batch (from batches(batchSize, rng, parallel.shard)) but received a batch of ${batch.n} without offset and total`,

@@ -37,7 +37,7 @@ import {
 import { flush, SerialQueue } from '../queue';
 import { Rng } from '../random';
 import { type Device, sizeOf, Tensor } from '../tensor';
-import type { SGD } from '../train/sgd';
+import type { Optimizer } from '../train/optimizer';
 import { fail, integer, typedArray } from '../validate';
 import {
   type Architecture,
@@ -425,7 +425,7 @@ export class AlexNet {
   }
 
   /**
-   * One SGD step on a batch: forward with dropout, mean softmax cross-entropy, backward down to
+   * One optimiser step on a batch: forward with dropout, mean softmax cross-entropy, backward down to
    * the lowest trained layer, and the optimiser's update. Resolves to the loss. A non-finite loss
    * rejects with a NonFiniteLossError, and no weight changes.
    */
@@ -433,13 +433,18 @@ export class AlexNet {
     x: Float32Array | Tensor,
     labels: Int32Array,
     n: number,
-    optimizer: SGD,
+    optimizer: Optimizer,
   ): Promise<number> {
     return (await this.trainBatch(x, labels, n, optimizer)).loss;
   }
 
   /** trainStep, blocking the calling thread. */
-  trainStepSync(x: Float32Array | Tensor, labels: Int32Array, n: number, optimizer: SGD): number {
+  trainStepSync(
+    x: Float32Array | Tensor,
+    labels: Int32Array,
+    n: number,
+    optimizer: Optimizer,
+  ): number {
     return this.trainBatchSync(x, labels, n, optimizer).loss;
   }
 
@@ -448,7 +453,7 @@ export class AlexNet {
     x: Float32Array | Tensor,
     labels: Int32Array,
     n: number,
-    optimizer: SGD,
+    optimizer: Optimizer,
   ): Promise<BatchResult> {
     this.checkInput(x, n);
     this.checkLabels(labels, n);
@@ -463,7 +468,7 @@ export class AlexNet {
     x: Float32Array | Tensor,
     labels: Int32Array,
     n: number,
-    optimizer: SGD,
+    optimizer: Optimizer,
   ): BatchResult {
     this.checkInput(x, n);
     this.checkLabels(labels, n);
@@ -482,7 +487,7 @@ export class AlexNet {
     x: Tensor,
     labels: Int32Array,
     n: number,
-    optimizer: SGD,
+    optimizer: Optimizer,
     shard: ShardStep,
   ): Promise<BatchResult> {
     this.assertLive();
@@ -558,7 +563,7 @@ export class AlexNet {
   private queueTrainStep(
     input: Tensor | null,
     labels: Int32Array,
-    optimizer: SGD,
+    optimizer: Optimizer,
     shard?: ShardStep,
   ): Tensor {
     const results = this.results();

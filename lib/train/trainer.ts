@@ -20,7 +20,7 @@ import { AlexNetError, ArgumentError, fileWriteError, NonFiniteLossError } from 
 import { removeStaleTemporaries } from '../io/atomic';
 import {
   type Checkpoint,
-  loadMomentum,
+  loadOptimizerState,
   loadWeights,
   type ModelConfig,
   modelConfig,
@@ -31,10 +31,10 @@ import { SummaryWriter } from '../io/tensorboard';
 import type { AlexNet } from '../nn/alexnet';
 import { Rng } from '../random';
 import { integer } from '../validate';
+import type { Optimizer } from './optimizer';
 import { Progress } from './progress';
 import { type EpochMetrics, writeReport } from './report';
 import { type LrSchedule, LrScheduler, type SchedulerState } from './schedule';
-import type { SGD } from './sgd';
 import { type StopSignal, StopSignals } from './stop-signals';
 
 export interface TrainerOptions {
@@ -129,7 +129,7 @@ export class Trainer {
 
   constructor(
     private readonly net: AlexNet,
-    private readonly optimizer: SGD,
+    private readonly optimizer: Optimizer,
     private readonly train: Dataset,
     private readonly val: Dataset,
     options: TrainerOptions,
@@ -265,11 +265,11 @@ export class Trainer {
     await new Promise<void>((resolve) => (run.logFile ? run.logFile.end(resolve) : resolve()));
   }
 
-  /** Takes up a checkpoint's weights, momentum, step, schedule and place in the epochs. */
+  /** Takes up a checkpoint's weights, optimiser state, step, schedule and place in the epochs. */
   private restore(run: Run, r: Checkpoint): void {
     if (!r.training) throw new AlexNetError(`${r.file} holds weights only: it cannot be resumed`);
     loadWeights(this.net, r.weights, r.file);
-    loadMomentum(this.optimizer, r.momentum, r.file);
+    loadOptimizerState(this.optimizer, r, r.file);
     this.net.step = r.training.step;
     this.optimizer.lr = r.training.lr;
     run.scheduler.restore(r.training.scheduler as SchedulerState);
@@ -319,7 +319,7 @@ export class Trainer {
     return batchIndex;
   }
 
-  /** One SGD step, added to the epoch's sums and the TensorBoard scalars. Returns its loss. */
+  /** One optimiser step, added to the epoch's sums and the TensorBoard scalars. Returns its loss. */
   private async runStep(run: Run, batch: Batch): Promise<number> {
     let result: { loss: number; correct: number };
     try {
