@@ -322,6 +322,11 @@ export class Trainer {
   /** One optimiser step, added to the epoch's sums and the TensorBoard scalars. Returns its loss. */
   private async runStep(run: Run, batch: Batch): Promise<number> {
     let result: { loss: number; correct: number };
+    this.optimizer.lr = run.scheduler.nextStepLr();
+    if (run.scheduler.perStep) {
+      run.partial.stepLr ??= [];
+      run.partial.stepLr.push(this.optimizer.lr);
+    }
     try {
       result = this.options.parallel
         ? await this.options.parallel.trainBatch(batch, this.optimizer)
@@ -355,6 +360,7 @@ export class Trainer {
       valAccuracy: evaluation.top1,
       ...(this.net.arch.classes > 5 ? { valTop5: evaluation.top5 } : {}),
       lr: this.optimizer.lr,
+      ...(partial.stepLr ? { stepLr: partial.stepLr } : {}),
       imagesPerSecond: partial.seen / partial.seconds,
       seconds: partial.seconds,
     };
