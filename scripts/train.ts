@@ -37,6 +37,8 @@ import { type Checkpoint, readCheckpoint } from '../lib/io/checkpoint';
 import { AlexNet } from '../lib/nn/alexnet';
 import { checkTrainLayers, type LayerName, type Preset } from '../lib/nn/architecture';
 import type { Device } from '../lib/tensor';
+import { Adam, AdamW } from '../lib/train/adam';
+import type { Optimizer, OptimizerKind } from '../lib/train/optimizer';
 import type { LrSchedule } from '../lib/train/schedule';
 import { SGD } from '../lib/train/sgd';
 import { type StopSignal, StopSignals, signalExitCode } from '../lib/train/stop-signals';
@@ -55,20 +57,56 @@ into a cache of round(256 * input-size / 227) pixel squares.`;
 const FLAGS: Flags = {
   epochs: { type: 'string', description: 'epochs to train', default: '8', placeholder: 'n' },
   'batch-size': { type: 'string', description: 'images per step', default: '16', placeholder: 'n' },
-  lr: { type: 'string', description: 'learning rate', default: '0.005', placeholder: 'x' },
+  optimizer: {
+    type: 'string',
+    description: "'sgd' (with momentum), 'adam' or 'adamw' (torch.optim's)",
+    default: 'sgd',
+    placeholder: 'name',
+  },
+  lr: {
+    type: 'string',
+    description: 'learning rate',
+    defaultText: '0.005 for sgd, 0.001 for adam and adamw',
+    placeholder: 'x',
+  },
   momentum: { type: 'string', description: 'SGD momentum', default: '0.9', placeholder: 'x' },
+  beta1: {
+    type: 'string',
+    description: 'Adam first-moment decay',
+    default: '0.9',
+    placeholder: 'x',
+  },
+  beta2: {
+    type: 'string',
+    description: 'Adam second-moment decay',
+    default: '0.999',
+    placeholder: 'x',
+  },
+  eps: { type: 'string', description: 'Adam denominator term', default: '1e-8', placeholder: 'x' },
   'weight-decay': {
     type: 'string',
-    description: 'L2 on weights (not biases)',
-    default: '0.0005',
+    description: 'on weights (not biases): L2 for sgd and adam, decoupled for adamw',
+    defaultText: '0.0005 for sgd, 0 for adam, 0.01 for adamw',
     placeholder: 'x',
+  },
+  'lr-schedule': {
+    type: 'string',
+    description:
+      "'step' (x0.1 every --lr-step epochs), 'plateau' (x0.1 after 2 epochs without a better val accuracy), 'cosine' (CosineAnnealingLR to 0 over the run, per step) or 'none'",
+    defaultText: 'step',
+    placeholder: 'name',
   },
   'lr-step': {
     type: 'string',
-    description:
-      "multiply lr by 0.1 every k epochs, 'plateau' (after 2 epochs without a better val accuracy) or 'none'",
+    description: "epochs between the step schedule's x0.1 ('plateau' and 'none' as --lr-schedule)",
     default: '5',
-    placeholder: 'k|plateau|none',
+    placeholder: 'k',
+  },
+  'warmup-epochs': {
+    type: 'string',
+    description: 'linear warmup of the lr from a third of it over these epochs (LinearLR)',
+    default: '0',
+    placeholder: 'n',
   },
   device: {
     type: 'string',
@@ -247,10 +285,19 @@ async function trainWith(args: ParsedFlags, comm: Communicator | null): Promise<
   const config = {
     epochs: String(num('epochs', positiveInt, 'positive integer')),
     'batch-size': String(num('batch-size', positiveInt, 'positive integer')),
-    lr: String(num('lr', (n) => n > 0, 'positive number')),
+    optimizer: optimizerName(args, saved, resume !== undefined),
+    lr: '',
     momentum: String(num('momentum', (n) => n >= 0 && n < 1, 'number in [0, 1)')),
-    'weight-decay': String(num('weight-decay', nonNegative, 'non-negative number')),
+    beta1: String(num('beta1', (n) => n >= 0 && n < 1, 'number in [0, 1)')),
+    beta2: String(num('beta2', (n) => n >= 0 && n < 1, 'number in [0, 1)')),
+    eps: String(num('eps', nonNegative, 'non-negative number')),
+    'weight-decay': '',
+    'lr-schedule':
+      setting('lr-schedule') ?? (args.given('lr-schedule') ? args.string('lr-schedule')! : ''),
     'lr-step': str('lr-step') ?? '',
+    'warmup-epochs': String(
+      setting('warmup-epochs') ?? args.number('warmup-epochs', nonNegative, 'non-negative number'),
+    ),
     seed: String(num('seed', (n) => Number.isInteger(n) && n >= 0, 'non-negative integer')),
     preset: str('preset'),
     'input-size': String(num('input-size', (n) => Number.isInteger(n) && n >= 67, 'integer >= 67')),
@@ -290,19 +337,27 @@ async function trainWith(args: ParsedFlags, comm: Communicator | null): Promise<
     autoOrient: config['auto-orient'] === 'true',
     maxPixels: config['max-pixels'],
   });
-  let schedule: LrSchedule = { kind: 'constant' };
-  if (config['lr-step'] === 'none') schedule = { kind: 'constant' };
-  else if (config['lr-step'] === 'plateau')
-    schedule = { kind: 'plateau', patience: 2, factor: 0.1 };
-  else if (config['lr-step']) {
-    const every = Number(config['lr-step']);
-    if (!positiveInt(every)) {
-      throw new AlexNetError(
-        `Expected a positive integer, 'plateau' or 'none' for --lr-step but received '${config['lr-step']}'`,
-      );
-    }
-    schedule = { kind: 'step', every, gamma: 0.1 };
+  // Defaults that depend on the optimizer.
+  const kind = config.optimizer as OptimizerKind;
+  config.lr =
+    setting('lr') ??
+    String(
+      args.given('lr') ? args.number('lr', (n) => n > 0, 'positive number') : DEFAULT_LR[kind],
+    );
+  config['weight-decay'] =
+    setting('weight-decay') ??
+    String(
+      args.given('weight-decay')
+        ? args.number('weight-decay', nonNegative, 'non-negative number')
+        : DEFAULT_WEIGHT_DECAY[kind],
+    );
+  // --lr-step 'plateau' or 'none' without --lr-schedule, as before --lr-schedule existed.
+  if (!config['lr-schedule']) {
+    config['lr-schedule'] = ['plateau', 'none'].includes(config['lr-step'])
+      ? config['lr-step']
+      : 'step';
   }
+  const epochSchedule = scheduleFlags(config['lr-schedule'], config['lr-step']);
   const trainLayers =
     config['train-layers'] === 'all'
       ? undefined
@@ -317,7 +372,7 @@ async function trainWith(args: ParsedFlags, comm: Communicator | null): Promise<
     : mnistData(inputSize, seed, config.limit ? Number(config.limit) : undefined);
   if ('stoppedBy' in data) return { outDir, stoppedBy: data.stoppedBy };
   let net: AlexNet | undefined;
-  let optimizer: SGD | undefined;
+  let optimizer: Optimizer | undefined;
   let sets: { train: Dataset; val: Dataset } | undefined;
   try {
     net = new AlexNet({
@@ -354,11 +409,12 @@ async function trainWith(args: ParsedFlags, comm: Communicator | null): Promise<
     net.classNames = [...data.classes];
     net.resize = data.resize;
     sets = data.datasets(net.device, net.normalisation);
-    optimizer = new SGD(net, {
-      lr: Number(config.lr),
-      momentum: Number(config.momentum),
-      weightDecay: Number(config['weight-decay']),
-    });
+    optimizer = makeOptimizer(net, config);
+    const stepsPerEpoch = Math.ceil(sets.train.length / Number(config['batch-size']));
+    const schedule = withWarmup(
+      epochSchedule(Number(config.epochs) * stepsPerEpoch),
+      Math.round(Number(config['warmup-epochs']) * stepsPerEpoch),
+    );
     say(
       `training AlexNet (${config.preset}, input ${inputSize}, width x${config['width-scale']}) on ` +
         `${data.description}: ${sets.train.length} training and ${sets.val.length} validation ` +
@@ -391,6 +447,63 @@ async function trainWith(args: ParsedFlags, comm: Communicator | null): Promise<
     net?.dispose();
     await data.close();
   }
+}
+
+/** Each optimizer's --lr and --weight-decay when not given: torch.optim's for Adam and AdamW. */
+const DEFAULT_LR: Record<OptimizerKind, number> = { sgd: 0.005, adam: 0.001, adamw: 0.001 };
+const DEFAULT_WEIGHT_DECAY: Record<OptimizerKind, number> = { sgd: 5e-4, adam: 0, adamw: 0.01 };
+
+/** --optimizer: a resumed run keeps its own unless another is asked for (then refused). */
+function optimizerName(args: ParsedFlags, saved: Record<string, string>, resuming: boolean) {
+  const name =
+    resuming && !args.given('optimizer') ? (saved.optimizer ?? 'sgd') : args.string('optimizer')!;
+  if (!(name in DEFAULT_WEIGHT_DECAY)) {
+    throw new AlexNetError(
+      `Expected 'sgd', 'adam' or 'adamw' for --optimizer but received '${name}'`,
+    );
+  }
+  return name;
+}
+
+function makeOptimizer(net: AlexNet, config: Record<string, string>): Optimizer {
+  const lr = Number(config.lr);
+  const weightDecay = Number(config['weight-decay']);
+  if (config.optimizer === 'sgd') {
+    return new SGD(net, { lr, momentum: Number(config.momentum), weightDecay });
+  }
+  const Kind = config.optimizer === 'adam' ? Adam : AdamW;
+  const betas: [number, number] = [Number(config.beta1), Number(config.beta2)];
+  return new Kind(net, { lr, betas, eps: Number(config.eps), weightDecay });
+}
+
+/** --lr-schedule and --lr-step as a schedule, given the run's steps (for the cosine). */
+function scheduleFlags(name: string, lrStep: string): (totalSteps: number) => LrSchedule {
+  switch (name) {
+    case 'none':
+      return () => ({ kind: 'constant' });
+    case 'plateau':
+      return () => ({ kind: 'plateau', patience: 2, factor: 0.1 });
+    case 'cosine':
+      return (totalSteps) => ({ kind: 'cosine', totalSteps });
+    case 'step': {
+      const every = Number(lrStep);
+      if (!Number.isInteger(every) || every < 1) {
+        throw new AlexNetError(
+          `Expected a positive integer, 'plateau' or 'none' for --lr-step but received '${lrStep}'`,
+        );
+      }
+      return () => ({ kind: 'step', every, gamma: 0.1 });
+    }
+    default:
+      throw new AlexNetError(
+        `Expected 'step', 'plateau', 'cosine' or 'none' for --lr-schedule but received '${name}'`,
+      );
+  }
+}
+
+/** `schedule` after a linear warmup of `steps` steps (none when 0). */
+function withWarmup(schedule: LrSchedule, steps: number): LrSchedule {
+  return steps > 0 ? { ...schedule, warmup: { steps } } : schedule;
 }
 
 /**
