@@ -231,7 +231,7 @@ describe('Adam and AdamW in training', () => {
       const sgd = new SGD(resumed);
       expect(() => loadOptimizerState(sgd, checkpoint, file)).toThrow(
         `${file} was trained with the ${kind} optimizer and cannot be resumed with sgd: resume ` +
-          `with --optimizer ${kind}, or start a new run from its weights with --weights`,
+          `it with ${kind} (--optimizer ${kind}), or start a new run from its weights (--weights)`,
       );
       for (const o of [wholeOpt, firstOpt, resumedOpt, sgd]) o.dispose();
       for (const n of [whole, first, resumed]) n.dispose();

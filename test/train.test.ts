@@ -136,6 +136,9 @@ describe('npm run train', () => {
     expect(await tensorsOf(path.join(resumed, 'latest.safetensors'))).toEqual(
       await tensorsOf(path.join(straight, 'latest.safetensors')),
     );
+    await expect(
+      train(['--resume', '--optimizer', 'sgd', '--epochs', '3', '--out', resumed]),
+    ).rejects.toThrow('was trained with the adam optimizer and cannot be resumed with sgd');
     const checkpoint = await readCheckpoint(path.join(straight, 'latest.safetensors'));
     expect(checkpoint.training?.optimizer).toBe('adam');
     expect(checkpoint.optimizerState['step.fc8.weight'].data).toEqual(

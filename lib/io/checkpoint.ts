@@ -212,8 +212,8 @@ export function loadOptimizerState(
   if (trainedWith !== optimizer.kind) {
     throw new AlexNetError(
       `${source} was trained with the ${trainedWith} optimizer and cannot be resumed with ` +
-        `${optimizer.kind}: resume with --optimizer ${trainedWith}, or start a new run from its ` +
-        'weights with --weights',
+        `${optimizer.kind}: resume it with ${trainedWith} (--optimizer ${trainedWith}), or start ` +
+        'a new run from its weights (--weights)',
     );
   }
   for (const [name, t] of optimizer.state()) {
