@@ -17,7 +17,10 @@ reference from those float32 values in float64 and round it to float32
 once: a precise reference, so a test's tolerance only has to cover our own
 float32 rounding. The small AlexNet runs in float32 end to end, as
 PyTorch's CPU kernels do: its test compares against PyTorch's own float32
-behaviour, through three SGD steps.
+behaviour, through three SGD steps. The Adam and AdamW cases run in
+float64 from the same float32 starting values (adam_update: the optimiser
+alone; small_alexnet_adam: the small AlexNet), and lr_schedules records
+torch.optim.lr_scheduler's learning rates as doubles in meta.json.
 """
 import json
 import re
