@@ -84,6 +84,7 @@ export {
 } from './nn/alexnet';
 export { LAYER_NAMES, type LayerName, type LayerShape, type Preset } from './nn/architecture';
 export type { Init } from './nn/initialise';
+export { type AdamStep, adamUpdate } from './ops/adam';
 export { type AugmentOptions, augment, type ImageSize } from './ops/augment';
 export { biasAdd, biasBackward, reluBiasBackward } from './ops/bias';
 export { ConvPlan, type ConvShape } from './ops/conv';
@@ -116,7 +117,8 @@ export { Rng } from './random';
 export { type BatcherOptions, DynamicBatcher } from './serve/batcher';
 export { ClassifierServer, type ClassifyResponse, type ServeOptions } from './serve/server';
 export { type Device, Tensor } from './tensor';
-export type { Optimizer } from './train/optimizer';
+export { Adam, type AdamOptions, AdamW } from './train/adam';
+export type { Optimizer, OptimizerKind } from './train/optimizer';
 export type { EpochMetrics } from './train/report';
 export type { LrSchedule } from './train/schedule';
 export { SGD, type SgdOptions } from './train/sgd';

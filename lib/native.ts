@@ -343,6 +343,25 @@ export interface NativeAddon {
   ): void;
 
   /**
+   * One Adam (decoupled false) or AdamW (true) step on param, the moments and the step count
+   * (native/cpu/adam.h); nothing changes when guard[0] is not finite.
+   */
+  adamUpdate(
+    param: NativeTensor,
+    grad: NativeTensor,
+    expAvg: NativeTensor,
+    expAvgSq: NativeTensor,
+    step: NativeTensor,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    weightDecay: number,
+    decoupled: boolean,
+    guard?: NativeTensor,
+  ): void;
+
+  /**
    * uint8 HWC RGB images (count x height x width x 3) -> float NCHW crops `out`
    * (count, 3, oh, ow): crop at (y, x), optional mirror, + rgbShift - mean, * scale, RGB or BGR.
    */

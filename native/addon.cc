@@ -27,6 +27,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterDropout(env, exports);
   RegisterLoss(env, exports);
   RegisterSgd(env, exports);
+  RegisterAdam(env, exports);
   RegisterAugment(env, exports);
   RegisterConv(env, exports);
   RegisterBias(env, exports);

@@ -17,7 +17,10 @@ reference from those float32 values in float64 and round it to float32
 once: a precise reference, so a test's tolerance only has to cover our own
 float32 rounding. The small AlexNet runs in float32 end to end, as
 PyTorch's CPU kernels do: its test compares against PyTorch's own float32
-behaviour, through three SGD steps.
+behaviour, through three SGD steps. The Adam and AdamW cases run in
+float64 from the same float32 starting values (adam_update: the optimiser
+alone; small_alexnet_adam: the small AlexNet), and lr_schedules records
+torch.optim.lr_scheduler's learning rates as doubles in meta.json.
 """
 import json
 import re
@@ -312,11 +315,129 @@ def small_alexnet():
     case.close()
 
 
+# Adam and AdamW (torch.optim, amsgrad off) with weight decay on the
+# weights, in float64. The optimiser alone: PyTorch's defaults but for eps,
+# raised to 1e-6 so that it is not negligible against sqrt(v).
+ADAM = {'lr': 0.01, 'betas': [0.8, 0.99], 'eps': 1e-6, 'weight_decay': 0.1}
+ADAM_STEPS = 4
+# The small AlexNet: the tutorial's lr and PyTorch's betas and eps.
+NET_ADAM = {'lr': 0.001, 'betas': [0.9, 0.999], 'eps': 1e-8,
+            'weight_decay': 0.05}
+
+
+def adam_optimiser(kind, weights, biases, settings):
+    """torch.optim.Adam or AdamW, decay on the weights only."""
+    cls = torch.optim.Adam if kind == 'adam' else torch.optim.AdamW
+    return cls([{'params': weights},
+                {'params': biases, 'weight_decay': 0.0}],
+               lr=settings['lr'], betas=tuple(settings['betas']),
+               eps=settings['eps'], weight_decay=settings['weight_decay'])
+
+
+def adam_update():
+    """ADAM_STEPS steps of Adam and AdamW on a weight and a bias from
+    float32 values and gradients, in float64: each step's weights and
+    state (exp_avg, exp_avg_sq, step) rounded to float32 once."""
+    g = torch.Generator().manual_seed(23)
+    start = {'weight': randn(g, 6, 9), 'bias': randn(g, 6)}
+    grads = [{name: randn(g, *t.shape) for name, t in start.items()}
+             for _ in range(ADAM_STEPS)]
+    case = Case(
+        'adam_update', reference=FLOAT64, settings=ADAM, steps=ADAM_STEPS,
+        decay_on='weight only (bias in a group with weight_decay 0)',
+        adam='torch.optim.Adam: L2 added to the gradient',
+        adamw='torch.optim.AdamW: decoupled decay')
+    case.save_all(**start)
+    for step, grad in enumerate(grads, 1):
+        for name, t in grad.items():
+            case.save(f'grad{step}/{name}', t)
+    for kind in ['adam', 'adamw']:
+        params = {name: t.double().clone().requires_grad_()
+                  for name, t in start.items()}
+        optimiser = adam_optimiser(kind, [params['weight']],
+                                   [params['bias']], ADAM)
+        for step, grad in enumerate(grads, 1):
+            for name, p in params.items():
+                p.grad = grad[name].double()
+            optimiser.step()
+            for name, p in params.items():
+                state = optimiser.state[p]
+                case.save(f'{kind}/step{step}/{name}', p)
+                for key in ['exp_avg', 'exp_avg_sq']:
+                    case.save(f'{kind}/step{step}/{key}/{name}', state[key])
+                case.meta.setdefault(f'{kind}_step', {})[name] = \
+                    state['step'].item()
+    case.close()
+
+
+def small_alexnet_adam():
+    """The small AlexNet's first STEPS steps with Adam and AdamW from the
+    weights and data of small_alexnet, in float64: the losses and each
+    step's weights, rounded to float32 once."""
+    case = Case('small_alexnet_adam', reference=FLOAT64, settings=NET_ADAM,
+                steps=STEPS, data='small_alexnet fixture (same seed)',
+                decay_on='weights only, as Caffe does')
+    for kind in ['adam', 'adamw']:
+        g = torch.Generator().manual_seed(138)
+        model = SmallAlexNet(g).double()
+        x = randn(g, 2, 3, 99, 99).double()
+        labels = torch.randint(0, 10, (2,), generator=g)
+        params = dict(model.named_parameters())
+        optimiser = adam_optimiser(
+            kind, [p for n, p in params.items() if n.endswith('.weight')],
+            [p for n, p in params.items() if n.endswith('.bias')], NET_ADAM)
+        losses = []
+        for step in range(1, STEPS + 1):
+            optimiser.zero_grad()
+            loss = F.cross_entropy(model(x, {}, {}), labels)
+            loss.backward()
+            losses.append(loss.item())
+            optimiser.step()
+            for name, param in params.items():
+                case.save(f'{kind}/step{step}/{name}', param)
+        case.meta[f'{kind}_losses'] = losses
+    case.close()
+
+
+def lr_schedules():
+    """torch.optim.lr_scheduler's learning rates, step by step, in meta.json
+    (as doubles): CosineAnnealingLR, LinearLR, and LinearLR then
+    CosineAnnealingLR through SequentialLR (a warmup before a cosine)."""
+    def run(make, steps, lr=0.1):
+        optimiser = torch.optim.SGD([torch.zeros(1, requires_grad=True)],
+                                    lr=lr)
+        scheduler = make(optimiser)
+        lrs = []
+        for _ in range(steps):
+            lrs.append(optimiser.param_groups[0]['lr'])
+            optimiser.step()
+            scheduler.step()
+        return lrs
+
+    sched = torch.optim.lr_scheduler
+    case = Case('lr_schedules', base_lr=0.1)
+    case.meta['cosine'] = dict(
+        T_max=10, eta_min=0.001,
+        lrs=run(lambda o: sched.CosineAnnealingLR(o, 10, 0.001), 10))
+    case.meta['linear'] = dict(
+        start_factor=0.25, total_iters=4,
+        lrs=run(lambda o: sched.LinearLR(o, 0.25, 1.0, 4), 7))
+    case.meta['linear_default'] = dict(
+        total_iters=5, lrs=run(lambda o: sched.LinearLR(o, total_iters=5), 6))
+    case.meta['warmup_cosine'] = dict(
+        warmup=4, start_factor=0.25, total=16, eta_min=1e-4,
+        lrs=run(lambda o: sched.SequentialLR(o, [
+            sched.LinearLR(o, 0.25, 1.0, 4),
+            sched.CosineAnnealingLR(o, 12, 1e-4)], milestones=[4]), 16))
+    case.close()
+
+
 def main():
     torch.use_deterministic_algorithms(True)
     torch.set_num_threads(1)
     for make in [conv_groups, conv_alexnet1, lrn, maxpool, softmax_xent,
-                 small_alexnet]:
+                 small_alexnet, adam_update, small_alexnet_adam,
+                 lr_schedules]:
         make()
         print(FIXTURES / make.__name__)
 

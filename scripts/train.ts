@@ -26,6 +26,8 @@ import { AlexNetError } from '../lib/errors';
 import { type Checkpoint, readCheckpoint } from '../lib/io/checkpoint';
 import { AlexNet } from '../lib/nn/alexnet';
 import type { LayerName } from '../lib/nn/architecture';
+import { Adam, AdamW } from '../lib/train/adam';
+import type { Optimizer } from '../lib/train/optimizer';
 import { SGD } from '../lib/train/sgd';
 import { type StopSignal, StopSignals, signalExitCode } from '../lib/train/stop-signals';
 import { Trainer, type TrainResult } from '../lib/train/trainer';
@@ -44,20 +46,56 @@ into a cache of round(256 * input-size / 227) pixel squares.`;
 const FLAGS: Flags = {
   epochs: { type: 'string', description: 'epochs to train', default: '8', placeholder: 'n' },
   'batch-size': { type: 'string', description: 'images per step', default: '16', placeholder: 'n' },
-  lr: { type: 'string', description: 'learning rate', default: '0.005', placeholder: 'x' },
+  optimizer: {
+    type: 'string',
+    description: "'sgd' (with momentum), 'adam' or 'adamw' (torch.optim's)",
+    default: 'sgd',
+    placeholder: 'name',
+  },
+  lr: {
+    type: 'string',
+    description: 'learning rate',
+    defaultText: '0.005 for sgd, 0.001 for adam and adamw',
+    placeholder: 'x',
+  },
   momentum: { type: 'string', description: 'SGD momentum', default: '0.9', placeholder: 'x' },
+  beta1: {
+    type: 'string',
+    description: 'Adam first-moment decay',
+    default: '0.9',
+    placeholder: 'x',
+  },
+  beta2: {
+    type: 'string',
+    description: 'Adam second-moment decay',
+    default: '0.999',
+    placeholder: 'x',
+  },
+  eps: { type: 'string', description: 'Adam denominator term', default: '1e-8', placeholder: 'x' },
   'weight-decay': {
     type: 'string',
-    description: 'L2 on weights (not biases)',
-    default: '0.0005',
+    description: 'on weights (not biases): L2 for sgd and adam, decoupled for adamw',
+    defaultText: '0.0005 for sgd, 0 for adam, 0.01 for adamw',
     placeholder: 'x',
+  },
+  'lr-schedule': {
+    type: 'string',
+    description:
+      "'step' (x0.1 every --lr-step epochs), 'plateau' (x0.1 after 2 epochs without a better val accuracy), 'cosine' (CosineAnnealingLR to 0 over the run, per step) or 'none'",
+    defaultText: 'step',
+    placeholder: 'name',
   },
   'lr-step': {
     type: 'string',
-    description:
-      "multiply lr by 0.1 every k epochs, 'plateau' (after 2 epochs without a better val accuracy) or 'none'",
+    description: "epochs between the step schedule's x0.1 ('plateau' and 'none' as --lr-schedule)",
     default: '5',
-    placeholder: 'k|plateau|none',
+    placeholder: 'k',
+  },
+  'warmup-epochs': {
+    type: 'string',
+    description: 'linear warmup of the lr from a third of it over these epochs (LinearLR)',
+    default: '0',
+    placeholder: 'n',
   },
   device: {
     type: 'string',
@@ -222,20 +260,21 @@ async function trainWith(args: ParsedFlags, comm: Communicator | null): Promise<
     : mnistTrainingData(settings);
   if ('stoppedBy' in data) return { outDir, stoppedBy: data.stoppedBy };
   let net: AlexNet | undefined;
-  let optimizer: SGD | undefined;
+  let optimizer: Optimizer | undefined;
   let sets: { train: Dataset; val: Dataset } | undefined;
   try {
     const device = rankDevice(args.string('device') as DeviceRequest, comm);
     net = await buildModel(settings, data, device, resume, say);
     const { train, val } = data.datasets(net.device, net.normalisation);
     sets = { train, val };
-    optimizer = new SGD(net, settings);
+    optimizer = makeOptimizer(net, settings);
     say(
       `training AlexNet (${settings.preset}, input ${settings.inputSize}, width x${settings.widthScale}) on ` +
         `${data.description}: ${train.length} training and ${val.length} validation ` +
         `images, ${net.device}${comm ? ` x ${comm.size} ranks (${comm.backend})` : ''}, run folder ${outDir}`,
     );
-    const { epochs, batchSize, schedule, seed } = settings;
+    const { epochs, batchSize, seed } = settings;
+    const schedule = settings.schedule(Math.ceil(train.length / batchSize));
     const trainer = new Trainer(net, optimizer, train, val, {
       epochs,
       batchSize,
@@ -315,6 +354,15 @@ function reportRun(result: TrainResult, outDir: string, say: (line: string) => v
     `logs: ${path.join(outDir, 'train.log')}, ${path.join(outDir, 'report.html')}, tensorboard --logdir ${path.join(outDir, 'tensorboard')}`,
   );
   if (result.interrupted) say(`interrupted: continue with alexnet train --resume --out ${outDir}`);
+}
+
+/** The optimizer the settings name, over the model's trainable parameters. */
+function makeOptimizer(net: AlexNet, settings: TrainSettings): Optimizer {
+  const { lr, weightDecay } = settings;
+  if (settings.optimizer === 'sgd')
+    return new SGD(net, { lr, momentum: settings.momentum, weightDecay });
+  const Kind = settings.optimizer === 'adam' ? Adam : AdamW;
+  return new Kind(net, { lr, betas: settings.betas, eps: settings.eps, weightDecay });
 }
 
 /**

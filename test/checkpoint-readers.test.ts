@@ -94,7 +94,7 @@ const seed = testSeed();
           ]).toEqual([name, true]);
         }
         expect(JSON.parse(report.metadata.model)).toEqual(modelConfig(net));
-        expect(JSON.parse(report.metadata.training)).toEqual(state);
+        expect(JSON.parse(report.metadata.training)).toEqual({ ...state, optimizer: 'sgd' });
 
         // PyTorch's network, built from the metadata and loaded strictly, computes our logits.
         const x = readNpy(path.join(out, 'x.npy'));

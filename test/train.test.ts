@@ -118,12 +118,61 @@ describe('npm run train', () => {
     expect(checkpoint.training?.epoch).toBe(2);
   });
 
+  test('--optimizer adam with --warmup-epochs 1: 2 epochs equal 1 epoch + --resume for 1, bit for bit; metrics hold the lr of every step', async () => {
+    const straight = tmp();
+    const resumed = tmp();
+    const flags = [
+      ...QUICK,
+      '--optimizer',
+      'adam',
+      '--lr-schedule',
+      'none',
+      '--warmup-epochs',
+      '1',
+    ];
+    await train([...flags, '--epochs', '2', '--out', straight]);
+    await train([...flags, '--epochs', '1', '--out', resumed]);
+    await train(['--resume', '--epochs', '2', '--out', resumed]);
+    expect(await tensorsOf(path.join(resumed, 'latest.safetensors'))).toEqual(
+      await tensorsOf(path.join(straight, 'latest.safetensors')),
+    );
+    await expect(
+      train(['--resume', '--optimizer', 'sgd', '--epochs', '3', '--out', resumed]),
+    ).rejects.toThrow('was trained with the adam optimizer and cannot be resumed with sgd');
+    const checkpoint = await readCheckpoint(path.join(straight, 'latest.safetensors'));
+    expect(checkpoint.training?.optimizer).toBe('adam');
+    expect(checkpoint.optimizerState['step.fc8.weight'].data).toEqual(
+      Float32Array.of(checkpoint.training!.step),
+    );
+    const [first, second] = fs
+      .readFileSync(path.join(straight, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    // torch.optim.Adam's lr 0.001, warmed up over the first epoch's steps from a third of it
+    // (LinearLR's start_factor; schedule.test.ts checks the formula against torch).
+    const steps = first.stepLr.length;
+    first.stepLr.forEach((lr: number, i: number) => {
+      expect(lr).toBeCloseTo(0.001 * (1 / 3 + ((2 / 3) * i) / steps), 15);
+    });
+    expect(second.stepLr).toEqual(Array(steps).fill(0.001));
+    expect(fs.readFileSync(path.join(straight, 'report.html'), 'utf8')).toContain(
+      'learning rate, epoch 0.5: ',
+    );
+  });
+
   test('flag errors name the flag', async () => {
     await expect(train(['--epochs', '0'])).rejects.toThrow(
       "Expected positive integer for --epochs but received '0'",
     );
     await expect(train(['--lr-step', 'often'])).rejects.toThrow(
       "Expected a positive integer, 'plateau' or 'none' for --lr-step but received 'often'",
+    );
+    await expect(train(['--optimizer', 'rmsprop'])).rejects.toThrow(
+      "Expected 'sgd', 'adam' or 'adamw' for --optimizer but received 'rmsprop'",
+    );
+    await expect(train(['--lr-schedule', 'exponential'])).rejects.toThrow(
+      "Expected 'step', 'plateau', 'cosine' or 'none' for --lr-schedule but received 'exponential'",
     );
     await expect(train(['--bogus'])).rejects.toThrow("Unknown option '--bogus'");
     await expect(train(['--train-layers', 'fc9'])).rejects.toThrow(

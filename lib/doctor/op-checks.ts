@@ -14,6 +14,7 @@
  * errors. LRN goes through pow(), whose float implementations differ by a few ulps: 1e-5
  * relative. Max-pool backward sums up to four overlapping window gradients in either order: 1e-6.
  */
+import { adamUpdate } from '../ops/adam';
 import { augment } from '../ops/augment';
 import { biasAdd, biasBackward } from '../ops/bias';
 import { ConvPlan, type ConvShape } from '../ops/conv';
@@ -301,6 +302,39 @@ function checkSgd(rng: Rng, device: Device) {
 }
 
 /**
+ * Adam and AdamW (native/cuda/adam.cu): three steps from a step count of 4, then one guarded by a
+ * NaN loss that must change nothing. The same rounding on both backends, so exact.
+ */
+function checkAdam(rng: Rng, device: Device, decoupled: boolean) {
+  return scoped((scope) => {
+    const n = 5000;
+    const label = decoupled ? 'adamw' : 'adam';
+    const [w0, g0, m0] = [rng.uniform(n), rng.uniform(n), rng.uniform(n)];
+    const v0 = rng.uniform(n).map((x) => x * x);
+    const [wc, wg] = scope.pair(w0, [n], device);
+    const [gc, gg] = scope.pair(g0, [n], device);
+    const [mc, mg] = scope.pair(m0, [n], device);
+    const [vc, vg] = scope.pair(v0, [n], device);
+    const [sc, sg] = scope.pair(new Float32Array([4]), [1], device);
+    const [nanC, nanG] = scope.pair(new Float32Array([Number.NaN]), [1], device);
+    const step = { lr: 0.01, weightDecay: 0.05, decoupled };
+    for (const [w, g, m, v, count, nan] of [
+      [wc, gc, mc, vc, sc, nanC],
+      [wg, gg, mg, vg, sg, nanG],
+    ]) {
+      for (let i = 0; i < 3; ++i) adamUpdate(w, g, m, v, count, step);
+      adamUpdate(w, g, m, v, count, { ...step, guard: nan });
+    }
+    return [
+      compare(`${label} weights`, wg.toArray(), wc.toArray(), EXACT),
+      compare(`${label} exp_avg`, mg.toArray(), mc.toArray(), EXACT),
+      compare(`${label} exp_avg_sq`, vg.toArray(), vc.toArray(), EXACT),
+      compare(`${label} step`, sg.toArray(), [7], EXACT),
+    ];
+  });
+}
+
+/**
  * The guarded update (the loss of the batch as `guard`): a NaN loss leaves the weights and the
  * velocity bitwise as they were, a finite one gives bitwise the unguarded update (the CPU's).
  */
@@ -407,6 +441,8 @@ export async function runOpChecks(device: Device, seed: number): Promise<CheckRe
     ['softmax xent and top-k', () => checkLoss(rng, device)],
     ['sgd', () => checkSgd(rng, device)],
     ['sgd guard', () => checkSgdGuard(rng, device)],
+    ['adam', () => checkAdam(rng, device, false)],
+    ['adamw', () => checkAdam(rng, device, true)],
     ['augment', () => checkAugment(rng, device)],
   ];
   const results: CheckResult[] = [];

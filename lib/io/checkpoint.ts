@@ -1,9 +1,11 @@
 /**
  * Checkpoints as safetensors: the weights under PyTorch's state_dict names and layouts (so
- * `model.load_state_dict` takes them for the same network), the momentum buffers under
- * `optimizer.momentum.<name>`, and everything else as JSON in the header's metadata: the model
- * config (enough to rebuild the network and preprocess inputs for prediction), the class names,
- * and the training state (epoch, step, RNG and scheduler state) that makes a resume exact.
+ * `model.load_state_dict` takes them for the same network), the optimiser's state under
+ * `optimizer.<PyTorch's state name>.<name>` (SGD's `momentum`; Adam's `exp_avg`, `exp_avg_sq`
+ * and `step`, as torch.optim.Adam's state_dict names them), and everything else as JSON in the
+ * header's metadata: the model config (enough to rebuild the network and preprocess inputs for
+ * prediction), the class names, and the training state (epoch, step, RNG and scheduler state,
+ * the optimiser's kind) that makes a resume exact.
  */
 
 import { AlexNetError, FormatError } from '../errors';
@@ -15,7 +17,7 @@ import { type NamedArray, readSafetensors, writeSafetensors } from './safetensor
 
 /** Identifies our checkpoints and their layout version. */
 export const CHECKPOINT_FORMAT = 'alexnet-cudnn/1';
-const MOMENTUM_PREFIX = 'optimizer.momentum.';
+const OPTIMIZER_PREFIX = 'optimizer.';
 
 /** What a checkpoint says about the model: enough to rebuild it and feed it. */
 export interface ModelConfig {
@@ -43,9 +45,25 @@ export interface TrainingState {
   lr: number;
   scheduler: unknown;
   /** Running sums of the interrupted epoch, so its summary counts every batch once. */
-  partialEpoch?: { loss: number; correct: number; seen: number; seconds: number };
+  partialEpoch?: {
+    loss: number;
+    correct: number;
+    seen: number;
+    seconds: number;
+    /** The lr of each step so far, when it changes from step to step (warmup, cosine). */
+    stepLr?: number[];
+  };
   history: unknown[];
   config: Record<string, unknown>;
+  /** The optimiser trained with ('sgd', 'adam', 'adamw'); absent in older checkpoints: 'sgd'. */
+  optimizer?: string;
+}
+
+/** What checkpoints read from and write to an optimiser (lib/train/optimizer.ts). */
+export interface CheckpointOptimizer {
+  readonly kind: string;
+  /** State tensors by `<state name>.<parameter name>`. */
+  state(): ReadonlyMap<string, Tensor>;
 }
 
 /** A model's tensor under its PyTorch state_dict name (`conv1.weight`). */
@@ -65,11 +83,6 @@ export interface CheckpointModel {
   readonly normalisation: Normalisation;
   readonly resize: ResizeSetting;
   parameters(): readonly NamedTensor[];
-}
-
-/** An optimizer's state tensors by parameter name (SGD: the momentum buffers). */
-export interface OptimizerBuffers {
-  buffers(): ReadonlyMap<string, Tensor>;
 }
 
 export function modelConfig(net: CheckpointModel): ModelConfig {
@@ -98,7 +111,7 @@ export async function saveCheckpoint(
   file: string,
   net: CheckpointModel,
   model: ModelConfig,
-  training?: { optimizer: OptimizerBuffers; state: TrainingState },
+  training?: { optimizer: CheckpointOptimizer; state: TrainingState },
 ): Promise<void> {
   const tensors = readTensors(net);
   const metadata: Record<string, string> = {
@@ -106,10 +119,10 @@ export async function saveCheckpoint(
     model: JSON.stringify(model),
   };
   if (training) {
-    for (const [name, t] of training.optimizer.buffers()) {
-      tensors[MOMENTUM_PREFIX + name] = { data: t.toArray(), shape: t.shape };
+    for (const [name, t] of training.optimizer.state()) {
+      tensors[OPTIMIZER_PREFIX + name] = { data: t.toArray(), shape: t.shape };
     }
-    metadata.training = JSON.stringify(training.state);
+    metadata.training = JSON.stringify({ ...training.state, optimizer: training.optimizer.kind });
   }
   await writeSafetensors(file, tensors, metadata);
 }
@@ -119,7 +132,8 @@ export interface Checkpoint {
   model: ModelConfig;
   training?: TrainingState;
   weights: Record<string, NamedArray>;
-  momentum: Record<string, NamedArray>;
+  /** The optimiser's state by `<state name>.<parameter name>`, e.g. `momentum.fc8.weight`. */
+  optimizerState: Record<string, NamedArray>;
 }
 
 export async function readCheckpoint(file: string): Promise<Checkpoint> {
@@ -130,9 +144,9 @@ export async function readCheckpoint(file: string): Promise<Checkpoint> {
     );
   }
   const weights: Record<string, NamedArray> = {};
-  const momentum: Record<string, NamedArray> = {};
+  const optimizerState: Record<string, NamedArray> = {};
   for (const [name, t] of Object.entries(tensors)) {
-    if (name.startsWith(MOMENTUM_PREFIX)) momentum[name.slice(MOMENTUM_PREFIX.length)] = t;
+    if (name.startsWith(OPTIMIZER_PREFIX)) optimizerState[name.slice(OPTIMIZER_PREFIX.length)] = t;
     else weights[name] = t;
   }
   return {
@@ -142,7 +156,7 @@ export async function readCheckpoint(file: string): Promise<Checkpoint> {
       ? (metadataObject(file, 'training', metadata.training) as unknown as TrainingState)
       : undefined,
     weights,
-    momentum,
+    optimizerState,
   };
 }
 
@@ -189,14 +203,26 @@ export function loadWeights(
   }
 }
 
-export function loadMomentum(
-  optimizer: OptimizerBuffers,
-  momentum: Record<string, NamedArray>,
+/**
+ * Copies a checkpoint's optimiser state into `optimizer`, which must be of the kind it was
+ * trained with: another optimiser's state would not continue the same run.
+ */
+export function loadOptimizerState(
+  optimizer: CheckpointOptimizer,
+  checkpoint: Pick<Checkpoint, 'training' | 'optimizerState'>,
   source: string,
 ): void {
-  for (const [name, t] of optimizer.buffers()) {
-    const m = momentum[name];
-    if (!m) throw new AlexNetError(`${source} has no momentum buffer for ${name}`);
-    t.write(Float32Array.from(m.data));
+  const trainedWith = checkpoint.training?.optimizer ?? 'sgd';
+  if (trainedWith !== optimizer.kind) {
+    throw new AlexNetError(
+      `${source} was trained with the ${trainedWith} optimizer and cannot be resumed with ` +
+        `${optimizer.kind}: resume it with ${trainedWith} (--optimizer ${trainedWith}), or start ` +
+        'a new run from its weights (--weights)',
+    );
+  }
+  for (const [name, t] of optimizer.state()) {
+    const m = checkpoint.optimizerState[name];
+    if (!m) throw new AlexNetError(`${source} has no optimizer state ${name}`);
+    t.write(isTypedArray(m.data, Float32Array) ? m.data : Float32Array.from(m.data));
   }
 }

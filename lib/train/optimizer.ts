@@ -1,19 +1,26 @@
 /**
- * What the training step needs of an optimizer (SGD in lib/train/sgd.ts): queue one update of
- * every parameter it owns from the gradients the backward pass left, skipped on the device when
- * the step's loss is not finite.
+ * What the training step, the trainer, data parallelism and checkpoints need from an optimiser:
+ * SGD (sgd.ts), Adam and AdamW (adam.ts) implement it, as torch.optim's optimisers share
+ * torch.optim.Optimizer.
  */
 import type { Tensor } from '../tensor';
 
+/** The optimisers a checkpoint can name: a resume must use the one it was trained with. */
+export type OptimizerKind = 'sgd' | 'adam' | 'adamw';
+
 export interface Optimizer {
-  /** The learning rate of the next update; the trainer's schedule sets it. */
+  readonly kind: OptimizerKind;
+  /** The learning rate of the next step; schedules set it. */
   lr: number;
   /**
-   * Queues one update of every parameter from its current gradient; with a `guard` tensor, the
-   * update is skipped unless its first element (the batch's loss) is finite.
+   * Queues one update of every trainable parameter from its current gradient; with a `guard`
+   * tensor, nothing changes unless its first element (the batch's loss) is finite.
    */
   step(options?: { guard?: Tensor }): void;
-  /** The optimizer's state tensors by parameter name, for checkpoints. */
-  buffers(): ReadonlyMap<string, Tensor>;
+  /**
+   * The state tensors by `<PyTorch's state name>.<parameter name>` (`momentum.fc8.weight`,
+   * `exp_avg.fc8.weight`, `exp_avg_sq.fc8.weight`, `step.fc8.weight`), for checkpoints.
+   */
+  state(): ReadonlyMap<string, Tensor>;
   dispose(): void;
 }

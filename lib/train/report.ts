@@ -21,6 +21,8 @@ export interface EpochMetrics {
   valTop5?: number;
   /** Learning rate at the end of the epoch. */
   lr: number;
+  /** The learning rate of each step of the epoch, when it changes from step to step (warmup, cosine). */
+  stepLr?: number[];
   /** Training throughput over the epoch. */
   imagesPerSecond: number;
   /** Wall-clock time of the epoch, training and validation together. */
@@ -63,6 +65,8 @@ interface ChartSpec {
   percent: boolean;
   /** Formats a point's value for its tooltip, as the table does. */
   format: (value: number) => string;
+  /** Where each value sits on the epoch axis, when not at the epochs' ends. */
+  xs?: readonly number[];
 }
 
 /** Renders the report as a complete HTML page. NaN and infinite values leave gaps in the curves. */
@@ -96,13 +100,7 @@ export function renderReport(history: readonly EpochMetrics[], info: ReportInfo)
       percent: true,
       format: formatPercent,
     },
-    {
-      title: 'Learning rate',
-      series: [{ label: 'learning rate', values: history.map((m) => m.lr) }],
-      scale: history.every((m) => !(m.lr <= 0)) ? 'log' : 'linear',
-      percent: false,
-      format: formatNumber,
-    },
+    learningRateChart(history),
     {
       title: 'Throughput',
       series: [{ label: 'images/s', values: history.map((m) => m.imagesPerSecond) }],
@@ -135,7 +133,7 @@ th { background: #f4f4f4; }
 <h1>${title}</h1>
 ${renderSummary(history)}
 <div class="charts">
-${charts.map((spec) => renderChart(epochs, spec)).join('\n')}
+${charts.map((spec) => renderChart(spec.xs ?? epochs, spec)).join('\n')}
 </div>
 <h2>Per-epoch metrics</h2>
 ${renderMetricsTable(history, hasTop5)}
@@ -144,6 +142,30 @@ ${renderConfigTable(info.config)}
 </body>
 </html>
 `;
+}
+
+/**
+ * The learning rate at each epoch's end, or of every step where the epochs record it: step i of
+ * k in epoch e sits at e - 1 + (i + 1) / k.
+ */
+function learningRateChart(history: readonly EpochMetrics[]): ChartSpec {
+  const xs: number[] = [];
+  const values: number[] = [];
+  for (const m of history) {
+    const steps = m.stepLr ?? [m.lr];
+    steps.forEach((lr, i) => {
+      xs.push(m.epoch - 1 + (i + 1) / steps.length);
+      values.push(lr);
+    });
+  }
+  return {
+    title: 'Learning rate',
+    series: [{ label: 'learning rate', values }],
+    scale: values.every((lr) => !(lr <= 0)) ? 'log' : 'linear',
+    percent: false,
+    format: formatNumber,
+    xs,
+  };
 }
 
 /** Writes the report to `file` atomically (temporary file, fsync, rename). */
@@ -346,8 +368,8 @@ function chartScale(epochs: readonly number[], spec: ChartSpec): ChartScale {
     spec,
   );
   // One epoch still gets a width: it sits in the middle of [epoch - 1, epoch + 1].
-  const firstEpoch = epochs.length ? Math.min(...epochs) : 0;
-  const lastEpoch = epochs.length ? Math.max(...epochs) : 1;
+  const firstEpoch = epochs.length ? epochs.reduce((a, b) => Math.min(a, b)) : 0;
+  const lastEpoch = epochs.length ? epochs.reduce((a, b) => Math.max(a, b)) : 1;
   const x0 = firstEpoch < lastEpoch ? firstEpoch : firstEpoch - 1;
   const x1 = firstEpoch < lastEpoch ? lastEpoch : firstEpoch + 1;
   const xStep = Math.max(1, niceStep(x0, x1, 8));

@@ -8,6 +8,7 @@ import type { Param } from '../nn/layer';
 import { sgdUpdate } from '../ops/sgd';
 import { Tensor } from '../tensor';
 import { finiteNumber } from '../validate';
+import type { Optimizer, OptimizerKind } from './optimizer';
 
 export interface SgdOptions {
   /** Learning rate. @default 0.01 */
@@ -18,7 +19,8 @@ export interface SgdOptions {
   weightDecay?: number;
 }
 
-export class SGD {
+export class SGD implements Optimizer {
+  readonly kind: OptimizerKind = 'sgd';
   lr: number;
   readonly momentum: number;
   readonly weightDecay: number;
@@ -56,9 +58,14 @@ export class SGD {
     }
   }
 
-  /** The momentum buffers by parameter name, for checkpoints. */
+  /** The momentum buffers by parameter name. */
   buffers(): ReadonlyMap<string, Tensor> {
     return this.velocity;
+  }
+
+  /** The momentum buffers as `momentum.<parameter name>`, for checkpoints. */
+  state(): ReadonlyMap<string, Tensor> {
+    return new Map([...this.velocity].map(([name, t]) => [`momentum.${name}`, t]));
   }
 
   dispose(): void {

@@ -20,7 +20,7 @@ import { AlexNetError, ArgumentError, fileWriteError, NonFiniteLossError } from 
 import { removeStaleTemporaries } from '../io/atomic';
 import {
   type Checkpoint,
-  loadMomentum,
+  loadOptimizerState,
   loadWeights,
   type ModelConfig,
   modelConfig,
@@ -266,11 +266,11 @@ export class Trainer {
     await new Promise<void>((resolve) => (run.logFile ? run.logFile.end(resolve) : resolve()));
   }
 
-  /** Takes up a checkpoint's weights, momentum, step, schedule and place in the epochs. */
+  /** Takes up a checkpoint's weights, optimiser state, step, schedule and place in the epochs. */
   private restore(run: Run, r: Checkpoint): void {
     if (!r.training) throw new AlexNetError(`${r.file} holds weights only: it cannot be resumed`);
     loadWeights(this.net, r.weights, r.file);
-    loadMomentum(this.optimizer, r.momentum, r.file);
+    loadOptimizerState(this.optimizer, r, r.file);
     this.net.step = r.training.step;
     this.optimizer.lr = r.training.lr;
     run.scheduler.restore(r.training.scheduler as SchedulerState);
@@ -320,9 +320,14 @@ export class Trainer {
     return batchIndex;
   }
 
-  /** One SGD step, added to the epoch's sums and the TensorBoard scalars. Returns its loss. */
+  /** One optimiser step, added to the epoch's sums and the TensorBoard scalars. Returns its loss. */
   private async runStep(run: Run, batch: Batch): Promise<number> {
     let result: { loss: number; correct: number };
+    this.optimizer.lr = run.scheduler.nextStepLr();
+    if (run.scheduler.perStep) {
+      run.partial.stepLr ??= [];
+      run.partial.stepLr.push(this.optimizer.lr);
+    }
     try {
       result = await trainStep(this.net, this.optimizer, batch, {
         parallel: this.options.parallel,
@@ -356,6 +361,7 @@ export class Trainer {
       valAccuracy: evaluation.top1,
       ...(this.net.arch.classes > 5 ? { valTop5: evaluation.top5 } : {}),
       lr: this.optimizer.lr,
+      ...(partial.stepLr ? { stepLr: partial.stepLr } : {}),
       imagesPerSecond: partial.seen / partial.seconds,
       seconds: partial.seconds,
     };

@@ -11,6 +11,7 @@ void RegisterGemm(Napi::Env env, Napi::Object exports);
 void RegisterDropout(Napi::Env env, Napi::Object exports);
 void RegisterLoss(Napi::Env env, Napi::Object exports);
 void RegisterSgd(Napi::Env env, Napi::Object exports);
+void RegisterAdam(Napi::Env env, Napi::Object exports);
 void RegisterAugment(Napi::Env env, Napi::Object exports);
 void RegisterConv(Napi::Env env, Napi::Object exports);
 void RegisterBias(Napi::Env env, Napi::Object exports);

@@ -11,6 +11,8 @@
 #include <memory>
 
 #include "core/shapes.h"
+// The Adam update is one element function shared by both backends (host and device code).
+#include "cpu/adam.h"
 
 namespace alexnet::cuda {
 
@@ -40,6 +42,10 @@ void TopKCorrect(int device, const float* logits, const int32_t* host_labels, in
 // sgd.cu: cpu::SgdUpdate, `guard` in device memory.
 void SgdUpdate(int device, float* param, const float* grad, float* velocity, int64_t n, float lr,
                float momentum, float weight_decay, const float* guard);
+
+// adam.cu: cpu::AdamUpdate, `step` and `guard` in device memory.
+void AdamUpdate(int device, float* param, const float* grad, float* exp_avg, float* exp_avg_sq,
+                float* step, int64_t n, const cpu::AdamSettings& settings, const float* guard);
 
 // augment.cu: the images and the per-image arrays of `params` are host memory, uploaded to the
 // staging buffer; `out` is on the device.

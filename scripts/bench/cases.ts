@@ -93,7 +93,7 @@ export interface AlexNetCase {
   classes: number;
 }
 
-/** One training step of the whole network (forward, loss, backward, SGD). */
+/** One training step of the whole network (forward, loss, backward, the optimiser's update). */
 export interface AlexNetTrainCase {
   group: string;
   kind: 'alexnetTrain';
@@ -101,6 +101,8 @@ export interface AlexNetTrainCase {
   classes: number;
   /** 'all' trains every layer; 'fc' only fc6-fc8, as transfer learning does. */
   layers: 'all' | 'fc';
+  /** SGD with momentum, or Adam with torch.optim's betas and eps (the tutorial's). */
+  optimizer: 'sgd' | 'adam';
   lr: number;
   momentum: number;
   weightDecay: number;
@@ -259,15 +261,24 @@ export function opCases(n: number): OpCase[] {
   return cases;
 }
 
-/** A whole training step at batch `n`, of every layer or of fc6-fc8 only. */
-export function trainCase(n: number, layers: 'all' | 'fc'): AlexNetTrainCase {
+/**
+ * A whole training step at batch `n`, of every layer or of fc6-fc8 only, with SGD or with Adam
+ * as the tutorial fine-tunes (lr 0.001, no weight decay).
+ */
+export function trainCase(
+  n: number,
+  layers: 'all' | 'fc',
+  optimizer: 'sgd' | 'adam' = 'sgd',
+): AlexNetTrainCase {
   return {
-    group: `train ${layers}`,
+    group: `train ${layers}${optimizer === 'adam' ? ' adam' : ''}`,
     kind: 'alexnetTrain',
     batch: n,
     classes: CLASSES,
     layers,
+    optimizer,
     ...SGD_STEP,
+    ...(optimizer === 'adam' ? { weightDecay: 0 } : {}),
     // Small enough that random labels on random inputs stay finite over the timed steps.
     lr: 0.001,
   };

@@ -16,6 +16,7 @@ import { sgdUpdate } from '../../lib/ops/sgd';
 import { flushSync } from '../../lib/queue';
 import type { Rng } from '../../lib/random';
 import { sizeOf, Tensor } from '../../lib/tensor';
+import { Adam } from '../../lib/train/adam';
 import { SGD } from '../../lib/train/sgd';
 import { trainStep, trainStepSync } from '../../lib/train/training-step';
 import {
@@ -229,7 +230,7 @@ function alexnetTrainOps(c: AlexNetTrainCase, t: Tensors, asyncOps: AsyncOps): O
       trainLayers: trainLayers && [...trainLayers],
     }),
   );
-  const opt = t.keep(new SGD(net, c));
+  const opt = t.keep(c.optimizer === 'adam' ? new Adam(net, c) : new SGD(net, c));
   const size = net.arch.inputSize;
   const shape = [c.batch, 3, size, size];
   // Unit-variance inputs, as training from scratch normalises them: Caffe's 0-255 scale

@@ -307,7 +307,9 @@ def classify_case(c):
 
 
 def alexnet_train_case(c):
-    """One SGD step of the whole network in training mode (dropout on), as AlexNet.trainStep.
+    """One SGD (or Adam) step of the whole network in training mode (dropout on), as
+    AlexNet.trainStep. torch.optim.Adam keeps its defaults (betas, eps, and on the CPU the
+    single-tensor loop rather than foreach), as our Adam does.
 
     With layers 'fc', conv1-conv5 are frozen (requires_grad False), so autograd computes nothing
     below fc6: the same work as our trainLayers ['fc6', 'fc7', 'fc8'].
@@ -319,14 +321,14 @@ def alexnet_train_case(c):
     trained = [p for p in model.parameters() if p.requires_grad]
     weights = [p for p in trained if p.dim() > 1]
     biases = [p for p in trained if p.dim() == 1]
-    opt = torch.optim.SGD(
-        [
-            {"params": weights, "weight_decay": c["weightDecay"]},
-            {"params": biases, "weight_decay": 0.0},
-        ],
-        lr=c["lr"],
-        momentum=c["momentum"],
-    )
+    groups = [
+        {"params": weights, "weight_decay": c["weightDecay"]},
+        {"params": biases, "weight_decay": 0.0},
+    ]
+    if c.get("optimizer") == "adam":
+        opt = torch.optim.Adam(groups, lr=c["lr"])
+    else:
+        opt = torch.optim.SGD(groups, lr=c["lr"], momentum=c["momentum"])
     x = torch.randn(c["batch"], 3, 227, 227)
     labels = torch.randint(0, c["classes"], (c["batch"],))
 

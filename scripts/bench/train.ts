@@ -55,6 +55,7 @@ const FLAGS: Flags = {
 interface Row {
   batch: number;
   layers: 'all' | 'fc';
+  optimizer: 'sgd' | 'adam';
   ours: Timing & { imagesPerSecond: number };
   /** The same step through the Promise API (compute off the event loop's thread). */
   oursAsync: Timing & { imagesPerSecond: number };
@@ -108,7 +109,7 @@ function header(s: Settings, machine: Machine, torches: BlasPeer[] | null, print
 function columns(torches: BlasPeer[]): string[] {
   return [
     'batch',
-    'layers ',
+    'layers      ',
     'ours img/s',
     'ours async img/s',
     'async / blocking',
@@ -119,7 +120,7 @@ function columns(torches: BlasPeer[]): string[] {
 function formatRow(row: Row, torches: BlasPeer[]): string {
   const cells = [
     String(row.batch),
-    row.layers === 'all' ? 'all' : 'fc6-fc8',
+    (row.layers === 'all' ? 'all' : 'fc6-fc8') + (row.optimizer === 'adam' ? ' adam' : ''),
     row.ours.imagesPerSecond.toFixed(1),
     row.oursAsync.imagesPerSecond.toFixed(1),
     (row.ours.ms / row.oursAsync.ms).toFixed(3),
@@ -136,11 +137,12 @@ function formatRow(row: Row, torches: BlasPeer[]): string {
 async function benchCase(
   batch: number,
   layers: 'all' | 'fc',
+  optimizer: 'sgd' | 'adam',
   s: Settings,
   torches: BlasPeer[],
   rng: Rng,
 ): Promise<Row> {
-  const c = trainCase(batch, layers);
+  const c = trainCase(batch, layers, optimizer);
   const ours = oursCase(c, rng);
   let oursTiming: Timing;
   let asyncTiming: Timing;
@@ -155,7 +157,14 @@ async function benchCase(
   for (const { blas, peer } of torches) {
     torch[blas.name] = withRate(await peer.time(c, 'step', s.timing));
   }
-  return { batch, layers, ours: withRate(oursTiming), oursAsync: withRate(asyncTiming), torch };
+  return {
+    batch,
+    layers,
+    optimizer,
+    ours: withRate(oursTiming),
+    oursAsync: withRate(asyncTiming),
+    torch,
+  };
 }
 
 export async function main(argv: string[]): Promise<void> {
@@ -170,8 +179,14 @@ export async function main(argv: string[]): Promise<void> {
     header(s, machine, torches, print);
     const rng = new Rng(1);
     for (const batch of s.batches) {
-      for (const layers of ['all', 'fc'] as const) {
-        const row = await benchCase(batch, layers, s, torches ?? [], rng);
+      // The tutorial's recipe last: fc6-fc8 with Adam.
+      const configurations = [
+        ['all', 'sgd'],
+        ['fc', 'sgd'],
+        ['fc', 'adam'],
+      ] as const;
+      for (const [layers, optimizer] of configurations) {
+        const row = await benchCase(batch, layers, optimizer, s, torches ?? [], rng);
         rows.push(row);
         print(formatRow(row, torches ?? []));
       }
