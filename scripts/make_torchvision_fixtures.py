@@ -11,6 +11,9 @@ test/fixtures/torchvision/.
   model.half() state_dict): the class names of ImageNet, and the widening of
   half to float32; logits_half.npy: its logits (the float16 weights widened
   to float32, as the reader does).
+- shapes.json: the state_dict names and shapes of torchvision's AlexNet at
+  full size (what alexnet-owt-7be5be79.pth holds), to check the preset's
+  real shapes without a 233 MB file.
 - dtypes.pth / dtypes_legacy.pth and dtypes.json: storages shared between
   tensors at offsets, a transposed (non-contiguous) view, float16 and
   bfloat16 tensors, and the values each should read as.
@@ -29,9 +32,10 @@ alexnet-owt-7be5be79.pth is. The input is integer pixels from a formula
 to float32 once, so the tests compute the same floats.
 
 Run:  /usr/bin/python3 scripts/make_torchvision_fixtures.py
-Needs Debian's python3-torch and python3-torchvision. Deterministic (fixed
-seeds), but torch.save's zip records a per-save serialization id in newer
-versions of PyTorch, so a rerun may change bytes without changing contents.
+Needs Debian's python3-torch and python3-torchvision. The values are
+deterministic (fixed seeds), the bytes not all: the legacy format names
+storages by their memory addresses, Python's zipfile stamps the time, and
+newer PyTorch records a serialization id; a rerun changes those only.
 """
 import io
 import json
@@ -115,6 +119,10 @@ def models():
                _use_new_zipfile_serialization=False)
     with torch.no_grad():
         save_npy('logits.npy', model(x))
+    full = torchvision.models.alexnet()
+    shapes = {k: list(v.shape) for k, v in full.state_dict().items()}
+    lines = [f'  {json.dumps(k)}: {json.dumps(v)}' for k, v in shapes.items()]
+    (OUT / 'shapes.json').write_text('{\n' + ',\n'.join(lines) + '\n}\n')
     half = small_alexnet(1000).half()
     torch.save(half.state_dict(), OUT / 'tv_half.pth')
     with torch.no_grad():

@@ -310,7 +310,7 @@ describe('classify and npm run predict', () => {
       { format: 'alexnet-cudnn/1', model: JSON.stringify(model) },
     );
     await expect(predict(['--checkpoint', vgg, wide])).rejects.toThrow(
-      `${vgg} holds a model this version cannot build: Expected one of bvlc, paper for preset but received 'vgg' of type string`,
+      `${vgg} holds a model this version cannot build: Expected one of bvlc, paper, torchvision for preset but received 'vgg' of type string`,
     );
 
     const text = path.join(dir, 'notes.jpg');

@@ -164,14 +164,14 @@ export function loadWeights(
   skip: readonly string[] = [],
 ): void {
   for (const p of net.parameters()) {
-    if (skip.includes(p.name.split('.')[0])) continue;
+    if (skip.includes(p.layer)) continue;
     const w = weights[p.name];
     if (!w) throw new AlexNetError(`${source} has no tensor ${p.name}`);
     if (w.shape.join() !== p.value.shape.join()) {
       throw new AlexNetError(
         `${source}: ${p.name} has shape [${w.shape.join(', ')}] but the model expects ` +
           `[${p.value.shape.join(', ')}]` +
-          (p.name.startsWith('fc8')
+          (p.layer === 'fc8'
             ? " (a different number of classes? load with { skip: ['fc8'] })"
             : ''),
       );

@@ -27,6 +27,9 @@ import {
   readCheckpoint,
   saveCheckpoint,
 } from '../io/checkpoint';
+import { readPth } from '../io/pth';
+import type { NamedArray } from '../io/safetensors';
+import { matchStateDict, outputWidths } from '../io/state-dict';
 import { queueSoftmaxCrossEntropy, queueTopKCorrect } from '../ops/loss';
 import {
   type Classification,
@@ -44,15 +47,18 @@ import {
   architecture,
   BVLC_MEAN_RGB,
   checkTrainLayers,
+  DEFAULT_INPUT_SIZE,
+  IMAGENET_MEAN,
+  IMAGENET_STD,
   LAYER_NAMES,
   LAYERS,
   type LayerName,
   type LayerShape,
   type LayerSpec,
-  LRN_OPTIONS,
   layerShapes,
   POOL,
   type Preset,
+  widthScaleOf,
 } from './architecture';
 import { Conv2d } from './conv2d';
 import { Dropout } from './dropout';
@@ -73,11 +79,11 @@ export interface AlexNetOptions {
   device?: DeviceRequest;
   /** Seed of the weight initialisation and of the dropout masks. @default 0 */
   seed?: number;
-  /** Side of the square input image; 67 and up. @default 227 */
+  /** Side of the square input image; 67 and up (223 to 254 for torchvision). @default 227 (224 for torchvision) */
   inputSize?: number;
   /** Multiplies every conv and fc width (rounded to even). @default 1 */
   widthScale?: number;
-  /** Dropout probability before fc7 and fc8; 0 disables it. @default 0.5 */
+  /** Dropout probability before fc7 and fc8 (fc6 and fc7 for torchvision); 0 disables it. @default 0.5 */
   dropout?: number;
   /** The layers that learn; layers below the lowest compute no gradients. @default all */
   trainLayers?: LayerName[];
@@ -90,11 +96,40 @@ export interface AlexNetOptions {
 }
 
 /** Which reader a weights file needs, by its extension. */
-function weightsFormat(file: string): 'bvlc' | 'checkpoint' {
+function weightsFormat(file: string): 'bvlc' | 'checkpoint' | 'pth' {
   const extension = path.extname(file).toLowerCase();
   if (extension === '.npy') return 'bvlc';
   if (extension === '.safetensors') return 'checkpoint';
-  return fail('a .safetensors checkpoint or a .npy file like bvlc_alexnet.npy', 'file', file);
+  if (extension === '.pth' || extension === '.pt') return 'pth';
+  return fail(
+    'a .safetensors checkpoint, a .npy file like bvlc_alexnet.npy or a .pth file like alexnet-owt-7be5be79.pth',
+    'file',
+    file,
+  );
+}
+
+/**
+ * How images become inputs for a preset's weights, and how they are resized first: Caffe's
+ * (bvlc: BGR, 0-255, mean subtracted; stretched to 256), torchvision's (RGB scaled to 0-1,
+ * normalised by ImageNet's mean and std; shorter side to 256 then the centre, as its
+ * transforms.Resize(256) and CenterCrop(224)), or none (raw RGB 0-255).
+ */
+function presetInput(
+  preset: Preset,
+  inputSize: number,
+): { normalisation: Normalisation; resize: ResizeSetting } {
+  if (preset === 'torchvision') {
+    const channel = (c: number) => [255 * IMAGENET_MEAN[c], 1 / (255 * IMAGENET_STD[c])];
+    const [[r, rs], [g, gs], [b, bs]] = [0, 1, 2].map(channel);
+    return {
+      normalisation: { mean: [r, g, b], scale: [rs, gs, bs], bgr: false },
+      resize: { policy: 'shorter', size: Math.round((inputSize * 256) / 224) },
+    };
+  }
+  const resize: ResizeSetting = { policy: 'stretch', size: storedSize(inputSize) };
+  return preset === 'bvlc'
+    ? { normalisation: { mean: BVLC_MEAN_RGB, scale: [1, 1, 1], bgr: true }, resize }
+    : { normalisation: { mean: [0, 0, 0], scale: [1, 1, 1], bgr: false }, resize };
 }
 
 /** Layers whose biases the paper initialises to 1 (§5: "to accelerate the early stages"). */
@@ -172,10 +207,11 @@ export class AlexNet {
   private disposal: Promise<void> | null = null;
 
   constructor(options: AlexNetOptions = {}) {
+    const preset = options.preset ?? 'bvlc';
     this.arch = architecture({
-      preset: options.preset ?? 'bvlc',
+      preset,
       classes: options.classes ?? 1000,
-      inputSize: options.inputSize ?? 227,
+      inputSize: options.inputSize ?? DEFAULT_INPUT_SIZE[preset as Preset] ?? 227,
       widthScale: options.widthScale ?? 1,
       dropout: options.dropout ?? 0.5,
     });
@@ -207,11 +243,10 @@ export class AlexNet {
     this.lowestTrained = this.layers.findIndex((l) => l.trainable);
     if (init !== 'none') this.initialise(init);
     this.classNames = Array.from({ length: this.arch.classes }, (_, i) => String(i));
-    this.normalisation =
-      this.arch.preset === 'bvlc'
-        ? { mean: BVLC_MEAN_RGB, scale: [1, 1, 1], bgr: true }
-        : { mean: [0, 0, 0], scale: [1, 1, 1], bgr: false };
-    this.resize = { policy: 'stretch', size: storedSize(this.arch.inputSize) };
+    ({ normalisation: this.normalisation, resize: this.resize } = presetInput(
+      this.arch.preset,
+      this.arch.inputSize,
+    ));
   }
 
   /**
@@ -221,6 +256,7 @@ export class AlexNet {
    */
   static async fromFile(file: string, options: { device?: DeviceRequest } = {}): Promise<AlexNet> {
     if (typeof file !== 'string' || file === '') fail('non-empty string', 'file', file);
+    if (weightsFormat(file) === 'pth') return AlexNet.fromPth(file, await readPth(file), options);
     if (weightsFormat(file) === 'bvlc') {
       const net = new AlexNet({
         preset: 'bvlc',
@@ -262,6 +298,54 @@ export class AlexNet {
     }
   }
 
+  /** The torchvision preset at the widths and classes of a .pth file's state_dict. */
+  private static fromPth(
+    file: string,
+    tensors: Record<string, NamedArray>,
+    options: { device?: DeviceRequest },
+  ): AlexNet {
+    const names = LAYERS.torchvision.flatMap((l) =>
+      l.kind === 'conv' || l.kind === 'fc' ? [`${l.stateName}.weight`] : [],
+    );
+    const widths = outputWidths(tensors, file, names);
+    const widthScale = widthScaleOf('torchvision', widths.slice(0, -1));
+    if (widthScale === null) {
+      throw new AlexNetError(
+        `${file}: widths ${widths.slice(0, -1).join('/')} are not torchvision's AlexNet's ` +
+          '(64/192/384/256/256/4096/4096) at any scale',
+      );
+    }
+    const net = new AlexNet({
+      preset: 'torchvision',
+      classes: widths[widths.length - 1],
+      widthScale,
+      device: options.device,
+      init: 'none',
+    });
+    try {
+      net.applyPth(tensors, file, []);
+      return net;
+    } catch (error) {
+      net.dispose();
+      throw error;
+    }
+  }
+
+  /** A .pth state_dict's weights, with torchvision's input convention and ImageNet's classes. */
+  private applyPth(tensors: Record<string, NamedArray>, file: string, skip: readonly LayerName[]) {
+    const params = this.parameters().map(({ name, layer, value }) => ({
+      name,
+      layer,
+      shape: value.shape,
+    }));
+    loadWeights(this, matchStateDict(tensors, file, params, skip), file, skip);
+    ({ normalisation: this.normalisation, resize: this.resize } = presetInput(
+      'torchvision',
+      this.arch.inputSize,
+    ));
+    if (!skip.includes('fc8') && this.arch.classes === 1000) this.classNames = imagenetClasses();
+  }
+
   private async loadDisposingOnError(file: string): Promise<AlexNet> {
     try {
       await this.load(file);
@@ -291,6 +375,10 @@ export class AlexNet {
     const skip = options.skip ? checkTrainLayers(options.skip) : [];
     const format = weightsFormat(file);
     try {
+      if (format === 'pth') {
+        this.applyPth(await readPth(file), file, skip);
+        return;
+      }
       if (format === 'bvlc') {
         const [channels, height, width] = this.shapes().find((s) => s.name === 'pool5')!.shape;
         const shapes = Object.fromEntries(this.parameters().map((p) => [p.name, p.value.shape]));
@@ -321,7 +409,7 @@ export class AlexNet {
     if (checkpoint.model.resize) this.resize = checkpoint.model.resize;
   }
 
-  /** The layers of LAYERS (architecture.ts), each sized by the output of the one before. */
+  /** The layers of the preset's LAYERS (architecture.ts), each sized by the output of the one before. */
   private build(): Layer[] {
     const { preset, classes, dropout, widths } = this.arch;
     const device = this.device;
@@ -339,23 +427,30 @@ export class AlexNet {
             pad,
             groups,
           };
-          return new Conv2d(spec.name, conv, shape, device);
+          return new Conv2d(spec.name, conv, shape, device, spec.stateName);
         }
         case 'relu':
           return new Relu(spec.name);
         case 'lrn':
-          return new Lrn(spec.name, LRN_OPTIONS[preset], shape, device);
+          return new Lrn(spec.name, spec.options, shape, device);
         case 'pool':
           return new MaxPool(spec.name, POOL, shape, device);
         case 'fc': {
           const features = spec.width === 'classes' ? classes : widths[spec.width];
-          return new Linear(spec.name, sizeOf(shape.slice(1)), features, shape, device);
+          return new Linear(
+            spec.name,
+            sizeOf(shape.slice(1)),
+            features,
+            shape,
+            device,
+            spec.stateName,
+          );
         }
         case 'dropout':
           return new Dropout(spec.name, dropout, spec.key, shape, device);
       }
     };
-    for (const spec of LAYERS) {
+    for (const spec of LAYERS[preset]) {
       const layer = create(spec);
       layers.push(layer);
       shape = layer.outputShape(shape);
