@@ -27,6 +27,7 @@ import {
   readCheckpoint,
   saveCheckpoint,
 } from '../io/checkpoint';
+import { exportOnnx, type OnnxOptions } from '../io/onnx';
 import { readPth } from '../io/pth';
 import type { NamedArray } from '../io/safetensors';
 import { matchStateDict, outputWidths } from '../io/state-dict';
@@ -56,7 +57,6 @@ import {
   type LayerShape,
   type LayerSpec,
   layerShapes,
-  POOL,
   type Preset,
   widthScaleOf,
 } from './architecture';
@@ -434,7 +434,12 @@ export class AlexNet {
         case 'lrn':
           return new Lrn(spec.name, spec.options, shape, device);
         case 'pool':
-          return new MaxPool(spec.name, POOL, shape, device);
+          return new MaxPool(
+            spec.name,
+            { kernel: spec.kernel, stride: spec.stride, pad: spec.pad },
+            shape,
+            device,
+          );
         case 'fc': {
           const features = spec.width === 'classes' ? classes : widths[spec.width];
           return new Linear(
@@ -483,6 +488,20 @@ export class AlexNet {
   ): Promise<Classification[]> {
     this.assertLive();
     return classify(this, inputs, options, this.decodePools);
+  }
+
+  /** The network as data: this preset's layer table (architecture.ts), for exporters. */
+  layerSpecs(): readonly LayerSpec[] {
+    return LAYERS[this.arch.preset];
+  }
+
+  /**
+   * Writes the model as ONNX (opset 13; see lib/io/onnx.ts), with a dynamic batch axis or
+   * `options.batch` fixed, the class names and preprocessing in its metadata.
+   */
+  exportOnnx(file: string, options: OnnxOptions = {}): Promise<void> {
+    this.assertLive();
+    return exportOnnx(this, file, options);
   }
 
   /** Output shape of every layer for one image. */

@@ -184,7 +184,8 @@ export type LayerSpec =
       pad: number;
       groups: number;
     }
-  | { kind: 'relu' | 'pool'; name: string }
+  | { kind: 'relu'; name: string }
+  | { kind: 'pool'; name: string; kernel: number; stride: number; pad: number }
   | { kind: 'lrn'; name: string; options: LrnOptions }
   | { kind: 'fc'; name: LayerName; stateName: string; width: number | 'classes' }
   | { kind: 'dropout'; name: string; key: number };
@@ -202,6 +203,8 @@ const conv = (
   stateName: string = name,
 ) => ({ kind: 'conv', name, stateName, width, kernel, stride, pad, groups }) as const;
 
+const pool = (name: string) => ({ kind: 'pool', name, ...POOL }) as const;
+
 const fc = (name: LayerName, width: number | 'classes', stateName: string = name) =>
   ({ kind: 'fc', name, stateName, width }) as const;
 
@@ -211,18 +214,18 @@ function caffeLayers(lrn: LrnOptions): readonly LayerSpec[] {
     conv('conv1', 0, 11, 4, 0, 1),
     { kind: 'relu', name: 'relu1' },
     { kind: 'lrn', name: 'norm1', options: lrn },
-    { kind: 'pool', name: 'pool1' },
+    pool('pool1'),
     conv('conv2', 1, 5, 1, 2, 2),
     { kind: 'relu', name: 'relu2' },
     { kind: 'lrn', name: 'norm2', options: lrn },
-    { kind: 'pool', name: 'pool2' },
+    pool('pool2'),
     conv('conv3', 2, 3, 1, 1, 1),
     { kind: 'relu', name: 'relu3' },
     conv('conv4', 3, 3, 1, 1, 2),
     { kind: 'relu', name: 'relu4' },
     conv('conv5', 4, 3, 1, 1, 2),
     { kind: 'relu', name: 'relu5' },
-    { kind: 'pool', name: 'pool5' },
+    pool('pool5'),
     fc('fc6', 5),
     { kind: 'relu', name: 'relu6' },
     { kind: 'dropout', name: 'drop6', key: 6 },
@@ -241,17 +244,17 @@ function caffeLayers(lrn: LrnOptions): readonly LayerSpec[] {
 const TORCHVISION_LAYERS: readonly LayerSpec[] = [
   conv('conv1', 0, 11, 4, 2, 1, 'features.0'),
   { kind: 'relu', name: 'relu1' },
-  { kind: 'pool', name: 'pool1' },
+  pool('pool1'),
   conv('conv2', 1, 5, 1, 2, 1, 'features.3'),
   { kind: 'relu', name: 'relu2' },
-  { kind: 'pool', name: 'pool2' },
+  pool('pool2'),
   conv('conv3', 2, 3, 1, 1, 1, 'features.6'),
   { kind: 'relu', name: 'relu3' },
   conv('conv4', 3, 3, 1, 1, 1, 'features.8'),
   { kind: 'relu', name: 'relu4' },
   conv('conv5', 4, 3, 1, 1, 1, 'features.10'),
   { kind: 'relu', name: 'relu5' },
-  { kind: 'pool', name: 'pool5' },
+  pool('pool5'),
   { kind: 'dropout', name: 'drop6', key: 6 },
   fc('fc6', 5, 'classifier.1'),
   { kind: 'relu', name: 'relu6' },
@@ -288,7 +291,7 @@ export function layerShapes(arch: Omit<Architecture, 'dropout'>): LayerShape[] {
       channels = arch.widths[layer.width];
       spatial(layer.name, outputSize(size, layer.kernel, layer.stride, layer.pad));
     } else if (layer.kind === 'pool') {
-      spatial(layer.name, outputSize(size, POOL.kernel, POOL.stride, POOL.pad));
+      spatial(layer.name, outputSize(size, layer.kernel, layer.stride, layer.pad));
     } else if (layer.kind === 'fc') {
       const width = layer.width === 'classes' ? arch.classes : arch.widths[layer.width];
       out.push({ name: layer.name, shape: [width] });
