@@ -861,6 +861,15 @@ function rebuildTensor(
         `reaches element ${last} of storage ${storage.key}, which holds ${storage.numel}`,
     );
   }
+  // A broadcast view (stride 0) may claim more elements than its storage holds; copying it
+  // would let a few bytes of file ask for gigabytes, and no state_dict parameter is one.
+  const count = shape.reduce((a, b) => a * b, 1);
+  if (count > storage.numel) {
+    throw error(
+      `a tensor of size (${shape.join(', ')}) has ${count} elements, more than its storage ` +
+        `${storage.key} holds (${storage.numel}); broadcast views are not supported`,
+    );
+  }
   return new TorchTensor(storage, offset as number, shape, strides);
 }
 
