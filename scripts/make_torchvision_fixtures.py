@@ -229,6 +229,9 @@ def hostile():
     hand_made_pth(OUT / 'stride_past_storage.pth', OrderedDict(
         [('w', Tensor(Storage('0', 10), 5, (2, 3), (3, 1)))]), {'0': floats})
     meta['stride_past_storage.pth'] = 'offset 5, size (2, 3), stride (3, 1): its last element is element 11 of a storage of 10'
+    hand_made_pth(OUT / 'broadcast.pth', OrderedDict(
+        [('w', Tensor(Storage('0', 10), 0, (1 << 30,), (0,)))]), {'0': floats})
+    meta['broadcast.pth'] = 'a stride-0 view of 2^30 elements over a storage of 10'
     hand_made_pth(OUT / 'short_entry.pth', OrderedDict(
         [('w', Tensor(Storage('0', 10), 0, (10,), (1,)))]), {'0': floats[:24]})
     meta['short_entry.pth'] = 'a storage of 10 float32 whose entry holds 24 bytes'

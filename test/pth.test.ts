@@ -140,6 +140,12 @@ describe('hostile .pth files are refused with a FormatError naming the file', ()
     );
   });
 
+  it('a broadcast (stride 0) view claiming 2^30 elements of a storage of 10', async () => {
+    expect(await refusal(fixture('broadcast.pth'))).toContain(
+      'has 1073741824 elements, more than its storage 0 holds (10); broadcast views are not supported',
+    );
+  });
+
   it('a storage whose entry is shorter than its elements', async () => {
     expect(await refusal(fixture('short_entry.pth'))).toContain(
       'storage 0 of 10 float32 elements needs 40 bytes but the file holds 24',
