@@ -62,7 +62,15 @@ export { type Shard, type Share, shareOf } from './distributed/shard';
 export * from './errors';
 export { readBvlcWeights } from './io/bvlc';
 export { readCheckpoint, saveCheckpoint } from './io/checkpoint';
-export { NumpyArray, type PickleValue, unpickle } from './io/pickle';
+export { exportOnnx, type OnnxOptions } from './io/onnx';
+export {
+  NumpyArray,
+  type PickleValue,
+  TorchStorage,
+  TorchTensor,
+  unpickle,
+} from './io/pickle';
+export { parsePth, readPth } from './io/pth';
 export { readSafetensors, writeSafetensors } from './io/safetensors';
 export { SummaryWriter } from './io/tensorboard';
 export {

@@ -251,8 +251,9 @@ export class AlexNet {
 
   /**
    * A model ready to predict, from a checkpoint written by `save` or the trainer (its
-   * architecture, classes and preprocessing) or from bvlc_alexnet.npy (the bvlc preset with the
-   * 1000 ImageNet classes). Errors name the file.
+   * architecture, classes and preprocessing), from bvlc_alexnet.npy (the bvlc preset with the
+   * 1000 ImageNet classes) or from a torchvision AlexNet's .pth (the torchvision preset at the
+   * widths and classes its shapes show). Errors name the file.
    */
   static async fromFile(file: string, options: { device?: DeviceRequest } = {}): Promise<AlexNet> {
     if (typeof file !== 'string' || file === '') fail('non-empty string', 'file', file);
@@ -365,8 +366,9 @@ export class AlexNet {
   /**
    * Loads weights from a checkpoint written by `save` or the trainer (`.safetensors`: weights,
    * class names and preprocessing), or from the public bvlc_alexnet.npy (`.npy`: the weights,
-   * Caffe's BGR mean-subtracted input convention, and the ImageNet class names with fc8).
-   * Layers named in `skip` (e.g. ['fc8'] to fine-tune on other classes) keep their current
+   * Caffe's BGR mean-subtracted input convention, and the ImageNet class names with fc8), or
+   * from torchvision's `.pth` into the torchvision preset (the weights, torchvision's input
+   * convention, and the ImageNet class names with a 1000-class fc8). Layers named in `skip` (e.g. ['fc8'] to fine-tune on other classes) keep their current
    * weights; a file whose fc8 does not match `classes` needs it. Errors name the file.
    */
   async load(file: string, options: { skip?: LayerName[] } = {}): Promise<void> {
