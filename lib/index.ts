@@ -66,24 +66,27 @@ export { readBvlcWeights } from './io/bvlc';
 export { readCheckpoint, saveCheckpoint } from './io/checkpoint';
 export { imagenetClasses } from './io/imagenet';
 export { readWeightsFile, saveModel, weightsFormat } from './io/model-file';
-export { NumpyArray, type PickleValue, unpickle } from './io/pickle';
+export { exportOnnx, type OnnxOptions } from './io/onnx';
+export {
+  NumpyArray,
+  type PickleValue,
+  TorchStorage,
+  TorchTensor,
+  unpickle,
+} from './io/pickle';
 export {
   type Normalisation,
   RESIZE_POLICIES,
   type ResizePolicy,
   type ResizeSetting,
 } from './io/preprocessing';
+export { parsePth, readPth } from './io/pth';
 export { readSafetensors, writeSafetensors } from './io/safetensors';
 export { SummaryWriter } from './io/tensorboard';
-export {
-  AlexNet,
-  type AlexNetOptions,
-  type BackwardHooks,
-  type BatchResult,
-  type Evaluation,
-} from './nn/alexnet';
+export { AlexNet, type AlexNetOptions } from './nn/alexnet';
 export { LAYER_NAMES, type LayerName, type LayerShape, type Preset } from './nn/architecture';
 export type { Init } from './nn/initialise';
+export type { BackwardHooks, BatchResult, Evaluation } from './nn/pass-types';
 export { type AdamStep, adamUpdate } from './ops/adam';
 export { type AugmentOptions, augment, type ImageSize } from './ops/augment';
 export { biasAdd, biasBackward, reluBiasBackward } from './ops/bias';

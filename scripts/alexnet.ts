@@ -32,6 +32,10 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
     summary: 'split a folder of images into train.txt, val.txt and classes.txt',
     load: () => import('./prepare-data'),
   },
+  export: {
+    summary: 'write a model as ONNX, from a checkpoint, bvlc_alexnet.npy or a .pth',
+    load: () => import('./export'),
+  },
   doctor: {
     summary: 'what was found (binary, CPU, GPUs, cuDNN/cuBLAS/NCCL) and a check of every GPU',
     load: () => import('./doctor'),

@@ -3,7 +3,8 @@
  * `npm run predict -- [--weights bvlc_alexnet.npy | --checkpoint run.safetensors] <images...>`:
  * the most probable classes of image files, or of every image in folders. With the public
  * bvlc_alexnet.npy weights, the top 5 of the 1000 ImageNet classes, as the AlexNet tutorial
- * prints them; with a checkpoint from `npm run train`, its own class (`cat` / `dog`). The
+ * prints them (torchvision's alexnet-owt-7be5be79.pth too, with torchvision's preprocessing);
+ * with a checkpoint from `npm run train`, its own class (`cat` / `dog`). The
  * preprocessing is the validation pass's (lib/predict.ts); a checkpoint carries its own.
  */
 import * as fs from 'node:fs';
@@ -25,7 +26,8 @@ Without --weights or --checkpoint it reads bvlc_alexnet.npy from the current fol
 const FLAGS: Flags = {
   weights: {
     type: 'string',
-    description: 'bvlc_alexnet.npy: the 1000 ImageNet classes (top 5 by default)',
+    description:
+      "bvlc_alexnet.npy or torchvision's alexnet-owt-7be5be79.pth: the 1000 ImageNet classes (top 5 by default)",
     default: 'bvlc_alexnet.npy',
     placeholder: 'file',
   },

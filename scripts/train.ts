@@ -111,7 +111,7 @@ const FLAGS: Flags = {
   },
   preset: {
     type: 'string',
-    description: "'bvlc' or 'paper'",
+    description: "'bvlc', 'paper' or 'torchvision' (input 223-254)",
     default: 'bvlc',
     placeholder: 'name',
   },
@@ -129,14 +129,14 @@ const FLAGS: Flags = {
   },
   dropout: {
     type: 'string',
-    description: 'dropout before fc7 and fc8',
+    description: 'dropout before fc7 and fc8 (fc6 and fc7 in torchvision)',
     default: '0.5',
     placeholder: 'p',
   },
   weights: {
     type: 'string',
     description:
-      "start from these weights: bvlc_alexnet.npy (Caffe's input convention, fc8 retrained for your classes) or a checkpoint",
+      "start from these weights: bvlc_alexnet.npy (Caffe's input convention, fc8 retrained for your classes), torchvision's .pth (with --preset torchvision) or a checkpoint",
     placeholder: 'file',
   },
   'train-layers': {

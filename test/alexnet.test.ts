@@ -317,7 +317,7 @@ describe('AlexNet behaviour', () => {
 
   test('bad options and inputs are clear errors', () => {
     expect(() => new AlexNet({ preset: 'vgg' as 'bvlc' })).toThrow(
-      "Expected one of bvlc, paper for preset but received 'vgg' of type string",
+      "Expected one of bvlc, paper, torchvision for preset but received 'vgg' of type string",
     );
     expect(() => new AlexNet({ classes: 1 })).toThrow(
       'Expected integer >= 2 for classes but received 1 of type number',

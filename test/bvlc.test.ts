@@ -163,7 +163,7 @@ describe('bvlc_alexnet.npy', () => {
       `${text} is not a .npy file (it does not start with \\x93NUMPY)`,
     );
     await expect(net.load(path.join(dir, 'weights.h5'))).rejects.toThrow(
-      `Expected a .safetensors checkpoint or a .npy file like bvlc_alexnet.npy for file but received '${path.join(dir, 'weights.h5')}' of type string`,
+      `Expected a .safetensors checkpoint, a .npy file like bvlc_alexnet.npy or a .pth file like alexnet-owt-7be5be79.pth for file but received '${path.join(dir, 'weights.h5')}' of type string`,
     );
     net.dispose();
   });

@@ -4,7 +4,8 @@
  * runs its corpus unchanged (the real files it mutates, and test/fixtures/fuzz/<target>.json,
  * which keeps every input that once broke a property), then generated inputs for the budget:
  * 3 s each in `npm test`, ALEXNET_FUZZ_SECONDS each in `npm run fuzz`. The package writes
- * TensorBoard event files but reads none, so there is no .tfevents target.
+ * TensorBoard event files and ONNX models but reads neither, so there is no .tfevents or .onnx
+ * target.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -15,6 +16,7 @@ import { openDataSource, readImageList, scanImageFolder } from '../lib/data/sour
 import { type BvlcTarget, readBvlcWeights } from '../lib/io/bvlc';
 import { readCheckpoint } from '../lib/io/checkpoint';
 import { unpickle } from '../lib/io/pickle';
+import { readPth } from '../lib/io/pth';
 import { readSafetensors } from '../lib/io/safetensors';
 import { LAYER_NAMES } from '../lib/nn/architecture';
 import { type FuzzResult, fuzz, fuzzSeconds } from './util/fuzz';
@@ -163,6 +165,30 @@ describe(`fuzzing (seed ${seed}, ${fuzzSeconds()} s per target)`, () => {
     'pickle: generated opcode streams',
     async () => {
       await run('pickle-opcodes', pickleStream, (bytes: Uint8Array, file) => unpickle(bytes, file));
+    },
+    timeout,
+  );
+
+  test(
+    'pickle: generated opcode streams, torch allow-list',
+    async () => {
+      await run('pickle-torch', pickleStream, (bytes: Uint8Array, file) =>
+        unpickle(bytes, file, 'torch'),
+      );
+    },
+    timeout,
+  );
+
+  test(
+    '.pth: mutated torch.save files, zip and legacy',
+    async () => {
+      const corpus = seeds(
+        'torchvision/dtypes.pth',
+        'torchvision/dtypes_legacy.pth',
+        'torchvision/evil_global_legacy.pth',
+        'torchvision/past_storage.pth',
+      );
+      await runMutated('pth-mutated', corpus, (bytes, file) => readPth(onDisk(bytes, file)));
     },
     timeout,
   );

@@ -283,6 +283,32 @@ describe('classify and npm run predict', () => {
     expect(stdout.split('\n')[0]).toMatch(/^African elephant, Loxodonta africana +0\.\d{4}$/);
   });
 
+  test("torchvision's .pth: the top 5 ImageNet classes of its centre 224 after the shorter side to 256", async () => {
+    // 1/32 of torchvision's widths, 1000 classes, float16 (scripts/make_torchvision_fixtures.py).
+    const weights = path.join(FIXTURES, 'torchvision', 'tv_half.pth');
+    const { stdout } = await capture(() =>
+      predict(['--weights', weights, '--workers', '0', '--decoder', 'js', '--device', 'cpu', wide]),
+    );
+    const net = await AlexNet.fromFile(weights, { device: 'cpu' });
+    // The reference: `input` above with the model's resize and normalisation (torchvision.test.ts
+    // checks those are torchvision's), the centre crop of 224 in the 256 x 256 centre square.
+    const centre = (256 - 224) / 2;
+    const p = meanSoftmax(
+      await net.forward(input(net, wide, [{ y: centre, x: centre, mirror: false }]), 1),
+      1,
+    );
+    net.dispose();
+    const top = p
+      .map((probability, index) => ({ probability, index }))
+      .sort((a, b) => b.probability - a.probability)
+      .slice(0, 5);
+    const names = top.map(({ index }) => imagenetClasses()[index]);
+    const width = Math.max(...names.map((n) => n.length));
+    expect(stdout).toBe(
+      top.map((t, i) => `${names[i].padEnd(width)}  ${t.probability.toFixed(4)}\n`).join(''),
+    );
+  });
+
   test('bad weights, checkpoints and images are one-line errors naming the file', async () => {
     const missing = path.join(dir, 'missing.safetensors');
     await expect(predict(['--checkpoint', missing, wide])).rejects.toThrow(
@@ -311,7 +337,7 @@ describe('classify and npm run predict', () => {
       { format: 'alexnet-cudnn/1', model: JSON.stringify(model) },
     );
     await expect(predict(['--checkpoint', vgg, wide])).rejects.toThrow(
-      `${vgg} holds a model this version cannot build: Expected one of bvlc, paper for preset but received 'vgg' of type string`,
+      `${vgg} holds a model this version cannot build: Expected one of bvlc, paper, torchvision for preset but received 'vgg' of type string`,
     );
 
     const text = path.join(dir, 'notes.jpg');

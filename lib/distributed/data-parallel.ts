@@ -10,8 +10,9 @@
  */
 import type { Shard } from '../data/shard';
 import { ArgumentError, DistributedError } from '../errors';
-import type { AlexNet, BackwardHooks } from '../nn/alexnet';
+import type { AlexNet } from '../nn/alexnet';
 import type { Param } from '../nn/layer';
+import type { BackwardHooks } from '../nn/pass-types';
 import type { Tensor } from '../tensor';
 import { boolean, integer } from '../validate';
 import type { Communicator } from './communicator';

@@ -66,9 +66,11 @@ export interface CheckpointOptimizer {
   state(): ReadonlyMap<string, Tensor>;
 }
 
-/** A model's tensor under its PyTorch state_dict name (`conv1.weight`). */
+/** A model's tensor under its PyTorch state_dict name (`conv1.weight`, `features.0.weight`). */
 export interface NamedTensor {
   readonly name: string;
+  /** Its layer (`conv1`): what `skip` names. */
+  readonly layer: string;
   readonly value: Tensor;
 }
 
@@ -187,14 +189,14 @@ export function loadWeights(
   skip: readonly string[] = [],
 ): void {
   for (const p of net.parameters()) {
-    if (skip.includes(p.name.split('.')[0])) continue;
+    if (skip.includes(p.layer)) continue;
     const w = weights[p.name];
     if (!w) throw new AlexNetError(`${source} has no tensor ${p.name}`);
     if (w.shape.join() !== p.value.shape.join()) {
       throw new AlexNetError(
         `${source}: ${p.name} has shape [${w.shape.join(', ')}] but the model expects ` +
           `[${p.value.shape.join(', ')}]` +
-          (p.name.startsWith('fc8')
+          (p.layer === 'fc8'
             ? " (a different number of classes? load with { skip: ['fc8'] })"
             : ''),
       );

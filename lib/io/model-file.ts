@@ -1,6 +1,6 @@
 /**
  * The files a model reads and writes, by extension: our safetensors checkpoints (written by
- * `saveModel` or the trainer) and the public bvlc_alexnet.npy. These are functions over a
+ * `saveModel` or the trainer), the public bvlc_alexnet.npy, and torchvision's `.pth` state_dicts. These are functions over a
  * structural model type, so this floor knows the formats and not the model class; the model
  * (lib/nn/alexnet.ts) decides what a file's contents mean for its settings.
  */
@@ -16,9 +16,11 @@ import {
   readCheckpoint,
   saveCheckpoint,
 } from './checkpoint';
+import { readPth } from './pth';
 import type { NamedArray } from './safetensors';
+import { matchStateDict } from './state-dict';
 
-export type WeightsFormat = 'bvlc' | 'checkpoint';
+export type WeightsFormat = 'bvlc' | 'checkpoint' | 'pth';
 
 /** Which reader a weights file needs, by its extension. */
 export function weightsFormat(file: string): WeightsFormat {
@@ -26,7 +28,12 @@ export function weightsFormat(file: string): WeightsFormat {
   const extension = path.extname(file).toLowerCase();
   if (extension === '.npy') return 'bvlc';
   if (extension === '.safetensors') return 'checkpoint';
-  return fail('a .safetensors checkpoint or a .npy file like bvlc_alexnet.npy', 'file', file);
+  if (extension === '.pth' || extension === '.pt') return 'pth';
+  return fail(
+    'a .safetensors checkpoint, a .npy file like bvlc_alexnet.npy or a .pth file like alexnet-owt-7be5be79.pth',
+    'file',
+    file,
+  );
 }
 
 /** What reading a bvlc file needs to know of the model it loads into. */
@@ -39,7 +46,7 @@ export interface WeightsTarget {
 }
 
 export type WeightsFile =
-  | { format: 'bvlc'; weights: Record<string, NamedArray> }
+  | { format: 'bvlc' | 'pth'; weights: Record<string, NamedArray> }
   | { format: 'checkpoint'; weights: Record<string, NamedArray>; checkpoint: Checkpoint };
 
 /**
@@ -56,6 +63,9 @@ export async function readWeightsFile(
     const checkpoint = await readCheckpointFile(file);
     return { format, weights: checkpoint.weights, checkpoint };
   }
+  if (format === 'pth') {
+    return { format, weights: pthWeights(await readPth(file), file, target, skip) };
+  }
   try {
     const shapes = Object.fromEntries(target.parameters().map((p) => [p.name, p.value.shape]));
     const layers = target.layerNames;
@@ -66,6 +76,24 @@ export async function readWeightsFile(
   } catch (error) {
     throw fileReadError(file, error);
   }
+}
+
+/**
+ * A `.pth` state_dict's tensors for `target`'s parameters (of the layers not in `skip`), matched
+ * by name as load_state_dict(strict=True) does (state-dict.ts).
+ */
+export function pthWeights(
+  tensors: Record<string, NamedArray>,
+  file: string,
+  target: Pick<WeightsTarget, 'parameters'>,
+  skip: readonly string[] = [],
+): Record<string, NamedArray> {
+  const params = target.parameters().map(({ name, layer, value }) => ({
+    name,
+    layer,
+    shape: value.shape,
+  }));
+  return matchStateDict(tensors, file, params, skip);
 }
 
 /** A checkpoint's contents; errors name the file. */

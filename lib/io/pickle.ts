@@ -11,9 +11,19 @@
  * - protocol 4 (FRAME, MEMOIZE, STACK_GLOBAL, SHORT_BINUNICODE).
  *
  * Unpickling normally runs code: GLOBAL names any callable and REDUCE calls it. Here nothing is
- * called. GLOBAL resolves only the few names numpy's pickles use, each to a function written
- * below that builds a plain value (an array, a dtype, bytes); any other name, and any opcode
- * outside the list (INST, OBJ, NEWOBJ, PERSID, EXT*, ...), is a FormatError naming it.
+ * called. GLOBAL resolves only the names of one allow-list, each to a function written below
+ * that builds a plain value; any other name, and any opcode outside the list (INST, OBJ, NEWOBJ,
+ * EXT*, ...), is a FormatError naming it. There are two allow-lists:
+ *
+ * - 'numpy' (the default): the few names numpy's pickles use (an array, a dtype, bytes);
+ * - 'torch': the names PyTorch's `torch.load(weights_only=True)` needs for a state_dict
+ *   (torch/_weights_only_unpickler.py): collections.OrderedDict,
+ *   torch._utils._rebuild_tensor_v2 (and the older _rebuild_tensor), _rebuild_parameter, and
+ *   the storage types of float32, float16 and bfloat16. BINPERSID is allowed there, for the
+ *   persistent ids `torch.save` gives storages (torch/serialization.py, persistent_id):
+ *   `('storage', storage type, key, location, numel[, view metadata])`. A tensor is read as a
+ *   TorchTensor: its storage's description, offset, sizes and strides (checked against the
+ *   storage's element count); lib/io/pth.ts finds the storage's bytes.
  *
  * Values: None is null, bool and int (when a safe integer) and float are numbers or booleans,
  * unicode text is a string, bytes and Python 2 `str` are Uint8Array (as Python 3's
@@ -37,6 +47,30 @@ export type NumpyDtypeName = 'float32' | 'float64' | 'object';
 
 export type PickleKey = string | number;
 
+/** The element types of the storages a 'torch' pickle may name. */
+export type TorchDtype = 'float32' | 'float16' | 'bfloat16';
+
+/** A storage as its persistent id describes it: where its bytes are is the caller's business. */
+export class TorchStorage {
+  constructor(
+    readonly dtype: TorchDtype,
+    /** Its name in the file: `<archive>/data/<key>`, or its place in the legacy format's list. */
+    readonly key: string,
+    /** Elements (not bytes) it holds. */
+    readonly numel: number,
+  ) {}
+}
+
+/** A tensor of a 'torch' pickle: a strided view of a storage (offset and strides in elements). */
+export class TorchTensor {
+  constructor(
+    readonly storage: TorchStorage,
+    readonly offset: number,
+    readonly shape: readonly number[],
+    readonly stride: readonly number[],
+  ) {}
+}
+
 export type PickleValue =
   | null
   | boolean
@@ -44,6 +78,7 @@ export type PickleValue =
   | string
   | Uint8Array
   | NumpyArray
+  | TorchTensor
   | readonly PickleValue[]
   | Map<PickleKey, PickleValue>;
 
@@ -82,7 +117,7 @@ class Global {
  * What the stack holds: finished values, and the intermediate objects of numpy's pickles.
  * Tuples may hold intermediates (REDUCE's arguments, BUILD's state), lists and dicts may not.
  */
-type Item = PickleValue | DtypeBuilder | ArrayBuilder | Global | readonly Item[];
+type Item = PickleValue | DtypeBuilder | ArrayBuilder | Global | TorchStorage | readonly Item[];
 
 function isTuple(item: Item): item is readonly Item[] {
   return Array.isArray(item) && Object.isFrozen(item);
@@ -170,18 +205,44 @@ const latin1 = new TextDecoder('latin1');
 const hostIsLittleEndian = endianness() === 'LE';
 const utf8 = new TextDecoder('utf-8');
 
+/** Which globals a pickle may name: numpy's arrays, or a PyTorch state_dict's tensors. */
+export type PickleAllowList = 'numpy' | 'torch';
+
 /**
  * Reads one pickle from `bytes` (it must end exactly at its STOP opcode). `source` names the
  * file in error messages. Throws a FormatError for a truncated or malformed stream, an opcode or
- * global outside the supported set, or numpy state this reader does not understand. Arrays may
+ * global outside the allow-list, or numpy state this reader does not understand. Arrays may
  * share memory with `bytes` (no copy where the data is aligned and in host byte order).
  */
-export function unpickle(bytes: Uint8Array, source: string): PickleValue {
-  return new Unpickler(bytes, source).run();
+export function unpickle(
+  bytes: Uint8Array,
+  source: string,
+  allow: PickleAllowList = 'numpy',
+): PickleValue {
+  const { value, end } = unpickleAt(bytes, 0, source, allow);
+  if (end !== bytes.length) {
+    throw new FormatError(
+      `Invalid pickle in ${source}: ${bytes.length - end} bytes follow the STOP opcode (at byte ${end})`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Reads the pickle that starts at byte `start` of `bytes` and returns it with where it ends
+ * (just past its STOP): the legacy `torch.save` format is several pickles in a row.
+ */
+export function unpickleAt(
+  bytes: Uint8Array,
+  start: number,
+  source: string,
+  allow: PickleAllowList = 'numpy',
+): { value: PickleValue; end: number } {
+  return new Unpickler(bytes, source, start, allow).run();
 }
 
 class Unpickler {
-  private pos = 0;
+  private pos: number;
   private readonly stack: Item[] = [];
   private readonly marks: number[] = [];
   private readonly memo = new Map<number, Item>();
@@ -193,25 +254,31 @@ class Unpickler {
   /** Where the opcode being executed starts, for error messages. */
   private at = 0;
 
+  private readonly globals: Record<string, Reducer | null>;
+
   constructor(
     private readonly bytes: Uint8Array,
     private readonly source: string,
+    private readonly start: number,
+    private readonly allow: PickleAllowList,
   ) {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.pos = start;
+    this.globals = allow === 'torch' ? TORCH_GLOBALS : GLOBALS;
   }
 
   private error(problem: string, at = this.at): FormatError {
     return new FormatError(`Invalid pickle in ${this.source}: ${problem} (at byte ${at})`);
   }
 
-  run(): PickleValue {
-    const first = this.bytes[0];
+  run(): { value: PickleValue; end: number } {
+    const first = this.bytes[this.start];
     if (first !== 0x80) {
       throw this.error(
-        this.bytes.length === 0
+        this.bytes.length <= this.start
           ? 'it is empty'
           : 'it does not start with PROTO: protocols 0 and 1 are not supported (2 to 4 are)',
-        0,
+        this.start,
       );
     }
     for (;;) {
@@ -219,13 +286,10 @@ class Unpickler {
       if (this.pos === this.bytes.length) throw this.error('truncated: it ends before STOP');
       const op = this.u8();
       if (op === 0x2e) {
-        if (this.pos !== this.bytes.length) {
-          throw this.error(`${this.bytes.length - this.pos} bytes follow the STOP opcode`);
-        }
         if (this.stack.length !== 1 || this.marks.length > 0) {
           throw this.error(`STOP with ${this.stack.length} items on the stack (expected 1)`);
         }
-        return this.value(this.stack[0], 'the pickled object');
+        return { value: this.value(this.stack[0], 'the pickled object'), end: this.pos };
       }
       this.execute(op);
     }
@@ -360,6 +424,12 @@ class Unpickler {
         );
         break;
       }
+      case 0x51: {
+        if (this.allow !== 'torch') this.unsupported(op);
+        const [id] = this.popN(1);
+        this.push(this.storage(id));
+        break;
+      }
       case 0x62: {
         // BUILD sets the state of the object below it, which stays on the stack.
         const [state] = this.popN(1);
@@ -367,11 +437,44 @@ class Unpickler {
         break;
       }
       default:
-        throw this.error(
-          `unsupported opcode 0x${op.toString(16).padStart(2, '0')} (${OPCODE_NAMES[op] ?? 'unknown'}); ` +
-            'this reader handles the numpy arrays, dicts, lists and tuples of protocols 2 to 4',
-        );
+        this.unsupported(op);
     }
+  }
+
+  private unsupported(op: number): never {
+    throw this.error(
+      `unsupported opcode 0x${op.toString(16).padStart(2, '0')} (${OPCODE_NAMES[op] ?? 'unknown'}); ` +
+        (this.allow === 'torch'
+          ? "this reader handles PyTorch state_dicts (torch.load's weights_only=True subset)"
+          : 'this reader handles the numpy arrays, dicts, lists and tuples of protocols 2 to 4'),
+    );
+  }
+
+  /**
+   * BINPERSID's storage: `('storage', storage type, key, location, numel)`, plus a sixth
+   * element in the legacy format (view metadata, None unless the storage is a view of another,
+   * which only PyTorch before 0.4 wrote).
+   */
+  private storage(id: Item): TorchStorage {
+    if (!isTuple(id) || (id.length !== 5 && id.length !== 6) || id[0] !== 'storage') {
+      throw this.error(`persistent id ${describeItem(id)} is not a storage's`);
+    }
+    const [, type, key, location, numel, view] = id;
+    const dtype = type instanceof Global ? STORAGE_DTYPES[type.qualifiedName] : undefined;
+    if (dtype === undefined)
+      throw this.error(`persistent id names ${describeItem(type)}, not a storage type`);
+    if (typeof key !== 'string' || typeof location !== 'string') {
+      throw this.error("a storage's key and location must be text");
+    }
+    if (!Number.isSafeInteger(numel) || (numel as number) < 0) {
+      throw this.error(`storage ${key} has ${describeItem(numel)} elements`);
+    }
+    if (view !== undefined && view !== null) {
+      throw this.error(
+        `storage ${key} is a view of another storage (PyTorch before 0.4), not supported`,
+      );
+    }
+    return new TorchStorage(dtype, key, numel as number);
   }
 
   private u8(): number {
@@ -482,7 +585,7 @@ class Unpickler {
     return tuple;
   }
 
-  /** An item as a finished value: a dtype, global or unbuilt array cannot be one. */
+  /** An item as a finished value: a dtype, global, bare storage or unbuilt array cannot be one. */
   private value(item: Item, where: string): PickleValue {
     if (isTuple(item)) {
       const done = this.tupleValues.get(item);
@@ -495,7 +598,7 @@ class Unpickler {
       if (!item.built) throw this.error(`${where} holds a numpy array that was never built`);
       return item.built;
     }
-    if (item instanceof DtypeBuilder || item instanceof Global) {
+    if (item instanceof DtypeBuilder || item instanceof Global || item instanceof TorchStorage) {
       throw this.error(`${where} holds ${describeItem(item)}, which this reader does not return`);
     }
     return item;
@@ -525,12 +628,16 @@ class Unpickler {
 
   private global(module: string, name: string): Global {
     const qualifiedName = `${module}.${name}`;
-    if (!Object.hasOwn(GLOBALS, qualifiedName)) {
+    if (!Object.hasOwn(this.globals, qualifiedName)) {
+      const what =
+        this.allow === 'torch'
+          ? "a PyTorch state_dict's tensors (as torch.load's weights_only=True)"
+          : 'numpy arrays and dtypes';
       throw this.error(
-        `refusing global ${qualifiedName}: only numpy arrays and dtypes (${Object.keys(GLOBALS).join(', ')}) are allowed`,
+        `refusing global ${qualifiedName}: only ${what} (${Object.keys(this.globals).join(', ')}) are allowed`,
       );
     }
-    return new Global(qualifiedName, GLOBALS[qualifiedName]);
+    return new Global(qualifiedName, this.globals[qualifiedName]);
   }
 
   private build(target: Item, state: Item): void {
@@ -552,6 +659,11 @@ class Unpickler {
     }
     if (target instanceof ArrayBuilder) {
       target.built = this.buildArray(state);
+      return;
+    }
+    if (this.allow === 'torch' && target instanceof Map && state instanceof Map) {
+      // An OrderedDict's instance attributes: a state_dict's `_metadata` (module versions),
+      // which loading the weights does not need.
       return;
     }
     throw this.error(`BUILD on ${describeItem(target)} (expected a numpy array or dtype)`);
@@ -638,6 +750,8 @@ function text(item: Item): string | undefined {
 function describeItem(item: Item): string {
   if (item === null) return 'None';
   if (item instanceof Global) return `the global ${item.qualifiedName}`;
+  if (item instanceof TorchStorage) return `a ${item.dtype} storage`;
+  if (item instanceof TorchTensor) return 'a tensor';
   if (item instanceof DtypeBuilder) return `a numpy dtype (${item.name})`;
   if (item instanceof ArrayBuilder || item instanceof NumpyArray) return 'a numpy array';
   if (item instanceof Uint8Array) return `bytes of length ${item.length}`;
@@ -700,4 +814,104 @@ const GLOBALS: Record<string, Reducer | null> = {
   'numpy.dtype': dtypeReduce,
   '_codecs.encode': codecsEncode,
   '__builtin__.bytes': emptyBytes,
+};
+
+/** The storage types a 'torch' pickle may name, by qualified name. */
+const STORAGE_DTYPES: Record<string, TorchDtype> = {
+  'torch.FloatStorage': 'float32',
+  'torch.HalfStorage': 'float16',
+  'torch.BFloat16Storage': 'bfloat16',
+};
+
+/** A tuple of non-negative safe integers (a tensor's sizes or strides), else undefined. */
+function sizes(item: Item): readonly number[] | undefined {
+  if (!isTuple(item) || !item.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
+    return undefined;
+  }
+  return item as readonly number[];
+}
+
+/**
+ * torch._utils._rebuild_tensor(storage, storage_offset, size, stride): a strided view, checked
+ * to stay inside the storage's declared elements (torch would read past them).
+ */
+function rebuildTensor(
+  args: readonly Item[],
+  error: (problem: string) => FormatError,
+): TorchTensor {
+  const [storage, offset, size, stride] = args;
+  if (!(storage instanceof TorchStorage))
+    throw error(`expects a storage, not ${describeItem(storage)}`);
+  const shape = sizes(size);
+  const strides = sizes(stride);
+  if (!Number.isSafeInteger(offset) || (offset as number) < 0 || !shape || !strides) {
+    throw error('expects a storage offset and tuples of sizes and strides (non-negative integers)');
+  }
+  if (shape.length !== strides.length) {
+    throw error(`has ${shape.length} sizes but ${strides.length} strides`);
+  }
+  const empty = shape.includes(0);
+  // The last element a view reads, one past the end for an empty one.
+  const last = empty
+    ? (offset as number)
+    : shape.reduce((end, n, i) => end + (n - 1) * strides[i], offset as number) + 1;
+  if (!Number.isSafeInteger(last) || last > storage.numel) {
+    throw error(
+      `a tensor of size (${shape.join(', ')}), stride (${strides.join(', ')}) at offset ${offset} ` +
+        `reaches element ${last} of storage ${storage.key}, which holds ${storage.numel}`,
+    );
+  }
+  // A broadcast view (stride 0) may claim more elements than its storage holds; copying it
+  // would let a few bytes of file ask for gigabytes, and no state_dict parameter is one.
+  const count = shape.reduce((a, b) => a * b, 1);
+  if (count > storage.numel) {
+    throw error(
+      `a tensor of size (${shape.join(', ')}) has ${count} elements, more than its storage ` +
+        `${storage.key} holds (${storage.numel}); broadcast views are not supported`,
+    );
+  }
+  return new TorchTensor(storage, offset as number, shape, strides);
+}
+
+/**
+ * torch._utils._rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad,
+ * backward_hooks[, metadata]): the tensor; requires_grad, the hooks (an empty OrderedDict when
+ * saved) and the metadata concern autograd, not the values.
+ */
+const rebuildTensorV2: Reducer = (args, error) => {
+  if (args.length !== 6 && args.length !== 7)
+    throw error(`expects 6 or 7 arguments, not ${args.length}`);
+  if (typeof args[4] !== 'boolean' || !(args[5] instanceof Map)) {
+    throw error('expects requires_grad (a bool) and backward hooks (an OrderedDict)');
+  }
+  return rebuildTensor(args, error);
+};
+
+const rebuildTensorV1: Reducer = (args, error) => {
+  if (args.length !== 4) throw error(`expects 4 arguments, not ${args.length}`);
+  return rebuildTensor(args, error);
+};
+
+/** torch._utils._rebuild_parameter(data, requires_grad, backward_hooks): the data. */
+const rebuildParameter: Reducer = (args, error) => {
+  const [data] = args;
+  if (args.length !== 3 || !(data instanceof TorchTensor)) {
+    throw error('expects a tensor, requires_grad and backward hooks');
+  }
+  return data;
+};
+
+/** collections.OrderedDict(): an empty dict that SETITEMS fills. */
+const orderedDict: Reducer = (args, error) => {
+  if (args.length !== 0) throw error('only OrderedDict() without arguments is supported');
+  return new Map<PickleKey, PickleValue>();
+};
+
+/** The globals a state_dict saved by torch.save uses (torch.load's weights_only subset). */
+const TORCH_GLOBALS: Record<string, Reducer | null> = {
+  'collections.OrderedDict': orderedDict,
+  'torch._utils._rebuild_tensor_v2': rebuildTensorV2,
+  'torch._utils._rebuild_tensor': rebuildTensorV1,
+  'torch._utils._rebuild_parameter': rebuildParameter,
+  ...Object.fromEntries(Object.keys(STORAGE_DTYPES).map((name) => [name, null])),
 };

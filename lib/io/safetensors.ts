@@ -19,6 +19,7 @@ import { FormatError, ShapeError } from '../errors';
 import { describe, fail, integer, isTypedArray } from '../validate';
 import { writeFileAtomic } from './atomic';
 import { describeJson } from './describe-json';
+import { halfToFloat } from './float-widening';
 
 /** A tensor's values in row-major order and its shape ([] for a scalar). */
 export interface NamedArray {
@@ -171,16 +172,6 @@ function decodeF16(raw: ArrayBuffer): Float32Array {
   const out = new Float32Array(raw.byteLength / 2);
   for (let i = 0; i < out.length; ++i) out[i] = halfToFloat(view.getUint16(2 * i, true));
   return out;
-}
-
-/** IEEE 754 binary16: 1 sign bit, 5 exponent bits (bias 15), 10 fraction bits. */
-function halfToFloat(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exponent = (bits >> 10) & 0x1f;
-  const fraction = bits & 0x3ff;
-  if (exponent === 0) return sign * fraction * 2 ** -24;
-  if (exponent === 0x1f) return fraction === 0 ? sign * Infinity : Number.NaN;
-  return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
 }
 
 /** bfloat16 is the top half of a float32, so widening is a 16-bit shift. */

@@ -16,8 +16,9 @@
  *
  * The first record carries file_version "brain.Event:2", as TensorFlow's EventsWriter
  * (tensorflow/core/util/events_writer.cc) writes it. Encoding
- * follows proto3 (https://protobuf.dev/programming-guides/encoding/): fields in number order,
- * fields at their default value left out, members of a oneof always written.
+ * follows proto3 (https://protobuf.dev/programming-guides/encoding/), through lib/io/protobuf.ts:
+ * fields in number order, fields at their default value left out, members of a oneof always
+ * written.
  */
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { appendFile } from 'node:fs/promises';
@@ -26,6 +27,7 @@ import { join } from 'node:path';
 import { DisposedError } from '../errors';
 import { fail, integer } from '../validate';
 import { crc32c } from './crc32c';
+import { ProtoWriter } from './protobuf';
 
 export interface SummaryWriterOptions {
   /**
@@ -152,67 +154,4 @@ function scalarSummary(tag: string, value: number): Uint8Array {
   const summaryValue = new ProtoWriter().string(1, tag).float(2, value).finish();
   const summary = new ProtoWriter().bytes(1, summaryValue).finish();
   return new ProtoWriter().bytes(5, summary).finish();
-}
-
-/** Appends protobuf fields (wire types 0 varint, 1 fixed64, 2 length-delimited, 5 fixed32). */
-class ProtoWriter {
-  private readonly out: number[] = [];
-
-  /** A non-negative integer up to 2^53 as a varint field; wider int64s are not needed here. */
-  varint(field: number, value: number): this {
-    this.key(field, 0);
-    this.unsigned(value);
-    return this;
-  }
-
-  double(field: number, value: number): this {
-    this.key(field, 1);
-    const bytes = Buffer.alloc(8);
-    bytes.writeDoubleLE(value);
-    this.out.push(...bytes);
-    return this;
-  }
-
-  float(field: number, value: number): this {
-    this.key(field, 5);
-    const bytes = Buffer.alloc(4);
-    bytes.writeFloatLE(value);
-    this.out.push(...bytes);
-    return this;
-  }
-
-  bytes(field: number, value: Uint8Array): this {
-    this.key(field, 2);
-    this.unsigned(value.length);
-    this.out.push(...value);
-    return this;
-  }
-
-  string(field: number, value: string): this {
-    return this.bytes(field, Buffer.from(value, 'utf8'));
-  }
-
-  /** Bytes that are already encoded fields. */
-  raw(value: Uint8Array): this {
-    this.out.push(...value);
-    return this;
-  }
-
-  finish(): Uint8Array {
-    return Uint8Array.from(this.out);
-  }
-
-  private key(field: number, wireType: number): void {
-    this.unsigned(field * 8 + wireType);
-  }
-
-  /** Base-128, least significant group first, high bit set on all but the last byte. */
-  private unsigned(value: number): void {
-    let rest = value;
-    while (rest >= 0x80) {
-      this.out.push((rest % 0x80) | 0x80);
-      rest = Math.floor(rest / 0x80);
-    }
-    this.out.push(rest);
-  }
 }

@@ -8,19 +8,20 @@
  */
 
 import { BatchBuffers } from '../batch-buffers';
-import { storedSize } from '../data/resize';
 import { type DeviceRequest, resolveDevice } from '../device';
 import { AlexNetError, DisposedError } from '../errors';
-import { loadWeights } from '../io/checkpoint';
-import { imagenetClasses } from '../io/imagenet';
 import {
+  pthWeights,
   readCheckpointFile,
   readWeightsFile,
   saveModel,
   type WeightsFile,
   weightsFormat,
 } from '../io/model-file';
+import { exportOnnx, type OnnxOptions } from '../io/onnx';
 import type { Normalisation, ResizeSetting } from '../io/preprocessing';
+import { readPth } from '../io/pth';
+import type { NamedArray } from '../io/safetensors';
 import { queueSoftmaxCrossEntropy, queueTopKCorrect } from '../ops/loss';
 import { flush, InOrder } from '../queue';
 import { type Device, Tensor } from '../tensor';
@@ -28,11 +29,12 @@ import { fail, integer } from '../validate';
 import {
   type Architecture,
   architecture,
-  BVLC_INPUT,
   checkTrainLayers,
   LAYER_NAMES,
+  LAYERS,
   type LayerName,
   type LayerShape,
+  type LayerSpec,
   layerShapes,
   type Preset,
 } from './architecture';
@@ -42,6 +44,9 @@ import { Conv2d } from './conv2d';
 import { type Init, initialise } from './initialise';
 import type { Layer, Param, StepContext } from './layer';
 import { Linear } from './linear';
+import type { BackwardHooks, Evaluation } from './pass-types';
+import { presetInput } from './preset-input';
+import { adoptWeights, pthShape } from './weights';
 
 export interface AlexNetOptions {
   /** Architecture preset. @default 'bvlc' */
@@ -66,32 +71,6 @@ export interface AlexNetOptions {
    * model whose weights are loaded next (drawing 61M normals costs seconds). @default 'he'
    */
   init?: Init;
-}
-
-export interface BatchResult {
-  loss: number;
-  /** Rows whose label has the largest logit. */
-  correct: number;
-}
-
-export interface Evaluation extends BatchResult {
-  /** Rows whose label is among the k largest logits. */
-  correctTopK: number;
-}
-
-/**
- * How a training pass on one rank's share of a data-parallel batch differs from a whole batch
- * (lib/distributed/data-parallel.ts): where its rows sit in the global batch, the global size the
- * loss and gradients are divided by (so the ranks' sums are the global mean), and what to queue
- * as each trained layer's gradients are queued (the allreduce of a full bucket).
- */
-export interface BackwardHooks {
-  /** Index in the global batch of the first row. @default 0 */
-  offset?: number;
-  /** Rows of the global batch. @default the batch's rows */
-  total?: number;
-  /** Called top-down, after each trained layer's backward is queued, with its parameters. */
-  afterBackward?(params: readonly Param[]): void;
 }
 
 /** The logits as read back. */
@@ -173,9 +152,10 @@ export class AlexNet {
     this.lowestTrained = this.layers.findIndex((l) => l.trainable);
     if (init !== 'none') initialise(this.learnable, init, this.seed);
     this.classNames = Array.from({ length: this.arch.classes }, (_, i) => String(i));
-    this.normalisation =
-      this.arch.preset === 'bvlc' ? BVLC_INPUT : { mean: [0, 0, 0], scale: [1, 1, 1], bgr: false };
-    this.resize = { policy: 'stretch', size: storedSize(this.arch.inputSize) };
+    ({ normalisation: this.normalisation, resize: this.resize } = presetInput(
+      this.arch.preset,
+      this.arch.inputSize,
+    ));
   }
 
   /**
@@ -184,10 +164,12 @@ export class AlexNet {
    * 1000 ImageNet classes). Errors name the file.
    */
   static async fromFile(file: string, options: { device?: DeviceRequest } = {}): Promise<AlexNet> {
-    if (weightsFormat(file) === 'bvlc') {
+    const format = weightsFormat(file);
+    if (format === 'bvlc') {
       const net = new AlexNet({ classes: 1000, device: options.device, init: 'none' });
       return net.disposingOnError(() => net.load(file));
     }
+    if (format === 'pth') return AlexNet.fromPth(file, await readPth(file), options);
     const checkpoint = await readCheckpointFile(file);
     const { model } = checkpoint;
     let net: AlexNet;
@@ -208,7 +190,19 @@ export class AlexNet {
       throw new AlexNetError(`${file} holds a model this version cannot build: ${error.message}`);
     }
     const read: WeightsFile = { format: 'checkpoint', weights: checkpoint.weights, checkpoint };
-    return net.disposingOnError(async () => net.adopt(read, []));
+    return net.disposingOnError(async () => adoptWeights(net, read, []));
+  }
+
+  /** The torchvision preset at the widths and classes of a .pth file's state_dict. */
+  private static fromPth(
+    file: string,
+    tensors: Record<string, NamedArray>,
+    options: { device?: DeviceRequest },
+  ): Promise<AlexNet> {
+    const shape = pthShape(file, tensors);
+    const net = new AlexNet({ preset: 'torchvision', ...shape, ...options, init: 'none' });
+    const read: WeightsFile = { format: 'pth', weights: pthWeights(tensors, file, net) };
+    return net.disposingOnError(async () => adoptWeights(net, read, []));
   }
 
   /** Writes the weights, class names and preprocessing to a safetensors file (atomically). */
@@ -227,7 +221,7 @@ export class AlexNet {
   async load(file: string, options: { skip?: LayerName[] } = {}): Promise<void> {
     this.assertLive();
     const skip = options.skip ? checkTrainLayers(options.skip) : [];
-    this.adopt(await readWeightsFile(file, this, skip), skip);
+    adoptWeights(this, await readWeightsFile(file, this, skip), skip);
   }
 
   /** The learnable layers' names, in order (for lib/io's weights readers). */
@@ -241,23 +235,6 @@ export class AlexNet {
     return [channels, height, width];
   }
 
-  /** Takes a file's weights, and what they imply for the inputs and class names. */
-  private adopt(read: WeightsFile, skip: readonly LayerName[]): void {
-    const source = read.format === 'checkpoint' ? read.checkpoint.file : 'bvlc weights';
-    loadWeights(this, read.weights, source, skip);
-    if (read.format === 'checkpoint') {
-      const { model } = read.checkpoint;
-      if (!skip.includes('fc8')) this.classNames = model.classNames;
-      this.normalisation = model.normalisation;
-      if (model.resize) this.resize = model.resize;
-      return;
-    }
-    // The bvlc weights expect Caffe's input; a loaded fc8 of 1000 outputs is ImageNet's classes.
-    this.normalisation = BVLC_INPUT;
-    this.resize = { policy: 'stretch', size: storedSize(this.arch.inputSize) };
-    if (!skip.includes('fc8') && this.arch.classes === 1000) this.classNames = imagenetClasses();
-  }
-
   /** This model once `work` is done; disposed if `work` throws. */
   private async disposingOnError(work: () => Promise<void>): Promise<AlexNet> {
     try {
@@ -267,6 +244,20 @@ export class AlexNet {
       await this.dispose();
       throw error;
     }
+  }
+
+  /** The network as data: this preset's layer table (architecture.ts), for exporters. */
+  layerSpecs(): readonly LayerSpec[] {
+    return LAYERS[this.arch.preset];
+  }
+
+  /**
+   * Writes the model as ONNX (opset 13; see lib/io/onnx.ts), with a dynamic batch axis or
+   * `options.batch` fixed, the class names and preprocessing in its metadata.
+   */
+  exportOnnx(file: string, options: OnnxOptions = {}): Promise<void> {
+    this.assertLive();
+    return exportOnnx(this, file, options);
   }
 
   /** Output shape of every layer for one image. */

@@ -1,9 +1,9 @@
 /**
- * AlexNet's layers, from the table of architecture.ts: each sized by the output of the one
+ * AlexNet's layers, from the preset's table in architecture.ts: each sized by the output of the one
  * before it for one image (batch buffers grow with the batches they see).
  */
 import { type Device, sizeOf } from '../tensor';
-import { type Architecture, LAYERS, type LayerSpec, LRN_OPTIONS, POOL } from './architecture';
+import { type Architecture, LAYERS, type LayerSpec } from './architecture';
 import { Conv2d } from './conv2d';
 import { Dropout } from './dropout';
 import type { Layer } from './layer';
@@ -25,7 +25,7 @@ function createLayer(
       const { kernel, stride, pad, groups } = spec;
       const outChannels = arch.widths[spec.width];
       const conv = { inChannels: shape[1], outChannels, kernel, stride, pad, groups };
-      return new Conv2d(spec.name, conv, shape, device);
+      return new Conv2d(spec.name, conv, shape, device, spec.stateName);
     }
     case 'relu': {
       // A conv or fc layer right before applies it in its forward's epilogue (ops/epilogue.ts).
@@ -34,12 +34,17 @@ function createLayer(
       return new Relu(spec.name, fused);
     }
     case 'lrn':
-      return new Lrn(spec.name, LRN_OPTIONS[arch.preset], shape, device);
+      return new Lrn(spec.name, spec.options, shape, device);
     case 'pool':
-      return new MaxPool(spec.name, POOL, shape, device);
+      return new MaxPool(
+        spec.name,
+        { kernel: spec.kernel, stride: spec.stride, pad: spec.pad },
+        shape,
+        device,
+      );
     case 'fc': {
       const features = spec.width === 'classes' ? arch.classes : arch.widths[spec.width];
-      return new Linear(spec.name, sizeOf(shape.slice(1)), features, shape, device);
+      return new Linear(spec.name, sizeOf(shape.slice(1)), features, shape, device, spec.stateName);
     }
     case 'dropout':
       return new Dropout(spec.name, arch.dropout, spec.key, shape, device);
@@ -50,7 +55,7 @@ function createLayer(
 export function buildLayers(arch: Architecture, device: Device): Layer[] {
   const layers: Layer[] = [];
   let shape = [1, 3, arch.inputSize, arch.inputSize];
-  for (const spec of LAYERS) {
+  for (const spec of LAYERS[arch.preset]) {
     const layer = createLayer(spec, arch, shape, device, layers.at(-1));
     layers.push(layer);
     shape = layer.outputShape(shape);

@@ -33,11 +33,13 @@ export class Conv2d implements Layer {
     readonly spec: Conv2dSpec,
     inputShape: readonly number[],
     device: Device,
+    /** The parameters' state_dict prefix. @default name */
+    stateName = name,
   ) {
     const { inChannels, outChannels, kernel, stride, pad, groups } = spec;
     const wShape = [outChannels, inChannels / groups, kernel, kernel];
-    this.weight = new Param(`${name}.weight`, wShape, device, true);
-    this.bias = new Param(`${name}.bias`, [outChannels], device, false);
+    this.weight = new Param(`${stateName}.weight`, wShape, device, true, name);
+    this.bias = new Param(`${stateName}.bias`, [outChannels], device, false, name);
     this.params = [this.weight, this.bias];
     const [, , height, width] = inputShape;
     this.plans = new PlanCache(

@@ -13,11 +13,13 @@ export class Param {
   private gradient: Tensor | null = null;
 
   constructor(
-    /** PyTorch's state_dict name, e.g. `conv1.weight`. */
+    /** PyTorch's state_dict name, e.g. `conv1.weight` (`features.0.weight` in torchvision's). */
     readonly name: string,
     shape: readonly number[],
     device: Device,
     readonly decay: boolean,
+    /** The layer it belongs to, e.g. `conv1`: what `trainLayers` and `skip` name. */
+    readonly layer: string = name.split('.')[0],
   ) {
     this.value = Tensor.zeros(shape, device);
   }

@@ -29,9 +29,11 @@ export class Linear implements Layer {
     readonly outFeatures: number,
     inputShape: readonly number[],
     device: Device,
+    /** The parameters' state_dict prefix. @default name */
+    stateName = name,
   ) {
-    this.weight = new Param(`${name}.weight`, [outFeatures, inFeatures], device, true);
-    this.bias = new Param(`${name}.bias`, [outFeatures], device, false);
+    this.weight = new Param(`${stateName}.weight`, [outFeatures, inFeatures], device, true, name);
+    this.bias = new Param(`${stateName}.bias`, [outFeatures], device, false, name);
     this.params = [this.weight, this.bias];
     this.packed = new PackedWeights(device);
     this.outputs = new BatchBuffers((batch) => ({ y: Tensor.zeros([batch, outFeatures], device) }));

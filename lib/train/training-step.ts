@@ -8,7 +8,8 @@
  */
 import type { DataParallel } from '../distributed/data-parallel';
 import { NonFiniteLossError } from '../errors';
-import type { AlexNet, BatchResult } from '../nn/alexnet';
+import type { AlexNet } from '../nn/alexnet';
+import type { BatchResult } from '../nn/pass-types';
 import type { Tensor } from '../tensor';
 import { integer } from '../validate';
 import type { Optimizer } from './optimizer';

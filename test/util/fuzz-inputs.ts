@@ -29,6 +29,14 @@ const GLOBAL_NAMES = [
   '__builtin__\nbytes\n',
   'os\nsystem\n',
   'builtins\neval\n',
+  // The 'torch' allow-list's (lib/io/pickle.ts).
+  'collections\nOrderedDict\n',
+  'torch._utils\n_rebuild_tensor_v2\n',
+  'torch._utils\n_rebuild_tensor\n',
+  'torch._utils\n_rebuild_parameter\n',
+  'torch\nFloatStorage\n',
+  'torch\nHalfStorage\n',
+  'torch\nBFloat16Storage\n',
 ];
 
 const text = fc.string({ maxLength: 12 });
@@ -56,6 +64,7 @@ const opcode: fc.Arbitrary<readonly number[]> = fc.oneof(
     [0x94], // MEMOIZE
     [0x30], // POP (refused)
     [0x32], // DUP (refused)
+    [0x51], // BINPERSID (the 'torch' allow-list's storages)
   ),
   fc.nat(255).map((n) => [0x4b, n]), // BININT1
   fc.integer().map((n) => [0x4a, ...u32(n)]), // BININT
@@ -77,7 +86,7 @@ const opcode: fc.Arbitrary<readonly number[]> = fc.oneof(
   fc.nat().map((n) => [0x95, ...u64(n)]), // FRAME with a length that may lie
   fc.constantFrom(...GLOBAL_NAMES).map((name) => [0x63, ...latin1(name)]), // GLOBAL
   fc
-    .constantFrom('f4', 'f8', 'O', 'i8', '<', '|')
+    .constantFrom('f4', 'f8', 'O', 'i8', '<', '|', 'storage', 'cpu', '0')
     .map((name) => [0x8c, name.length, ...latin1(name)]),
 );
 
