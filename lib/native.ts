@@ -128,6 +128,10 @@ export interface NativeAddon {
     shape: string;
     algo: number;
     workspace: number;
+    /** cudnnMathType_t as the search reported it: 0 default, 3 FMA (1 and 2 are tensor-op math). */
+    mathType: number;
+    /** Whether cuDNN reported it deterministic. */
+    deterministic: boolean;
   }[];
   /** Bytes of device memory held through the addon (tensors, workspace, staging), and the peak. */
   cudaMemory?: (index: number) => { allocated: number; peak: number };

@@ -419,6 +419,22 @@ export async function runOpChecks(device: Device, seed: number): Promise<CheckRe
           groups: 2,
         }),
     ],
+    // Batch 4 falls in batch 3's bucket (native/cuda/conv.cc): the cached algorithms, with the
+    // workspace asked for this batch.
+    [
+      'conv 5x5 pad 2 groups 2 batch 4',
+      () =>
+        checkConv(rng, device, 'conv 5x5 pad 2 groups 2 batch 4', {
+          batch: 4,
+          inChannels: 8,
+          height: 13,
+          width: 13,
+          outChannels: 12,
+          kernel: 5,
+          pad: 2,
+          groups: 2,
+        }),
+    ],
     ...[
       [false, false],
       [false, true],

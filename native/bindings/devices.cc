@@ -5,11 +5,12 @@
 //     (string[]) after ALEXNET_CUDA_LIBS and the loader path when given, and says where from, the
 //     versions, the sub-libraries that did not open, or what was tried: { ok, notFound, error,
 //     cudnn, cublas, nvrtc, versions: { cudnn, cudnnCuda, cublas, cublasCuda, driverCuda,
-//     runtimeCuda }, unopened, folders }
-//   cudaConvAlgorithms(index): [{ pass, shape, algo, workspace }]: the convolution algorithms
-//     chosen on that device so far (native/cuda/conv.cc), pass 'fwd', 'bwd_data' or 'bwd_filter'
-//     and shape "n,c,h,w,k,kh,kw,stride_h,stride_w,pad_h,pad_w,groups,float32", where n is the
-//     batch bucket (the power of two at or above the batch sizes it serves)
+//     runtimeCuda }, unopened, folders, deterministic }
+//   cudaConvAlgorithms(index): [{ pass, shape, algo, workspace, mathType, deterministic }]: the
+//     convolution algorithms chosen on that device so far (native/cuda/conv.cc), pass 'fwd',
+//     'bwd_data' or 'bwd_filter', mathType and deterministic as cudnnFind reported them, and shape
+//     "n,c,h,w,k,kh,kw,stride_h,stride_w,pad_h,pad_w,groups,float32", where n is the batch bucket
+//     (the power of two at or above the batch sizes it serves)
 //   cudaMemory(index): { allocated, peak } bytes held through the addon's allocator
 //   cudaResetPeak(index), cudaSynchronize(index): for benchmarks
 #include "bindings/bindings.h"
@@ -112,6 +113,8 @@ Napi::Value CudaConvAlgorithms(const Napi::CallbackInfo& info) {
     entry.Set("shape", key.substr(colon + 1));
     entry.Set("algo", chosen.algo);
     entry.Set("workspace", static_cast<double>(chosen.workspace));
+    entry.Set("mathType", chosen.math_type);
+    entry.Set("deterministic", chosen.deterministic);
     list.Set(i++, entry);
   }
   return list;

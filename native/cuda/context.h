@@ -50,6 +50,8 @@ class Context {
   struct Algorithm {
     int algo;
     size_t workspace;
+    int math_type;       // cudnnMathType_t the search reported for it
+    bool deterministic;  // whether the search reported it CUDNN_DETERMINISTIC
   };
   // The stream NCCL's allreduces run on (created on first use), and what orders them: Fork()
   // makes it wait for the work queued so far on the compute stream; AddPending(event) records an

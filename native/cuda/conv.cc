@@ -119,7 +119,9 @@ Context::Algorithm Choose(ConvState& s, const char* pass, int candidates, const 
   if (it != cache.end()) {
     size_t bytes = 0;
     if (workspace(it->second.algo, &bytes) == cudnn::kStatusSuccess && bytes <= limit) {
-      return Context::Algorithm{it->second.algo, bytes};
+      Context::Algorithm cached = it->second;
+      cached.workspace = bytes;
+      return cached;
     }
   }
 
@@ -132,7 +134,9 @@ Context::Algorithm Choose(ConvState& s, const char* pass, int candidates, const 
   CUDNN_CHECK(op, status);
   for (int i = 0; i < returned; ++i) {
     if (Acceptable(results[i], limit)) {
-      const Context::Algorithm chosen{static_cast<int>(results[i].algo), results[i].memory};
+      const Context::Algorithm chosen{static_cast<int>(results[i].algo), results[i].memory,
+                                      static_cast<int>(results[i].math_type),
+                                      results[i].determinism == cudnn::kDeterministic};
       cache[key] = chosen;
       return chosen;
     }

@@ -205,7 +205,8 @@ export async function main(args: string[]): Promise<number> {
       console.log(`${r.ok ? 'ok  ' : 'FAIL'}  ${r.name.padEnd(width)}  ${detail}`);
     }
     for (const a of report.algorithms as ReturnType<typeof chosenAlgorithms>) {
-      console.log(`  conv ${a.pass} [${a.shape}]: ${a.name} (workspace ${a.workspace} B)`);
+      const how = `math type ${a.mathType}, ${a.deterministic ? 'deterministic' : 'NON-DETERMINISTIC'}`;
+      console.log(`  conv ${a.pass} [${a.shape}]: ${a.name} (workspace ${a.workspace} B, ${how})`);
     }
     const failed = results.filter((r) => !r.ok);
     console.log(`${results.length - failed.length}/${results.length} checks passed`);

@@ -117,7 +117,9 @@ export function formatSummary(f: Figures): string[] {
     ['PyTorch', f.torch],
   ] as const) {
     const error = r.error === undefined ? '' : `; ERROR ${String(r.error)}`;
-    lines.push(`${side}: loss ${String(r.first_loss)} -> ${String(r.last_loss)}${error}`);
+    lines.push(
+      `${side}: loss ${String(r.first_loss ?? '-')} -> ${String(r.last_loss ?? '-')}${error}`,
+    );
   }
   for (const r of f.gpu_suite_failed) {
     const detail = r.error ?? `max error ${r.maxError} (${r.tolerance ?? '?'})`;
