@@ -1,11 +1,13 @@
 /**
- * PackedWeights (lib/ops/packed-weights.ts): a fully connected layer's weights packed once per
- * change. It must give the bits of the GEMM it replaces (gemm with transB and the same epilogue,
- * which test/gemm.test.ts checks against a float64 reference), and see every way the weights can
- * change between two calls: written from JavaScript, filled, copied into, written through a view
- * of their buffer, updated by SGD, overwritten by another op, or replaced by another tensor.
+ * Weights packed once per change: PackedWeights (lib/ops/packed-weights.ts), a fully connected
+ * layer's, and ConvPlan's forward, which keeps its packed weights in the plan. Each must give the
+ * bits of the computation without a kept copy (gemm with transB and the same epilogue, which
+ * test/gemm.test.ts checks against a float64 reference; a fresh ConvPlan, checked by
+ * test/conv.test.ts), and see every way the weights can change between two calls: written from
+ * JavaScript, filled, copied into, written through a view of their buffer, updated by SGD,
+ * overwritten by another op, or replaced by another tensor.
  */
-import { gemm, PackedWeights, sgdUpdate, Tensor } from '../lib';
+import { ConvPlan, gemm, PackedWeights, sgdUpdate, Tensor } from '../lib';
 import { Linear } from '../lib/nn/linear';
 import { Rng, testSeed } from './util/random';
 
@@ -79,6 +81,59 @@ describe(`PackedWeights (seed ${seed})`, () => {
     expect(both(packed, x, w, bias).got).toEqual(both(packed, x, w, bias).expected);
     for (const t of [x, w, bias, other, grad, velocity, a, b]) t.dispose();
     packed.dispose();
+  });
+
+  test('ConvPlan packs its weights again after every kind of change to them', () => {
+    const shape = {
+      batch: 2,
+      inChannels: 4,
+      height: 9,
+      width: 9,
+      outChannels: 6,
+      kernel: 3,
+      groups: 2,
+    };
+    const plan = new ConvPlan(shape);
+    const size = (s: readonly number[]) => s.reduce((p, d) => p * d, 1);
+    const [wn, wk] = [plan.weightShape[0], size(plan.weightShape) / plan.weightShape[0]];
+    const x = Tensor.from(rng.uniform(size(plan.inputShape)), plan.inputShape);
+    const w = Tensor.from(rng.uniform(size(plan.weightShape)), plan.weightShape);
+    const other = Tensor.from(rng.uniform(size(plan.weightShape)), plan.weightShape);
+    const grad = Tensor.from(rng.uniform(size(plan.weightShape)), plan.weightShape);
+    const velocity = Tensor.zeros(plan.weightShape);
+    const a = Tensor.from(rng.uniform(wn * 5), [wn, 5]);
+    const b = Tensor.from(rng.uniform(5 * wk), [5, wk]);
+    const y = Tensor.zeros(plan.outputShape);
+    /** y from the plan, whose copy may be stale, and from a fresh plan, which packs anew. */
+    const both = (weights: Tensor) => {
+      plan.forward(x, weights, y);
+      const fresh = new ConvPlan(shape);
+      const expected = Tensor.zeros(plan.outputShape);
+      fresh.forward(x, weights, expected);
+      const result = { got: bits(y), expected: bits(expected) };
+      expected.dispose();
+      fresh.dispose();
+      return result;
+    };
+    const changes: [string, () => void][] = [
+      ['write', () => w.write(rng.uniform(size(plan.weightShape)))],
+      ['fill', () => w.fill(0.25)],
+      ['copyFrom', () => w.copyFrom(other)],
+      ['a view of its buffer written', () => w.view([2, wk]).write(rng.uniform(2 * wk))],
+      ['sgdUpdate', () => sgdUpdate(w, grad, velocity, { lr: 0.5, momentum: 0.9, weightDecay: 0 })],
+      ['the output of a gemm', () => gemm(a, b, w.view([wn, wk]))],
+    ];
+    expect(both(w).got).toEqual(both(w).expected);
+    for (const [name, change] of changes) {
+      const before = bits(w);
+      change();
+      const { got, expected } = both(w);
+      expect({ name, changed: bits(w).join() !== before.join() }).toEqual({ name, changed: true });
+      expect({ name, got }).toEqual({ name, got: expected });
+    }
+    expect(both(other).got).toEqual(both(other).expected);
+    for (const t of [x, w, other, grad, velocity, a, b, y]) t.dispose();
+    plan.dispose();
   });
 
   test('a Linear layer infers from the packed weights with the bits of its training forward', () => {

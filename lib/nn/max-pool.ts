@@ -15,8 +15,7 @@ export class MaxPool extends PlannedLayer<MaxPoolPlan> {
   }
 
   protected createPlan(shape: number[], device: Device): MaxPoolPlan {
-    // The backward reads the argmax its forward kept instead of searching each window again.
-    return new MaxPoolPlan(shape, this.options, device, { keepArgmax: true });
+    return new MaxPoolPlan(shape, this.options, device);
   }
 
   outputShape(shape: readonly number[]): number[] {

@@ -29,7 +29,8 @@ export interface MaxPoolPlanOptions {
    * The forward keeps each window's argmax in the plan (on the CPU; cuDNN does without), and a
    * backward given the same x and y tensors as the last forward reads it instead of searching
    * each window of x again, with the same result. x and y must then still hold what that forward
-   * read and wrote, as between a layer's forward and backward.
+   * read and wrote, as between a layer's forward and backward. On the CPU the forward then costs
+   * about what the backward saves (bench/RESULTS.md), so the model's layers do not ask for it.
    * @default false
    */
   keepArgmax?: boolean;

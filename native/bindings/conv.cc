@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "bindings/bindings.h"
 #include "bindings/plan.h"
@@ -25,6 +26,14 @@ namespace {
 
 struct ConvPlanState {
   ConvShape shape;
+  // On the CPU, the forward's weights packed (cpu::ConvPackWeights) and the weights tensor's
+  // buffer and version (core/tensor.h) they were packed from; executor thread only. Each forward
+  // carries the buffer and version its weights had when it was queued, which identify their
+  // contents when it runs (ops run in the order they are queued, and every op queued to write
+  // them counted a version), and packs them again first where those differ.
+  std::vector<float> packed_weights;
+  const void* packed_storage = nullptr;
+  uint64_t packed_version = 0;
 #if defined(ALEXNET_WITH_CUDA)
   std::shared_ptr<cuda::ConvState> cuda;  // on a CUDA device
 #endif
@@ -79,9 +88,14 @@ template <Pass pass>
 void SubmitConv(const Napi::CallbackInfo& info, const char* a_name, const char* b_name,
                 const char* out_name) {
   const Device device = ConvPlan::DeviceOf(info, 0);
+  // The forward reads w without counting a write (core/tensor.h), so that it does not invalidate
+  // its own packed copy; w's buffer and version say which contents that copy must be of.
+  const Tensor& b_tensor = UnwrapTensor(info.Env(), info[2], b_name);
+  const float* b = pass == Pass::kForward ? b_tensor.read_data() : b_tensor.data();
   Submit(info, device,
-         [plan = ConvPlan::Arg(info, 0), a = TensorData(info, 1, a_name),
-          b = TensorData(info, 2, b_name), out = TensorData(info, 3, out_name), device,
+         [plan = ConvPlan::Arg(info, 0), a = TensorData(info, 1, a_name), b,
+          out = TensorData(info, 3, out_name), device, storage = b_tensor.storage_id(),
+          version = b_tensor.version(),
           epilogue = pass == Pass::kForward ? EpilogueArgs(info, 4) : Epilogue{}] {
 #if defined(ALEXNET_WITH_CUDA)
            if (plan->cuda) {
@@ -101,7 +115,17 @@ void SubmitConv(const Napi::CallbackInfo& info, const char* a_name, const char* 
            if constexpr (pass == Pass::kForward) {
              const cpu::GemmEpilogue fused{epilogue.bias, nullptr, epilogue.relu};
              const bool any = epilogue.bias || epilogue.relu;
-             cpu::ConvForward(plan->shape, a, b, out, scratch, any ? &fused : nullptr);
+             std::vector<float>& packed = plan->packed_weights;
+             if (packed.empty() || plan->packed_storage != storage ||
+                 plan->packed_version != version) {
+               plan->packed_storage = nullptr;
+               packed.resize(static_cast<size_t>(cpu::ConvPackedWeightsSize(plan->shape)));
+               cpu::ConvPackWeights(plan->shape, b, packed.data());
+               plan->packed_storage = storage;
+               plan->packed_version = version;
+             }
+             cpu::ConvForward(plan->shape, a, b, out, scratch, any ? &fused : nullptr,
+                              packed.data());
            }
            if constexpr (pass == Pass::kBackwardData) {
              cpu::ConvBackwardData(plan->shape, a, b, out, scratch);

@@ -55,12 +55,12 @@ void Gemm(const Napi::CallbackInfo& info) {
 }
 
 // A fully connected layer's packed weights (cpu::PackedWeights) and what they were packed from:
-// the weights tensor's buffer and its version (core/tensor.h), recorded on the JavaScript thread
-// as each call is queued. A call whose weights have another buffer or version packs them again
-// first; ops run in the order they are queued, so the copy is always of the contents that call
-// reads.
+// the weights tensor's buffer and its version (core/tensor.h); executor thread only. Each call
+// carries the buffer and version its weights had when it was queued, which identify their
+// contents when it runs (ops run in the order they are queued, and every op queued to write them
+// counted a version), and packs them again first where those differ.
 struct PackedWeightsState {
-  cpu::PackedWeights packed;  // used on the executor thread only
+  cpu::PackedWeights packed;
   const void* storage = nullptr;
   uint64_t version = 0;
 };
@@ -97,13 +97,7 @@ void GemmPackedWeights(const Napi::CallbackInfo& info) {
   const bool relu = BoolArg(info, 8);
   const Device device = PackedWeightsHandle::DeviceOf(info, 0);
   const bool cached = device.kind == DeviceKind::kCpu && m > cpu::PackedWeights::kDotRows;
-  const bool current =
-      state->storage == w_tensor.storage_id() && state->version == w_tensor.version();
-  if (cached) {
-    state->storage = w_tensor.storage_id();
-    state->version = w_tensor.version();
-  }
-  Submit(info, device, [=, repack = cached && !current] {
+  Submit(info, device, [=, storage = w_tensor.storage_id(), version = w_tensor.version()] {
 #if defined(ALEXNET_WITH_CUDA)
     if (device.kind == DeviceKind::kCuda) {
       cuda::Sgemm(device.index, false, true, m, n, k, 1.0f, x, k, w, k, 0.0f, y, n);
@@ -115,17 +109,21 @@ void GemmPackedWeights(const Napi::CallbackInfo& info) {
     const cpu::GemmEpilogue epilogue{nullptr, bias, relu};
     const cpu::GemmEpilogue* fused = bias || relu ? &epilogue : nullptr;
     if (!cached) return cpu::Sgemm(false, true, m, n, k, 1.0f, x, k, w, k, 0.0f, y, n, fused);
-    if (repack || !state->packed.Holds(n, k)) state->packed.Pack(w, n, k);
-    if (!state->packed.Holds(n, k)) throw std::bad_alloc();
+    if (!state->packed.Holds(n, k) || state->storage != storage || state->version != version) {
+      state->storage = nullptr;
+      state->packed.Pack(w, n, k);
+      if (!state->packed.Holds(n, k)) throw std::bad_alloc();
+      state->storage = storage;
+      state->version = version;
+    }
     state->packed.Multiply(m, x, k, y, n, fused);
   });
 }
 
 // packedWeightsRelease(packed): frees the copy, after the ops queued before; the next call packs.
 void PackedWeightsRelease(const Napi::CallbackInfo& info) {
-  auto state = PackedWeightsHandle::Arg(info, 0);
-  state->storage = nullptr;
-  Submit(info, PackedWeightsHandle::DeviceOf(info, 0), [state] { state->packed.Clear(); });
+  Submit(info, PackedWeightsHandle::DeviceOf(info, 0),
+         [state = PackedWeightsHandle::Arg(info, 0)] { state->packed.Clear(); });
 }
 
 // Blocks for about a second: for the benches only, which call it once before timing anything.

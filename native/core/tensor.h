@@ -21,6 +21,13 @@
 
 namespace alexnet {
 
+// A version no buffer has had yet (Storage::version): one counter for all of them, so that no
+// two contents of any buffers share one, not even a freed buffer's and a new one's at its address.
+inline uint64_t NextStorageVersion() {
+  static std::atomic<uint64_t> counter{0};
+  return counter.fetch_add(1, std::memory_order_relaxed) + 1;
+}
+
 // One allocation; its destructor queues the free behind the ops that may still use it.
 class Storage {
  public:
@@ -32,19 +39,19 @@ class Storage {
   float* data() const { return data_; }
   size_t bytes() const { return bytes_; }
 
-  // How many writable pointers to the buffer have been handed out (Tensor::data()): while it is
-  // unchanged, so are the contents, and a copy made from them (a layer's packed weights,
-  // bindings/gemm.cc) is still valid. Counted on the JavaScript thread as ops are queued, which
-  // is also the order they run in.
+  // Changes whenever a writable pointer to the buffer is handed out (Tensor::data()): while it
+  // is unchanged, so are the contents, and a copy made from them (a layer's packed weights,
+  // bindings/gemm.cc and conv.cc) is still valid. Taken on the JavaScript thread as ops are
+  // queued, which is also the order they run in.
   uint64_t version() const { return version_.load(std::memory_order_relaxed); }
-  void CountWrite() { version_.fetch_add(1, std::memory_order_relaxed); }
+  void CountWrite() { version_.store(NextStorageVersion(), std::memory_order_relaxed); }
 
  private:
   Device device_;
   size_t bytes_;
   std::shared_ptr<Executor> executor_;
   float* data_ = nullptr;
-  std::atomic<uint64_t> version_{0};
+  std::atomic<uint64_t> version_{NextStorageVersion()};
 };
 
 class Tensor : public Napi::ObjectWrap<Tensor> {

@@ -265,16 +265,31 @@ int64_t ConvScratchSize(const ConvShape& shape) {
          shape.groups * ForwardPackedA(shape, l).size();
 }
 
+int64_t ConvPackedWeightsSize(const ConvShape& s) {
+  return s.groups * ForwardPackedA(s, MakeLayout(s)).size();
+}
+
+void ConvPackWeights(const ConvShape& s, const float* w, float* packed) {
+  const Layout l = MakeLayout(s);
+  const int kg = s.k / s.groups;
+  const PackedA packed_a = ForwardPackedA(s, l);
+  for (int g = 0; g < s.groups; ++g) {
+    packed_a.Pack(w + g * kg * l.group_rows, l.group_rows, 1.0f, packed + g * packed_a.size());
+  }
+}
+
 void ConvForward(const ConvShape& s, const float* x, const float* w, float* y, float* scratch,
-                 const GemmEpilogue* epilogue) {
+                 const GemmEpilogue* epilogue, const float* packed_weights) {
   const Layout l = MakeLayout(s);
   const int kg = s.k / s.groups;
   float* packed = AlignedScratch(scratch);
   float* matrix = packed + MatrixOffset(s, l);
-  float* weights = matrix + MatrixSize(s, l);
   const PackedA packed_a = ForwardPackedA(s, l);
-  for (int g = 0; g < s.groups; ++g) {
-    packed_a.Pack(w + g * kg * l.group_rows, l.group_rows, 1.0f, weights + g * packed_a.size());
+  const float* weights = packed_weights;
+  if (!weights) {
+    float* own = matrix + MatrixSize(s, l);
+    ConvPackWeights(s, w, own);
+    weights = own;
   }
   for (int64_t n0 = 0; n0 < s.n; n0 += l.chunk) {
     const int64_t count = std::min<int64_t>(l.chunk, s.n - n0);

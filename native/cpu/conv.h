@@ -32,9 +32,15 @@ int64_t ConvScratchSize(const ConvShape& shape);
 float* ThreadScratch(int64_t floats);
 
 // y = conv(x, w); overwrites y. An epilogue (gemm.h) with a row bias of k floats adds the bias
-// per output channel, and with relu clamps at 0, as each block of y is computed.
+// per output channel, and with relu clamps at 0, as each block of y is computed. With
+// packed_weights (ConvPackWeights of w), w is not read and the weights are not packed again.
 void ConvForward(const ConvShape& shape, const float* x, const float* w, float* y, float* scratch,
-                 const GemmEpilogue* epilogue = nullptr);
+                 const GemmEpilogue* epilogue = nullptr, const float* packed_weights = nullptr);
+
+// Floats of the forward's packed weights, and w packed into them, for a caller that keeps them
+// while w is unchanged (bindings/conv.cc: a plan's forward packs them once per weight change).
+int64_t ConvPackedWeightsSize(const ConvShape& shape);
+void ConvPackWeights(const ConvShape& shape, const float* w, float* packed);
 
 // dx = the adjoint of the forward in x, applied to dy; overwrites dx.
 void ConvBackwardData(const ConvShape& shape, const float* w, const float* dy, float* dx,

@@ -112,66 +112,118 @@ void MaxPoolBackward(const PoolShape& s, const float* x, const float* y, const f
 
 namespace {
 
-// The window's argmax as MaxPoolBackward finds it (the first element, in row-major order, equal
-// to y), from the column maxima of its row band and the first row each was found at (-1 for a
-// column of NaN or -infinity): of the columns whose maximum equals y, the one whose first such
-// row comes first in row-major order. Every element above a column's first maximum is smaller,
-// so no element equal to y comes before it in that column. A window with no such column (y is
-// -infinity) is searched.
-uint8_t WindowArgmax(const PoolShape& s, const float* xp, const Window& win, int oy, int ox,
-                     const float* column_max, const int* column_row, float y) {
-  int64_t best = -1;
-  for (int ix = win.x0; ix < win.x1; ++ix) {
-    if (column_row[ix] < 0 || column_max[ix] != y) continue;
-    const int64_t index = static_cast<int64_t>(column_row[ix]) * s.w + ix;
-    if (best < 0 || index < best) best = index;
+// The window's argmax as MaxPoolBackward finds it, the first element in row-major order equal to
+// y (its maximum), as its offset in the unclipped window, by comparing every element: from the
+// last to the first, each match replacing the offset, so the first match is left.
+int ScanArgmax(const PoolShape& s, const float* xp, const Window& win, int top, int left, float y) {
+  int found = kNoArgmax;
+  for (int iy = win.y1 - 1; iy >= win.y0; --iy) {
+    for (int ix = win.x1 - 1; ix >= win.x0; --ix) {
+      const int offset = (iy - top) * s.kernel + (ix - left);
+      found = xp[static_cast<int64_t>(iy) * s.w + ix] == y ? offset : found;
+    }
   }
-  if (best < 0) best = FirstMatch(s, xp, win, y);
-  if (best < 0) return kNoArgmax;
+  return found;
+}
+
+// The same argmax from the window's column maxima and the row each was first reached at: an
+// element equal to y can only be in a column whose maximum equals y, where no element above that
+// row equals it (each was smaller, or NaN), so the first match is the smallest offset of those
+// columns' first maxima. Without branches: the maximum's place is random, and a search stopping
+// at it mispredicts about once per window. A window whose maximum is -infinity (every element
+// -infinity or NaN, where no row was recorded) is scanned.
+inline uint8_t WindowArgmax(const PoolShape& s, const float* xp, const Window& win, int oy, int ox,
+                            const float* column_max, const float* column_row, float y) {
   const int top = oy * s.stride - s.pad;
   const int left = ox * s.stride - s.pad;
-  const int64_t iy = best / s.w;
-  const int64_t ix = best % s.w;
-  return static_cast<uint8_t>((iy - top) * s.kernel + (ix - left));
+  if (__builtin_expect(y == -std::numeric_limits<float>::infinity(), 0)) {
+    return static_cast<uint8_t>(ScanArgmax(s, xp, win, top, left, y));
+  }
+  int found = kNoArgmax;
+  for (int ix = win.x0; ix < win.x1; ++ix) {
+    const int offset = (static_cast<int>(column_row[ix]) - top) * s.kernel + (ix - left);
+    // & rather than &&: both sides evaluated, so no branch.
+    const bool take = (column_max[ix] == y) & (offset < found);
+    found = take ? offset : found;
+  }
+  return static_cast<uint8_t>(found);
+}
+
+// The argmax of output row oy's windows into `out`: WindowArgmax's rule, in a loop over the
+// windows for each column of the window (kx), so that the compiler vectorises it across windows;
+// the windows clipped by the border, and those whose maximum is -infinity, go to WindowArgmax.
+void RowArgmax(const PoolShape& s, const float* xp, int oy, const float* column_max,
+               const float* column_row, const float* y, uint8_t* out) {
+  thread_local std::vector<float> found_row;
+  found_row.assign(static_cast<size_t>(s.ow), static_cast<float>(kNoArgmax));
+  float* __restrict found = found_row.data();
+  const float top = static_cast<float>(oy * s.stride - s.pad);
+  // Windows [lo, hi) lie wholly inside the row: ox * stride - pad >= 0 and + kernel <= w.
+  const int lo = std::min(s.ow, (s.pad + s.stride - 1) / s.stride);
+  const int hi = std::max(lo, std::min(s.ow, (s.w + s.pad - s.kernel) / s.stride + 1));
+  for (int kx = 0; kx < s.kernel; ++kx) {
+    const float shift = static_cast<float>(kx);
+    for (int ox = lo; ox < hi; ++ox) {
+      const int ix = ox * s.stride - s.pad + kx;
+      const float offset = (column_row[ix] - top) * static_cast<float>(s.kernel) + shift;
+      const float take = (column_max[ix] == y[ox]) & (offset < found[ox]) ? 1.0f : 0.0f;
+      found[ox] += take * (offset - found[ox]);
+    }
+  }
+  for (int ox = 0; ox < s.ow; ++ox) {
+    const bool edge = ox < lo || ox >= hi;
+    if (edge || y[ox] == -std::numeric_limits<float>::infinity()) {
+      out[ox] = WindowArgmax(s, xp, WindowAt(s, oy, ox), oy, ox, column_max, column_row, y[ox]);
+    } else {
+      out[ox] = static_cast<uint8_t>(found[ox]);
+    }
+  }
 }
 
 }  // namespace
 
 // As MaxPoolForward (the same column maxima and the same fold across them, so the same y, -0 and
-// +0 included), with the row of each column's first maximum kept for WindowArgmax.
+// +0 included), also keeping the row at which each column's maximum was first reached, then each
+// window's argmax from them.
 void MaxPoolForwardArgmax(const PoolShape& s, const float* x, float* y, uint8_t* argmax) {
   const int64_t in_plane = static_cast<int64_t>(s.h) * s.w;
   const int64_t out_plane = static_cast<int64_t>(s.oh) * s.ow;
   ForEachPlane(s, [&](int64_t plane) {
     thread_local std::vector<float> column_max;
-    thread_local std::vector<int> column_row;
+    thread_local std::vector<float> column_row;
     column_max.resize(static_cast<size_t>(s.w));
     column_row.resize(static_cast<size_t>(s.w));
     const float* xp = x + plane * in_plane;
     float* yp = y + plane * out_plane;
     uint8_t* ap = argmax + plane * out_plane;
-    float* cm = column_max.data();
-    int* cr = column_row.data();
+    float* __restrict cm = column_max.data();
+    float* __restrict cr = column_row.data();
     for (int oy = 0; oy < s.oh; ++oy) {
       const Window rows = WindowAt(s, oy, 0);
       std::fill(cm, cm + s.w, -std::numeric_limits<float>::infinity());
-      std::fill(cr, cr + s.w, -1);
+      std::fill(cr, cr + s.w, 0.0f);
       for (int iy = rows.y0; iy < rows.y1; ++iy) {
-        const float* row = xp + static_cast<int64_t>(iy) * s.w;
-        // std::max(m, v) replaces m exactly where m < v: the same maxima as MaxPoolForward.
+        const float* __restrict row = xp + static_cast<int64_t>(iy) * s.w;
+        const float at = static_cast<float>(iy);
+        // The row moves where std::max(m, v) replaces m, that is where m < v, written as
+        // arithmetic on a 0 or 1 (exact on row numbers) so that the loop vectorises: as a
+        // select, GCC left it a branch, which mispredicts on random data.
         for (int ix = 0; ix < s.w; ++ix) {
-          const bool greater = cm[ix] < row[ix];
-          cm[ix] = greater ? row[ix] : cm[ix];
-          cr[ix] = greater ? iy : cr[ix];
+          const float value = row[ix];
+          const float max = cm[ix];
+          const float moved = max < value ? 1.0f : 0.0f;
+          cm[ix] = std::max(max, value);
+          cr[ix] += moved * (at - cr[ix]);
         }
       }
+      float* yrow = yp + oy * s.ow;
       for (int ox = 0; ox < s.ow; ++ox) {
         const Window win = WindowAt(s, oy, ox);
         float best = -std::numeric_limits<float>::infinity();
         for (int ix = win.x0; ix < win.x1; ++ix) best = std::max(best, cm[ix]);
-        yp[oy * s.ow + ox] = best;
-        ap[oy * s.ow + ox] = WindowArgmax(s, xp, win, oy, ox, cm, cr, best);
+        yrow[ox] = best;
       }
+      RowArgmax(s, xp, oy, cm, cr, yrow, ap + oy * s.ow);
     }
   });
 }

@@ -141,8 +141,7 @@ function lrnOps(c: LrnCase, t: Tensors): Ops {
 }
 
 function maxPoolOps(c: MaxPoolCase, t: Tensors): Ops {
-  // As the MaxPool layer runs it: the backward reads the argmax its forward kept.
-  const plan = t.keep(new MaxPoolPlan(c.shape, c.pool, 'cpu', { keepArgmax: true }));
+  const plan = t.keep(new MaxPoolPlan(c.shape, c.pool, 'cpu'));
   const [x, y] = [t.random(plan.inputShape), t.zeros(plan.outputShape)];
   const [dy, dx] = [t.random(plan.outputShape), t.zeros(plan.inputShape)];
   plan.forward(x, y);
