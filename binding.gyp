@@ -22,7 +22,7 @@
       "sources": ["<!@(node -p \"require('./native/sources.json').cpu_exact.join(' ')\")"],
       "include_dirs": ["native"],
       "cflags": ["-fPIC"],
-      "cflags_cc": ["-std=c++17", "-O3", "-ffp-contract=off"]
+      "cflags_cc": ["-std=c++17", "-O3", "-ffp-contract=off", "-fno-math-errno"]
     },
     {
       "target_name": "gemm_avx2",
