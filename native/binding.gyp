@@ -22,7 +22,7 @@
       "sources": ["<!@(node -p \"require('./sources.json').cpu_exact.map((f) => '../' + f).join(' ')\")"],
       "include_dirs": ["."],
       "cflags": ["-fPIC"],
-      "cflags_cc": ["-std=c++17", "-O3", "-ffp-contract=off"]
+      "cflags_cc": ["-std=c++17", "-O3", "-ffp-contract=off", "-fno-math-errno"]
     },
     {
       "target_name": "gemm_avx2",

@@ -89,6 +89,29 @@ describe('renderReport', () => {
     expect(labels.length).toBeGreaterThan(2);
   });
 
+  test("draws the learning rate of every step where the epochs record it, dots at the epochs' ends", () => {
+    // Two epochs of four steps: a warmup through the first, a fall through the second.
+    const stepLr = [
+      [0.25, 0.5, 0.75, 1],
+      [0.9, 0.6, 0.3, 0.1],
+    ];
+    const steps = history(2).map((m, i) => ({ ...m, lr: stepLr[i][3], stepLr: stepLr[i] }));
+    const html = renderReport(steps, info);
+    const [points] = charts(html)[2].lines;
+    expect(points).toHaveLength(8);
+    // Evenly spaced in x (step i of 4 in epoch e at e - 1 + (i + 1) / 4), up then down in y.
+    const xs = points.map(([x]) => x);
+    const gaps = xs.slice(1).map((x, i) => x - xs[i]);
+    for (const gap of gaps) expect(gap).toBeCloseTo(gaps[0], 0);
+    const ys = points.map(([, y]) => y);
+    expect(ys.slice(0, 4)).toEqual([...ys.slice(0, 4)].sort((a, b) => b - a));
+    expect(ys.slice(4)).toEqual([...ys.slice(4)].sort((a, b) => a - b));
+    expect(html.match(/learning rate, epoch [\d.]+:/g)).toEqual([
+      'learning rate, epoch 1:',
+      'learning rate, epoch 2:',
+    ]);
+  });
+
   test('puts the numbers in the table', () => {
     const rows = tableRows(renderReport(history(), info));
     expect(rows[0]).toEqual([

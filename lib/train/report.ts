@@ -65,7 +65,7 @@ interface ChartSpec {
   percent: boolean;
   /** Formats a point's value for its tooltip, as the table does. */
   format: (value: number) => string;
-  /** Where each value sits on the epoch axis, when not at the epochs' ends. */
+  /** Where each value sits on the epoch axis, when not at the epochs' ends (a per-step curve). */
   xs?: readonly number[];
 }
 
@@ -438,7 +438,9 @@ function chartSeries(
     );
   }
   series.values.forEach((v, j) => {
-    if (!drawable(v)) return;
+    // A per-step curve marks the epochs' ends only: a dot per step would add one element per
+    // training step to the page.
+    if (!drawable(v) || (spec.xs && !Number.isInteger(epochs[j]))) return;
     const tip = `${series.label}, epoch ${epochs[j]}: ${spec.format(v)}`;
     parts.push(
       `<circle cx="${px(epochs[j]).toFixed(1)}" cy="${py(v).toFixed(1)}" r="3" fill="${color}"><title>${escapeHtml(tip)}</title></circle>`,

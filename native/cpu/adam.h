@@ -139,20 +139,22 @@ ALEXNET_ADAM_HOST_DEVICE inline AdamScalars ComputeAdamScalars(const AdamSetting
 }
 
 // The update of element i, in PyTorch's order of operations (lerp as at::lerp: the form for a
-// weight under 0.5 and the one for a weight of 0.5 or more).
+// weight under 0.5 when kSmallLerp, the one for a weight of 0.5 or more otherwise). The choices
+// are template arguments so that the CPU's loop has no branch and vectorises.
+template <bool kDecoupled, bool kSmallLerp>
 ALEXNET_ADAM_HOST_DEVICE inline void AdamElement(float* w, const float* g, float* m, float* v,
-                                                 int64_t i, const AdamScalars& k, bool decoupled) {
+                                                 int64_t i, const AdamScalars& k) {
   using namespace adam_detail;  // NOLINT: the rounding helpers above
   float wi = w[i];
   float gi = g[i];
-  if (decoupled) {
+  if (kDecoupled) {
     wi = MulF(wi, k.decay_factor);
   } else {
     gi = AddF(gi, MulF(k.weight_decay, wi));
   }
   const float diff = SubF(gi, m[i]);
-  const float mi = k.one_minus_beta1 < 0.5f ? AddF(m[i], MulF(k.one_minus_beta1, diff))
-                                            : SubF(gi, MulF(diff, SubF(1.0f, k.one_minus_beta1)));
+  const float mi = kSmallLerp ? AddF(m[i], MulF(k.one_minus_beta1, diff))
+                              : SubF(gi, MulF(diff, SubF(1.0f, k.one_minus_beta1)));
   const float vi = AddF(MulF(v[i], k.beta2), MulF(MulF(k.one_minus_beta2, gi), gi));
   const float denom = AddF(DivF(SqrtF(vi), k.bias_correction2_sqrt), k.eps);
   m[i] = mi;

@@ -14,14 +14,32 @@ namespace alexnet::cuda {
 
 namespace {
 
+template <bool kDecoupled, bool kSmallLerp>
+__device__ void UpdateAll(float* w, const float* g, float* m, float* v, int64_t n,
+                          const cpu::AdamScalars& k) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
+       i += int64_t{gridDim.x} * blockDim.x) {
+    cpu::AdamElement<kDecoupled, kSmallLerp>(w, g, m, v, i, k);
+  }
+}
+
 __global__ void AdamKernel(float* w, const float* g, float* m, float* v, const float* step,
                            int64_t n, cpu::AdamSettings settings, const float* guard) {
   if (guard != nullptr && !isfinite(*guard)) return;
   const int64_t t = static_cast<int64_t>(__fadd_rn(*step, 1.0f));
   const cpu::AdamScalars k = cpu::ComputeAdamScalars(settings, t);
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
-       i += int64_t{gridDim.x} * blockDim.x) {
-    cpu::AdamElement(w, g, m, v, i, k, settings.decoupled);
+  // The same choice as cpu::AdamUpdate's, on the same float.
+  const bool small_lerp = k.one_minus_beta1 < 0.5f;
+  if (settings.decoupled) {
+    if (small_lerp)
+      UpdateAll<true, true>(w, g, m, v, n, k);
+    else
+      UpdateAll<true, false>(w, g, m, v, n, k);
+  } else {
+    if (small_lerp)
+      UpdateAll<false, true>(w, g, m, v, n, k);
+    else
+      UpdateAll<false, false>(w, g, m, v, n, k);
   }
 }
 
