@@ -13,6 +13,7 @@ import { AlexNet } from '../lib';
 import { imagenetClasses } from '../lib/io/imagenet';
 import { peerFolders } from '../scripts/bench/paths';
 import { main as exportMain } from '../scripts/export';
+import { relativeError } from './util/compare';
 import { FIXTURES } from './util/npy';
 
 const TV_ZIP = path.join(FIXTURES, 'torchvision', 'tv_zip.pth');
@@ -89,16 +90,6 @@ async function ortLogits(
  * an untransposed fc) moves logits by far more.
  */
 const REL_TOLERANCE = 1e-5;
-
-function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  let worst = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; ++i) {
-    worst = Math.max(worst, Math.abs(actual[i] - expected[i]));
-    scale = Math.max(scale, Math.abs(expected[i]));
-  }
-  return worst / scale;
-}
 
 describe('ONNX export', () => {
   withOrt(

@@ -12,6 +12,7 @@ import { ShapeError } from '../lib/errors';
 import { imagenetClasses } from '../lib/io/imagenet';
 import { readPth } from '../lib/io/pth';
 import { readSafetensors } from '../lib/io/safetensors';
+import { relativeError } from './util/compare';
 import { FIXTURES, readNpy } from './util/npy';
 
 const DIR = path.join(FIXTURES, 'torchvision');
@@ -44,16 +45,6 @@ function inputBatch(): Float32Array {
  * a wrong layer (a missing ReLU, conv1 unpadded, a transposed fc) moves them by far more.
  */
 const REL_TOLERANCE = 1e-5;
-
-function relativeError(actual: Float32Array, expected: Float32Array): number {
-  let worst = 0;
-  let scale = 0;
-  for (let i = 0; i < expected.length; ++i) {
-    worst = Math.max(worst, Math.abs(actual[i] - expected[i]));
-    scale = Math.max(scale, Math.abs(expected[i]));
-  }
-  return worst / scale;
-}
 
 describe("torchvision's AlexNet from a .pth", () => {
   it.each(['tv_zip.pth', 'tv_legacy.pth'])(

@@ -28,7 +28,7 @@ import { sgdUpdate } from '../ops/sgd';
 import { Rng } from '../random';
 import { type Device, Tensor } from '../tensor';
 import { accumulation, type CheckResult, compare, EXACT, guarded } from './compare';
-import { noReset, scoped, size, twice } from './scope';
+import { noReset, type Scope, scoped, size, twice } from './scope';
 
 function checkConv(
   rng: Rng,
@@ -274,16 +274,22 @@ function checkLoss(rng: Rng, device: Device) {
   });
 }
 
+/** Weights, gradients and velocities on both backends, and the CPU's update of them. */
+function sgdCase(scope: Scope, rng: Rng, device: Device) {
+  const n = 5000;
+  const [w0, g0, v0] = [rng.uniform(n), rng.uniform(n), rng.uniform(n)];
+  const [wc, wg] = scope.pair(w0, [n], device);
+  const [gc, gg] = scope.pair(g0, [n], device);
+  const [vc, vg] = scope.pair(v0, [n], device);
+  const step = { lr: 0.01, momentum: 0.9, weightDecay: 5e-4 };
+  sgdUpdate(wc, gc, vc, step);
+  return { w0, v0, wc, wg, gg, vc, vg, step };
+}
+
 /** SGD with momentum and weight decay: the same rounding on both backends, so exact. */
 function checkSgd(rng: Rng, device: Device) {
   return scoped((scope) => {
-    const n = 5000;
-    const [w0, g0, v0] = [rng.uniform(n), rng.uniform(n), rng.uniform(n)];
-    const [wc, wg] = scope.pair(w0, [n], device);
-    const [gc, gg] = scope.pair(g0, [n], device);
-    const [vc, vg] = scope.pair(v0, [n], device);
-    const step = { lr: 0.01, momentum: 0.9, weightDecay: 5e-4 };
-    sgdUpdate(wc, gc, vc, step);
+    const { w0, v0, wc, wg, gg, vc, vg, step } = sgdCase(scope, rng, device);
     const r = twice(
       'sgd',
       [],
@@ -340,13 +346,7 @@ function checkAdam(rng: Rng, device: Device, decoupled: boolean) {
  */
 function checkSgdGuard(rng: Rng, device: Device) {
   return scoped((scope) => {
-    const n = 5000;
-    const [w0, g0, v0] = [rng.uniform(n), rng.uniform(n), rng.uniform(n)];
-    const [wc, wg] = scope.pair(w0, [n], device);
-    const [gc, gg] = scope.pair(g0, [n], device);
-    const [vc, vg] = scope.pair(v0, [n], device);
-    const step = { lr: 0.01, momentum: 0.9, weightDecay: 5e-4 };
-    sgdUpdate(wc, gc, vc, step);
+    const { w0, v0, wc, wg, gg, vc, vg, step } = sgdCase(scope, rng, device);
     const nan = scope.keep(Tensor.from(new Float32Array([Number.NaN]), [1], device));
     sgdUpdate(wg, gg, vg, { ...step, guard: nan });
     const results = [

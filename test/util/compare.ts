@@ -76,3 +76,17 @@ export function expectWithinBound(
     );
   }
 }
+
+/**
+ * The largest |actual - expected| over the largest |expected|: an error relative to the output's
+ * scale, for logits whose individual values may be near zero.
+ */
+export function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  let worst = 0;
+  let scale = 0;
+  for (let i = 0; i < expected.length; ++i) {
+    worst = Math.max(worst, Math.abs(actual[i] - expected[i]));
+    scale = Math.max(scale, Math.abs(expected[i]));
+  }
+  return worst / scale;
+}
