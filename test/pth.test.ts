@@ -87,6 +87,27 @@ describe('torch.save files', () => {
     }
   });
 
+  it("reads big-endian storages where <name>/byteorder says 'big' (PyTorch 2.1 and later)", () => {
+    const archive = ZipArchive.open(fs.readFileSync(fixture('dtypes.pth')), 'dtypes.pth');
+    // The storages' element sizes, in the order torch.save keyed them (make_torchvision_fixtures.py:
+    // the shared float32 storage, the float32 matrix, float16, bfloat16).
+    const elementBytes: Record<string, number> = { 0: 4, 1: 4, 2: 2, 3: 2 };
+    const entries = [...archive.entries.keys()].map((name): [string, Uint8Array] => {
+      const key = /data\/(\d)$/.exec(name)?.[1];
+      const bytes = Buffer.from(archive.read(name));
+      if (key !== undefined) {
+        if (elementBytes[key] === 4) bytes.swap32();
+        else bytes.swap16();
+      }
+      return [name, bytes];
+    });
+    entries.push(['dtypes/byteorder', Buffer.from('big')]);
+    const swapped = parsePth(zipOf(entries), 'big.pth');
+    for (const [key, { values }] of Object.entries(expected)) {
+      expect(Array.from(swapped[key].data)).toEqual(values);
+    }
+  });
+
   it("takes a state_dict under 'state_dict' or 'model'", () => {
     // The dtypes file's pickle, wrapped: {'model': <the OrderedDict>} in protocol 2.
     const archive = ZipArchive.open(fs.readFileSync(fixture('dtypes.pth')), 'dtypes.pth');

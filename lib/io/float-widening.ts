@@ -26,15 +26,19 @@ export const STORED_FLOAT_BYTES: Record<StoredFloat, number> = {
 
 const hostIsLittleEndian = endianness() === 'LE';
 
-/** `bytes` (a whole number of elements of `type`) as float32 values in host order (a copy). */
+/**
+ * `bytes` (a whole number of elements of `type`) as float32 values in host order: a view of
+ * `bytes` where they already are (float32 in host order, aligned), else a copy.
+ */
 export function widenToFloat32(
   bytes: Uint8Array,
   type: StoredFloat,
   littleEndian: boolean,
 ): Float32Array {
   if (type === 'float32' && littleEndian === hostIsLittleEndian) {
-    // One copy of the bytes: fc6's weights alone are 151 MB in torchvision's file.
-    return new Float32Array(new Uint8Array(bytes).buffer);
+    // No copy where possible: fc6's weights alone are 151 MB in torchvision's file.
+    const aligned = bytes.byteOffset % 4 === 0 ? bytes : new Uint8Array(bytes);
+    return new Float32Array(aligned.buffer, aligned.byteOffset, aligned.length / 4);
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out = new Float32Array(bytes.length / STORED_FLOAT_BYTES[type]);

@@ -32,7 +32,10 @@ const LEGACY_MAGIC = Uint8Array.from([
 ]);
 const LEGACY_PROTOCOL_VERSION = 1001;
 
-/** Reads `file` and returns its state_dict's tensors by name, as float32 in row-major order. */
+/**
+ * Reads `file` and returns its state_dict's tensors by name, as float32 in row-major order (which
+ * may share memory with the file's bytes: no copy of float32 storages where none is needed).
+ */
 export async function readPth(file: string): Promise<Record<string, NamedArray>> {
   let bytes: Buffer;
   try {
@@ -183,7 +186,11 @@ function storagesOf(root: PickleValue, file: string): Map<string, TorchStorage> 
   return found;
 }
 
-/** Each storage's bytes, widened to float32 once and shared by the tensors that view it. */
+/**
+ * Each storage's bytes, widened to float32 once and shared by the tensors that view it (a view
+ * of the file's bytes where they are float32 in host order and aligned, as PyTorch's zip aligns
+ * them to 64 bytes).
+ */
 class StorageBytes {
   private readonly floats = new Map<string, Float32Array>();
 
@@ -241,7 +248,12 @@ function gather({ offset, shape, stride }: TorchTensor, storage: Float32Array): 
   const contiguous = shape.every(
     (_, i) => shape[i] === 1 || stride[i] === shape.slice(i + 1).reduce((a, b) => a * b, 1),
   );
-  if (contiguous) return storage.slice(offset, offset + count);
+  if (contiguous) {
+    // The whole storage as it is (the usual parameter), else a copy of the part viewed.
+    return offset === 0 && count === storage.length
+      ? storage
+      : storage.slice(offset, offset + count);
+  }
   const out = new Float32Array(count);
   const index = new Array<number>(shape.length).fill(0);
   let at = offset;

@@ -68,10 +68,10 @@ export class ZipArchive {
     const entries = new Map<string, ZipEntry>();
     let at = offset;
     for (let i = 0; i < count; ++i) {
-      const entry = reader.centralEntry(at, offset, maxEntryBytes);
+      const { next, ...entry } = reader.centralEntry(at, offset, maxEntryBytes);
       if (entries.has(entry.name)) reader.fail(`the entry ${entry.name} appears twice`);
       entries.set(entry.name, entry);
-      at = entry.next;
+      at = next;
     }
     if (at !== offset + size) {
       reader.fail(
