@@ -10,6 +10,7 @@ import { dropoutBackward, dropoutForward } from '../../lib/ops/dropout';
 import { gemm } from '../../lib/ops/gemm';
 import { softmaxCrossEntropy } from '../../lib/ops/loss';
 import { LrnPlan } from '../../lib/ops/lrn';
+import { PackedWeights } from '../../lib/ops/packed-weights';
 import { MaxPoolPlan } from '../../lib/ops/pool';
 import { reluBackward, reluForward } from '../../lib/ops/relu';
 import { sgdUpdate } from '../../lib/ops/sgd';
@@ -151,7 +152,10 @@ function maxPoolOps(c: MaxPoolCase, t: Tensors): Ops {
   };
 }
 
-/** The three GEMMs of lib/nn/linear.ts. */
+/**
+ * The three products of lib/nn/linear.ts: the forward as the layer infers, from weights packed
+ * once (they do not change between calls), and the two gradients' GEMMs.
+ */
 function fcOps(c: FcCase, t: Tensors): Ops {
   const { batch, inFeatures, outFeatures } = c;
   const [x, w, dy] = [
@@ -164,8 +168,9 @@ function fcOps(c: FcCase, t: Tensors): Ops {
     t.zeros([batch, inFeatures]),
     t.zeros([outFeatures, inFeatures]),
   ];
+  const packed = t.keep(new PackedWeights('cpu'));
   return {
-    forward: () => gemm(x, w, y, { transB: true }),
+    forward: () => packed.multiply(x, w, y),
     backwardData: () => gemm(dy, w, dx),
     backwardFilter: () => gemm(dy, x, dw, { transA: true }),
   };
