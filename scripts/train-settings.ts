@@ -129,7 +129,8 @@ function lrSchedule(
 
 function oneOf<T extends string>(allowed: readonly T[], name: string, text: string): T {
   if (!allowed.includes(text as T)) {
-    const list = allowed.map((a) => `'${a}'`).join(' or ');
+    const quoted = allowed.map((a) => `'${a}'`);
+    const list = `${quoted.slice(0, -1).join(', ')} or ${quoted.at(-1)}`;
     throw new AlexNetError(`Expected ${list} for --${name} but received '${text}'`);
   }
   return text as T;

@@ -8,7 +8,7 @@ import { expectFreshBuild } from './util/built-cli';
 
 const ROOT = path.join(__dirname, '..');
 const BIN = path.join(ROOT, 'dist', 'scripts', 'alexnet.js');
-const SUBCOMMANDS = ['train', 'predict', 'serve', 'prepare-data', 'doctor', 'build'];
+const SUBCOMMANDS = ['train', 'predict', 'serve', 'prepare-data', 'export', 'doctor', 'build'];
 
 function alexnet(...args: string[]) {
   return spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: 'utf8' });

@@ -17,7 +17,7 @@ const addon = require(workerData.addon);
 const n = 1024;
 const [a, b, c] = [0, 1, 2].map(() => new addon.Tensor([n, n], 'cpu'));
 // Queued: the first runs while the worker exits; the rest are dropped by Stop.
-for (let i = 0; i < 8; ++i) addon.gemm(a, b, c, false, false, n, n, n, 1, 0);
+for (let i = 0; i < 8; ++i) addon.gemm(a, b, c, false, false, n, n, n, 1, 0, null, false);
 // Releases queued behind the GEMM in flight.
 for (const t of [a, b, c]) t.dispose();
 parentPort.postMessage(addon.hostMemory());

@@ -30,6 +30,7 @@ import {
   type Architecture,
   architecture,
   checkTrainLayers,
+  DEFAULT_INPUT_SIZE,
   LAYER_NAMES,
   LAYERS,
   type LayerName,
@@ -57,7 +58,7 @@ export interface AlexNetOptions {
   device?: DeviceRequest;
   /** Seed of the weight initialisation and of the dropout masks. @default 0 */
   seed?: number;
-  /** Side of the square input image; 67 and up. @default 227 */
+  /** Side of the square input image; 67 and up (223 to 254 for torchvision). @default 227 (224 for torchvision) */
   inputSize?: number;
   /** Multiplies every conv and fc width (rounded to even). @default 1 */
   widthScale?: number;
@@ -117,10 +118,12 @@ export class AlexNet {
   private disposal: Promise<void> | null = null;
 
   constructor(options: AlexNetOptions = {}) {
+    const preset = options.preset ?? 'bvlc';
     this.arch = architecture({
-      preset: options.preset ?? 'bvlc',
+      preset,
       classes: options.classes ?? 1000,
-      inputSize: options.inputSize ?? 227,
+      // An unknown preset is refused by architecture(), before the size matters.
+      inputSize: options.inputSize ?? DEFAULT_INPUT_SIZE[preset] ?? 227,
       widthScale: options.widthScale ?? 1,
       dropout: options.dropout ?? 0.5,
     });

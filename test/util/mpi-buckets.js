@@ -8,7 +8,7 @@
  */
 const fs = require('node:fs');
 const path = require('node:path');
-const { AlexNet, DataParallel, MpiCommunicator, Rng, SGD, Tensor, shareOf } = require(
+const { AlexNet, DataParallel, MpiCommunicator, Rng, SGD, Tensor, shareOf, trainStep } = require(
   path.join(__dirname, '..', '..', 'dist', 'lib', 'index.js'),
 );
 
@@ -40,16 +40,18 @@ async function main() {
     log.push({ event: 'allreduce', tensors: tensors.map((t) => names.get(t) ?? 'results') });
     allreduce(tensors, options);
   };
-  const trainShard = net.trainShard.bind(net);
-  net.trainShard = (x, labels, n, opt, step) =>
-    trainShard(x, labels, n, opt, {
-      ...step,
+  const gradientSync = parallel.gradientSync.bind(parallel);
+  parallel.gradientSync = (batch) => {
+    const sync = gradientSync(batch);
+    return {
+      ...sync,
       afterBackward: (params) => {
         for (const p of params) names.set(p.grad, p.name);
         log.push({ event: 'backward', params: params.map((p) => p.name) });
-        step.afterBackward(params);
+        sync.afterBackward(params);
       },
-    });
+    };
+  };
 
   const rng = new Rng(7);
   let firstStep = [];
@@ -69,7 +71,7 @@ async function main() {
       offset,
       total: GLOBAL_BATCH,
     };
-    await parallel.trainBatch(batch, optimizer);
+    await trainStep(net, optimizer, batch, { parallel });
     batch.x.dispose();
     if (step === 0) firstStep = log.splice(0);
   }
