@@ -360,6 +360,43 @@ describe('Ctrl-C and SIGTERM on npm run train (real signals to a child process)'
     );
   }, 120_000);
 
+  test('AdamW with a warmup into a cosine, stopped by Ctrl-C mid-epoch: resuming matches an uninterrupted run, learning rates included', async () => {
+    const flags = [
+      ...CONFIG,
+      '--optimizer',
+      'adamw',
+      '--lr-schedule',
+      'cosine',
+      '--warmup-epochs',
+      '0.5',
+    ];
+    const straight = tmp();
+    await trainToEnd([...flags, '--out', straight]);
+    const out = tmp();
+    const run = new CliProcess([...flags, '--out', out]);
+    await run.waitFor(firstProgress);
+    run.child.kill('SIGINT');
+    expect((await run.exit).code).toBe(130);
+    const { batchInEpoch } = (await readCheckpoint(path.join(out, 'latest.safetensors'))).training!;
+    expect(batchInEpoch).toBeGreaterThan(0);
+    await trainToEnd(['--resume', '--out', out]);
+    // The names of the tensors that differ, not a diff of every weight, when it fails.
+    const [ours, theirs] = await Promise.all(
+      [out, straight].map((dir) => tensorsOf(path.join(dir, 'latest.safetensors'))),
+    );
+    expect(Object.keys(ours).sort()).toEqual(Object.keys(theirs).sort());
+    expect(
+      Object.keys(ours).filter((name) => ours[name].some((v, i) => !Object.is(v, theirs[name][i]))),
+    ).toEqual([]);
+    const stepLrs = (dir: string) =>
+      fs
+        .readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line).stepLr);
+    expect(stepLrs(out)).toEqual(stepLrs(straight));
+  }, 120_000);
+
   test('SIGTERM mid-epoch exits 143 with a checkpoint', async () => {
     const out = tmp();
     const run = new CliProcess([...CONFIG, '--out', out]);
