@@ -6,10 +6,11 @@
  * the addon's host-memory counter: the worker queues a long GEMM and frees its tensors behind it,
  * then exits at once; when its 'exit' event arrives, the memory must already be back.
  *
- * Alone in its file (so its own jest process): the host-memory counter is process-wide.
+ * The counter is process-wide, and jest runs many files in one process, whose tensors the
+ * garbage collector may free at any moment; so the worker runs in a node process of its own.
  */
-import { Worker } from 'node:worker_threads';
-import { addonFile, native } from '../lib/native';
+import { spawnSync } from 'node:child_process';
+import { addonFile } from '../lib/native';
 
 const WORKER = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -24,17 +25,24 @@ parentPort.postMessage(addon.hostMemory());
 process.exit(0);
 `;
 
+/** In a fresh node process: the counter before, when the worker queued its work, and after its exit. */
+const PROCESS = `
+const { Worker } = require('node:worker_threads');
+const addon = require(process.argv[1]);
+const before = addon.hostMemory();
+const worker = new Worker(${JSON.stringify(WORKER)}, { eval: true, workerData: { addon: process.argv[1] } });
+let held = 0;
+worker.on('message', (bytes) => { held = bytes; });
+worker.on('exit', () => console.log(JSON.stringify({ before, held, after: addon.hostMemory() })));
+`;
+
 describe('executor shutdown', () => {
-  test("an exiting worker's op in flight and queued frees finish before its 'exit' event", async () => {
-    const before = native.hostMemory();
-    const worker = new Worker(WORKER, { eval: true, workerData: { addon: addonFile() } });
-    let held = 0;
-    worker.on('message', (bytes: number) => {
-      held = bytes;
-    });
-    await new Promise((resolve) => worker.on('exit', resolve));
+  test("an exiting worker's op in flight and queued frees finish before its 'exit' event", () => {
+    const run = spawnSync(process.execPath, ['-e', PROCESS, addonFile()], { encoding: 'utf8' });
+    expect(run.stderr).toBe('');
+    const { before, held, after } = JSON.parse(run.stdout);
     // 3 tensors of 1024 x 1024 float32 were held when the worker queued its work.
     expect(held - before).toBe(3 * 1024 * 1024 * 4);
-    expect(native.hostMemory()).toBe(before);
+    expect(after).toBe(before);
   });
 });
