@@ -3,13 +3,19 @@
  * (test/fixtures/decoders, written by scripts/make_decoder_fixtures.py): sharp exactly, jpeg-js +
  * pngjs exactly on PNG and within stated bounds on JPEG; the formats only sharp reads, and their
  * error under jpeg-js; EXIF orientation; the choice of decoder and the fallback when sharp cannot
- * be loaded.
+ * be loaded, on the main thread (sharp mocked) and in the decode workers of a child process where
+ * it is not found. The tests of sharp itself skip, saying so, where sharp does not load.
  */
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { decodeImageJs, type RgbImage } from '../lib/data/decode-js';
 import { decodeImage, decoders, resolveDecoder } from '../lib/data/decoder';
+import { ImageCache } from '../lib/data/image-cache';
 import { decodeFlags, decoderLine } from '../scripts/decode-flags';
+import { expectFreshBuild } from './util/built-cli';
+import { describeWithSharp, testWithSharp } from './util/optional';
 
 const DIR = path.join(__dirname, 'fixtures', 'decoders');
 
@@ -61,7 +67,7 @@ function expectSize(image: RgbImage, name: string): void {
   expect(image.data.length).toBe(image.width * image.height * 3);
 }
 
-describe('sharp decoder against Pillow', () => {
+describeWithSharp('sharp decoder against Pillow', () => {
   test('sharp loads here (an optionalDependency that npm install brings)', () => {
     expect(decoders()).toEqual({ default: 'sharp', sharp: expect.stringMatching(/^sharp 0\.35/) });
     expect(resolveDecoder('auto')).toBe('sharp');
@@ -153,7 +159,7 @@ describe('js decoder (jpeg-js + pngjs) against Pillow', () => {
 describe('errors name the file, with either decoder', () => {
   const FORMATS = path.join(__dirname, 'fixtures', 'images', 'formats');
   const unknown = 'expected a JPEG, PNG, WebP, AVIF, GIF or TIFF image but the file is';
-  test.each([
+  const cases = [
     [
       'sharp',
       'truncated.jpg',
@@ -169,27 +175,33 @@ describe('errors name the file, with either decoder', () => {
     ['sharp', 'empty.png', `empty.png: ${unknown} an empty file`],
     ['js', 'empty.png', `empty.png: ${unknown} an empty file`],
     ['js', 'truncated.jpg', 'truncated.jpg: corrupt or unsupported JPEG (unknown JPEG marker 0)'],
-  ] as const)('%s: %s', async (decoder, name, message) => {
-    const file = fs.readFileSync(path.join(FORMATS, name));
-    // A format neither decoder reads is the FormatError subclass the server answers 415 for.
-    await expect(decodeImage(file, name, { decoder })).rejects.toMatchObject({
-      name: message.includes(unknown) ? 'UnsupportedFormatError' : 'FormatError',
-      message,
+  ] as const;
+  for (const [decoder, name, message] of cases) {
+    (decoder === 'sharp' ? testWithSharp : test)(`${decoder}: ${name}`, async () => {
+      const file = fs.readFileSync(path.join(FORMATS, name));
+      // A format neither decoder reads is the FormatError subclass the server answers 415 for.
+      await expect(decodeImage(file, name, { decoder })).rejects.toMatchObject({
+        name: message.includes(unknown) ? 'UnsupportedFormatError' : 'FormatError',
+        message,
+      });
     });
-  });
+  }
 });
 
-test('sharp reads no SVG (it can reference other files): only the formats we list', async () => {
-  const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"/>');
-  await expect(decodeImage(svg, 'x.svg', { decoder: 'sharp' })).rejects.toMatchObject({
-    name: 'UnsupportedFormatError',
-    message:
-      'x.svg: expected a JPEG, PNG, WebP, AVIF, GIF or TIFF image but the file is none of these',
-  });
-});
+testWithSharp(
+  'sharp reads no SVG (it can reference other files): only the formats we list',
+  async () => {
+    const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"/>');
+    await expect(decodeImage(svg, 'x.svg', { decoder: 'sharp' })).rejects.toMatchObject({
+      name: 'UnsupportedFormatError',
+      message:
+        'x.svg: expected a JPEG, PNG, WebP, AVIF, GIF or TIFF image but the file is none of these',
+    });
+  },
+);
 
 describe('decoder options', () => {
-  test('the CLI log line names sharp and its libvips, or the choice of js', () => {
+  testWithSharp('the CLI log line names sharp and its libvips, or the choice of js', () => {
     const auto = decodeFlags({ decoder: 'auto', autoOrient: true, maxPixels: '100000000' });
     expect(decoderLine(auto)).toMatch(
       /^decoder: sharp 0\.35\.\d+, libvips \d+\.\d+\.\d+, EXIF orientation applied$/,
@@ -216,7 +228,7 @@ describe('decoder options', () => {
     });
   });
 
-  test('auto is sharp here: the same pixels as decoder sharp', async () => {
+  testWithSharp('auto is sharp where it loads: the same pixels as decoder sharp', async () => {
     const name = 'baseline-420.jpg';
     const auto = await decodeImage(bytes(name), name);
     expect(auto).toEqual(await decodeImage(bytes(name), name, { decoder: 'sharp' }));
@@ -273,4 +285,55 @@ describe('when sharp cannot be loaded', () => {
         "Expected an installed sharp for decoder 'sharp' but it cannot be loaded (Cannot find module 'sharp'); run npm install sharp, or use decoder 'js'",
     });
   });
+});
+
+describe('decode workers where sharp is not found (a child process on the built package)', () => {
+  const KAGGLE = path.join(__dirname, 'fixtures', 'images', 'kaggle');
+  const files = fs.readdirSync(KAGGLE).map((f) => path.join(KAGGLE, f));
+  const ENTRY = path.join(__dirname, '..', 'dist', 'lib', 'index.js');
+  beforeAll(() => expectFreshBuild());
+
+  test("auto builds the image cache with jpeg-js in 2 workers; decoder 'sharp' is refused", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alexnet-nosharp-'));
+    const script = `
+      const { ImageCache, decoders } = require(${JSON.stringify(ENTRY)});
+      (async () => {
+        const options = { dir: ${JSON.stringify(dir)}, name: 'images', size: 24, progress: false, log: () => {} };
+        const files = ${JSON.stringify(files)};
+        const cache = await ImageCache.open(files, { ...options, workers: 2, decoder: 'auto' });
+        const result = { decoders: decoders(), decoder: cache.decoder, skipped: cache.skipped.length };
+        await cache.close();
+        try {
+          await ImageCache.open(files, { ...options, name: 'sharp', workers: 2, decoder: 'sharp' });
+        } catch (e) {
+          result.refused = e.name + ': ' + e.message;
+        }
+        process.stdout.write(JSON.stringify(result));
+      })();`;
+    const blocker = path.join(__dirname, 'util', 'block-sharp.js');
+    const output = execFileSync(process.execPath, ['-r', blocker, '-e', script], {
+      timeout: 120_000,
+    });
+    expect(JSON.parse(output.toString())).toEqual({
+      decoders: { default: 'js', sharp: { unavailable: "Cannot find module 'sharp'" } },
+      decoder: 'js',
+      skipped: 1,
+      refused:
+        "ArgumentError: Expected an installed sharp for decoder 'sharp' but it cannot be loaded (Cannot find module 'sharp'); run npm install sharp, or use decoder 'js'",
+    });
+    // The workers stored what jpeg-js stores on this thread.
+    const here = fs.mkdtempSync(path.join(os.tmpdir(), 'alexnet-nosharp-'));
+    const options = {
+      dir: here,
+      name: 'images',
+      size: 24,
+      progress: false as const,
+      log: () => {},
+    };
+    await (await ImageCache.open(files, { ...options, workers: 0, decoder: 'js' })).close();
+    const pixels = (folder: string) =>
+      fs.readFileSync(path.join(folder, 'images.24-stretch.cache'));
+    expect(pixels(dir)).toEqual(pixels(here));
+    for (const d of [dir, here]) fs.rmSync(d, { recursive: true, force: true });
+  }, 180_000);
 });

@@ -12,6 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import fc from 'fast-check';
 import { decodeImageJs } from '../lib/data/decode-js';
+import { decodeImage } from '../lib/data/decoder';
 import { openDataSource, readImageList, scanImageFolder } from '../lib/data/sources';
 import { type BvlcTarget, readBvlcWeights } from '../lib/io/bvlc';
 import { readCheckpoint } from '../lib/io/checkpoint';
@@ -32,6 +33,7 @@ import {
 import { capJpegDimensions, capPngDimensions } from './util/image-dimensions';
 import { fixPngCrcs, type Mutation, mutate, mutatedFile, type Seed } from './util/mutate';
 import { FIXTURES } from './util/npy';
+import { testWithSharp } from './util/optional';
 import { testSeed } from './util/random';
 
 type Mutated = { bytes: Uint8Array };
@@ -58,14 +60,20 @@ function regressions<T>(target: string): { found: string; input: T }[] {
  * A mutated-file regression: `seed` (a path under test/fixtures, or '' for no bytes) and the
  * mutations fast-check reported, bytes as arrays of numbers.
  */
-function mutatedRegressions(target: string): Mutated[] {
+function mutatedRegressions(
+  target: string,
+  finish: (bytes: Uint8Array) => Uint8Array = (bytes) => bytes,
+): Mutated[] {
   return regressions<{ seed: string; mutations: Mutation[] }>(target).map(({ found, input }) => {
     const base =
       input.seed === '' ? new Uint8Array(0) : fs.readFileSync(path.join(FIXTURES, input.seed));
     const edits = input.mutations.map((m) =>
       m.kind === 'insert' ? { ...m, bytes: Uint8Array.from(m.bytes) } : m,
     );
-    return { bytes: mutate(base, edits), [fc.toStringMethod]: () => `${target}.json: ${found}` };
+    return {
+      bytes: finish(mutate(base, edits)),
+      [fc.toStringMethod]: () => `${target}.json: ${found}`,
+    };
   });
 }
 
@@ -124,9 +132,12 @@ function runMutated(
   parse: (bytes: Uint8Array, file: string) => unknown,
   finish?: (bytes: Uint8Array) => Uint8Array,
 ) {
-  // The decoders' regressions (decode-*.json) are the bombs that test/util/image-dimensions.ts
-  // caps away until the decoders refuse them from the header: replayed, each would fail.
-  const kept = target.startsWith('decode-') ? [] : mutatedRegressions(target);
+  // Saved inputs are replayed as the generated ones are checked, through `finish`. For the
+  // decoders that is the dimension cap (test/util/image-dimensions.ts): the decoders now refuse
+  // images over maxPixels from the header (test/decompression-bomb.test.ts), but below it
+  // jpeg-js's time still follows the declared size: uncapped, both inputs of decode-jpeg.json
+  // take seconds of CPU (6 s measured for the first), over the 2 s a case may use.
+  const kept = mutatedRegressions(target, finish);
   return run(target, mutatedFile(corpus, 6, finish), (f: Mutated, file) => parse(f.bytes, file), [
     ...unchanged(corpus),
     ...kept,
@@ -308,6 +319,26 @@ describe(`fuzzing (seed ${seed}, ${fuzzSeconds()} s per target)`, () => {
         corpus,
         (bytes, file) => decodeImageJs(bytes, file),
         (bytes) => fixPngCrcs(capPngDimensions(bytes)),
+      );
+    },
+    timeout,
+  );
+
+  // sharp, the default decoder where it loads: libvips's JPEG and PNG readers (libjpeg-turbo,
+  // libspng) on the same mutated files, capped alike so that a case stays within its budget.
+  testWithSharp(
+    'decodeImage with sharp: mutated JPEGs and PNGs',
+    async () => {
+      const files = ['rgb.jpg', 'cmyk.jpg', 'rgb.png', 'palette.png', 'grey16.png'];
+      const corpus = seeds(...files.map((f) => `images/formats/${f}`));
+      // PNG files start with 0x89 'PNG'; the rest of the corpus is JPEG.
+      const cap = (bytes: Uint8Array) =>
+        bytes[0] === 0x89 ? fixPngCrcs(capPngDimensions(bytes)) : capJpegDimensions(bytes);
+      await runMutated(
+        'decode-sharp',
+        corpus,
+        (bytes, file) => decodeImage(bytes, file, { decoder: 'sharp' }),
+        cap,
       );
     },
     timeout,

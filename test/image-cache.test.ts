@@ -15,6 +15,7 @@ import { resizeStretch } from '../lib/data/resize';
 import { type Matrix3, pixelMoments, rgbStats, symmetricEigen3 } from '../lib/data/rgb-stats';
 import { scanImageFolder } from '../lib/data/sources';
 import { expectClose } from './util/compare';
+import { testWithSharp } from './util/optional';
 import { Rng, testSeed } from './util/random';
 
 const KAGGLE = path.join(__dirname, 'fixtures', 'images', 'kaggle');
@@ -131,39 +132,42 @@ describe('ImageCache', () => {
     await cache.close();
   });
 
-  test('the cache records its decoder and is rebuilt with the pixels of another', async () => {
-    const dir = tmp();
-    const byJs = quiet(dir);
-    const js = await ImageCache.open(files, byJs.options);
-    expect(js.decoder).toBe('js');
-    await js.close();
-    // A manifest from before the decoder was recorded holds jpeg-js pixels: it is kept for 'js'.
-    const manifestFile = `${pixelFile(dir)}.json`;
-    const { decoder: _, ...legacy } = JSON.parse(fs.readFileSync(manifestFile, 'utf8'));
-    fs.writeFileSync(manifestFile, JSON.stringify(legacy));
-    const reused = quiet(dir);
-    await (await ImageCache.open(files, reused.options)).close();
-    expect(reused.lines.filter((line) => line.startsWith('rebuilding'))).toEqual([]);
+  testWithSharp(
+    'the cache records its decoder and is rebuilt with the pixels of another',
+    async () => {
+      const dir = tmp();
+      const byJs = quiet(dir);
+      const js = await ImageCache.open(files, byJs.options);
+      expect(js.decoder).toBe('js');
+      await js.close();
+      // A manifest from before the decoder was recorded holds jpeg-js pixels: it is kept for 'js'.
+      const manifestFile = `${pixelFile(dir)}.json`;
+      const { decoder: _, ...legacy } = JSON.parse(fs.readFileSync(manifestFile, 'utf8'));
+      fs.writeFileSync(manifestFile, JSON.stringify(legacy));
+      const reused = quiet(dir);
+      await (await ImageCache.open(files, reused.options)).close();
+      expect(reused.lines.filter((line) => line.startsWith('rebuilding'))).toEqual([]);
 
-    const bySharp = quiet(dir, { decoder: 'sharp', workers: 2 });
-    const sharp = await ImageCache.open(files, bySharp.options);
-    expect(bySharp.lines[0]).toBe(
-      `rebuilding the image cache ${manifestFile}: it was decoded by 'js' and the decoder is now 'sharp'`,
-    );
-    expect(sharp.decoder).toBe('sharp');
-    const stored = fs.readFileSync(pixelFile(dir));
-    const bytes = SIZE * SIZE * 3;
-    for (const [i, file] of files.entries()) {
-      if (!sharp.isReady(i)) continue;
-      const decoded = await decodeImage(fs.readFileSync(file), file, { decoder: 'sharp' });
-      const expected = resizeStretch(decoded, SIZE).data;
-      expect(new Uint8Array(stored.subarray(i * bytes, (i + 1) * bytes))).toEqual(expected);
-    }
-    await sharp.close();
-    const back = quiet(dir);
-    await (await ImageCache.open(files, back.options)).close();
-    expect(back.lines[0]).toMatch(/it was decoded by 'sharp' and the decoder is now 'js'$/);
-  });
+      const bySharp = quiet(dir, { decoder: 'sharp', workers: 2 });
+      const sharp = await ImageCache.open(files, bySharp.options);
+      expect(bySharp.lines[0]).toBe(
+        `rebuilding the image cache ${manifestFile}: it was decoded by 'js' and the decoder is now 'sharp'`,
+      );
+      expect(sharp.decoder).toBe('sharp');
+      const stored = fs.readFileSync(pixelFile(dir));
+      const bytes = SIZE * SIZE * 3;
+      for (const [i, file] of files.entries()) {
+        if (!sharp.isReady(i)) continue;
+        const decoded = await decodeImage(fs.readFileSync(file), file, { decoder: 'sharp' });
+        const expected = resizeStretch(decoded, SIZE).data;
+        expect(new Uint8Array(stored.subarray(i * bytes, (i + 1) * bytes))).toEqual(expected);
+      }
+      await sharp.close();
+      const back = quiet(dir);
+      await (await ImageCache.open(files, back.options)).close();
+      expect(back.lines[0]).toMatch(/it was decoded by 'sharp' and the decoder is now 'js'$/);
+    },
+  );
 
   test('an interrupted build resumes where it stopped and ends with the same bytes', async () => {
     const whole = tmp();

@@ -27,6 +27,78 @@ const why =
     ? ''
     : `no ${PREBUILT} and its build: npm run build:prebuilt makes them (it needs nvcc)`;
 
+/**
+ * Mnemonics of the instruction-set extensions beyond x86-64's baseline (SSE2), as objdump prints
+ * them (Intel SDM vol. 2 and its CPUID feature table): every VEX/EVEX instruction (AVX, AVX2,
+ * FMA, F16C, AVX-512: all start with 'v'), and the legacy-encoded ones of SSE3, SSSE3, SSE4.1,
+ * SSE4.2, POPCNT, LZCNT, BMI1, BMI2, MOVBE and ADX. Not tzcnt: GCC emits `rep bsf` for
+ * __builtin_ctz under generic tuning, which objdump prints as tzcnt and which runs as bsf (the
+ * same result for the non-zero inputs GCC uses it on) where BMI1 is absent.
+ */
+const BEYOND_BASELINE = new RegExp(
+  `^\\s+[0-9a-f]+:\\t(v\\w+|${[
+    // SSE3
+    'addsubp[sd]|hadd[ps][sd]|hsubp[sd]|lddqu|movddup|movs[hl]dup|fisttp\\w*',
+    // SSSE3
+    'pshufb|phadd(w|d|sw)|phsub(w|d|sw)|pabs[bwd]|palignr|pmaddubsw|pmulhrsw|psign[bwd]',
+    // SSE4.1
+    'blendv?p[sd]|pblend(w|vb)|dpp[sd]|extractps|insertps|pextr[bdq]|pinsr[bdq]',
+    'pm(ax|in)(sb|sd|uw|ud)|pmov[sz]x\\w+|pmuldq|pmulld|ptest|round[ps][sd]|mpsadbw',
+    'packusdw|pcmpeqq|phminposuw|movntdqa',
+    // SSE4.2
+    'pcmpgtq|pcmp[ei]str[im]|crc32\\w*',
+    // POPCNT, LZCNT, BMI1 (but tzcnt), BMI2, MOVBE, ADX
+    'popcnt|lzcnt|andn|bextr|blsi|blsmsk|blsr|bzhi|mulx|pdep|pext|rorx|sarx|shlx|shrx|movbe|adcx|adox',
+  ].join('|')})\\b`,
+  'gm',
+);
+
+/** Object file name to its instructions beyond the baseline, for files that have any. */
+function beyondBaseline(objectDir: string): Record<string, string[]> {
+  const files = (fs.readdirSync(objectDir, { recursive: true }) as string[]).filter((f) =>
+    f.endsWith('.o'),
+  );
+  expect(files.length).toBeGreaterThan(20);
+  const found: Record<string, string[]> = {};
+  for (const file of files) {
+    const dump = spawnSync('objdump', ['-d', '--no-show-raw-insn', path.join(objectDir, file)], {
+      encoding: 'utf8',
+      maxBuffer: 1 << 28,
+    });
+    expect(dump.status).toBe(0);
+    const mnemonics = new Set([...dump.stdout.matchAll(BEYOND_BASELINE)].map((m) => m[1]));
+    if (mnemonics.size > 0) found[path.basename(file)] = [...mnemonics].sort();
+  }
+  return found;
+}
+
+/** The most glibc and libstdc++ the README promises: Ubuntu 22.04's (2.34, GCC 12's 3.4.30). */
+function expectWithinPromise(file: string): void {
+  const version = (v: string) => v.split('.').map(Number);
+  const atMost = (v: string, limit: string) =>
+    version(v).reduce((order, n, i) => order || n - (version(limit)[i] ?? 0), 0) <= 0;
+  const needs = runtimeNeeds(file);
+  expect({ ...needs, glibcOk: atMost(needs.glibc, '2.34') }).toMatchObject({ glibcOk: true });
+  expect({ ...needs, glibcxxOk: atMost(needs.glibcxx, '3.4.30') }).toMatchObject({
+    glibcxxOk: true,
+  });
+}
+
+/**
+ * The CUDA runtime is linked statically (CMakeLists.txt, CUDA::cudart_static): no libcudart in
+ * the binary's NEEDED entries, and the runtime's own code inside it, which opens the driver,
+ * libcuda.so.1, by name at run time.
+ */
+function expectStaticCudaRuntime(file: string): void {
+  const dump = spawnSync('objdump', ['-p', file], { encoding: 'utf8' });
+  expect(dump.status).toBe(0);
+  const needed = [...dump.stdout.matchAll(/NEEDED\s+(\S+)/g)].map((m) => m[1]);
+  expect(needed.filter((lib) => /cudart|libcuda\b/.test(lib))).toEqual([]);
+  const bytes = fs.readFileSync(file);
+  expect(bytes.includes('libcuda.so.1')).toBe(true);
+  expect(bytes.includes('cudaErrorCudartUnloading')).toBe(true);
+}
+
 /** A folder with only node, npm (and its npx) and sh (npm runs scripts with it), to be the whole PATH. */
 function bareBin(dir: string): string {
   const bin = path.join(dir, 'bin');
@@ -244,22 +316,15 @@ async function servePage(app: string, env: NodeJS.ProcessEnv, checkpoint: string
 
     test('no instruction beyond x86-64 baseline outside the GEMM kernels picked at run time', () => {
       // The prebuild's object files (the shipped binary is stripped, so it cannot be read by
-      // function): AVX and AVX-512 instructions are VEX/EVEX-encoded, all mnemonics in 'v'.
-      const files = (fs.readdirSync(objects, { recursive: true }) as string[]).filter((f) =>
-        f.endsWith('.o'),
-      );
-      expect(files.length).toBeGreaterThan(20);
-      const vex: Record<string, number> = {};
-      for (const file of files) {
-        const dump = spawnSync('objdump', ['-d', '--no-show-raw-insn', path.join(objects, file)], {
-          encoding: 'utf8',
-          maxBuffer: 1 << 28,
-        });
-        expect(dump.status).toBe(0);
-        const count = [...dump.stdout.matchAll(/^\s+[0-9a-f]+:\t(v\w+)/gm)].length;
-        if (count > 0) vex[path.basename(file)] = count;
-      }
-      expect(Object.keys(vex).sort()).toEqual(['gemm_kernel_avx2.cc.o', 'gemm_kernel_avx512.cc.o']);
+      // function); BEYOND_BASELINE lists the extensions looked for.
+      expect(Object.keys(beyondBaseline(objects)).sort()).toEqual([
+        'gemm_kernel_avx2.cc.o',
+        'gemm_kernel_avx512.cc.o',
+      ]);
+    });
+
+    test('links the CUDA runtime statically', () => {
+      expectStaticCudaRuntime(binary);
     });
 
     test('needs no newer glibc and libstdc++ than the README states, and no other library', () => {
@@ -289,3 +354,48 @@ async function servePage(app: string, env: NodeJS.ProcessEnv, checkpoint: string
     });
   },
 );
+
+/**
+ * The same promises of this checkout's build from source (build/Release, what `npm run build`
+ * makes), which needs no nvcc: the package's code must not need a newer glibc or libstdc++, or
+ * an instruction beyond the baseline outside the kernels picked at run time, whichever binary
+ * it ends up in.
+ */
+describe('the build from source in build/Release', () => {
+  const addon = path.join(ROOT, 'build', 'Release', 'alexnet_native.node');
+  const sourceObjects = path.join(ROOT, 'build', 'CMakeFiles', 'alexnet_native.dir');
+  beforeAll(() => {
+    if (!fs.existsSync(addon)) throw new Error(`${addon} is missing: run npm run build`);
+  });
+
+  test('addonInfo() names it as built here, with its backends', () => {
+    const { addonInfo } = require('../lib') as typeof import('../lib');
+    const { native } = require('../lib/native') as typeof import('../lib/native');
+    const info = addonInfo();
+    // ALEXNET_NATIVE_PATH points the package at another build (npm run test:asan).
+    const expected = process.env.ALEXNET_NATIVE_PATH ?? addon;
+    expect(info).toEqual({
+      file: path.resolve(expected),
+      prebuilt: false,
+      backends: native.backends,
+    });
+    expect(info.backends[0]).toBe('cpu');
+  });
+
+  test('needs no newer glibc and libstdc++ than the README states', () => {
+    expectWithinPromise(addon);
+  });
+
+  test('no instruction beyond x86-64 baseline outside the GEMM kernels picked at run time', () => {
+    const found = beyondBaseline(sourceObjects);
+    const kernels = ['gemm_kernel_avx2.cc.o', 'gemm_kernel_avx512.cc.o'];
+    expect(Object.keys(found).filter((f) => !kernels.includes(f))).toEqual([]);
+  });
+
+  const { native } = require('../lib/native') as typeof import('../lib/native');
+  const cuda = native.backends.includes('cuda');
+  (cuda ? test : test.skip)(
+    `links the CUDA runtime statically${cuda ? '' : ' (skipped: this build has no CUDA backend)'}`,
+    () => expectStaticCudaRuntime(addon),
+  );
+});

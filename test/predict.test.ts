@@ -15,6 +15,7 @@ import { type FileArray, writeBvlcNpy } from './util/bvlc-writer';
 import { expectClose } from './util/compare';
 import { jpegBytes, pngBytes } from './util/images';
 import { FIXTURES } from './util/npy';
+import { testWithSharp } from './util/optional';
 
 const SMALL = { device: 'cpu' as const, classes: 2, inputSize: 67, widthScale: 1 / 16, seed: 3 };
 const NORMALISATION = {
@@ -177,28 +178,31 @@ describe('classify and npm run predict', () => {
     net.dispose();
   });
 
-  test('with sharp, a WebP predicts as the PNG of the same pixels; --decoder js names sharp', async () => {
-    const sharp = require('sharp');
-    const webp = path.join(dir, 'wide.webp');
-    await sharp(fs.readFileSync(wide)).webp({ lossless: true }).toFile(webp);
-    const net = await AlexNet.fromFile(checkpoint, { device: 'cpu' });
-    const [fromPng, fromWebp] = await classify(net, [wide, webp], { top: 2, decoder: 'sharp' });
-    expect(fromWebp.top).toEqual(fromPng.top);
-    net.dispose();
-    const printed = await capture(() => predict(['--checkpoint', checkpoint, '--verbose', webp]));
-    const [best] = fromPng.top;
-    expect(printed.stdout).toBe(`${best.label}  ${best.probability.toFixed(4)}\n`);
-    expect(printed.stderr).toMatch(/^decoder: sharp 0\.35\.\d+, libvips [\d.]+\ndevice: cpu\n$/);
-    await expect(predict(['--checkpoint', checkpoint, '--decoder', 'js', webp])).rejects.toThrow(
-      `${webp}: WebP images need the sharp decoder (npm install sharp, and decoder 'sharp' or 'auto'); the js decoder reads JPEG and PNG only`,
-    );
-    await expect(predict(['--checkpoint', checkpoint, '--decoder', 'vips', webp])).rejects.toThrow(
-      "Expected 'auto', 'sharp' or 'js' for --decoder but received 'vips'",
-    );
-    await expect(predict(['--checkpoint', checkpoint, '--max-pixels', '0', webp])).rejects.toThrow(
-      "Expected positive integer for --max-pixels but received '0'",
-    );
-  });
+  testWithSharp(
+    'with sharp, a WebP predicts as the PNG of the same pixels; --decoder js names sharp',
+    async () => {
+      const sharp = require('sharp');
+      const webp = path.join(dir, 'wide.webp');
+      await sharp(fs.readFileSync(wide)).webp({ lossless: true }).toFile(webp);
+      const net = await AlexNet.fromFile(checkpoint, { device: 'cpu' });
+      const [fromPng, fromWebp] = await classify(net, [wide, webp], { top: 2, decoder: 'sharp' });
+      expect(fromWebp.top).toEqual(fromPng.top);
+      net.dispose();
+      const printed = await capture(() => predict(['--checkpoint', checkpoint, '--verbose', webp]));
+      const [best] = fromPng.top;
+      expect(printed.stdout).toBe(`${best.label}  ${best.probability.toFixed(4)}\n`);
+      expect(printed.stderr).toMatch(/^decoder: sharp 0\.35\.\d+, libvips [\d.]+\ndevice: cpu\n$/);
+      await expect(predict(['--checkpoint', checkpoint, '--decoder', 'js', webp])).rejects.toThrow(
+        `${webp}: WebP images need the sharp decoder (npm install sharp, and decoder 'sharp' or 'auto'); the js decoder reads JPEG and PNG only`,
+      );
+      await expect(
+        predict(['--checkpoint', checkpoint, '--decoder', 'vips', webp]),
+      ).rejects.toThrow("Expected 'auto', 'sharp' or 'js' for --decoder but received 'vips'");
+      await expect(
+        predict(['--checkpoint', checkpoint, '--max-pixels', '0', webp]),
+      ).rejects.toThrow("Expected positive integer for --max-pixels but received '0'");
+    },
+  );
 
   test('predict prints name and probability per class; several inputs and folders in blocks', async () => {
     const net = await AlexNet.fromFile(checkpoint, { device: 'cpu' });

@@ -44,3 +44,7 @@ export function eachDecoder(
     timeout,
   );
 }
+
+/** describe where sharp loads, else describe.skip with the reason appended to the title. */
+export const describeWithSharp = (name: string, body: () => void) =>
+  sharpWhy === '' ? describe(name, body) : describe.skip(`${name} (skipped: ${sharpWhy})`, body);
