@@ -137,6 +137,39 @@ function chosenAlgorithms(index: number) {
   }));
 }
 
+/** The device, the libraries found and their versions, and the cuDNN algorithm policy. */
+function printHeader(device: Device, index: number, seed: number): void {
+  const gpu = native.cudaDevices?.().devices[index];
+  const libs = cudaLibraries();
+  console.log(`gpu-check on ${device} (${gpu?.name}), seed ${seed}`);
+  console.log(`  ${libs?.cudnn}\n  ${libs?.cublas}\n  nvrtc: ${libs?.nvrtc || 'not found'}`);
+  console.log(`  CUDA: driver ${libs?.versions.driverCuda}, runtime ${libs?.versions.runtimeCuda}`);
+  console.log(
+    libs?.deterministic === false
+      ? '  cuDNN: non-deterministic algorithms allowed (ALEXNET_CUDNN_DETERMINISTIC=0)'
+      : '  cuDNN: deterministic algorithms only',
+  );
+  for (const line of libs?.unopened ?? []) console.log(`  did not open: ${line}`);
+}
+
+/** A line per check, then the convolution algorithms cuDNN was asked to keep. */
+function printResults(
+  results: readonly CheckResult[],
+  algorithms: ReturnType<typeof chosenAlgorithms>,
+): void {
+  const width = Math.max(...results.map((r) => r.name.length));
+  for (const r of results) {
+    const detail = r.error
+      ? r.error
+      : `max error ${r.maxError?.toExponential(2)}  (${r.tolerance})`;
+    console.log(`${r.ok ? 'ok  ' : 'FAIL'}  ${r.name.padEnd(width)}  ${detail}`);
+  }
+  for (const a of algorithms) {
+    const how = `math type ${a.mathType}, ${a.deterministic ? 'deterministic' : 'NON-DETERMINISTIC'}`;
+    console.log(`  conv ${a.pass} [${a.shape}]: ${a.name} (workspace ${a.workspace} B, ${how})`);
+  }
+}
+
 /** The command line: returns the exit code (0 passed, 1 failed, 2 no GPU here). */
 export async function main(args: string[]): Promise<number> {
   const option = (name: string) => {
@@ -159,20 +192,8 @@ export async function main(args: string[]): Promise<number> {
       console.error(`gpu-check: SKIPPED, ${why}`);
       return 2;
     }
-    const gpu = native.cudaDevices?.().devices[index];
-    report.gpu = gpu;
-    const libs = cudaLibraries();
-    console.log(`gpu-check on ${device} (${gpu?.name}), seed ${seed}`);
-    console.log(`  ${libs?.cudnn}\n  ${libs?.cublas}\n  nvrtc: ${libs?.nvrtc || 'not found'}`);
-    console.log(
-      `  CUDA: driver ${libs?.versions.driverCuda}, runtime ${libs?.versions.runtimeCuda}`,
-    );
-    console.log(
-      libs?.deterministic === false
-        ? '  cuDNN: non-deterministic algorithms allowed (ALEXNET_CUDNN_DETERMINISTIC=0)'
-        : '  cuDNN: deterministic algorithms only',
-    );
-    for (const line of libs?.unopened ?? []) console.log(`  did not open: ${line}`);
+    report.gpu = native.cudaDevices?.().devices[index];
+    printHeader(device, index, seed);
 
     const results: CheckResult[] = [];
     report.results = results;
@@ -197,17 +218,7 @@ export async function main(args: string[]): Promise<number> {
     report.algorithms = chosenAlgorithms(index);
     report.memory = native.cudaMemory?.(index);
 
-    const width = Math.max(...results.map((r) => r.name.length));
-    for (const r of results) {
-      const detail = r.error
-        ? r.error
-        : `max error ${r.maxError?.toExponential(2)}  (${r.tolerance})`;
-      console.log(`${r.ok ? 'ok  ' : 'FAIL'}  ${r.name.padEnd(width)}  ${detail}`);
-    }
-    for (const a of report.algorithms as ReturnType<typeof chosenAlgorithms>) {
-      const how = `math type ${a.mathType}, ${a.deterministic ? 'deterministic' : 'NON-DETERMINISTIC'}`;
-      console.log(`  conv ${a.pass} [${a.shape}]: ${a.name} (workspace ${a.workspace} B, ${how})`);
-    }
+    printResults(results, chosenAlgorithms(index));
     const failed = results.filter((r) => !r.ok);
     console.log(`${results.length - failed.length}/${results.length} checks passed`);
     return failed.length === 0 ? 0 : 1;
