@@ -325,7 +325,13 @@ describe('decode workers where sharp is not found (a child process on the built 
     });
     // The workers stored what jpeg-js stores on this thread.
     const here = fs.mkdtempSync(path.join(os.tmpdir(), 'alexnet-nosharp-'));
-    const options = { dir: here, name: 'images', size: 24, progress: false as const, log: () => {} };
+    const options = {
+      dir: here,
+      name: 'images',
+      size: 24,
+      progress: false as const,
+      log: () => {},
+    };
     await (await ImageCache.open(files, { ...options, workers: 0, decoder: 'js' })).close();
     const pixels = (folder: string) =>
       fs.readFileSync(path.join(folder, 'images.24-stretch.cache'));
