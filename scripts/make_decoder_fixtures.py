@@ -4,8 +4,9 @@ variant the decoders meet, with Pillow's decoding of each in meta.json, the refe
 decoders (sharp and jpeg-js + pngjs, lib/data/decoder.ts) are tested against.
 
 Run from anywhere:  /usr/bin/python3 scripts/make_decoder_fixtures.py
-Needs numpy and Pillow with WebP (Debian: python3-numpy, python3-pil). Deterministic: a fixed
-seed, and Pillow's encoders give the same bytes for the same settings.
+Needs numpy and Pillow with WebP (Debian: python3-numpy, python3-pil), and libavif's avifenc
+and avifdec for test/fixtures/avif/ (Debian: libavif-bin). Deterministic: a fixed seed, and the
+encoders give the same bytes for the same settings.
 
 Pillow decodes JPEG with libjpeg(-turbo), as Caffe did through OpenCV when it trained the bvlc
 weights: default settings, so "fancy" (triangle) chroma upsampling and the slow-integer IDCT,
@@ -22,6 +23,8 @@ import base64
 import io
 import json
 import shutil
+import subprocess
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -147,6 +150,32 @@ def lossless(folder):
     return meta
 
 
+def avif(source):
+    """test/fixtures/avif/lossless.avif: `source` (a PNG) encoded losslessly by libavif's avifenc
+    (libaom; Debian: libavif-bin), an encoder other than sharp's libheif, so that sharp's AVIF
+    decoding is checked against pixels it did not make. Pillow 9 reads no AVIF: avifdec decodes
+    the file back here, and it must give the source's pixels, or nothing is written."""
+    if shutil.which('avifenc') is None or shutil.which('avifdec') is None:
+        print('avifenc/avifdec not found (apt-get install libavif-bin): the AVIF fixture is left as it is')
+        return
+    folder = ROOT.parent / 'avif'
+    folder.mkdir(exist_ok=True)
+    target = folder / 'lossless.avif'
+    with tempfile.TemporaryDirectory() as scratch:
+        encoded_file = Path(scratch) / 'lossless.avif'
+        decoded_file = Path(scratch) / 'decoded.png'
+        # One job and a fixed speed: the same bytes on every run.
+        subprocess.run(['avifenc', '--lossless', '--jobs', '1', '--speed', '6', str(source),
+                        str(encoded_file)], check=True, capture_output=True)
+        subprocess.run(['avifdec', str(encoded_file), str(decoded_file)], check=True,
+                       capture_output=True)
+        expected = np.asarray(Image.open(source).convert('RGB'))
+        if not np.array_equal(np.asarray(Image.open(decoded_file).convert('RGB')), expected):
+            raise SystemExit('avifdec does not give the source pixels back: not lossless')
+        shutil.copyfile(encoded_file, target)
+    print(f'wrote {target}')
+
+
 def main():
     if ROOT.exists():
         shutil.rmtree(ROOT)
@@ -154,6 +183,7 @@ def main():
     meta = {'pillow': Image.__version__, 'files': {**jpegs(ROOT), **lossless(ROOT)}}
     (ROOT / 'meta.json').write_text(json.dumps(meta, indent=1) + '\n')
     print(f'wrote {ROOT}')
+    avif(ROOT / 'rgb.png')
 
 
 if __name__ == '__main__':
