@@ -310,7 +310,7 @@ export class Trainer {
         `loss ${(partial.loss / partial.seen).toFixed(4)} acc ${((100 * partial.correct) / partial.seen).toFixed(1)}%`,
       );
       o.onBatchEnd?.({ epoch, batch: batchIndex, loss });
-      // The step ran off the event loop's thread (trainBatch awaits it), so a signal handler has
+      // The step ran off the event loop's thread (trainStep awaits it), so a signal handler has
       // had its turn by now, in-memory data included.
       if (this.stopRequested(run)) break;
     }

@@ -10,7 +10,7 @@
  *
  * Timing, alike on both sides: after the warm-up, N steps run between two synchronisations and
  * the step time is their total / N. Each of our steps reads the loss and the top-1 count back
- * (trainBatch), and PyTorch's step does the same (.item() on both), so neither side runs ahead of
+ * (trainStep), and PyTorch's step does the same (.item() on both), so neither side runs ahead of
  * the host. The cuDNN workspace limit is the same on both (--workspace-mb: ALEXNET_CUDNN_WORKSPACE_MB
  * here, CUDNN_CONV_WSCAP_DBG for PyTorch, aten/src/ATen/native/cudnn/Conv_v7.cpp).
  *

@@ -308,7 +308,7 @@ def classify_case(c):
 
 def alexnet_train_case(c):
     """One SGD (or Adam) step of the whole network in training mode (dropout on), as
-    AlexNet.trainStep. torch.optim.Adam keeps its defaults (betas, eps, and on the CPU the
+    trainStep. torch.optim.Adam keeps its defaults (betas, eps, and on the CPU the
     single-tensor loop rather than foreach), as our Adam does.
 
     With layers 'fc', conv1-conv5 are frozen (requires_grad False), so autograd computes nothing

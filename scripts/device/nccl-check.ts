@@ -3,7 +3,7 @@
  * ALEXNET_CUDA_LIBS, the loader path or the nvidia-nccl wheels), an allreduce of known tensors
  * over one rank returns them unchanged and in queue order (a fill queued before it is what it
  * sums; a tensor above 2^20 elements included), and one DataParallel step of a small AlexNet on
- * the GPU leaves the weights bitwise equal to `trainBatch` on a twin with the same seed and
+ * the GPU leaves the weights bitwise equal to `trainStep` on a twin with the same seed and
  * batch (over one rank the loss divisor is the batch, the dropout offset 0 and the sum the
  * identity, and cuDNN keeps to deterministic algorithms by default, so any difference is a bug,
  * not rounding; with ALEXNET_CUDNN_DETERMINISTIC=0 the two runs may round differently, and the
@@ -107,7 +107,7 @@ async function main(): Promise<number> {
   let failed = 0;
   for (const [name, check] of [
     ['allreduce of known tensors', async () => knownTensors(comm)],
-    ['DataParallel step == trainBatch', () => trainingStep(comm)],
+    ['DataParallel step == trainStep', () => trainingStep(comm)],
   ] as const) {
     let error: string;
     try {
