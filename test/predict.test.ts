@@ -1,5 +1,5 @@
 /**
- * Prediction: `net.classify` against the preprocessing written out by hand (decode, resize,
+ * Prediction: `classify` against the preprocessing written out by hand (decode, resize,
  * centre or ten crops, normalisation, softmax), and `npm run predict` end to end on images made
  * here: its output formats, --json, --ten-crop, folders, the bvlc weights' ImageNet top 5, and
  * the one-line errors for bad weights, checkpoints and images.

@@ -123,7 +123,7 @@ export type OpCase =
 
 /**
  * One JPEG end to end, decode and resize included (the predict bench): a PyTorch case only, ours
- * being `net.classify`, so it is not an OpCase.
+ * being `classify`, so it is not an OpCase.
  */
 export interface ClassifyCase {
   group: string;

@@ -6,7 +6,7 @@
  *
  * - forward-1: the network on one preprocessed image (latency);
  * - forward-N: the network on a batch of N images, for each N of --batch (throughput, images/s);
- * - classify-1: one JPEG end to end, decode and resize included (ours: `net.classify`, whose
+ * - classify-1: one JPEG end to end, decode and resize included (ours: `classify`, whose
  *   decode threads the warm-up call starts; PyTorch: Pillow, numpy and the network, in-process,
  *   torch_ops.py's classify case; onnxruntime-node runs networks, not JPEGs, so has none).
  *

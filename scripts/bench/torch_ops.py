@@ -286,7 +286,7 @@ def alexnet_case(c):
 
 
 def classify_case(c):
-    """One JPEG end to end, as `npm run bench -- predict` times net.classify: Pillow decodes it and
+    """One JPEG end to end, as `npm run bench -- predict` times classify: Pillow decodes it and
     resizes it to 256 x 256 (bilinear: the bvlc recipe stretches), centre crop 227, BGR minus
     Caffe's mean [104, 117, 123], the network, softmax and the top 5, all in-process.
     """
