@@ -13,6 +13,7 @@ import { readCheckpoint, readSafetensors } from '../lib';
 import { native } from '../lib/native';
 import { AlexNet } from '../lib/nn/alexnet';
 import { CLI, expectFreshBuild } from './util/built-cli';
+import { relativeError } from './util/compare';
 
 const ROOT = path.join(__dirname, '..');
 const IMAGES = path.join(ROOT, 'test', 'fixtures', 'images', 'kaggle');
@@ -164,18 +165,12 @@ describeMpi('mpirun -np 2 train --distributed', () => {
     expect(Object.keys(two).sort()).toEqual(Object.keys(one).sort());
     const far: { name: string; relative: number }[] = [];
     for (const [name, a] of Object.entries(one)) {
-      const b = two[name];
-      let scale = 0;
-      let diff = 0;
-      for (let i = 0; i < a.length; ++i) {
-        scale = Math.max(scale, Math.abs(a[i]));
-        diff = Math.max(diff, Math.abs(a[i] - b[i]));
-      }
+      const relative = relativeError(two[name], a);
       // Each rank sums its rows' gradients, then MPI adds the two sums: the same terms in another
       // order, a few float32 ulps per step (2^-24 relative each). Eight steps of SGD with momentum
       // keep that far below 1e-5 of the tensor's scale (1e-7 measured); a wrong share, mask or
       // mean moves the weights by far more.
-      if (!(diff / scale < 1e-5)) far.push({ name, relative: diff / scale });
+      if (!(relative < 1e-5)) far.push({ name, relative });
     }
     expect(far).toEqual([]);
     const [m1, m2] = [metricsOf(single), metricsOf(ranks)];
@@ -376,14 +371,8 @@ describeMpi('the bucketed allreduce (test/util/mpi-buckets.js, 3 steps of a smal
       // bucket summed twice, moves the weights by far more.
       const far: { name: string; relative: number }[] = [];
       for (const name of names) {
-        const [a, b] = [single.weights[name], two.weights[name]];
-        let scale = 0;
-        let diff = 0;
-        for (let i = 0; i < a.length; ++i) {
-          scale = Math.max(scale, Math.abs(a[i]));
-          diff = Math.max(diff, Math.abs(a[i] - b[i]));
-        }
-        if (!(diff / scale < 1e-5)) far.push({ name, relative: diff / scale });
+        const relative = relativeError(two.weights[name], single.weights[name]);
+        if (!(relative < 1e-5)) far.push({ name, relative });
       }
       expect(far).toEqual([]);
     },
