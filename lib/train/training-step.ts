@@ -67,9 +67,10 @@ function prepareStep(
   batch: TrainingBatch,
   parallel?: DataParallel,
 ): () => Tensor {
-  const { x, labels, n } = batch;
-  const total = integer('total', batch.total ?? n, 1);
-  integer('n', n, parallel ? 0 : 1, total);
+  const { x, labels } = batch;
+  // A data-parallel rank may have no rows of a short last batch.
+  const n = integer('n', batch.n, parallel ? 0 : 1);
+  const total = integer('total', batch.total ?? n, Math.max(n, 1));
   const offset = integer('offset', batch.offset ?? 0, 0, total - n);
   if (n > 0) net.checkInput(x, n);
   net.checkLabels(labels, n);
