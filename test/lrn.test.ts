@@ -331,7 +331,7 @@ describe(`lrn (seed ${seed})`, () => {
   });
 
   (native.backends.includes('cuda') ? test.skip : test)(
-    'a CPU-only build refuses CUDA plans, in TypeScript and in the addon',
+    `a CPU-only build refuses CUDA plans, in TypeScript and in the addon${native.backends.includes('cuda') ? ' (skipped: this build has CUDA)' : ''}`,
     () => {
       expect(() => new LrnPlan([1, 1, 1, 1], {}, 'cuda:0')).toThrow(
         "Expected an available device for device but received 'cuda:0': this build has only the cpu backend",
