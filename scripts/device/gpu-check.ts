@@ -215,10 +215,11 @@ export async function main(args: string[]): Promise<number> {
     results.push(...(await guarded('bvlc b16 vs CPU', () => runBvlcCheck(device, seed))));
     results.push(...(await runModelChecks(device, seed)));
     results.push(...(await guarded('small alexnet vs PyTorch', () => runNetCheck(device))));
-    report.algorithms = chosenAlgorithms(index);
+    const algorithms = chosenAlgorithms(index);
+    report.algorithms = algorithms;
     report.memory = native.cudaMemory?.(index);
 
-    printResults(results, chosenAlgorithms(index));
+    printResults(results, algorithms);
     const failed = results.filter((r) => !r.ok);
     console.log(`${results.length - failed.length}/${results.length} checks passed`);
     return failed.length === 0 ? 0 : 1;
