@@ -73,15 +73,17 @@ function numberIn(config: Record<string, string>) {
  * (to extend the run), and a given --optimizer (which the checkpoint refuses if it differs).
  * A setting an older checkpoint lacks takes the flag's value.
  */
-function settingSource(args: ParsedFlags, flags: Flags, saved?: Record<string, unknown>) {
-  const fromRun = (name: string) =>
+function rawSetting(
+  name: string,
+  args: ParsedFlags,
+  flags: Flags,
+  saved?: Record<string, unknown>,
+): string {
+  const fromRun =
     saved?.[name] !== undefined && !(['epochs', 'optimizer'].includes(name) && args.given(name));
-  const raw = (name: string): string => {
-    if (fromRun(name)) return String(saved![name]);
-    if (flags[name].type === 'boolean') return String(args.flag(name));
-    return args.string(name) ?? '';
-  };
-  return raw;
+  if (fromRun) return String(saved![name]);
+  if (flags[name].type === 'boolean') return String(args.flag(name));
+  return args.string(name) ?? '';
 }
 
 /** One schedule of --lr-schedule over a run of `totalSteps` steps, before any warmup. */
@@ -142,13 +144,12 @@ export function trainSettings(
   flags: Flags,
   saved?: Record<string, unknown>,
 ): TrainSettings {
-  const raw = settingSource(args, flags, saved);
   const config = Object.fromEntries(
     Object.keys(flags)
       .filter(
         (name) => !['help', 'out', 'resume', 'distributed', 'device', 'workers'].includes(name),
       )
-      .map((name) => [name, raw(name)]),
+      .map((name) => [name, rawSetting(name, args, flags, saved)]),
   );
   const num = numberIn(config);
   const flag = (name: string) => config[name] === 'true';
