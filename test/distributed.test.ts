@@ -182,6 +182,28 @@ describeMpi('mpirun -np 2 train --distributed', () => {
     }
   });
 
+  test('with --optimizer adam, 2 ranks train the model 1 process trains, up to float summation order', async () => {
+    const [one, two] = [path.join(tmp(), 'run'), path.join(tmp(), 'run')];
+    const adam = (out: string) => [...flags(cache, out, 1), '--optimizer', 'adam'];
+    await expectSuccess(runToEnd(process.execPath, [CLI, ...adam(one)]));
+    await expectSuccess(mpirun(2, CLI, ['--distributed', ...adam(two)]));
+    const [a, b] = [
+      await tensorsOf(path.join(one, 'latest.safetensors')),
+      await tensorsOf(path.join(two, 'latest.safetensors')),
+    ];
+    const far: { name: string; relative: number }[] = [];
+    for (const [name, t] of Object.entries(a)) {
+      const relative = relativeError(b[name], t);
+      // The checkpoint holds Adam's moments too. The summation-order ulps of the test above reach
+      // the moments as they reach the gradients (1e-6 of their scale measured, exp_avg_sq the
+      // largest), and the weights through an update lr * m / sqrt(v) that a relative change in
+      // the gradient barely moves (1e-7 measured). A gradient left unaveraged doubles exp_avg,
+      // though the update, invariant to the gradient's scale, would hide it.
+      if (!(relative < 1e-5)) far.push({ name, relative });
+    }
+    expect(far).toEqual([]);
+  }, 240_000);
+
   test('rank 0 alone prints and writes the run folder', () => {
     const lines = rankOutput.split('\n').filter((line) => line.trim() !== '');
     const fromOthers = lines.filter((line) => /^\[\d+,[1-9]\d*\]/.test(line));
