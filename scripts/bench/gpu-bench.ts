@@ -14,6 +14,11 @@
  * the host. The cuDNN workspace limit is the same on both (--workspace-mb: ALEXNET_CUDNN_WORKSPACE_MB
  * here, CUDNN_CONV_WSCAP_DBG for PyTorch, aten/src/ATen/native/cudnn/Conv_v7.cpp).
  *
+ * Determinism: ours keeps cuDNN to deterministic algorithms unless ALEXNET_CUDNN_DETERMINISTIC=0
+ * (native/cuda/determinism.h); PyTorch runs as users run it, torch.backends.cudnn.deterministic
+ * off, free to pick the faster non-deterministic algorithms (backward-filter above all): the
+ * peer at its best. Both JSON objects record the setting (`cudnn_deterministic`).
+ *
  * LRN: cuDNN runs it as one kernel each way, PyTorch's nn.LocalResponseNorm as several (pad,
  * avg_pool3d, pow, mul, div: torch/nn/functional.py local_response_norm), so the two LRN layers
  * are also timed alone on both sides (lrn_ms). A training row without LRN needs the model to
@@ -25,6 +30,7 @@
  * [--steps 30] [--warmup 5] [--workspace-mb 512]
  */
 import { AlexNet, type Device, LrnPlan, Rng, SGD, Tensor } from '../../lib';
+import { cudaLibraries } from '../../lib/device';
 import { native } from '../../lib/native';
 import { LRN_OPTIONS } from '../../lib/nn/architecture';
 import { trainStep } from '../../lib/train/training-step';
@@ -61,6 +67,7 @@ async function main(result: Record<string, unknown>): Promise<void> {
     input_std: 1,
     cudnn_workspace_mb: Number(workspaceMb),
     tf32: false,
+    cudnn_deterministic: cudaLibraries()?.deterministic ?? null,
     nvidia_tf32_override: process.env.NVIDIA_TF32_OVERRIDE ?? null,
     timing: 'N steps between two synchronisations; loss and top-1 read back every step',
   });

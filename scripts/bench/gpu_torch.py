@@ -2,7 +2,9 @@
 """PyTorch's side of the GPU benchmark (scripts/bench/gpu-bench.ts is ours, whose header explains
 the shared recipe and measurement): the bvlc AlexNet (groups in conv2/4/5, LRN n=5 alpha=1e-4
 beta=0.75 k=1 after relu1/relu2, 227 input, 1000 classes), float32 with TF32 off (recorded),
-cudnn.benchmark on, batch 128, unit-variance inputs, SGD lr 0.001 momentum 0.9 weight decay 5e-4.
+cudnn.benchmark on and cudnn.deterministic off (PyTorch's default, so it may pick non-deterministic
+algorithms ours does not: the peer at its best), batch 128, unit-variance inputs, SGD lr 0.001
+momentum 0.9 weight decay 5e-4.
 
 Each training step reads the loss and the top-1 count back (.item()), as ours does; N steps run
 between two synchronisations. The cuDNN workspace limit is ours (--workspace-mb, 512 by default),
@@ -116,6 +118,7 @@ def main(result):
         'cudnn_workspace_mb': args.workspace_mb,
         'tf32': torch.backends.cudnn.allow_tf32 or torch.backends.cuda.matmul.allow_tf32,
         'nvidia_tf32_override': os.environ.get('NVIDIA_TF32_OVERRIDE'),
+        'cudnn_deterministic': torch.backends.cudnn.deterministic,
         'timing': 'N steps between two synchronisations; loss and top-1 read back every step',
         'lrn_note': 'nn.LocalResponseNorm is several kernels (pad, avg_pool3d, pow, mul, div)',
     })
