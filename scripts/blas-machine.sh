@@ -35,6 +35,7 @@ done
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 if [ "$machine" = reference ]; then
+  chmod a+rwx "$scratch" # apt downloads as its own user, _apt
   (cd "$scratch" && apt-get download -q liblapack3 >/dev/null && dpkg-deb -x liblapack3_*.deb root)
   # The mount point must exist: an empty folder where liblapack3 installs its files, removed after.
   if [ ! -d "$lib/lapack" ]; then
