@@ -64,7 +64,7 @@ export function driverTooOld(): string {
     `driver ${driver || '(version unreadable)'} supports CUDA ${cudaVersion(cuda.driverCuda)}; ` +
     `this binary needs ${cudaVersion(cuda.runtimeCuda)}. Update the NVIDIA driver (CUDA ${needed} needs ` +
     `${needed >= 13 ? 'R580' : 'R525'} or newer), or build from source with a CUDA ${driverMajor} toolkit ` +
-    `(nvcc ${driverMajor} on the PATH, then npm install alexnet-cudnn --build-from-source), or use device: 'cpu'`
+    `(nvcc ${driverMajor} on the PATH, then npx alexnet build), or use device: 'cpu'`
   );
 }
 

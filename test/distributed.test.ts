@@ -5,37 +5,19 @@
  * end with a batch of 1: rank 0 takes it and rank 1 none, so the uneven split and the empty share
  * are both on the path. Skipped, saying so, where the addon has no MPI backend or mpirun is absent.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { readCheckpoint, readSafetensors } from '../lib';
-import { native } from '../lib/native';
 import { AlexNet } from '../lib/nn/alexnet';
 import { CLI, expectFreshBuild } from './util/built-cli';
 import { relativeError } from './util/compare';
+import { describeMpi, MPI_ENV, rankProcess } from './util/mpi-job';
 
 const ROOT = path.join(__dirname, '..');
 const IMAGES = path.join(ROOT, 'test', 'fixtures', 'images', 'kaggle');
-const hasMpirun = spawnSync('mpirun', ['--version'], { stdio: 'ignore' }).status === 0;
-const available = native.mpi && hasMpirun;
-/** '' where the MPI tests run; else why not, which every skipped title carries. */
-const mpiWhy = available
-  ? ''
-  : `${native.mpi ? 'mpirun not found' : 'the addon was built without mpi.h'} (apt-get install openmpi-bin libopenmpi-dev, then npm run build)`;
-/** describe, or describe.skip with the reason in its title. */
-const describeMpi = (name: string, body: () => void) =>
-  available ? describe(name, body) : describe.skip(`${name} (skipped: ${mpiWhy})`, body);
-
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'alexnet-mpi-'));
-
-/** Open MPI refuses root without these; one thread per rank keeps two ranks on two cores. */
-const ENV = {
-  ...process.env,
-  OMPI_ALLOW_RUN_AS_ROOT: '1',
-  OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: '1',
-  ALEXNET_NUM_THREADS: '1',
-};
 
 /** Runs a command to its end: exit code and output (stdout then stderr). */
 function runToEnd(
@@ -43,7 +25,11 @@ function runToEnd(
   args: string[],
 ): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
-    const child = spawn(command, args, { cwd: ROOT, env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, {
+      cwd: ROOT,
+      env: MPI_ENV,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout.on('data', (chunk) => {
       output += chunk;
@@ -52,45 +38,6 @@ function runToEnd(
       output += chunk;
     });
     child.on('exit', (code) => resolve({ code, output }));
-  });
-}
-
-/** The parent of each process, from /proc. */
-function parents(): Map<number, number> {
-  const map = new Map<number, number>();
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      // "pid (comm) state ppid ...": comm may hold spaces, so read after its closing parenthesis.
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      map.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch {
-      // The process ended while we looked.
-    }
-  }
-  return map;
-}
-
-/** The process of MPI rank `rank` among the descendants of `root`. */
-function rankProcess(root: number, rank: number): number | undefined {
-  const parent = parents();
-  const descends = (pid: number): boolean => {
-    for (let p = parent.get(pid); p !== undefined && p > 1; p = parent.get(p)) {
-      if (p === root) return true;
-    }
-    return false;
-  };
-  return [...parent.keys()].find((pid) => {
-    if (!descends(pid)) return false;
-    try {
-      const environ = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
-      return (
-        environ.includes(`OMPI_COMM_WORLD_RANK=${rank}`) &&
-        fs.readlinkSync(`/proc/${pid}/exe`) === process.execPath
-      );
-    } catch {
-      return false;
-    }
   });
 }
 
@@ -297,7 +244,11 @@ lib.runOnRanks(comm, async () => {
       '--out',
       out,
     ];
-    const child = spawn('mpirun', args, { cwd: ROOT, env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('mpirun', args, {
+      cwd: ROOT,
+      env: MPI_ENV,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
     await new Promise<void>((resolve, reject) => {

@@ -34,6 +34,7 @@ describe(`a driver older than the binary's CUDA${built ? '' : ' (skipped: built 
     expect(message).toMatch(/^driver .+ supports CUDA 12\.2; this binary needs 13\.0\. /);
     expect(message).toContain('Update the NVIDIA driver (CUDA 13 needs R580 or newer)');
     expect(message).toContain('build from source with a CUDA 12 toolkit');
+    expect(message).toContain('(nvcc 12 on the PATH, then npx alexnet build)');
   });
 
   maybe('devices() lists an unusable cuda:0 whose problem says it; resolveDevice throws it', () => {

@@ -39,9 +39,20 @@ export class CliProcess {
    * `script` is the CLI to run (train by default). `fileSizeLimitKiB` runs it under bash's
    * `ulimit -f` (KiB in bash; dash counts 512-byte blocks), a limit of the child alone: a write
    * past that size fails with EFBIG (Node ignores SIGXFSZ), as a write to a full disk fails with
-   * ENOSPC.
+   * ENOSPC. `launcher` runs it under another command (mpirun and its flags), with `env`.
+   * `ownProcessGroup` makes the child lead a process group of its own, as a shell runs a
+   * foreground job: a terminal's Ctrl-C is SIGINT to that group (`process.kill(-pid)`).
    */
-  constructor(args: string[], options: { script?: string; fileSizeLimitKiB?: number } = {}) {
+  constructor(
+    args: string[],
+    options: {
+      script?: string;
+      fileSizeLimitKiB?: number;
+      launcher?: string[];
+      env?: NodeJS.ProcessEnv;
+      ownProcessGroup?: boolean;
+    } = {},
+  ) {
     const script = options.script ?? CLI;
     const limit = options.fileSizeLimitKiB;
     const [command, argv] =
@@ -51,7 +62,13 @@ export class CliProcess {
             'bash',
             ['-c', `ulimit -f ${limit} && exec "$0" "$@"`, process.execPath, script, ...args],
           ];
-    this.child = spawn(command, argv, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const [program, ...programArgs] = [...(options.launcher ?? []), command, ...argv];
+    this.child = spawn(program, programArgs, {
+      cwd: ROOT,
+      env: options.env ?? process.env,
+      detached: options.ownProcessGroup ?? false,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.child.stdout!.on('data', (chunk) => {
       this.output += chunk;
     });
