@@ -9,11 +9,9 @@
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { expectFreshBuild } from './util/built-cli';
-
-const ROOT = path.join(__dirname, '..');
+import { packageCopy } from './util/package-copy';
 
 const onPath = (command: string) =>
   spawnSync(command, ['--version'], { stdio: 'ignore' }).status === 0;
@@ -31,19 +29,6 @@ const cmakeWhy = [
 /** test, or test.skip with the reason in its title. */
 const testIf = (why: string, name: string, body: () => Promise<void>, timeout: number) =>
   why ? test.skip(`${name} (skipped: ${why})`, body) : test(name, body, timeout);
-
-/** A copy of the package as `npm pack` ships it, with this checkout's node_modules. */
-function packageCopy(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alexnet-build-'));
-  for (const entry of ['native', 'CMakeLists.txt', 'package.json']) {
-    fs.cpSync(path.join(ROOT, entry), path.join(dir, entry), { recursive: true });
-  }
-  for (const entry of ['lib', 'scripts']) {
-    fs.cpSync(path.join(ROOT, 'dist', entry), path.join(dir, 'dist', entry), { recursive: true });
-  }
-  fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'));
-  return dir;
-}
 
 /**
  * A folder of links to every command on the PATH but `cmake` (the first of each name, as the
@@ -97,7 +82,7 @@ describe('alexnet build from source (real builds in a temporary copy of the pack
     gypWhy,
     'without CMake on the PATH: node-gyp builds the CPU backend into build/Release, which loads and passes the doctor',
     async () => {
-      const dir = packageCopy();
+      const dir = packageCopy('alexnet-build-', { sources: true });
       copies.push(dir);
       const env = { ...process.env, PATH: pathWithoutCmake(dir) };
       expect(spawnSync('cmake', ['--version'], { env }).error).toBeDefined();
@@ -118,7 +103,7 @@ describe('alexnet build from source (real builds in a temporary copy of the pack
     cmakeWhy,
     'ALEXNET_CPU_ONLY=1 with CMake and nvcc: the build leaves the CUDA backend out, loads and passes the doctor',
     async () => {
-      const dir = packageCopy();
+      const dir = packageCopy('alexnet-build-', { sources: true });
       copies.push(dir);
       const output = build(dir, { ...process.env, ALEXNET_CPU_ONLY: '1' });
       expect(output).toContain('skipping the CUDA backend');
