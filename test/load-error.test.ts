@@ -6,11 +6,10 @@
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { expectFreshBuild } from './util/built-cli';
+import { packageCopy } from './util/package-copy';
 
-const ROOT = path.join(__dirname, '..');
 const PLATFORM = `${process.platform}-${process.arch}`;
 const BUILD = 'Could not load the alexnet-cudnn native addon';
 const WHAT_TO_DO =
@@ -19,10 +18,7 @@ const WHAT_TO_DO =
 let dir: string;
 beforeAll(() => {
   expectFreshBuild();
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alexnet-load-error-'));
-  fs.cpSync(path.join(ROOT, 'dist', 'lib'), path.join(dir, 'dist', 'lib'), { recursive: true });
-  fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(dir, 'package.json'));
-  fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'));
+  dir = packageCopy('alexnet-load-error-');
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 

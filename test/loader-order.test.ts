@@ -9,12 +9,11 @@
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { addonFile } from '../lib/native';
 import { expectFreshBuild } from './util/built-cli';
+import { packageCopy } from './util/package-copy';
 
-const ROOT = path.join(__dirname, '..');
 const PLATFORM = `${process.platform}-${process.arch}`;
 
 /** What a child process that requires the copy loaded, or the error it got. */
@@ -32,10 +31,7 @@ let chosen: string;
 
 beforeAll(() => {
   expectFreshBuild();
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'alexnet-loader-'));
-  fs.cpSync(path.join(ROOT, 'dist', 'lib'), path.join(dir, 'dist', 'lib'), { recursive: true });
-  fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(dir, 'package.json'));
-  fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'));
+  dir = packageCopy('alexnet-loader-');
   built = path.join(dir, 'build', 'Release', 'alexnet_native.node');
   prebuilt = path.join(dir, 'prebuilds', PLATFORM, 'alexnet_native.node');
   chosen = path.join(dir, 'elsewhere', 'alexnet_native.node');
