@@ -1,0 +1,272 @@
+#include "cpu/conv_direct.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <string_view>
+
+#include "cpu/conv_kernel.h"
+#include "cpu/gemm.h"
+#include "cpu/thread_pool.h"
+
+namespace alexnet::cpu {
+
+namespace {
+
+// The kernels of the GEMM's instruction set (gemm.cc picks it from the CPU, or
+// ALEXNET_GEMM_ISA), so that forcing a lesser one for tests forces both.
+const ConvKernel& SelectKernel() {
+  const std::string_view isa = GemmIsa();
+#if defined(ALEXNET_GEMM_X86)
+  if (isa == "avx512") return conv_avx512::kKernel;
+  if (isa == "avx2") return conv_avx2::kKernel;
+#endif
+  return conv_generic::kKernel;
+}
+
+const ConvKernel& Kernel() {
+  static const ConvKernel& kernel = SelectKernel();
+  return kernel;
+}
+
+enum class Algorithm { kMeasured, kDirect, kIm2col };
+
+Algorithm Requested() {
+  static const Algorithm requested = [] {
+    const char* env = std::getenv("ALEXNET_CONV_ALGO");
+    const std::string_view name = env == nullptr ? "" : env;
+    if (name == "direct") return Algorithm::kDirect;
+    if (name == "im2col") return Algorithm::kIm2col;
+    return Algorithm::kMeasured;
+  }();
+  return requested;
+}
+
+// Images whose padded copies share the scratch at once: up to 8 MiB of them, which keeps the
+// scratch near what im2col needs for one image of conv2 (conv.cc).
+constexpr int64_t kMaxPaddedFloats = int64_t{1} << 21;
+
+// Where the reordered weights start in the backward-data pass's scratch: a 64-byte boundary,
+// so that no weight vector straddles two cache lines.
+constexpr int64_t kAlignmentFloats = 64 / sizeof(float);
+
+// The geometry of one direct convolution of `s`, with the kernels' block width.
+struct Geometry {
+  int vw;
+  int cg, kg;  // input and output channels per group
+  int blocks;  // blocks of vw output channels per group, the last zero-padded
+  int pairs;   // kernel calls per group and pixel: two blocks each, the last maybe one
+  int taps;    // kh * kw
+  int hp, wp;  // input planes with their zero border
+  int oh, ow;
+  bool copy;             // whether the input is copied with a border (the convolution pads)
+  int64_t image_padded;  // floats of one image's bordered copy
+  int64_t w_block;       // floats of one block's weights
+  int64_t chunk;         // images per bordered copy
+
+  explicit Geometry(const ConvShape& s) {
+    vw = Kernel().vw;
+    cg = s.c / s.groups;
+    kg = s.k / s.groups;
+    blocks = (kg + vw - 1) / vw;
+    pairs = (blocks + 1) / 2;
+    taps = s.kh * s.kw;
+    hp = s.h + 2 * s.pad_h;
+    wp = s.w + 2 * s.pad_w;
+    oh = s.out_h();
+    ow = s.out_w();
+    copy = s.pad_h != 0 || s.pad_w != 0;
+    image_padded = static_cast<int64_t>(s.c) * hp * wp;
+    w_block = static_cast<int64_t>(cg) * taps * vw;
+    chunk = copy ? std::clamp<int64_t>(kMaxPaddedFloats / image_padded, 1, s.n) : s.n;
+  }
+
+  int64_t WeightsSize(int groups) const { return groups * blocks * w_block; }
+  int64_t PaddedSize() const { return copy ? chunk * image_padded : 0; }
+};
+
+// Fills the reordered weights of `s` (group, block, in-channel, tap, lane) from value(g, o, c, t),
+// the weight of output channel o and input channel c (both within group g) at tap t; lanes past
+// the group's last output channel are 0.
+template <typename Value>
+void PackBlocks(const ConvShape& s, const Geometry& d, float* packed, const Value& value) {
+  ParallelFor(s.groups * d.blocks, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t item = begin; item < end; ++item) {
+      const int g = static_cast<int>(item / d.blocks);
+      const int o0 = static_cast<int>(item % d.blocks) * d.vw;
+      float* out = packed + item * d.w_block;
+      for (int c = 0; c < d.cg; ++c) {
+        for (int t = 0; t < d.taps; ++t) {
+          for (int lane = 0; lane < d.vw; ++lane) {
+            *out++ = o0 + lane < d.kg ? value(g, o0 + lane, c, t) : 0.0f;
+          }
+        }
+      }
+    }
+  });
+}
+
+// Copies `count` images of x into planes with a zero border of pad_h rows and pad_w columns.
+void PadImages(const ConvShape& s, const Geometry& d, const float* x, int64_t count,
+               float* padded) {
+  const int64_t plane_in = static_cast<int64_t>(s.h) * s.w;
+  const int64_t plane_out = static_cast<int64_t>(d.hp) * d.wp;
+  ParallelFor(count * s.c, std::max<int64_t>(1, 4096 / plane_out), [&](int64_t begin, int64_t end) {
+    for (int64_t item = begin; item < end; ++item) {
+      const float* src = x + item * plane_in;
+      float* dst = padded + item * plane_out;
+      std::fill(dst, dst + static_cast<int64_t>(s.pad_h) * d.wp, 0.0f);
+      dst += static_cast<int64_t>(s.pad_h) * d.wp;
+      for (int i = 0; i < s.h; ++i, src += s.w, dst += d.wp) {
+        std::fill(dst, dst + s.pad_w, 0.0f);
+        std::memcpy(dst + s.pad_w, src, sizeof(float) * s.w);
+        std::fill(dst + s.pad_w + s.w, dst + d.wp, 0.0f);
+      }
+      std::fill(dst, dst + static_cast<int64_t>(s.pad_h) * d.wp, 0.0f);
+    }
+  });
+}
+
+// y = conv(x, packed) for all of `s`, with the epilogue's bias and ReLU.
+void Run(const ConvShape& s, const Geometry& d, const float* x, const float* packed, float* y,
+         float* scratch, const GemmEpilogue* epilogue) {
+  const ConvKernel& kernel = Kernel();
+  const int64_t image_in = static_cast<int64_t>(s.c) * s.h * s.w;
+  const int64_t plane_out = static_cast<int64_t>(d.oh) * d.ow;
+  const int64_t image_out = static_cast<int64_t>(s.k) * plane_out;
+  const int64_t plane_in = static_cast<int64_t>(d.hp) * d.wp;
+  const bool unit = s.stride_w == 1;
+  // Each output row is cut into the fewest pieces of at most max_width pixels, as even as can be.
+  const int pieces = (d.ow + kernel.max_width - 1) / kernel.max_width;
+  for (int64_t n0 = 0; n0 < s.n; n0 += d.chunk) {
+    const int64_t count = std::min(d.chunk, s.n - n0);
+    const float* input = x + n0 * image_in;
+    if (d.copy) {
+      PadImages(s, d, input, count, scratch);
+      input = scratch;
+    }
+    const int64_t image_stride = d.copy ? d.image_padded : image_in;
+    // Items in (group, pair, image, row) order: a thread's consecutive items share weights.
+    const int64_t items = s.groups * d.pairs * count * d.oh;
+    ParallelFor(items, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t item = begin; item < end; ++item) {
+        const int row = static_cast<int>(item % d.oh);
+        const int64_t b = item / d.oh % count;
+        const int pair = static_cast<int>(item / (d.oh * count) % d.pairs);
+        const int g = static_cast<int>(item / (d.oh * count * d.pairs));
+        const int block0 = pair * 2;
+        const int ob = std::min(2, d.blocks - block0);
+        const int channel0 = g * d.kg + block0 * d.vw;
+        ConvRowArgs args;
+        args.x = input + b * image_stride + g * d.cg * plane_in +
+                 static_cast<int64_t>(row) * s.stride_h * d.wp;
+        args.x_channel = plane_in;
+        args.x_row = d.wp;
+        args.x_step = s.stride_w;
+        args.channels = d.cg;
+        args.kh = s.kh;
+        args.kw = s.kw;
+        args.w = packed + (static_cast<int64_t>(g) * d.blocks + block0) * d.w_block;
+        args.w_block = d.w_block;
+        args.y = y + (n0 + b) * image_out + channel0 * plane_out + static_cast<int64_t>(row) * d.ow;
+        args.y_channel = plane_out;
+        args.valid = std::min(ob * d.vw, d.kg - block0 * d.vw);
+        args.bias = epilogue && epilogue->row_bias ? epilogue->row_bias + channel0 : nullptr;
+        args.relu = epilogue && epilogue->relu;
+        const float* x_row = args.x;
+        float* y_row = args.y;
+        for (int piece = 0, col = 0; piece < pieces; ++piece) {
+          const int width = d.ow / pieces + (piece < d.ow % pieces ? 1 : 0);
+          args.x = x_row + static_cast<int64_t>(col) * s.stride_w;
+          args.y = y_row + col;
+          (unit ? kernel.unit_row : kernel.row)[ob - 1][width - 1](args);
+          col += width;
+        }
+      }
+    });
+  }
+}
+
+// The forward convolution whose result is the backward-data pass of a stride-1 `s`: dy in, dx
+// out, the filters' input and output channels swapped, each filter flipped, and a padding of
+// kh - 1 - pad_h rows and kw - 1 - pad_w columns.
+ConvShape TransposedShape(const ConvShape& s) {
+  return {s.n, s.k, s.out_h(),          s.out_w(),          s.c,     s.kh, s.kw,
+          1,   1,   s.kh - 1 - s.pad_h, s.kw - 1 - s.pad_w, s.groups};
+}
+
+bool BackwardDataShapeFits(const ConvShape& s) {
+  return s.stride_h == 1 && s.stride_w == 1 && s.pad_h < s.kh && s.pad_w < s.kw;
+}
+
+// Whether `s` keeps the kernels' lanes busy: its groups' output channels fill at least 3/4 of
+// their blocks. On one AVX-512 thread the direct forward took less CPU time than im2col + GEMM
+// for each of AlexNet's convolutions, conv1 (3 input channels, stride 4) included, and its
+// stride-1 backward-data pass for conv2-conv5 (bench/RESULTS.md); a layer of a few channels would
+// multiply mostly zero lanes.
+bool FillsBlocks(const ConvShape& s) {
+  const Geometry d(s);
+  return 4 * d.kg >= 3 * d.blocks * d.vw;
+}
+
+bool Chosen(const ConvShape& s) {
+  switch (Requested()) {
+    case Algorithm::kDirect:
+      return true;
+    case Algorithm::kIm2col:
+      return false;
+    default:
+      return FillsBlocks(s);
+  }
+}
+
+}  // namespace
+
+bool ConvDirectForwardFits(const ConvShape& s) { return Chosen(s); }
+
+bool ConvDirectBackwardDataFits(const ConvShape& s) {
+  return BackwardDataShapeFits(s) && Chosen(TransposedShape(s));
+}
+
+int64_t ConvDirectWeightsSize(const ConvShape& s) { return Geometry(s).WeightsSize(s.groups); }
+
+void ConvDirectPackWeights(const ConvShape& s, const float* w, float* packed) {
+  const Geometry d(s);
+  PackBlocks(s, d, packed, [&](int g, int o, int c, int t) {
+    return w[((static_cast<int64_t>(g) * d.kg + o) * d.cg + c) * d.taps + t];
+  });
+}
+
+int64_t ConvDirectScratchSize(const ConvShape& s) {
+  int64_t size = Geometry(s).PaddedSize();
+  if (BackwardDataShapeFits(s)) {
+    const ConvShape t = TransposedShape(s);
+    const Geometry d(t);
+    size = std::max(size, kAlignmentFloats + d.WeightsSize(t.groups) + d.PaddedSize());
+  }
+  return size;
+}
+
+void ConvDirectForward(const ConvShape& s, const float* x, const float* packed, float* y,
+                       float* scratch, const GemmEpilogue* epilogue) {
+  Run(s, Geometry(s), x, packed, y, scratch, epilogue);
+}
+
+void ConvDirectBackwardData(const ConvShape& s, const float* w, const float* dy, float* dx,
+                            float* scratch) {
+  const ConvShape t = TransposedShape(s);
+  const Geometry d(t);
+  const auto address = reinterpret_cast<uintptr_t>(scratch);
+  float* packed = reinterpret_cast<float*>((address + 63) / 64 * 64);
+  // Filter o of the transposed convolution is input channel o of the forward's, its channel c
+  // the forward's output channel c, its tap t the forward's tap taps - 1 - t.
+  const int forward_cg = s.c / s.groups;
+  PackBlocks(t, d, packed, [&](int g, int o, int c, int tap) {
+    return w[((static_cast<int64_t>(g) * d.cg + c) * forward_cg + o) * d.taps + d.taps - 1 - tap];
+  });
+  Run(t, d, dy, packed, dx, packed + d.WeightsSize(t.groups), nullptr);
+}
+
+const char* ConvDirectIsa() { return Kernel().isa; }
+
+}  // namespace alexnet::cpu

@@ -1,0 +1,65 @@
+// The interface between the direct convolution's driver (conv_direct.cc) and its per-ISA
+// register-blocked kernels (conv_kernel.inc, compiled once per instruction set like the GEMM's).
+//
+// The kernels vectorise over output channels: a block of VW output channels (16 with AVX-512, 8
+// with AVX2, 4 with the generic 128-bit vectors) is one vector, and a kernel keeps up to
+// kMaxWidth output pixels x OB blocks of them in registers, broadcasting one input value per
+// pixel against the weight vector of each block (the scheme of oneDNN's and MLAS's direct
+// convolutions on their nChw16c / NCHWc layouts).
+#pragma once
+
+#include <cstdint>
+
+namespace alexnet::cpu {
+
+// One call: `width` consecutive output pixels of one output row, for OB blocks of VW output
+// channels, summed over every input channel and filter tap.
+struct ConvRowArgs {
+  // The input (zero-padded planes, rows x_row floats apart, planes x_channel apart) at the
+  // top-left tap of the first pixel; pixel r reads from r * x_step further on.
+  const float* x;
+  int64_t x_channel;
+  int64_t x_row;
+  int x_step;
+  int channels;  // input channels summed over
+  int kh, kw;
+  // The first block's weights: (channels, kh, kw, VW) floats, the next block w_block further on.
+  const float* w;
+  int64_t w_block;
+  // Output channel (first block, lane 0) at pixel 0 of y; channels y_channel floats apart, the
+  // next pixel 1 float on. Only the first `valid` of the OB x VW channels are written.
+  float* y;
+  int64_t y_channel;
+  int valid;
+  // The epilogue: bias per written channel (null for none) added, then max(., 0) with relu,
+  // the float operations of cpu::BiasForward then cpu::ReluForward.
+  const float* bias;
+  bool relu;
+};
+
+using ConvRowFn = void (*)(const ConvRowArgs& args);
+
+struct ConvKernel {
+  static constexpr int kMaxWidth = 16;
+  const char* isa;
+  int vw;         // output channels per block
+  int max_width;  // widest row piece, at most kMaxWidth
+  // row[ob - 1][width - 1]: the kernel for OB = ob (1 or 2) blocks and `width` pixels;
+  // unit_row the same for x_step 1, known when compiled.
+  ConvRowFn row[2][kMaxWidth];
+  ConvRowFn unit_row[2][kMaxWidth];
+};
+
+namespace conv_generic {
+extern const ConvKernel kKernel;
+}
+#if defined(ALEXNET_GEMM_X86)
+namespace conv_avx2 {
+extern const ConvKernel kKernel;
+}
+namespace conv_avx512 {
+extern const ConvKernel kKernel;
+}
+#endif
+
+}  // namespace alexnet::cpu
