@@ -42,9 +42,9 @@ Algorithm Requested() {
   return requested;
 }
 
-// Images whose padded copies share the scratch at once: up to 8 MiB of them, which keeps the
+// Images whose padded copies share the scratch at once: up to 4 MiB of them, which keeps the
 // scratch near what im2col needs for one image of conv2 (conv.cc).
-constexpr int64_t kMaxPaddedFloats = int64_t{1} << 21;
+constexpr int64_t kMaxPaddedFloats = int64_t{1} << 20;
 
 // Where the reordered weights start in the backward-data pass's scratch: a 64-byte boundary,
 // so that no weight vector straddles two cache lines.
@@ -87,18 +87,27 @@ struct Geometry {
 
 // Fills the reordered weights of `s` (group, block, in-channel, tap, lane) from value(g, o, c, t),
 // the weight of output channel o and input channel c (both within group g) at tap t; lanes past
-// the group's last output channel are 0.
+// the group's last output channel are 0. A block is filled kPackChannels input channels at a
+// time, lane by lane: each lane then reads a short run of its filter (or, for the backward-data
+// pass, of the filters' same input channel), and the block's part it writes stays in L1.
+constexpr int kPackChannels = 16;
+
 template <typename Value>
 void PackBlocks(const ConvShape& s, const Geometry& d, float* packed, const Value& value) {
   ParallelFor(s.groups * d.blocks, 1, [&](int64_t begin, int64_t end) {
     for (int64_t item = begin; item < end; ++item) {
       const int g = static_cast<int>(item / d.blocks);
       const int o0 = static_cast<int>(item % d.blocks) * d.vw;
-      float* out = packed + item * d.w_block;
-      for (int c = 0; c < d.cg; ++c) {
-        for (int t = 0; t < d.taps; ++t) {
-          for (int lane = 0; lane < d.vw; ++lane) {
-            *out++ = o0 + lane < d.kg ? value(g, o0 + lane, c, t) : 0.0f;
+      float* block = packed + item * d.w_block;
+      for (int c0 = 0; c0 < d.cg; c0 += kPackChannels) {
+        const int c1 = std::min(d.cg, c0 + kPackChannels);
+        for (int lane = 0; lane < d.vw; ++lane) {
+          const bool real = o0 + lane < d.kg;
+          float* out = block + static_cast<int64_t>(c0) * d.taps * d.vw + lane;
+          for (int c = c0; c < c1; ++c) {
+            for (int t = 0; t < d.taps; ++t, out += d.vw) {
+              *out = real ? value(g, o0 + lane, c, t) : 0.0f;
+            }
           }
         }
       }
@@ -135,7 +144,10 @@ void Run(const ConvShape& s, const Geometry& d, const float* x, const float* pac
   const int64_t plane_out = static_cast<int64_t>(d.oh) * d.ow;
   const int64_t image_out = static_cast<int64_t>(s.k) * plane_out;
   const int64_t plane_in = static_cast<int64_t>(d.hp) * d.wp;
-  const bool unit = s.stride_w == 1;
+  int step = 0;
+  for (int i = 1; i < ConvKernel::kStepCount; ++i) {
+    if (ConvKernel::kSteps[i] == s.stride_w) step = i;
+  }
   // Each output row is cut into the fewest pieces of at most max_width pixels, as even as can be.
   const int pieces = (d.ow + kernel.max_width - 1) / kernel.max_width;
   for (int64_t n0 = 0; n0 < s.n; n0 += d.chunk) {
@@ -179,7 +191,7 @@ void Run(const ConvShape& s, const Geometry& d, const float* x, const float* pac
           const int width = d.ow / pieces + (piece < d.ow % pieces ? 1 : 0);
           args.x = x_row + static_cast<int64_t>(col) * s.stride_w;
           args.y = y_row + col;
-          (unit ? kernel.unit_row : kernel.row)[ob - 1][width - 1](args);
+          kernel.row[step][ob - 1][width - 1](args);
           col += width;
         }
       }

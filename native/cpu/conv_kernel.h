@@ -41,13 +41,17 @@ using ConvRowFn = void (*)(const ConvRowArgs& args);
 
 struct ConvKernel {
   static constexpr int kMaxWidth = 16;
+  // The input strides between pixels that kernels are compiled for, where the addresses of a
+  // row's pixels are then constant offsets (1: conv2-conv5 and every backward-data pass; 4:
+  // conv1); 0 stands for any other, read from x_step.
+  static constexpr int kSteps[] = {0, 1, 4};
+  static constexpr int kStepCount = 3;
   const char* isa;
   int vw;         // output channels per block
   int max_width;  // widest row piece, at most kMaxWidth
-  // row[ob - 1][width - 1]: the kernel for OB = ob (1 or 2) blocks and `width` pixels;
-  // unit_row the same for x_step 1, known when compiled.
-  ConvRowFn row[2][kMaxWidth];
-  ConvRowFn unit_row[2][kMaxWidth];
+  // row[step][ob - 1][width - 1]: the kernel for x_step kSteps[step] (any, for 0), OB = ob (1
+  // or 2) blocks and `width` pixels.
+  ConvRowFn row[kStepCount][2][kMaxWidth];
 };
 
 namespace conv_generic {
