@@ -1,11 +1,13 @@
 /**
- * The direct convolution (native/cpu/conv_direct.h): its forward and its backward-data pass
- * (the forward of dy with the filters transposed and flipped, for stride 1) against float64
- * references, on every kernel this machine runs (AVX-512, AVX2, generic), for AlexNet's five
- * convolutions and shapes that reach each edge of the kernels: channels that are not a multiple
- * of the block width, a last pair of blocks that is a single block, padding on one side only,
- * no padding (the input read in place), rectangular filters, strides, groups, and rows cut into
- * several pieces; and the bias + ReLU epilogue fused into the forward, bit for bit. Each case
+ * The direct convolution (native/cpu/conv_direct.h): its forward, its backward-data pass (the
+ * forward of dy with the filters transposed and flipped, for stride 1) and its backward-filter
+ * pass against float64 references, on every kernel this machine runs (AVX-512, AVX2, generic),
+ * for AlexNet's five convolutions and shapes that reach each edge of the kernels: channels that
+ * are not a multiple of the block width (or of the backward-filter's runs of channels), a last
+ * pair of blocks that is a single block, padding on one side only, no padding (the input read in
+ * place), rectangular filters and widths without a backward-filter kernel of their own, strides,
+ * groups, rows cut into several pieces, and batches cut into several runs of images; and the
+ * bias + ReLU epilogue fused into the forward, bit for bit. Each case
  * runs in a child process with ALEXNET_CONV_ALGO=direct (which makes every forward direct, even
  * where the measured choice would not) and ALEXNET_GEMM_ISA naming the kernel (the direct
  * kernels follow the GEMM's instruction set), and the child reports which algorithm and kernel
@@ -17,7 +19,13 @@ import * as path from 'node:path';
 import type { ConvShape } from '../lib';
 import { expectFreshBuild } from './util/built-cli';
 import { expectClose, type Tolerance } from './util/compare';
-import { type ConvDims, convBackwardData, convForward } from './util/conv';
+import {
+  type ConvDims,
+  convBackwardData,
+  convBackwardFilter,
+  convForward,
+  outputSize,
+} from './util/conv';
 import { Rng, testSeed } from './util/random';
 
 const DIST = path.join(__dirname, '..', 'dist', 'lib');
@@ -113,6 +121,10 @@ const CASES: [string, ConvShape][] = [
     { batch: 2, inChannels: 17, height: 5, width: 7, outChannels: 33, kernel: 1 },
   ],
   [
+    'large planes: the batch in two runs of images, the sums carried from one to the next',
+    { batch: 3, inChannels: 16, height: 150, width: 150, outChannels: 16, kernel: 3, pad: 1 },
+  ],
+  [
     'stride larger than the filter',
     { batch: 1, inChannels: 2, height: 10, width: 10, outChannels: 2, kernel: 2, stride: 3 },
   ],
@@ -189,14 +201,17 @@ const out = input.cases.map(({ shape, x, w, dy, bias }) => {
   const y = api.Tensor.zeros(o);
   const fused = api.Tensor.zeros(o);
   const dx = api.Tensor.zeros(p);
-  for (const t of [y, fused, dx]) t.fill(NaN);
+  const dw = api.Tensor.zeros(q);
+  for (const t of [y, fused, dx, dw]) t.fill(NaN);
   plan.forward(tx, tw, y);
   plan.forward(tx, tw, fused, { bias: tb, relu: true });
   plan.backwardData(tw, tdy, dx);
+  plan.backwardFilter(tx, tdy, dw);
   const result = {
     algorithms, y: encode(y.toArray()), fused: encode(fused.toArray()), dx: encode(dx.toArray()),
+    dw: encode(dw.toArray()),
   };
-  for (const t of [tx, tw, tdy, tb, y, fused, dx]) t.dispose();
+  for (const t of [tx, tw, tdy, tb, y, fused, dx, dw]) t.dispose();
   plan.dispose();
   return result;
 });
@@ -208,6 +223,7 @@ interface ChildCase {
   y: Float32Array;
   fused: Float32Array;
   dx: Float32Array;
+  dw: Float32Array;
 }
 
 function runChild(env: Record<string, string>): { isa: string; out: ChildCase[] } {
@@ -233,7 +249,13 @@ function runChild(env: Record<string, string>): { isa: string; out: ChildCase[] 
   if (child.status !== 0) throw new Error(`child with ${JSON.stringify(env)}: ${child.stderr}`);
   const parsed = JSON.parse(child.stdout) as {
     isa: string;
-    out: { algorithms: ChildCase['algorithms']; y: string; fused: string; dx: string }[];
+    out: {
+      algorithms: ChildCase['algorithms'];
+      y: string;
+      fused: string;
+      dx: string;
+      dw: string;
+    }[];
   };
   const decode = (s: string) => {
     const bytes = Buffer.from(s, 'base64');
@@ -246,6 +268,7 @@ function runChild(env: Record<string, string>): { isa: string; out: ChildCase[] 
       y: decode(c.y),
       fused: decode(c.fused),
       dx: decode(c.dx),
+      dw: decode(c.dw),
     })),
   };
 }
@@ -292,7 +315,7 @@ const KERNELS: [string, boolean, string][] = [
 
 describe(`direct convolution against float64 (seed ${seed})`, () => {
   // The references, once for all kernels: y from the forward, dx from the adjoint.
-  let references: { s: ConvDims; y: Float64Array; dx: Float64Array }[] = [];
+  let references: { s: ConvDims; y: Float64Array; dx: Float64Array; dw: Float64Array }[] = [];
   beforeAll(() => {
     expectFreshBuild();
     references = CASES.map(([, shape], i) => {
@@ -301,19 +324,20 @@ describe(`direct convolution against float64 (seed ${seed})`, () => {
         s,
         y: convForward(DATA[i].x, DATA[i].w, s),
         dx: convBackwardData(DATA[i].dy, DATA[i].w, s),
+        dw: convBackwardFilter(DATA[i].x, DATA[i].dy, s),
       };
     });
   });
 
   for (const [isa, runs, why] of KERNELS) {
     (runs ? test : test.skip)(
-      `the ${isa} kernels: forward and backward-data of every case${runs ? '' : ` (skipped: ${why})`}`,
+      `the ${isa} kernels: forward, backward-data and backward-filter of every case${runs ? '' : ` (skipped: ${why})`}`,
       () => {
         const { isa: ran, out } = runChild({ ALEXNET_GEMM_ISA: isa });
         expect(ran).toBe(isa);
         out.forEach((result, i) => {
           const [name] = CASES[i];
-          const { s, y, dx } = references[i];
+          const { s, y, dx, dw } = references[i];
           expect(result.algorithms.isa).toBe(isa);
           expect(result.algorithms.forward).toBe('direct');
           // y sums (c / groups) * kh * kw products.
@@ -325,6 +349,10 @@ describe(`direct convolution against float64 (seed ${seed})`, () => {
           const direct = s.strideH === 1 && s.strideW === 1;
           expect(result.algorithms.backwardData).toBe(direct ? 'direct' : 'im2col');
           expectClose(result.dx, dx, accumulation((s.k / s.groups) * s.kh * s.kw), `${name}: dx`);
+          // dw sums over every image and output pixel.
+          const [oh, ow] = outputSize(s);
+          expect(result.algorithms.backwardFilter).toBe('direct');
+          expectClose(result.dw, dw, accumulation(s.n * oh * ow), `${name}: dw`);
         });
       },
     );
@@ -337,6 +365,7 @@ describe(`direct convolution against float64 (seed ${seed})`, () => {
       expect(result.algorithms.forward).toBe('direct');
       expect(bits(three.out[i].y).equals(bits(result.y))).toBe(true);
       expect(bits(three.out[i].dx).equals(bits(result.dx))).toBe(true);
+      expect(bits(three.out[i].dw).equals(bits(result.dw))).toBe(true);
     });
   });
 });

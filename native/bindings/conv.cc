@@ -158,7 +158,7 @@ Napi::Value ConvAlgorithms(const Napi::CallbackInfo& info) {
   Napi::Object result = Napi::Object::New(info.Env());
   result.Set("forward", name(cpu::ConvDirectForwardFits(shape)));
   result.Set("backwardData", name(cpu::ConvDirectBackwardDataFits(shape)));
-  result.Set("backwardFilter", name(false));
+  result.Set("backwardFilter", name(cpu::ConvDirectBackwardFilterFits(shape)));
   result.Set("isa", cpu::ConvDirectIsa());
   return result;
 }

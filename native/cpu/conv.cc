@@ -354,6 +354,7 @@ void ConvBackwardData(const ConvShape& s, const float* w, const float* dy, float
 
 void ConvBackwardFilter(const ConvShape& s, const float* x, const float* dy, float* dw,
                         float* scratch) {
+  if (ConvDirectBackwardFilterFits(s)) return ConvDirectBackwardFilter(s, x, dy, dw, scratch);
   const Layout l = MakeLayout(s);
   const int kg = s.k / s.groups;
   float* col = scratch;

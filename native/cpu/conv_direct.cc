@@ -46,6 +46,10 @@ Algorithm Requested() {
 // scratch near what im2col needs for one image of conv2 (conv.cc).
 constexpr int64_t kMaxPaddedFloats = int64_t{1} << 20;
 
+// Images whose reordered input and dy share the scratch at once in the backward-filter pass: up
+// to 8 MiB of them, about what im2col needs for one image of conv2 (conv.cc).
+constexpr int64_t kMaxFilterFloats = int64_t{1} << 21;
+
 // Where the reordered weights start in the backward-data pass's scratch: a 64-byte boundary,
 // so that no weight vector straddles two cache lines.
 constexpr int64_t kAlignmentFloats = 64 / sizeof(float);
@@ -199,6 +203,87 @@ void Run(const ConvShape& s, const Geometry& d, const float* x, const float* pac
   }
 }
 
+// The backward-filter pass of `s`: which kernel, how the input channels are cut into runs of
+// nc, and how many images share one reordering of x and dy in the scratch.
+struct FilterGeometry {
+  Geometry d;
+  int width;         // index of the kernel's filter width in ConvKernel::kFilterWidths
+  int kw_kernel;     // filter columns per kernel call: kw, or 1 for a width without a kernel
+  int nc;            // input channels per kernel call
+  int chunks;        // runs of nc channels per group, the last zero-padded
+  int64_t x_image;   // floats of one image's reordered input: (group, run, row, column, nc)
+  int64_t dy_image;  // floats of one image's blocked dy: (group, block, row, column, lane)
+  int64_t images;    // images per reordering
+
+  explicit FilterGeometry(const ConvShape& s) : d(s) {
+    const ConvKernel& kernel = Kernel();
+    width = 0;
+    for (int i = 1; i < ConvKernel::kFilterWidthCount; ++i) {
+      if (ConvKernel::kFilterWidths[i] == s.kw) width = i;
+    }
+    kw_kernel = ConvKernel::kFilterWidths[width];
+    chunks = (d.cg + kernel.filter_channels[width] - 1) / kernel.filter_channels[width];
+    nc = (d.cg + chunks - 1) / chunks;
+    x_image = static_cast<int64_t>(s.groups) * chunks * d.hp * d.wp * nc;
+    dy_image = static_cast<int64_t>(s.groups) * d.blocks * d.oh * d.ow * d.vw;
+    images = std::clamp<int64_t>(kMaxFilterFloats / (x_image + dy_image), 1, s.n);
+  }
+
+  int64_t ScratchSize() const { return images * (x_image + dy_image); }
+};
+
+// Reorders `count` images of x into runs of nc adjacent channels, with the zero border.
+void ReorderInput(const ConvShape& s, const FilterGeometry& f, const float* x, int64_t count,
+                  float* out) {
+  const Geometry& d = f.d;
+  const int64_t rows = count * s.groups * f.chunks * d.hp;
+  ParallelFor(rows, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t item = begin; item < end; ++item) {
+      const int row = static_cast<int>(item % d.hp);
+      const int64_t run = item / d.hp;  // (image, group, chunk)
+      const int chunk = static_cast<int>(run % f.chunks);
+      const int g = static_cast<int>(run / f.chunks % s.groups);
+      const int64_t b = run / (f.chunks * s.groups);
+      float* dst = out + item * d.wp * f.nc;
+      const int ih = row - s.pad_h;
+      for (int c = 0; c < f.nc; ++c) {
+        const int channel = chunk * f.nc + c;
+        if (ih < 0 || ih >= s.h || channel >= d.cg) {
+          for (int col = 0; col < d.wp; ++col) dst[col * f.nc + c] = 0.0f;
+          continue;
+        }
+        const float* src = x + ((b * s.c + g * d.cg + channel) * s.h + ih) * s.w;
+        for (int col = 0; col < d.wp; ++col) {
+          const int iw = col - s.pad_w;
+          dst[col * f.nc + c] = iw >= 0 && iw < s.w ? src[iw] : 0.0f;
+        }
+      }
+    }
+  });
+}
+
+// Reorders `count` images of dy into blocks of vw channels, lanes past a group's last zero.
+void ReorderGradient(const ConvShape& s, const FilterGeometry& f, const float* dy, int64_t count,
+                     float* out) {
+  const Geometry& d = f.d;
+  const int64_t rows = count * s.groups * d.blocks * d.oh;
+  ParallelFor(rows, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t item = begin; item < end; ++item) {
+      const int row = static_cast<int>(item % d.oh);
+      const int64_t run = item / d.oh;  // (image, group, block)
+      const int block = static_cast<int>(run % d.blocks);
+      const int g = static_cast<int>(run / d.blocks % s.groups);
+      const int64_t b = run / (d.blocks * s.groups);
+      float* dst = out + item * d.ow * d.vw;
+      for (int lane = 0; lane < d.vw; ++lane) {
+        const int o = block * d.vw + lane;
+        const float* src = dy + ((b * s.k + g * d.kg + o) * d.oh + row) * d.ow;
+        for (int col = 0; col < d.ow; ++col) dst[col * d.vw + lane] = o < d.kg ? src[col] : 0.0f;
+      }
+    }
+  });
+}
+
 // The forward convolution whose result is the backward-data pass of a stride-1 `s`: dy in, dx
 // out, the filters' input and output channels swapped, each filter flipped, and a padding of
 // kh - 1 - pad_h rows and kw - 1 - pad_w columns.
@@ -240,6 +325,8 @@ bool ConvDirectBackwardDataFits(const ConvShape& s) {
   return BackwardDataShapeFits(s) && Chosen(TransposedShape(s));
 }
 
+bool ConvDirectBackwardFilterFits(const ConvShape& s) { return Chosen(s); }
+
 int64_t ConvDirectWeightsSize(const ConvShape& s) { return Geometry(s).WeightsSize(s.groups); }
 
 void ConvDirectPackWeights(const ConvShape& s, const float* w, float* packed) {
@@ -256,7 +343,7 @@ int64_t ConvDirectScratchSize(const ConvShape& s) {
     const Geometry d(t);
     size = std::max(size, kAlignmentFloats + d.WeightsSize(t.groups) + d.PaddedSize());
   }
-  return size;
+  return std::max(size, FilterGeometry(s).ScratchSize());
 }
 
 void ConvDirectForward(const ConvShape& s, const float* x, const float* packed, float* y,
@@ -277,6 +364,57 @@ void ConvDirectBackwardData(const ConvShape& s, const float* w, const float* dy,
     return w[((static_cast<int64_t>(g) * d.cg + c) * forward_cg + o) * d.taps + d.taps - 1 - tap];
   });
   Run(t, d, dy, packed, dx, packed + d.WeightsSize(t.groups), nullptr);
+}
+
+void ConvDirectBackwardFilter(const ConvShape& s, const float* x, const float* dy, float* dw,
+                              float* scratch) {
+  const FilterGeometry f(s);
+  const Geometry& d = f.d;
+  const ConvKernel& kernel = Kernel();
+  const ConvFilterFn filter = kernel.filter[f.width][f.nc - 1];
+  const int columns = s.kw / f.kw_kernel;  // kernel calls per filter row
+  float* xs = scratch;
+  float* dys = scratch + f.images * f.x_image;
+  const int64_t image_in = static_cast<int64_t>(s.c) * s.h * s.w;
+  const int64_t image_out = static_cast<int64_t>(s.k) * d.oh * d.ow;
+  for (int64_t n0 = 0; n0 < s.n; n0 += f.images) {
+    const int64_t count = std::min(f.images, s.n - n0);
+    ReorderInput(s, f, x + n0 * image_in, count, xs);
+    ReorderGradient(s, f, dy + n0 * image_out, count, dys);
+    // Items in (group, block, run, filter row, column) order: a thread's consecutive items share
+    // a block of dy and a run of x. Each owns its gradients, and the batch's images add to them
+    // in order, so no sum depends on the threads.
+    const int64_t items = static_cast<int64_t>(s.groups) * d.blocks * f.chunks * s.kh * columns;
+    ParallelFor(items, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t item = begin; item < end; ++item) {
+        const int j0 = static_cast<int>(item % columns) * f.kw_kernel;
+        const int i = static_cast<int>(item / columns % s.kh);
+        const int chunk = static_cast<int>(item / (columns * s.kh) % f.chunks);
+        const int64_t run = item / (static_cast<int64_t>(columns) * s.kh * f.chunks);
+        const int block = static_cast<int>(run % d.blocks);
+        const int g = static_cast<int>(run / d.blocks);
+        ConvFilterArgs args;
+        args.x = xs + ((static_cast<int64_t>(g) * f.chunks + chunk) * d.hp + i) * d.wp * f.nc +
+                 static_cast<int64_t>(j0) * f.nc;
+        args.x_image = f.x_image;
+        args.x_row = static_cast<int64_t>(s.stride_h) * d.wp * f.nc;
+        args.x_pixel = s.stride_w * f.nc;
+        args.dy = dys + run * d.oh * d.ow * d.vw;
+        args.dy_image = f.dy_image;
+        args.images = static_cast<int>(count);
+        args.rows = d.oh;
+        args.columns = d.ow;
+        const int o0 = g * d.kg + block * d.vw;
+        args.dw = dw + (static_cast<int64_t>(o0) * d.cg + chunk * f.nc) * d.taps + i * s.kw + j0;
+        args.dw_lane = static_cast<int64_t>(d.cg) * d.taps;
+        args.dw_channel = d.taps;
+        args.lanes = std::min(d.vw, d.kg - block * d.vw);
+        args.channels = std::min(f.nc, d.cg - chunk * f.nc);
+        args.accumulate = n0 > 0;
+        filter(args);
+      }
+    });
+  }
 }
 
 const char* ConvDirectIsa() { return Kernel().isa; }

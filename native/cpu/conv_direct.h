@@ -1,7 +1,7 @@
-// Direct convolution for the CPU backend's forward pass, and for the backward-data pass of a
-// stride-1 convolution (the forward of dy with the filters transposed and flipped): no im2col
-// matrix, no GEMM. Output channels are blocked by the vector width (conv_kernel.h: 16 with
-// AVX-512, 8 with AVX2, 4 generic) in both the weights, reordered once into
+// Direct convolution for the CPU backend's forward pass, for the backward-data pass of a
+// stride-1 convolution (the forward of dy with the filters transposed and flipped), and for the
+// backward-filter pass: no im2col matrix, no GEMM. Output channels are blocked by the vector width
+// (conv_kernel.h: 16 with AVX-512, 8 with AVX2, 4 generic) in both the weights, reordered once into
 // (group, block, in-channel, kh, kw, lane) order, and the kernel's accumulators; each kernel call
 // computes a piece of an output row for one or two blocks and writes it to y's NCHW planes, so
 // the output needs no reorder. The input is read from planes with a zero border (a copy where
@@ -25,8 +25,10 @@ struct GemmEpilogue;
 // ("direct" or "im2col") decides where set (for tests and benchmarks); otherwise the faster of
 // the two for such shapes, as measured (conv_direct.cc).
 bool ConvDirectForwardFits(const ConvShape& shape);
-// The same for the backward-data pass (stride 1 and a padding below the filter size only).
+// The same for the backward-data pass (stride 1 and a padding below the filter size only), and
+// for the backward-filter pass.
 bool ConvDirectBackwardDataFits(const ConvShape& shape);
+bool ConvDirectBackwardFilterFits(const ConvShape& shape);
 
 // Floats of the forward's reordered weights, and w reordered into them.
 int64_t ConvDirectWeightsSize(const ConvShape& shape);
@@ -45,6 +47,13 @@ void ConvDirectForward(const ConvShape& shape, const float* x, const float* pack
 // ConvDirectBackwardDataFits(shape).
 void ConvDirectBackwardData(const ConvShape& shape, const float* w, const float* dy, float* dx,
                             float* scratch);
+
+// dw = the gradient of sum(dy * conv(x, w)) in w, summed over the batch; overwrites dw. The
+// kernels vectorise over the output channels of dy reordered into blocks, and broadcast x
+// reordered into runs of adjacent channels; each gradient is summed over images, rows and
+// columns in order by one kernel call per run of images, whichever thread runs it.
+void ConvDirectBackwardFilter(const ConvShape& shape, const float* x, const float* dy, float* dw,
+                              float* scratch);
 
 // The instruction set of the kernels: "avx512", "avx2" or "generic", as the GEMM's.
 const char* ConvDirectIsa();

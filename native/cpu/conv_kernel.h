@@ -39,6 +39,36 @@ struct ConvRowArgs {
 
 using ConvRowFn = void (*)(const ConvRowArgs& args);
 
+// One call of the backward-filter kernel: the weight gradient of one block of VW output channels
+// for NC input channels x KW filter columns of one filter row, summed over every output pixel of
+// `images` images. The input is reordered so that the NC channels of a pixel are adjacent
+// ((row, column, channel), zero-padded), which makes the NC x KW values a pixel multiplies
+// constant offsets from one pointer; dy is blocked ((row, column, lane) per block).
+struct ConvFilterArgs {
+  // The input of the first image at its first output pixel's top-left tap (of this filter row),
+  // channel 0 of the NC; the next image x_image further on, the next output row x_row, the next
+  // pixel x_pixel.
+  const float* x;
+  int64_t x_image;
+  int64_t x_row;
+  int x_pixel;
+  // dy of the block for the first image, the next image dy_image further on.
+  const float* dy;
+  int64_t dy_image;
+  int images, rows, columns;  // images, and output rows and columns per image
+  // The gradient of output channel (lane 0), input channel 0, tap 0 of the KW; lanes dw_lane
+  // apart, channels dw_channel apart, taps 1 apart. The first `lanes` lanes and `channels`
+  // channels are written, added to what is there with accumulate.
+  float* dw;
+  int64_t dw_lane;
+  int64_t dw_channel;
+  int lanes;
+  int channels;
+  bool accumulate;
+};
+
+using ConvFilterFn = void (*)(const ConvFilterArgs& args);
+
 struct ConvKernel {
   static constexpr int kMaxWidth = 16;
   // The input strides between pixels that kernels are compiled for, where the addresses of a
@@ -52,6 +82,15 @@ struct ConvKernel {
   // row[step][ob - 1][width - 1]: the kernel for x_step kSteps[step] (any, for 0), OB = ob (1
   // or 2) blocks and `width` pixels.
   ConvRowFn row[kStepCount][2][kMaxWidth];
+  // The filter widths the backward-filter kernels are compiled for; 1 also serves any other
+  // width, one filter column at a time.
+  static constexpr int kFilterWidths[] = {1, 3, 5, 11};
+  static constexpr int kFilterWidthCount = 4;
+  static constexpr int kMaxFilterChannels = 16;
+  // filter[width][nc - 1]: the kernel for KW = kFilterWidths[width] and NC = nc channels, nc up
+  // to filter_channels[width] (NC x KW accumulators, as many as the registers hold).
+  int filter_channels[kFilterWidthCount];
+  ConvFilterFn filter[kFilterWidthCount][kMaxFilterChannels];
 };
 
 namespace conv_generic {
