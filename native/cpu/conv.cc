@@ -261,12 +261,16 @@ float* ThreadScratch(int64_t floats) {
 }
 
 int64_t ConvScratchSize(const ConvShape& shape) {
-  const Layout l = MakeLayout(shape);
-  const int64_t im2col = kAlignmentFloats + MatrixOffset(shape, l) + MatrixSize(shape, l) +
-                         shape.groups * ForwardPackedA(shape, l).size();
   // The direct forward without kept weights reorders them after its padded input.
   const int64_t direct = ConvDirectScratchSize(shape) + kAlignmentFloats +
                          (ConvDirectForwardFits(shape) ? ConvDirectWeightsSize(shape) : 0);
+  if (ConvDirectForwardFits(shape) && ConvDirectBackwardDataFits(shape) &&
+      ConvDirectBackwardFilterFits(shape)) {
+    return direct;
+  }
+  const Layout l = MakeLayout(shape);
+  const int64_t im2col = kAlignmentFloats + MatrixOffset(shape, l) + MatrixSize(shape, l) +
+                         shape.groups * ForwardPackedA(shape, l).size();
   return std::max(im2col, direct);
 }
 

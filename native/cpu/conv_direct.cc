@@ -50,6 +50,10 @@ constexpr int64_t kMaxPaddedFloats = int64_t{1} << 20;
 // to 8 MiB of them, about what im2col needs for one image of conv2 (conv.cc).
 constexpr int64_t kMaxFilterFloats = int64_t{1} << 21;
 
+// Floats of one group's inputs a tile of images holds: 512 KiB, half of a Zen 4 core's L2, the
+// other half for a pair of blocks' weights (295 KiB for conv3).
+constexpr int64_t kTileFloats = int64_t{1} << 17;
+
 // Where the reordered weights start in the backward-data pass's scratch: a 64-byte boundary,
 // so that no weight vector straddles two cache lines.
 constexpr int64_t kAlignmentFloats = 64 / sizeof(float);
@@ -67,6 +71,7 @@ struct Geometry {
   int64_t image_padded;  // floats of one image's bordered copy
   int64_t w_block;       // floats of one block's weights
   int64_t chunk;         // images per bordered copy
+  int64_t tile;          // images whose inputs one pass of the weights sweeps (Run)
 
   explicit Geometry(const ConvShape& s) {
     vw = Kernel().vw;
@@ -83,6 +88,7 @@ struct Geometry {
     image_padded = static_cast<int64_t>(s.c) * hp * wp;
     w_block = static_cast<int64_t>(cg) * taps * vw;
     chunk = copy ? std::clamp<int64_t>(kMaxPaddedFloats / image_padded, 1, s.n) : s.n;
+    tile = std::clamp<int64_t>(kTileFloats / (static_cast<int64_t>(cg) * hp * wp), 1, chunk);
   }
 
   int64_t WeightsSize(int groups) const { return groups * blocks * w_block; }
@@ -162,14 +168,22 @@ void Run(const ConvShape& s, const Geometry& d, const float* x, const float* pac
       input = scratch;
     }
     const int64_t image_stride = d.copy ? d.image_padded : image_in;
-    // Items in (group, pair, image, row) order: a thread's consecutive items share weights.
-    const int64_t items = s.groups * d.pairs * count * d.oh;
+    // Items in (group, tile of images, pair, image, row) order: a thread's consecutive items
+    // share a pair's weights, and sweep them over a tile's inputs, which stay in L2 while every
+    // pair passes over them. Sweeping all the images of a batch instead read each row's inputs,
+    // 256 planes apart for conv3, from L3 once per pair, which cost conv3 at batch 16 about a
+    // tenth of its speed (bench/RESULTS.md).
+    const int64_t tiles = (count + d.tile - 1) / d.tile;
+    const int64_t items = s.groups * tiles * d.pairs * d.tile * d.oh;
     ParallelFor(items, 1, [&](int64_t begin, int64_t end) {
       for (int64_t item = begin; item < end; ++item) {
         const int row = static_cast<int>(item % d.oh);
-        const int64_t b = item / d.oh % count;
-        const int pair = static_cast<int>(item / (d.oh * count) % d.pairs);
-        const int g = static_cast<int>(item / (d.oh * count * d.pairs));
+        const int64_t in_tile = item / d.oh % d.tile;
+        const int pair = static_cast<int>(item / (d.oh * d.tile) % d.pairs);
+        const int64_t tile = item / (d.oh * d.tile * d.pairs) % tiles;
+        const int g = static_cast<int>(item / (d.oh * d.tile * d.pairs * tiles));
+        const int64_t b = tile * d.tile + in_tile;
+        if (b >= count) continue;  // the last tile's missing images
         const int block0 = pair * 2;
         const int ob = std::min(2, d.blocks - block0);
         const int channel0 = g * d.kg + block0 * d.vw;
