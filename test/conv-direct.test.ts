@@ -6,12 +6,12 @@
  * are not a multiple of the block width (or of the backward-filter's runs of channels), a last
  * pair of blocks that is a single block, padding on one side only, no padding (the input read in
  * place), rectangular filters and widths without a backward-filter kernel of their own, strides,
- * groups, rows cut into several pieces, and batches cut into several runs of images; and the
- * bias + ReLU epilogue fused into the forward, bit for bit. Each case
- * runs in a child process with ALEXNET_CONV_ALGO=direct (which makes every forward direct, even
- * where the measured choice would not) and ALEXNET_GEMM_ISA naming the kernel (the direct
- * kernels follow the GEMM's instruction set), and the child reports which algorithm and kernel
- * ran. A last check runs the same child on 1 and on 3 threads and requires the same bits.
+ * groups, rows cut into several pieces, batches cut into several runs or tiles of images; and
+ * the bias + ReLU epilogue fused into the forward, bit for bit. Each case runs in a child
+ * process with ALEXNET_CONV_ALGO=direct (which makes every pass direct that can be, even where
+ * the measured choice would not) and ALEXNET_GEMM_ISA naming the kernel (the direct kernels
+ * follow the GEMM's instruction set), and the child reports which algorithm and kernel ran. A
+ * last check runs the same child on 1 and on 3 threads and requires the same bits.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -123,6 +123,10 @@ const CASES: [string, ConvShape][] = [
   [
     'large planes: the batch in two runs of images, the sums carried from one to the next',
     { batch: 3, inChannels: 16, height: 150, width: 150, outChannels: 16, kernel: 3, pad: 1 },
+  ],
+  [
+    'batch 3 in tiles of 2 images (the forward sweeps its weights over each tile)',
+    { batch: 3, inChannels: 64, height: 30, width: 30, outChannels: 32, kernel: 3, pad: 1 },
   ],
   [
     'stride larger than the filter',
