@@ -95,15 +95,17 @@ struct Geometry {
   int64_t PaddedSize() const { return copy ? chunk * image_padded : 0; }
 };
 
-// Fills the reordered weights of `s` (group, block, in-channel, tap, lane) from value(g, o, c, t),
-// the weight of output channel o and input channel c (both within group g) at tap t; lanes past
-// the group's last output channel are 0. A block is filled kPackChannels input channels at a
-// time, lane by lane: each lane then reads a short run of its filter (or, for the backward-data
-// pass, of the filters' same input channel), and the block's part it writes stays in L1.
+// Fills the reordered weights of `s` (group, block, in-channel, tap, lane) from filter(g, o, c),
+// the kh x kw taps of output channel o and input channel c (both within group g), read forwards,
+// or backwards with `flip`; lanes past the group's last output channel are 0. A block is filled
+// kPackChannels input channels at a time, lane by lane: each lane then reads a short run of its
+// filter (or, for the backward-data pass, of the filters' same input channel), and the block's
+// part it writes stays in L1.
 constexpr int kPackChannels = 16;
 
-template <typename Value>
-void PackBlocks(const ConvShape& s, const Geometry& d, float* packed, const Value& value) {
+template <typename Filter>
+void PackBlocks(const ConvShape& s, const Geometry& d, bool flip, float* packed,
+                const Filter& filter) {
   ParallelFor(s.groups * d.blocks, 1, [&](int64_t begin, int64_t end) {
     for (int64_t item = begin; item < end; ++item) {
       const int g = static_cast<int>(item / d.blocks);
@@ -112,11 +114,17 @@ void PackBlocks(const ConvShape& s, const Geometry& d, float* packed, const Valu
       for (int c0 = 0; c0 < d.cg; c0 += kPackChannels) {
         const int c1 = std::min(d.cg, c0 + kPackChannels);
         for (int lane = 0; lane < d.vw; ++lane) {
-          const bool real = o0 + lane < d.kg;
           float* out = block + static_cast<int64_t>(c0) * d.taps * d.vw + lane;
-          for (int c = c0; c < c1; ++c) {
-            for (int t = 0; t < d.taps; ++t, out += d.vw) {
-              *out = real ? value(g, o0 + lane, c, t) : 0.0f;
+          for (int c = c0; c < c1; ++c, out += d.taps * d.vw) {
+            if (o0 + lane >= d.kg) {
+              for (int t = 0; t < d.taps; ++t) out[t * d.vw] = 0.0f;
+              continue;
+            }
+            const float* taps = filter(g, o0 + lane, c);
+            if (flip) {
+              for (int t = 0; t < d.taps; ++t) out[t * d.vw] = taps[d.taps - 1 - t];
+            } else {
+              for (int t = 0; t < d.taps; ++t) out[t * d.vw] = taps[t];
             }
           }
         }
@@ -345,8 +353,8 @@ int64_t ConvDirectWeightsSize(const ConvShape& s) { return Geometry(s).WeightsSi
 
 void ConvDirectPackWeights(const ConvShape& s, const float* w, float* packed) {
   const Geometry d(s);
-  PackBlocks(s, d, packed, [&](int g, int o, int c, int t) {
-    return w[((static_cast<int64_t>(g) * d.kg + o) * d.cg + c) * d.taps + t];
+  PackBlocks(s, d, false, packed, [&](int g, int o, int c) {
+    return w + ((static_cast<int64_t>(g) * d.kg + o) * d.cg + c) * d.taps;
   });
 }
 
@@ -374,8 +382,8 @@ void ConvDirectBackwardData(const ConvShape& s, const float* w, const float* dy,
   // Filter o of the transposed convolution is input channel o of the forward's, its channel c
   // the forward's output channel c, its tap t the forward's tap taps - 1 - t.
   const int forward_cg = s.c / s.groups;
-  PackBlocks(t, d, packed, [&](int g, int o, int c, int tap) {
-    return w[((static_cast<int64_t>(g) * d.cg + c) * forward_cg + o) * d.taps + d.taps - 1 - tap];
+  PackBlocks(t, d, true, packed, [&](int g, int o, int c) {
+    return w + ((static_cast<int64_t>(g) * d.cg + c) * forward_cg + o) * d.taps;
   });
   Run(t, d, dy, packed, dx, packed + d.WeightsSize(t.groups), nullptr);
 }
