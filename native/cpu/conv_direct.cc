@@ -244,8 +244,20 @@ struct FilterGeometry {
       if (ConvKernel::kFilterWidths[i] == s.kw) width = i;
     }
     kw_kernel = ConvKernel::kFilterWidths[width];
-    chunks = (d.cg + kernel.filter_channels[width] - 1) / kernel.filter_channels[width];
-    nc = (d.cg + chunks - 1) / chunks;
+    // The run length with the least work: twice the channels computed, zero padding included,
+    // plus one per kernel call (each reads all of a block's dy again). conv1's 3 channels then
+    // run one at a time rather than as runs of 2, one of them padding.
+    nc = 1;
+    int64_t best = -1;
+    for (int run = kernel.filter_channels[width]; run >= 1; --run) {
+      const int64_t calls = (d.cg + run - 1) / run;
+      const int64_t cost = 2 * calls * run + calls;
+      if (best < 0 || cost < best) {
+        best = cost;
+        nc = run;
+      }
+    }
+    chunks = (d.cg + nc - 1) / nc;
     x_image = static_cast<int64_t>(s.groups) * chunks * d.hp * d.wp * nc;
     dy_image = static_cast<int64_t>(s.groups) * d.blocks * d.oh * d.ow * d.vw;
     images = std::clamp<int64_t>(kMaxFilterFloats / (x_image + dy_image), 1, s.n);
