@@ -42,8 +42,8 @@ Algorithm Requested() {
   return requested;
 }
 
-// Images whose padded copies share the scratch at once: up to 4 MiB of them, which keeps the
-// scratch near what im2col needs for one image of conv2 (conv.cc).
+// Images whose padded copies share the scratch at once: up to 4 MiB of them, half of what
+// im2col needs for one image of conv2 (conv.cc).
 constexpr int64_t kMaxPaddedFloats = int64_t{1} << 20;
 
 // Images whose reordered input and dy share the scratch at once in the backward-filter pass: up
