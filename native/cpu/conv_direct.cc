@@ -296,7 +296,8 @@ void ReorderInput(const ConvShape& s, const FilterGeometry& f, const float* x, i
   });
 }
 
-// Reorders `count` images of dy into blocks of vw channels, lanes past a group's last zero.
+// Reorders `count` images of dy into blocks of vw channels, the lanes past a group's last
+// channel zero.
 void ReorderGradient(const ConvShape& s, const FilterGeometry& f, const float* dy, int64_t count,
                      float* out) {
   const Geometry& d = f.d;
@@ -332,9 +333,9 @@ bool BackwardDataShapeFits(const ConvShape& s) {
 
 // Whether `s` keeps the kernels' lanes busy: its groups' output channels fill at least 3/4 of
 // their blocks. On one AVX-512 thread the direct forward took less CPU time than im2col + GEMM
-// for each of AlexNet's convolutions, conv1 (3 input channels, stride 4) included, and its
-// stride-1 backward-data pass for conv2-conv5 (bench/RESULTS.md); a layer of a few channels would
-// multiply mostly zero lanes.
+// for each of AlexNet's convolutions, conv1 (3 input channels, stride 4) included, and so did
+// the backward-filter pass and the stride-1 backward-data pass (bench/RESULTS.md); a layer of a
+// few channels would multiply mostly zero lanes.
 bool FillsBlocks(const ConvShape& s) {
   const Geometry d(s);
   return 4 * d.kg >= 3 * d.blocks * d.vw;
