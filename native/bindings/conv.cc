@@ -2,9 +2,10 @@
 // conv2dForward / conv2dBackwardData / conv2dBackwardFilter(plan, inputs..., output); the forward
 // takes (bias | null, relu) after its output, its epilogue (cpu::GemmEpilogue). The plan
 // holds the shape and, on a CUDA device, the cuDNN descriptors and chosen algorithms
-// (native/cuda/conv.cc); on the CPU the im2col scratch is the executor thread's
-// (cpu::ThreadScratch). convAlgorithms(plan) names what each pass runs on the CPU (the direct
-// kernels or im2col + GEMM), for the tests and benches. lib/ops/conv.ts checks the shapes.
+// (native/cuda/conv.cc); on the CPU the scratch (im2col's buffers, or the direct kernels'
+// bordered input) is the executor thread's (cpu::ThreadScratch). convAlgorithms(plan) names
+// what each pass runs on the CPU (the direct kernels or im2col + GEMM), for the tests and
+// benches. lib/ops/conv.ts checks the shapes.
 #include "cpu/conv.h"
 
 #include <napi.h>
