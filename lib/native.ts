@@ -219,6 +219,16 @@ export interface NativeAddon {
   ): void;
   conv2dBackwardData(plan: NativePlan, w: NativeTensor, dy: NativeTensor, dx: NativeTensor): void;
   conv2dBackwardFilter(plan: NativePlan, x: NativeTensor, dy: NativeTensor, dw: NativeTensor): void;
+  /**
+   * What each pass of a plan runs on the CPU backend, 'direct' (native/cpu/conv_direct.h) or
+   * 'im2col' (im2col + GEMM), and the direct kernels' instruction set; for tests and benches.
+   */
+  convAlgorithms(plan: NativePlan): {
+    forward: string;
+    backwardData: string;
+    backwardFilter: string;
+    isa: string;
+  };
   /** y[n, c, ...] += b[c], in place. */
   biasForward(y: NativeTensor, b: NativeTensor): void;
   /** db[c] = sum of dy[n, c, ...] over n and the spatial positions. */

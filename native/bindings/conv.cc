@@ -2,8 +2,10 @@
 // conv2dForward / conv2dBackwardData / conv2dBackwardFilter(plan, inputs..., output); the forward
 // takes (bias | null, relu) after its output, its epilogue (cpu::GemmEpilogue). The plan
 // holds the shape and, on a CUDA device, the cuDNN descriptors and chosen algorithms
-// (native/cuda/conv.cc); on the CPU the im2col scratch is the executor thread's
-// (cpu::ThreadScratch). lib/ops/conv.ts checks the shapes.
+// (native/cuda/conv.cc); on the CPU the scratch (im2col's buffers, or the direct kernels'
+// bordered input) is the executor thread's (cpu::ThreadScratch). convAlgorithms(plan) names
+// what each pass runs on the CPU (the direct kernels or im2col + GEMM), for the tests and
+// benches. lib/ops/conv.ts checks the shapes.
 #include "cpu/conv.h"
 
 #include <napi.h>
@@ -15,6 +17,7 @@
 #include "bindings/bindings.h"
 #include "bindings/plan.h"
 #include "core/args.h"
+#include "cpu/conv_direct.h"
 #include "cpu/gemm.h"
 #if defined(ALEXNET_WITH_CUDA)
 #include "cuda/ops.h"
@@ -148,6 +151,19 @@ void Conv2dBackwardFilter(const Napi::CallbackInfo& info) {
   SubmitConv<Pass::kBackwardFilter>(info, "x", "dy", "dw");
 }
 
+// { forward, backwardData, backwardFilter }: 'direct' or 'im2col' each, on the CPU; and isa, the
+// direct kernels' instruction set.
+Napi::Value ConvAlgorithms(const Napi::CallbackInfo& info) {
+  const ConvShape& shape = ConvPlan::Arg(info, 0)->shape;
+  const auto name = [](bool direct) { return direct ? "direct" : "im2col"; };
+  Napi::Object result = Napi::Object::New(info.Env());
+  result.Set("forward", name(cpu::ConvDirectForwardFits(shape)));
+  result.Set("backwardData", name(cpu::ConvDirectBackwardDataFits(shape)));
+  result.Set("backwardFilter", name(cpu::ConvDirectBackwardFilterFits(shape)));
+  result.Set("isa", cpu::ConvDirectIsa());
+  return result;
+}
+
 }  // namespace
 
 void RegisterConv(Napi::Env env, Napi::Object exports) {
@@ -157,6 +173,7 @@ void RegisterConv(Napi::Env env, Napi::Object exports) {
               Napi::Function::New<Conv2dBackwardData>(env, "conv2dBackwardData"));
   exports.Set("conv2dBackwardFilter",
               Napi::Function::New<Conv2dBackwardFilter>(env, "conv2dBackwardFilter"));
+  exports.Set("convAlgorithms", Napi::Function::New<ConvAlgorithms>(env, "convAlgorithms"));
 }
 
 }  // namespace alexnet

@@ -46,8 +46,10 @@ class PlanHandle : public Napi::ObjectWrap<Self> {
     return plan.state_;
   }
 
-  // The plan's device, for Submit.
+  // The plan's device, for Submit; a JS Error, as Arg, where argument i is not a live plan
+  // (unwrapping another object as a plan reads it as one: UBSan found it for a tensor).
   static Device DeviceOf(const Napi::CallbackInfo& info, size_t i) {
+    Arg(info, i);
     return Napi::ObjectWrap<Self>::Unwrap(info[i].As<Napi::Object>())->device_;
   }
 

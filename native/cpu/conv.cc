@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "cpu/conv_direct.h"
 #include "cpu/gemm.h"
 #include "cpu/thread_pool.h"
 
@@ -260,16 +261,26 @@ float* ThreadScratch(int64_t floats) {
 }
 
 int64_t ConvScratchSize(const ConvShape& shape) {
+  // The direct forward without kept weights reorders them after its padded input.
+  const int64_t direct = ConvDirectScratchSize(shape) + kAlignmentFloats +
+                         (ConvDirectForwardFits(shape) ? ConvDirectWeightsSize(shape) : 0);
+  if (ConvDirectForwardFits(shape) && ConvDirectBackwardDataFits(shape) &&
+      ConvDirectBackwardFilterFits(shape)) {
+    return direct;
+  }
   const Layout l = MakeLayout(shape);
-  return kAlignmentFloats + MatrixOffset(shape, l) + MatrixSize(shape, l) +
-         shape.groups * ForwardPackedA(shape, l).size();
+  const int64_t im2col = kAlignmentFloats + MatrixOffset(shape, l) + MatrixSize(shape, l) +
+                         shape.groups * ForwardPackedA(shape, l).size();
+  return std::max(im2col, direct);
 }
 
 int64_t ConvPackedWeightsSize(const ConvShape& s) {
+  if (ConvDirectForwardFits(s)) return ConvDirectWeightsSize(s);
   return s.groups * ForwardPackedA(s, MakeLayout(s)).size();
 }
 
 void ConvPackWeights(const ConvShape& s, const float* w, float* packed) {
+  if (ConvDirectForwardFits(s)) return ConvDirectPackWeights(s, w, packed);
   const Layout l = MakeLayout(s);
   const int kg = s.k / s.groups;
   const PackedA packed_a = ForwardPackedA(s, l);
@@ -280,6 +291,15 @@ void ConvPackWeights(const ConvShape& s, const float* w, float* packed) {
 
 void ConvForward(const ConvShape& s, const float* x, const float* w, float* y, float* scratch,
                  const GemmEpilogue* epilogue, const float* packed_weights) {
+  if (ConvDirectForwardFits(s)) {
+    const float* weights = packed_weights;
+    if (!weights) {
+      float* own = AlignedScratch(scratch + ConvDirectScratchSize(s));
+      ConvDirectPackWeights(s, w, own);
+      weights = own;
+    }
+    return ConvDirectForward(s, x, weights, y, scratch, epilogue);
+  }
   const Layout l = MakeLayout(s);
   const int kg = s.k / s.groups;
   float* packed = AlignedScratch(scratch);
@@ -314,6 +334,7 @@ void ConvForward(const ConvShape& s, const float* x, const float* w, float* y, f
 
 void ConvBackwardData(const ConvShape& s, const float* w, const float* dy, float* dx,
                       float* scratch) {
+  if (ConvDirectBackwardDataFits(s)) return ConvDirectBackwardData(s, w, dy, dx, scratch);
   const Layout l = MakeLayout(s);
   const int kg = s.k / s.groups;
   float* col = scratch;
@@ -337,6 +358,7 @@ void ConvBackwardData(const ConvShape& s, const float* w, const float* dy, float
 
 void ConvBackwardFilter(const ConvShape& s, const float* x, const float* dy, float* dw,
                         float* scratch) {
+  if (ConvDirectBackwardFilterFits(s)) return ConvDirectBackwardFilter(s, x, dy, dw, scratch);
   const Layout l = MakeLayout(s);
   const int kg = s.k / s.groups;
   float* col = scratch;

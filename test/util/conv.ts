@@ -194,3 +194,87 @@ export function weightGradientFd(
   const win = { n0: 0, n1: s.n, k0: channel, k1: channel + 1, i0: 0, i1: oh, j0: 0, j1: ow };
   return centralDifference(w, index, () => windowLoss(x, w, s, r, win));
 }
+
+/**
+ * dx = the adjoint of conv(., w) applied to dy, in float64, shape (n, c, h, w): each output's
+ * gradient scattered back onto the inputs its taps read.
+ */
+export function convBackwardData(
+  dy: ArrayLike<number>,
+  weights: ArrayLike<number>,
+  s: ConvDims,
+): Float64Array {
+  const { c, h, w, kh, kw, strideH, strideW, padH, padW } = s;
+  const [oh, ow] = outputSize(s);
+  const cg = c / s.groups;
+  const kg = s.k / s.groups;
+  const dy64 = Float64Array.from(dy);
+  const w64 = Float64Array.from(weights);
+  const dx = new Float64Array(s.n * c * h * w);
+  const [rowLo, rowHi] = tapRanges(kh, h, strideH, padH, 0, oh);
+  const [colLo, colHi] = tapRanges(kw, w, strideW, padW, 0, ow);
+  for (let image = 0; image < s.n; ++image) {
+    for (let channel = 0; channel < s.k; ++channel) {
+      const group = Math.floor(channel / kg);
+      const out = (image * s.k + channel) * oh * ow;
+      for (let ci = 0; ci < cg; ++ci) {
+        const plane = (image * c + group * cg + ci) * h * w;
+        const filter = (channel * cg + ci) * kh * kw;
+        for (let ki = 0; ki < kh; ++ki) {
+          for (let kj = 0; kj < kw; ++kj) {
+            const wv = w64[filter + ki * kw + kj];
+            for (let oi = rowLo[ki]; oi < rowHi[ki]; ++oi) {
+              const base = plane + (oi * strideH - padH + ki) * w + kj - padW;
+              const row = out + oi * ow;
+              for (let oj = colLo[kj]; oj < colHi[kj]; ++oj) {
+                dx[base + oj * strideW] += wv * dy64[row + oj];
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  return dx;
+}
+
+/** dw = the gradient of sum(dy * conv(x, w)) in w, in float64, shape (k, c / groups, kh, kw). */
+export function convBackwardFilter(
+  x: ArrayLike<number>,
+  dy: ArrayLike<number>,
+  s: ConvDims,
+): Float64Array {
+  const { c, h, w, kh, kw, strideH, strideW, padH, padW } = s;
+  const [oh, ow] = outputSize(s);
+  const cg = c / s.groups;
+  const kg = s.k / s.groups;
+  const x64 = Float64Array.from(x);
+  const dy64 = Float64Array.from(dy);
+  const dw = new Float64Array(s.k * cg * kh * kw);
+  const [rowLo, rowHi] = tapRanges(kh, h, strideH, padH, 0, oh);
+  const [colLo, colHi] = tapRanges(kw, w, strideW, padW, 0, ow);
+  for (let image = 0; image < s.n; ++image) {
+    for (let channel = 0; channel < s.k; ++channel) {
+      const group = Math.floor(channel / kg);
+      const out = (image * s.k + channel) * oh * ow;
+      for (let ci = 0; ci < cg; ++ci) {
+        const plane = (image * c + group * cg + ci) * h * w;
+        const filter = (channel * cg + ci) * kh * kw;
+        for (let ki = 0; ki < kh; ++ki) {
+          for (let kj = 0; kj < kw; ++kj) {
+            let sum = 0;
+            for (let oi = rowLo[ki]; oi < rowHi[ki]; ++oi) {
+              const base = plane + (oi * strideH - padH + ki) * w + kj - padW;
+              const row = out + oi * ow;
+              for (let oj = colLo[kj]; oj < colHi[kj]; ++oj) {
+                sum += x64[base + oj * strideW] * dy64[row + oj];
+              }
+            }
+            dw[filter + ki * kw + kj] += sum;
+          }
+        }
+      }
+    }
+  }
+  return dw;
+}

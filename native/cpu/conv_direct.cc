@@ -1,0 +1,457 @@
+#include "cpu/conv_direct.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <string_view>
+
+#include "cpu/conv_kernel.h"
+#include "cpu/gemm.h"
+#include "cpu/thread_pool.h"
+
+namespace alexnet::cpu {
+
+namespace {
+
+// The kernels of the GEMM's instruction set (gemm.cc picks it from the CPU, or
+// ALEXNET_GEMM_ISA), so that forcing a lesser one for tests forces both.
+const ConvKernel& SelectKernel() {
+  const std::string_view isa = GemmIsa();
+#if defined(ALEXNET_GEMM_X86)
+  if (isa == "avx512") return conv_avx512::kKernel;
+  if (isa == "avx2") return conv_avx2::kKernel;
+#endif
+  return conv_generic::kKernel;
+}
+
+const ConvKernel& Kernel() {
+  static const ConvKernel& kernel = SelectKernel();
+  return kernel;
+}
+
+enum class Algorithm { kMeasured, kDirect, kIm2col };
+
+Algorithm Requested() {
+  static const Algorithm requested = [] {
+    const char* env = std::getenv("ALEXNET_CONV_ALGO");
+    const std::string_view name = env == nullptr ? "" : env;
+    if (name == "direct") return Algorithm::kDirect;
+    if (name == "im2col") return Algorithm::kIm2col;
+    return Algorithm::kMeasured;
+  }();
+  return requested;
+}
+
+// Images whose padded copies share the scratch at once: up to 4 MiB of them, half of what
+// im2col needs for one image of conv2 (conv.cc).
+constexpr int64_t kMaxPaddedFloats = int64_t{1} << 20;
+
+// Images whose reordered input and dy share the scratch at once in the backward-filter pass: up
+// to 8 MiB of them, about what im2col needs for one image of conv2 (conv.cc).
+constexpr int64_t kMaxFilterFloats = int64_t{1} << 21;
+
+// Floats of one group's inputs a tile of images holds: 512 KiB, half of a Zen 4 core's L2, the
+// other half for a pair of blocks' weights (295 KiB for conv3).
+constexpr int64_t kTileFloats = int64_t{1} << 17;
+
+// Where the reordered weights start in the backward-data pass's scratch: a 64-byte boundary,
+// so that no weight vector straddles two cache lines.
+constexpr int64_t kAlignmentFloats = 64 / sizeof(float);
+
+// The geometry of one direct convolution of `s`, with the kernels' block width.
+struct Geometry {
+  int vw;
+  int cg, kg;  // input and output channels per group
+  int blocks;  // blocks of vw output channels per group, the last zero-padded
+  int pairs;   // kernel calls per group and pixel: two blocks each, the last maybe one
+  int taps;    // kh * kw
+  int hp, wp;  // input planes with their zero border
+  int oh, ow;
+  bool copy;             // whether the input is copied with a border (the convolution pads)
+  int64_t image_padded;  // floats of one image's bordered copy
+  int64_t w_block;       // floats of one block's weights
+  int64_t chunk;         // images per bordered copy
+  int64_t tile;          // images whose inputs one pass of the weights sweeps (Run)
+
+  explicit Geometry(const ConvShape& s) {
+    vw = Kernel().vw;
+    cg = s.c / s.groups;
+    kg = s.k / s.groups;
+    blocks = (kg + vw - 1) / vw;
+    pairs = (blocks + 1) / 2;
+    taps = s.kh * s.kw;
+    hp = s.h + 2 * s.pad_h;
+    wp = s.w + 2 * s.pad_w;
+    oh = s.out_h();
+    ow = s.out_w();
+    copy = s.pad_h != 0 || s.pad_w != 0;
+    image_padded = static_cast<int64_t>(s.c) * hp * wp;
+    w_block = static_cast<int64_t>(cg) * taps * vw;
+    chunk = copy ? std::clamp<int64_t>(kMaxPaddedFloats / image_padded, 1, s.n) : s.n;
+    tile = std::clamp<int64_t>(kTileFloats / (static_cast<int64_t>(cg) * hp * wp), 1, chunk);
+  }
+
+  int64_t WeightsSize(int groups) const { return groups * blocks * w_block; }
+  int64_t PaddedSize() const { return copy ? chunk * image_padded : 0; }
+};
+
+// Fills the reordered weights of `s` (group, block, in-channel, tap, lane) from filter(g, o, c),
+// the kh x kw taps of output channel o and input channel c (both within group g), read forwards,
+// or backwards with `flip`; lanes past the group's last output channel are 0. A block is filled
+// kPackChannels input channels at a time, lane by lane: each lane then reads a short run of its
+// filter (or, for the backward-data pass, of the filters' same input channel), and the block's
+// part it writes stays in L1.
+constexpr int kPackChannels = 16;
+
+template <typename Filter>
+void PackBlocks(const ConvShape& s, const Geometry& d, bool flip, float* packed,
+                const Filter& filter) {
+  ParallelFor(s.groups * d.blocks, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t item = begin; item < end; ++item) {
+      const int g = static_cast<int>(item / d.blocks);
+      const int o0 = static_cast<int>(item % d.blocks) * d.vw;
+      float* block = packed + item * d.w_block;
+      for (int c0 = 0; c0 < d.cg; c0 += kPackChannels) {
+        const int c1 = std::min(d.cg, c0 + kPackChannels);
+        for (int lane = 0; lane < d.vw; ++lane) {
+          float* out = block + static_cast<int64_t>(c0) * d.taps * d.vw + lane;
+          for (int c = c0; c < c1; ++c, out += d.taps * d.vw) {
+            if (o0 + lane >= d.kg) {
+              for (int t = 0; t < d.taps; ++t) out[t * d.vw] = 0.0f;
+              continue;
+            }
+            const float* taps = filter(g, o0 + lane, c);
+            if (flip) {
+              for (int t = 0; t < d.taps; ++t) out[t * d.vw] = taps[d.taps - 1 - t];
+            } else {
+              for (int t = 0; t < d.taps; ++t) out[t * d.vw] = taps[t];
+            }
+          }
+        }
+      }
+    }
+  });
+}
+
+// Copies `count` images of x into planes with a zero border of pad_h rows and pad_w columns.
+void PadImages(const ConvShape& s, const Geometry& d, const float* x, int64_t count,
+               float* padded) {
+  const int64_t plane_in = static_cast<int64_t>(s.h) * s.w;
+  const int64_t plane_out = static_cast<int64_t>(d.hp) * d.wp;
+  ParallelFor(count * s.c, std::max<int64_t>(1, 4096 / plane_out), [&](int64_t begin, int64_t end) {
+    for (int64_t item = begin; item < end; ++item) {
+      const float* src = x + item * plane_in;
+      float* dst = padded + item * plane_out;
+      std::fill(dst, dst + static_cast<int64_t>(s.pad_h) * d.wp, 0.0f);
+      dst += static_cast<int64_t>(s.pad_h) * d.wp;
+      for (int i = 0; i < s.h; ++i, src += s.w, dst += d.wp) {
+        std::fill(dst, dst + s.pad_w, 0.0f);
+        std::memcpy(dst + s.pad_w, src, sizeof(float) * s.w);
+        std::fill(dst + s.pad_w + s.w, dst + d.wp, 0.0f);
+      }
+      std::fill(dst, dst + static_cast<int64_t>(s.pad_h) * d.wp, 0.0f);
+    }
+  });
+}
+
+// y = conv(x, packed) for all of `s`, with the epilogue's bias and ReLU.
+void Run(const ConvShape& s, const Geometry& d, const float* x, const float* packed, float* y,
+         float* scratch, const GemmEpilogue* epilogue) {
+  const ConvKernel& kernel = Kernel();
+  const int64_t image_in = static_cast<int64_t>(s.c) * s.h * s.w;
+  const int64_t plane_out = static_cast<int64_t>(d.oh) * d.ow;
+  const int64_t image_out = static_cast<int64_t>(s.k) * plane_out;
+  const int64_t plane_in = static_cast<int64_t>(d.hp) * d.wp;
+  int step = 0;
+  for (int i = 1; i < ConvKernel::kStepCount; ++i) {
+    if (ConvKernel::kSteps[i] == s.stride_w) step = i;
+  }
+  // Each output row is cut into the fewest pieces of at most max_width pixels, as even as can be.
+  const int pieces = (d.ow + kernel.max_width - 1) / kernel.max_width;
+  for (int64_t n0 = 0; n0 < s.n; n0 += d.chunk) {
+    const int64_t count = std::min(d.chunk, s.n - n0);
+    const float* input = x + n0 * image_in;
+    if (d.copy) {
+      PadImages(s, d, input, count, scratch);
+      input = scratch;
+    }
+    const int64_t image_stride = d.copy ? d.image_padded : image_in;
+    // Items in (group, tile of images, pair, image, row) order: a thread's consecutive items
+    // share a pair's weights, and sweep them over a tile's inputs, which stay in L2 while every
+    // pair passes over them. Sweeping all the images of a batch instead read each row's inputs,
+    // 256 planes apart for conv3, from L3 once per pair, which cost conv3 at batch 16 about a
+    // tenth of its speed (bench/RESULTS.md).
+    const int64_t tiles = (count + d.tile - 1) / d.tile;
+    const int64_t items = s.groups * tiles * d.pairs * d.tile * d.oh;
+    ParallelFor(items, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t item = begin; item < end; ++item) {
+        const int row = static_cast<int>(item % d.oh);
+        const int64_t in_tile = item / d.oh % d.tile;
+        const int pair = static_cast<int>(item / (d.oh * d.tile) % d.pairs);
+        const int64_t tile = item / (d.oh * d.tile * d.pairs) % tiles;
+        const int g = static_cast<int>(item / (d.oh * d.tile * d.pairs * tiles));
+        const int64_t b = tile * d.tile + in_tile;
+        if (b >= count) continue;  // the last tile's missing images
+        const int block0 = pair * 2;
+        const int ob = std::min(2, d.blocks - block0);
+        const int channel0 = g * d.kg + block0 * d.vw;
+        ConvRowArgs args;
+        args.x = input + b * image_stride + g * d.cg * plane_in +
+                 static_cast<int64_t>(row) * s.stride_h * d.wp;
+        args.x_channel = plane_in;
+        args.x_row = d.wp;
+        args.x_step = s.stride_w;
+        args.channels = d.cg;
+        args.kh = s.kh;
+        args.kw = s.kw;
+        args.w = packed + (static_cast<int64_t>(g) * d.blocks + block0) * d.w_block;
+        args.w_block = d.w_block;
+        args.y = y + (n0 + b) * image_out + channel0 * plane_out + static_cast<int64_t>(row) * d.ow;
+        args.y_channel = plane_out;
+        args.valid = std::min(ob * d.vw, d.kg - block0 * d.vw);
+        args.bias = epilogue && epilogue->row_bias ? epilogue->row_bias + channel0 : nullptr;
+        args.relu = epilogue && epilogue->relu;
+        const float* x_row = args.x;
+        float* y_row = args.y;
+        for (int piece = 0, col = 0; piece < pieces; ++piece) {
+          const int width = d.ow / pieces + (piece < d.ow % pieces ? 1 : 0);
+          args.x = x_row + static_cast<int64_t>(col) * s.stride_w;
+          args.y = y_row + col;
+          kernel.row[step][ob - 1][width - 1](args);
+          col += width;
+        }
+      }
+    });
+  }
+}
+
+// The backward-filter pass of `s`: which kernel, how the input channels are cut into runs of
+// nc, and how many images share one reordering of x and dy in the scratch.
+struct FilterGeometry {
+  Geometry d;
+  int width;         // index of the kernel's filter width in ConvKernel::kFilterWidths
+  int kw_kernel;     // filter columns per kernel call: kw, or 1 for a width without a kernel
+  int nc;            // input channels per kernel call
+  int chunks;        // runs of nc channels per group, the last zero-padded
+  int64_t x_image;   // floats of one image's reordered input: (group, run, row, column, nc)
+  int64_t dy_image;  // floats of one image's blocked dy: (group, block, row, column, lane)
+  int64_t images;    // images per reordering
+
+  explicit FilterGeometry(const ConvShape& s) : d(s) {
+    const ConvKernel& kernel = Kernel();
+    width = 0;
+    for (int i = 1; i < ConvKernel::kFilterWidthCount; ++i) {
+      if (ConvKernel::kFilterWidths[i] == s.kw) width = i;
+    }
+    kw_kernel = ConvKernel::kFilterWidths[width];
+    // The run length with the least work: twice the channels computed, zero padding included,
+    // plus one per kernel call (each reads all of a block's dy again). conv1's 3 channels then
+    // run one at a time rather than as runs of 2, one of them padding.
+    nc = 1;
+    int64_t best = -1;
+    for (int run = kernel.filter_channels[width]; run >= 1; --run) {
+      const int64_t calls = (d.cg + run - 1) / run;
+      const int64_t cost = 2 * calls * run + calls;
+      if (best < 0 || cost < best) {
+        best = cost;
+        nc = run;
+      }
+    }
+    chunks = (d.cg + nc - 1) / nc;
+    x_image = static_cast<int64_t>(s.groups) * chunks * d.hp * d.wp * nc;
+    dy_image = static_cast<int64_t>(s.groups) * d.blocks * d.oh * d.ow * d.vw;
+    images = std::clamp<int64_t>(kMaxFilterFloats / (x_image + dy_image), 1, s.n);
+  }
+
+  int64_t ScratchSize() const { return images * (x_image + dy_image); }
+};
+
+// Reorders `count` images of x into runs of nc adjacent channels, with the zero border.
+void ReorderInput(const ConvShape& s, const FilterGeometry& f, const float* x, int64_t count,
+                  float* out) {
+  const Geometry& d = f.d;
+  const int64_t rows = count * s.groups * f.chunks * d.hp;
+  ParallelFor(rows, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t item = begin; item < end; ++item) {
+      const int row = static_cast<int>(item % d.hp);
+      const int64_t run = item / d.hp;  // (image, group, chunk)
+      const int chunk = static_cast<int>(run % f.chunks);
+      const int g = static_cast<int>(run / f.chunks % s.groups);
+      const int64_t b = run / (f.chunks * s.groups);
+      float* dst = out + item * d.wp * f.nc;
+      const int ih = row - s.pad_h;
+      for (int c = 0; c < f.nc; ++c) {
+        const int channel = chunk * f.nc + c;
+        if (ih < 0 || ih >= s.h || channel >= d.cg) {
+          for (int col = 0; col < d.wp; ++col) dst[col * f.nc + c] = 0.0f;
+          continue;
+        }
+        const float* src = x + ((b * s.c + g * d.cg + channel) * s.h + ih) * s.w;
+        for (int col = 0; col < d.wp; ++col) {
+          const int iw = col - s.pad_w;
+          dst[col * f.nc + c] = iw >= 0 && iw < s.w ? src[iw] : 0.0f;
+        }
+      }
+    }
+  });
+}
+
+// Reorders `count` images of dy into blocks of vw channels, the lanes past a group's last
+// channel zero.
+void ReorderGradient(const ConvShape& s, const FilterGeometry& f, const float* dy, int64_t count,
+                     float* out) {
+  const Geometry& d = f.d;
+  const int64_t rows = count * s.groups * d.blocks * d.oh;
+  ParallelFor(rows, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t item = begin; item < end; ++item) {
+      const int row = static_cast<int>(item % d.oh);
+      const int64_t run = item / d.oh;  // (image, group, block)
+      const int block = static_cast<int>(run % d.blocks);
+      const int g = static_cast<int>(run / d.blocks % s.groups);
+      const int64_t b = run / (d.blocks * s.groups);
+      float* dst = out + item * d.ow * d.vw;
+      for (int lane = 0; lane < d.vw; ++lane) {
+        const int o = block * d.vw + lane;
+        const float* src = dy + ((b * s.k + g * d.kg + o) * d.oh + row) * d.ow;
+        for (int col = 0; col < d.ow; ++col) dst[col * d.vw + lane] = o < d.kg ? src[col] : 0.0f;
+      }
+    }
+  });
+}
+
+// The forward convolution whose result is the backward-data pass of a stride-1 `s`: dy in, dx
+// out, the filters' input and output channels swapped, each filter flipped, and a padding of
+// kh - 1 - pad_h rows and kw - 1 - pad_w columns.
+ConvShape TransposedShape(const ConvShape& s) {
+  return {s.n, s.k, s.out_h(),          s.out_w(),          s.c,     s.kh, s.kw,
+          1,   1,   s.kh - 1 - s.pad_h, s.kw - 1 - s.pad_w, s.groups};
+}
+
+bool BackwardDataShapeFits(const ConvShape& s) {
+  return s.stride_h == 1 && s.stride_w == 1 && s.pad_h < s.kh && s.pad_w < s.kw;
+}
+
+// Whether `s` keeps the kernels' lanes busy: its groups' output channels fill at least 3/4 of
+// their blocks. On one AVX-512 thread the direct forward took less CPU time than im2col + GEMM
+// for each of AlexNet's convolutions, conv1 (3 input channels, stride 4) included, and so did
+// the backward-filter pass and the stride-1 backward-data pass (bench/RESULTS.md); a layer of a
+// few channels would multiply mostly zero lanes.
+bool FillsBlocks(const ConvShape& s) {
+  const Geometry d(s);
+  return 4 * d.kg >= 3 * d.blocks * d.vw;
+}
+
+bool Chosen(const ConvShape& s) {
+  switch (Requested()) {
+    case Algorithm::kDirect:
+      return true;
+    case Algorithm::kIm2col:
+      return false;
+    default:
+      return FillsBlocks(s);
+  }
+}
+
+}  // namespace
+
+bool ConvDirectForwardFits(const ConvShape& s) { return Chosen(s); }
+
+bool ConvDirectBackwardDataFits(const ConvShape& s) {
+  return BackwardDataShapeFits(s) && Chosen(TransposedShape(s));
+}
+
+bool ConvDirectBackwardFilterFits(const ConvShape& s) { return Chosen(s); }
+
+int64_t ConvDirectWeightsSize(const ConvShape& s) { return Geometry(s).WeightsSize(s.groups); }
+
+void ConvDirectPackWeights(const ConvShape& s, const float* w, float* packed) {
+  const Geometry d(s);
+  PackBlocks(s, d, false, packed, [&](int g, int o, int c) {
+    return w + ((static_cast<int64_t>(g) * d.kg + o) * d.cg + c) * d.taps;
+  });
+}
+
+int64_t ConvDirectScratchSize(const ConvShape& s) {
+  int64_t size = Geometry(s).PaddedSize();
+  if (BackwardDataShapeFits(s)) {
+    const ConvShape t = TransposedShape(s);
+    const Geometry d(t);
+    size = std::max(size, kAlignmentFloats + d.WeightsSize(t.groups) + d.PaddedSize());
+  }
+  return std::max(size, FilterGeometry(s).ScratchSize());
+}
+
+void ConvDirectForward(const ConvShape& s, const float* x, const float* packed, float* y,
+                       float* scratch, const GemmEpilogue* epilogue) {
+  Run(s, Geometry(s), x, packed, y, scratch, epilogue);
+}
+
+void ConvDirectBackwardData(const ConvShape& s, const float* w, const float* dy, float* dx,
+                            float* scratch) {
+  const ConvShape t = TransposedShape(s);
+  const Geometry d(t);
+  const auto address = reinterpret_cast<uintptr_t>(scratch);
+  float* packed = reinterpret_cast<float*>((address + 63) / 64 * 64);
+  // Filter o of the transposed convolution is input channel o of the forward's, its channel c
+  // the forward's output channel c, its tap t the forward's tap taps - 1 - t.
+  const int forward_cg = s.c / s.groups;
+  PackBlocks(t, d, true, packed, [&](int g, int o, int c) {
+    return w + ((static_cast<int64_t>(g) * d.cg + c) * forward_cg + o) * d.taps;
+  });
+  Run(t, d, dy, packed, dx, packed + d.WeightsSize(t.groups), nullptr);
+}
+
+void ConvDirectBackwardFilter(const ConvShape& s, const float* x, const float* dy, float* dw,
+                              float* scratch) {
+  const FilterGeometry f(s);
+  const Geometry& d = f.d;
+  const ConvKernel& kernel = Kernel();
+  const ConvFilterFn filter = kernel.filter[f.width][f.nc - 1];
+  const int columns = s.kw / f.kw_kernel;  // kernel calls per filter row
+  float* xs = scratch;
+  float* dys = scratch + f.images * f.x_image;
+  const int64_t image_in = static_cast<int64_t>(s.c) * s.h * s.w;
+  const int64_t image_out = static_cast<int64_t>(s.k) * d.oh * d.ow;
+  for (int64_t n0 = 0; n0 < s.n; n0 += f.images) {
+    const int64_t count = std::min(f.images, s.n - n0);
+    ReorderInput(s, f, x + n0 * image_in, count, xs);
+    ReorderGradient(s, f, dy + n0 * image_out, count, dys);
+    // Items in (group, block, run, filter row, column) order: a thread's consecutive items share
+    // a block of dy and a run of x. Each owns its gradients, and the batch's images add to them
+    // in order, so no sum depends on the threads.
+    const int64_t items = static_cast<int64_t>(s.groups) * d.blocks * f.chunks * s.kh * columns;
+    ParallelFor(items, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t item = begin; item < end; ++item) {
+        const int j0 = static_cast<int>(item % columns) * f.kw_kernel;
+        const int i = static_cast<int>(item / columns % s.kh);
+        const int chunk = static_cast<int>(item / (columns * s.kh) % f.chunks);
+        const int64_t run = item / (static_cast<int64_t>(columns) * s.kh * f.chunks);
+        const int block = static_cast<int>(run % d.blocks);
+        const int g = static_cast<int>(run / d.blocks);
+        ConvFilterArgs args;
+        args.x = xs + ((static_cast<int64_t>(g) * f.chunks + chunk) * d.hp + i) * d.wp * f.nc +
+                 static_cast<int64_t>(j0) * f.nc;
+        args.x_image = f.x_image;
+        args.x_row = static_cast<int64_t>(s.stride_h) * d.wp * f.nc;
+        args.x_pixel = s.stride_w * f.nc;
+        args.dy = dys + run * d.oh * d.ow * d.vw;
+        args.dy_image = f.dy_image;
+        args.images = static_cast<int>(count);
+        args.rows = d.oh;
+        args.columns = d.ow;
+        const int o0 = g * d.kg + block * d.vw;
+        args.dw = dw + (static_cast<int64_t>(o0) * d.cg + chunk * f.nc) * d.taps + i * s.kw + j0;
+        args.dw_lane = static_cast<int64_t>(d.cg) * d.taps;
+        args.dw_channel = d.taps;
+        args.lanes = std::min(d.vw, d.kg - block * d.vw);
+        args.channels = std::min(f.nc, d.cg - chunk * f.nc);
+        args.accumulate = n0 > 0;
+        filter(args);
+      }
+    });
+  }
+}
+
+const char* ConvDirectIsa() { return Kernel().isa; }
+
+}  // namespace alexnet::cpu

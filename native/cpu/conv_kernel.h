@@ -1,0 +1,108 @@
+// The interface between the direct convolution's driver (conv_direct.cc) and its per-ISA
+// register-blocked kernels (conv_kernel.inc, compiled once per instruction set like the GEMM's).
+//
+// The kernels vectorise over output channels: a block of VW output channels (16 with AVX-512, 8
+// with AVX2, 4 with the generic 128-bit vectors) is one vector, and a kernel keeps up to
+// kMaxWidth output pixels x OB blocks of them in registers, broadcasting one input value per
+// pixel against the weight vector of each block (the scheme of oneDNN's and MLAS's direct
+// convolutions on their nChw16c / NCHWc layouts).
+#pragma once
+
+#include <cstdint>
+
+namespace alexnet::cpu {
+
+// One call: `width` consecutive output pixels of one output row, for OB blocks of VW output
+// channels, summed over every input channel and filter tap.
+struct ConvRowArgs {
+  // The input (zero-padded planes, rows x_row floats apart, planes x_channel apart) at the
+  // top-left tap of the first pixel; pixel r reads from r * x_step further on.
+  const float* x;
+  int64_t x_channel;
+  int64_t x_row;
+  int x_step;
+  int channels;  // input channels summed over
+  int kh, kw;
+  // The first block's weights: (channels, kh, kw, VW) floats, the next block w_block further on.
+  const float* w;
+  int64_t w_block;
+  // Output channel (first block, lane 0) at pixel 0 of y; channels y_channel floats apart, the
+  // next pixel 1 float on. Only the first `valid` of the OB x VW channels are written.
+  float* y;
+  int64_t y_channel;
+  int valid;
+  // The epilogue: bias per written channel (null for none) added, then max(., 0) with relu,
+  // the float operations of cpu::BiasForward then cpu::ReluForward.
+  const float* bias;
+  bool relu;
+};
+
+using ConvRowFn = void (*)(const ConvRowArgs& args);
+
+// One call of the backward-filter kernel: the weight gradient of one block of VW output channels
+// for NC input channels x KW filter columns of one filter row, summed over every output pixel of
+// `images` images. The input is reordered so that the NC channels of a pixel are adjacent
+// ((row, column, channel), zero-padded), which makes the NC x KW values a pixel multiplies
+// constant offsets from one pointer; dy is blocked ((row, column, lane) per block).
+struct ConvFilterArgs {
+  // The input of the first image at its first output pixel's top-left tap (of this filter row),
+  // channel 0 of the NC; the next image x_image further on, the next output row x_row, the next
+  // pixel x_pixel.
+  const float* x;
+  int64_t x_image;
+  int64_t x_row;
+  int x_pixel;
+  // dy of the block for the first image, the next image dy_image further on.
+  const float* dy;
+  int64_t dy_image;
+  int images, rows, columns;  // images, and output rows and columns per image
+  // The gradient of output channel (lane 0), input channel 0, tap 0 of the KW; lanes dw_lane
+  // apart, channels dw_channel apart, taps 1 apart. The first `lanes` lanes and `channels`
+  // channels are written, added to what is there with accumulate.
+  float* dw;
+  int64_t dw_lane;
+  int64_t dw_channel;
+  int lanes;
+  int channels;
+  bool accumulate;
+};
+
+using ConvFilterFn = void (*)(const ConvFilterArgs& args);
+
+struct ConvKernel {
+  static constexpr int kMaxWidth = 16;
+  // The input strides between pixels that kernels are compiled for, where the addresses of a
+  // row's pixels are then constant offsets (1: conv2-conv5 and every backward-data pass; 4:
+  // conv1); 0 stands for any other, read from x_step.
+  static constexpr int kSteps[] = {0, 1, 4};
+  static constexpr int kStepCount = 3;
+  const char* isa;
+  int vw;         // output channels per block
+  int max_width;  // widest row piece, at most kMaxWidth
+  // row[step][ob - 1][width - 1]: the kernel for x_step kSteps[step] (any, for 0), OB = ob (1
+  // or 2) blocks and `width` pixels.
+  ConvRowFn row[kStepCount][2][kMaxWidth];
+  // The filter widths the backward-filter kernels are compiled for; 1 also serves any other
+  // width, one filter column at a time.
+  static constexpr int kFilterWidths[] = {1, 3, 5, 11};
+  static constexpr int kFilterWidthCount = 4;
+  static constexpr int kMaxFilterChannels = 16;
+  // filter[width][nc - 1]: the kernel for KW = kFilterWidths[width] and NC = nc channels, nc up
+  // to filter_channels[width] (NC x KW accumulators, as many as the registers hold).
+  int filter_channels[kFilterWidthCount];
+  ConvFilterFn filter[kFilterWidthCount][kMaxFilterChannels];
+};
+
+namespace conv_generic {
+extern const ConvKernel kKernel;
+}
+#if defined(ALEXNET_GEMM_X86)
+namespace conv_avx2 {
+extern const ConvKernel kKernel;
+}
+namespace conv_avx512 {
+extern const ConvKernel kKernel;
+}
+#endif
+
+}  // namespace alexnet::cpu

@@ -1,0 +1,375 @@
+/**
+ * The direct convolution (native/cpu/conv_direct.h): its forward, its backward-data pass (the
+ * forward of dy with the filters transposed and flipped, for stride 1) and its backward-filter
+ * pass against float64 references, on every kernel this machine runs (AVX-512, AVX2, generic),
+ * for AlexNet's five convolutions and shapes that reach each edge of the kernels: channels that
+ * are not a multiple of the block width (or of the backward-filter's runs of channels), a last
+ * pair of blocks that is a single block, padding on one side only, no padding (the input read in
+ * place), rectangular filters and widths without a backward-filter kernel of their own, strides,
+ * groups, rows cut into several pieces, batches cut into several runs or tiles of images; and
+ * the bias + ReLU epilogue fused into the forward, bit for bit. Each case runs in a child
+ * process with ALEXNET_CONV_ALGO=direct (which makes every pass direct that can be, even where
+ * the measured choice would not) and ALEXNET_GEMM_ISA naming the kernel (the direct kernels
+ * follow the GEMM's instruction set), and the child reports which algorithm and kernel ran. A
+ * last check runs the same child on 1 and on 3 threads and requires the same bits.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { ConvShape } from '../lib';
+import { expectFreshBuild } from './util/built-cli';
+import { expectClose, type Tolerance } from './util/compare';
+import {
+  type ConvDims,
+  convBackwardData,
+  convBackwardFilter,
+  convForward,
+  outputSize,
+} from './util/conv';
+import { Rng, testSeed } from './util/random';
+
+const DIST = path.join(__dirname, '..', 'dist', 'lib');
+
+const CASES: [string, ConvShape][] = [
+  [
+    'AlexNet conv1 (3 channels, 11x11, stride 4)',
+    { batch: 1, inChannels: 3, height: 227, width: 227, outChannels: 96, kernel: 11, stride: 4 },
+  ],
+  [
+    'AlexNet conv2 (5x5, pad 2, groups 2)',
+    {
+      batch: 1,
+      inChannels: 96,
+      height: 27,
+      width: 27,
+      outChannels: 256,
+      kernel: 5,
+      pad: 2,
+      groups: 2,
+    },
+  ],
+  [
+    'AlexNet conv3 (3x3, pad 1), batch 2',
+    { batch: 2, inChannels: 256, height: 13, width: 13, outChannels: 384, kernel: 3, pad: 1 },
+  ],
+  [
+    'AlexNet conv4 (groups 2)',
+    {
+      batch: 1,
+      inChannels: 384,
+      height: 13,
+      width: 13,
+      outChannels: 384,
+      kernel: 3,
+      pad: 1,
+      groups: 2,
+    },
+  ],
+  [
+    'AlexNet conv5 (groups 2)',
+    {
+      batch: 1,
+      inChannels: 384,
+      height: 13,
+      width: 13,
+      outChannels: 256,
+      kernel: 3,
+      pad: 1,
+      groups: 2,
+    },
+  ],
+  [
+    '21 output channels (a partial block), 5 input channels, batch 3',
+    { batch: 3, inChannels: 5, height: 9, width: 11, outChannels: 21, kernel: 3, pad: 1 },
+  ],
+  [
+    'rectangular filter, padding in rows only, groups 2 of 5 outputs, 32-pixel rows',
+    {
+      batch: 2,
+      inChannels: 6,
+      height: 8,
+      width: 33,
+      outChannels: 10,
+      kernel: [3, 2],
+      pad: [1, 0],
+      groups: 2,
+    },
+  ],
+  [
+    'stride 2, pad 2, 34 output channels (a single last block)',
+    {
+      batch: 2,
+      inChannels: 4,
+      height: 15,
+      width: 17,
+      outChannels: 34,
+      kernel: 5,
+      stride: 2,
+      pad: 2,
+    },
+  ],
+  [
+    'no padding (input read in place), fewer outputs than a block',
+    { batch: 1, inChannels: 7, height: 6, width: 6, outChannels: 3, kernel: 3 },
+  ],
+  [
+    'pad as large as the filter less one (backward-data reads dy in place)',
+    { batch: 1, inChannels: 2, height: 4, width: 4, outChannels: 2, kernel: 3, pad: 2 },
+  ],
+  [
+    '1x1 filter, 17 and 33 channels',
+    { batch: 2, inChannels: 17, height: 5, width: 7, outChannels: 33, kernel: 1 },
+  ],
+  [
+    'large planes: the batch in two runs of images, the sums carried from one to the next',
+    { batch: 3, inChannels: 16, height: 150, width: 150, outChannels: 16, kernel: 3, pad: 1 },
+  ],
+  [
+    'batch 3 in tiles of 2 images (the forward sweeps its weights over each tile)',
+    { batch: 3, inChannels: 64, height: 30, width: 30, outChannels: 32, kernel: 3, pad: 1 },
+  ],
+  [
+    'stride larger than the filter',
+    { batch: 1, inChannels: 2, height: 10, width: 10, outChannels: 2, kernel: 2, stride: 3 },
+  ],
+];
+
+function dimsOf(shape: ConvShape): ConvDims {
+  const pair = (v: number | [number, number]): [number, number] =>
+    typeof v === 'number' ? [v, v] : v;
+  const [kh, kw] = pair(shape.kernel);
+  const [strideH, strideW] = pair(shape.stride ?? 1);
+  const [padH, padW] = pair(shape.pad ?? 0);
+  return {
+    n: shape.batch,
+    c: shape.inChannels,
+    h: shape.height,
+    w: shape.width,
+    k: shape.outChannels,
+    kh,
+    kw,
+    strideH,
+    strideW,
+    padH,
+    padW,
+    groups: shape.groups ?? 1,
+  };
+}
+
+const seed = testSeed();
+
+/** Inputs of each case, uniform in [-1, 1], drawn in the parent and sent to the children. */
+interface CaseData {
+  x: Float32Array;
+  w: Float32Array;
+  dy: Float32Array;
+  bias: Float32Array;
+}
+
+const rng = new Rng(seed);
+const DATA: CaseData[] = CASES.map(([, shape]) => {
+  const s = dimsOf(shape);
+  const oh = Math.floor((s.h + 2 * s.padH - s.kh) / s.strideH) + 1;
+  const ow = Math.floor((s.w + 2 * s.padW - s.kw) / s.strideW) + 1;
+  return {
+    x: rng.uniform(s.n * s.c * s.h * s.w),
+    w: rng.uniform(s.k * (s.c / s.groups) * s.kh * s.kw),
+    dy: rng.uniform(s.n * s.k * oh * ow),
+    bias: rng.uniform(s.k),
+  };
+});
+
+const encode = (a: Float32Array) =>
+  Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
+
+/** Run in the child: y and dx of every case, with the algorithms and kernel that made them. */
+const CHILD = `
+const api = require(${JSON.stringify(path.join(DIST, 'index.js'))});
+const { native } = require(${JSON.stringify(path.join(DIST, 'native.js'))});
+const input = JSON.parse(require('fs').readFileSync(0, 'utf8'));
+const decode = (s) => { const b = Buffer.from(s, 'base64'); return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4); };
+const encode = (a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
+const out = input.cases.map(({ shape, x, w, dy, bias }) => {
+  const plan = new api.ConvPlan(shape);
+  const p = plan.inputShape, q = plan.weightShape, o = plan.outputShape;
+  const handle = new native.ConvPlan(p[0], p[1], p[2], p[3], q[0], q[2], q[3],
+    ...(Array.isArray(shape.stride) ? shape.stride : [shape.stride ?? 1, shape.stride ?? 1]),
+    ...(Array.isArray(shape.pad) ? shape.pad : [shape.pad ?? 0, shape.pad ?? 0]),
+    shape.groups ?? 1, 'cpu');
+  const algorithms = native.convAlgorithms(handle);
+  handle.dispose();
+  const tx = api.Tensor.from(decode(x), p);
+  const tw = api.Tensor.from(decode(w), q);
+  const tdy = api.Tensor.from(decode(dy), o);
+  const tb = api.Tensor.from(decode(bias), [o[1]]);
+  const y = api.Tensor.zeros(o);
+  const fused = api.Tensor.zeros(o);
+  const dx = api.Tensor.zeros(p);
+  const dw = api.Tensor.zeros(q);
+  for (const t of [y, fused, dx, dw]) t.fill(NaN);
+  plan.forward(tx, tw, y);
+  plan.forward(tx, tw, fused, { bias: tb, relu: true });
+  plan.backwardData(tw, tdy, dx);
+  plan.backwardFilter(tx, tdy, dw);
+  const result = {
+    algorithms, y: encode(y.toArray()), fused: encode(fused.toArray()), dx: encode(dx.toArray()),
+    dw: encode(dw.toArray()),
+  };
+  for (const t of [tx, tw, tdy, tb, y, fused, dx, dw]) t.dispose();
+  plan.dispose();
+  return result;
+});
+process.stdout.write(JSON.stringify({ isa: native.gemmIsa, out }));
+`;
+
+interface ChildCase {
+  algorithms: { forward: string; backwardData: string; backwardFilter: string; isa: string };
+  y: Float32Array;
+  fused: Float32Array;
+  dx: Float32Array;
+  dw: Float32Array;
+}
+
+function runChild(env: Record<string, string>): { isa: string; out: ChildCase[] } {
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, ALEXNET_CONV_ALGO: 'direct' };
+  delete childEnv.ALEXNET_GEMM_ISA;
+  delete childEnv.ALEXNET_NUM_THREADS;
+  Object.assign(childEnv, env);
+  const input = JSON.stringify({
+    cases: CASES.map(([, shape], i) => ({
+      shape,
+      x: encode(DATA[i].x),
+      w: encode(DATA[i].w),
+      dy: encode(DATA[i].dy),
+      bias: encode(DATA[i].bias),
+    })),
+  });
+  const child = spawnSync(process.execPath, ['-e', CHILD], {
+    env: childEnv,
+    input,
+    encoding: 'utf8',
+    maxBuffer: 1 << 28,
+  });
+  if (child.status !== 0) throw new Error(`child with ${JSON.stringify(env)}: ${child.stderr}`);
+  const parsed = JSON.parse(child.stdout) as {
+    isa: string;
+    out: {
+      algorithms: ChildCase['algorithms'];
+      y: string;
+      fused: string;
+      dx: string;
+      dw: string;
+    }[];
+  };
+  const decode = (s: string) => {
+    const bytes = Buffer.from(s, 'base64');
+    return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+  };
+  return {
+    isa: parsed.isa,
+    out: parsed.out.map((c) => ({
+      algorithms: c.algorithms,
+      y: decode(c.y),
+      fused: decode(c.fused),
+      dx: decode(c.dx),
+      dw: decode(c.dw),
+    })),
+  };
+}
+
+/**
+ * As in conv.test.ts: inputs, weights and dy are uniform in [-1, 1], so each product is at most
+ * 1, and a float32 sum of `length` of them is off the float64 one by rounding alone, of standard
+ * deviation about 2^-24 * length / 7 for random signs; 1e-6 * length is about 100 of those, ample
+ * for the largest of a million outputs and far below the O(1) error of a wrong tap or channel.
+ */
+/** A float array's bytes, so that -0 and 0 differ and NaN equals NaN. */
+function bits(a: Float32Array): Buffer {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+}
+
+/**
+ * y + bias[channel] rounded to float32 (Math.fround of the exact double sum of two floats is the
+ * float32 sum), then max(., 0) as std::max(v, 0.0f) takes it: what cpu::BiasForward and
+ * cpu::ReluForward compute.
+ */
+function epilogue(y: Float32Array, bias: Float32Array, s: ConvDims): Float32Array {
+  const plane = y.length / (s.n * s.k);
+  return y.map((v, i) => {
+    const sum = Math.fround(v + bias[Math.floor(i / plane) % s.k]);
+    // biome-ignore lint/complexity/useMathMinMax: Math.max(-0, 0) is 0, std::max(-0.0f, 0.0f) -0.
+    return sum < 0 ? 0 : sum;
+  });
+}
+
+function accumulation(length: number): Tolerance {
+  return { rtol: 0, atol: 1e-6 * length };
+}
+
+const cpuFlags = fs.existsSync('/proc/cpuinfo') ? fs.readFileSync('/proc/cpuinfo', 'utf8') : '';
+const x86 = process.arch === 'x64';
+const hasAvx2 = x86 && /\bavx2\b/.test(cpuFlags) && /\bfma\b/.test(cpuFlags);
+const hasAvx512 = hasAvx2 && /\bavx512f\b/.test(cpuFlags);
+
+const KERNELS: [string, boolean, string][] = [
+  ['avx512', hasAvx512, 'the CPU has no AVX-512F'],
+  ['avx2', hasAvx2, 'the CPU has no AVX2 + FMA'],
+  ['generic', true, ''],
+];
+
+describe(`direct convolution against float64 (seed ${seed})`, () => {
+  // The references, once for all kernels: y from the forward, dx from the adjoint.
+  let references: { s: ConvDims; y: Float64Array; dx: Float64Array; dw: Float64Array }[] = [];
+  beforeAll(() => {
+    expectFreshBuild();
+    references = CASES.map(([, shape], i) => {
+      const s = dimsOf(shape);
+      return {
+        s,
+        y: convForward(DATA[i].x, DATA[i].w, s),
+        dx: convBackwardData(DATA[i].dy, DATA[i].w, s),
+        dw: convBackwardFilter(DATA[i].x, DATA[i].dy, s),
+      };
+    });
+  });
+
+  for (const [isa, runs, why] of KERNELS) {
+    (runs ? test : test.skip)(
+      `the ${isa} kernels: forward, backward-data and backward-filter of every case${runs ? '' : ` (skipped: ${why})`}`,
+      () => {
+        const { isa: ran, out } = runChild({ ALEXNET_GEMM_ISA: isa });
+        expect(ran).toBe(isa);
+        out.forEach((result, i) => {
+          const [name] = CASES[i];
+          const { s, y, dx, dw } = references[i];
+          expect(result.algorithms.isa).toBe(isa);
+          expect(result.algorithms.forward).toBe('direct');
+          // y sums (c / groups) * kh * kw products.
+          expectClose(result.y, y, accumulation((s.c / s.groups) * s.kh * s.kw), `${name}: y`);
+          // The epilogue in the kernel: the bits of the bias op then the ReLU op on that y.
+          expect(bits(result.fused).equals(bits(epilogue(result.y, DATA[i].bias, s)))).toBe(true);
+          // The backward-data pass is direct where the stride is 1 (and the padding below the
+          // filter size); dx sums at most (k / groups) * kh * kw products either way.
+          const direct = s.strideH === 1 && s.strideW === 1;
+          expect(result.algorithms.backwardData).toBe(direct ? 'direct' : 'im2col');
+          expectClose(result.dx, dx, accumulation((s.k / s.groups) * s.kh * s.kw), `${name}: dx`);
+          // dw sums over every image and output pixel.
+          const [oh, ow] = outputSize(s);
+          expect(result.algorithms.backwardFilter).toBe('direct');
+          expectClose(result.dw, dw, accumulation(s.n * oh * ow), `${name}: dw`);
+        });
+      },
+    );
+  }
+
+  test('the same bits on 1 and on 3 threads', () => {
+    const one = runChild({ ALEXNET_NUM_THREADS: '1' });
+    const three = runChild({ ALEXNET_NUM_THREADS: '3' });
+    one.out.forEach((result, i) => {
+      expect(result.algorithms.forward).toBe('direct');
+      expect(bits(three.out[i].y).equals(bits(result.y))).toBe(true);
+      expect(bits(three.out[i].dx).equals(bits(result.dx))).toBe(true);
+      expect(bits(three.out[i].dw).equals(bits(result.dw))).toBe(true);
+    });
+  });
+});
