@@ -24,6 +24,7 @@ import {
   convBackwardData,
   convBackwardFilter,
   convForward,
+  dimsOf,
   outputSize,
 } from './util/conv';
 import { Rng, testSeed } from './util/random';
@@ -133,28 +134,6 @@ const CASES: [string, ConvShape][] = [
     { batch: 1, inChannels: 2, height: 10, width: 10, outChannels: 2, kernel: 2, stride: 3 },
   ],
 ];
-
-function dimsOf(shape: ConvShape): ConvDims {
-  const pair = (v: number | [number, number]): [number, number] =>
-    typeof v === 'number' ? [v, v] : v;
-  const [kh, kw] = pair(shape.kernel);
-  const [strideH, strideW] = pair(shape.stride ?? 1);
-  const [padH, padW] = pair(shape.pad ?? 0);
-  return {
-    n: shape.batch,
-    c: shape.inChannels,
-    h: shape.height,
-    w: shape.width,
-    k: shape.outChannels,
-    kh,
-    kw,
-    strideH,
-    strideW,
-    padH,
-    padW,
-    groups: shape.groups ?? 1,
-  };
-}
 
 const seed = testSeed();
 

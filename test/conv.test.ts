@@ -2,37 +2,9 @@ import { ArgumentError, ConvPlan, type ConvShape, DisposedError, ShapeError, Ten
 import { cudaUnavailable } from '../lib/device';
 import { native } from '../lib/native';
 import { expectClose, type Tolerance } from './util/compare';
-import {
-  type ConvDims,
-  convForward,
-  inputGradientFd,
-  outputSize,
-  weightGradientFd,
-} from './util/conv';
+import { convForward, dimsOf, inputGradientFd, outputSize, weightGradientFd } from './util/conv';
 import { sampleIndices } from './util/gradient';
 import { Rng, testSeed } from './util/random';
-
-function dimsOf(shape: ConvShape): ConvDims {
-  const pair = (v: number | [number, number]): [number, number] =>
-    typeof v === 'number' ? [v, v] : v;
-  const [kh, kw] = pair(shape.kernel);
-  const [strideH, strideW] = pair(shape.stride ?? 1);
-  const [padH, padW] = pair(shape.pad ?? 0);
-  return {
-    n: shape.batch,
-    c: shape.inChannels,
-    h: shape.height,
-    w: shape.width,
-    k: shape.outChannels,
-    kh,
-    kw,
-    strideH,
-    strideW,
-    padH,
-    padW,
-    groups: shape.groups ?? 1,
-  };
-}
 
 /**
  * Inputs, weights and output gradients are uniform in [-1, 1], so each product is at most 1 and

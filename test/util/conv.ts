@@ -3,6 +3,7 @@
  * cross-correlation with groups (x NCHW, w OIHW as (K, C / groups, kh, kw)), written as plain
  * loops, and the finite-difference gradients of L = sum(r * conv(x, w)) built on it.
  */
+import type { ConvShape } from '../../lib';
 import { centralDifference } from './gradient';
 
 export interface ConvDims {
@@ -18,6 +19,29 @@ export interface ConvDims {
   padH: number;
   padW: number;
   groups: number;
+}
+
+/** A ConvPlan's shape as the references take it. */
+export function dimsOf(shape: ConvShape): ConvDims {
+  const pair = (v: number | [number, number]): [number, number] =>
+    typeof v === 'number' ? [v, v] : v;
+  const [kh, kw] = pair(shape.kernel);
+  const [strideH, strideW] = pair(shape.stride ?? 1);
+  const [padH, padW] = pair(shape.pad ?? 0);
+  return {
+    n: shape.batch,
+    c: shape.inChannels,
+    h: shape.height,
+    w: shape.width,
+    k: shape.outChannels,
+    kh,
+    kw,
+    strideH,
+    strideW,
+    padH,
+    padW,
+    groups: shape.groups ?? 1,
+  };
 }
 
 export function outputSize(s: ConvDims): [number, number] {
