@@ -220,7 +220,8 @@ export interface NativeAddon {
   conv2dBackwardData(plan: NativePlan, w: NativeTensor, dy: NativeTensor, dx: NativeTensor): void;
   conv2dBackwardFilter(plan: NativePlan, x: NativeTensor, dy: NativeTensor, dw: NativeTensor): void;
   /**
-   * What each pass of a plan runs on the CPU backend, 'direct' (native/cpu/conv_direct.h) or
+   * What each pass of a plan runs on the CPU backend, 'direct' (native/cpu/conv_direct.h),
+   * 'winograd' (the forward with ALEXNET_CONV_ALGO=winograd, native/cpu/conv_winograd.h) or
    * 'im2col' (im2col + GEMM), and the direct kernels' instruction set; for tests and benches.
    */
   convAlgorithms(plan: NativePlan): {

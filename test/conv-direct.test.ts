@@ -18,13 +18,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ConvShape } from '../lib';
 import { expectFreshBuild } from './util/built-cli';
-import { expectClose, type Tolerance } from './util/compare';
+import { floatBits as bits, expectClose, type Tolerance } from './util/compare';
 import {
   type ConvDims,
   convBackwardData,
   convBackwardFilter,
   convForward,
   dimsOf,
+  biasReluReference as epilogue,
   outputSize,
 } from './util/conv';
 import { Rng, testSeed } from './util/random';
@@ -262,25 +263,6 @@ function runChild(env: Record<string, string>): { isa: string; out: ChildCase[] 
  * deviation about 2^-24 * length / 7 for random signs; 1e-6 * length is about 100 of those, ample
  * for the largest of a million outputs and far below the O(1) error of a wrong tap or channel.
  */
-/** A float array's bytes, so that -0 and 0 differ and NaN equals NaN. */
-function bits(a: Float32Array): Buffer {
-  return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
-}
-
-/**
- * y + bias[channel] rounded to float32 (Math.fround of the exact double sum of two floats is the
- * float32 sum), then max(., 0) as std::max(v, 0.0f) takes it: what cpu::BiasForward and
- * cpu::ReluForward compute.
- */
-function epilogue(y: Float32Array, bias: Float32Array, s: ConvDims): Float32Array {
-  const plane = y.length / (s.n * s.k);
-  return y.map((v, i) => {
-    const sum = Math.fround(v + bias[Math.floor(i / plane) % s.k]);
-    // biome-ignore lint/complexity/useMathMinMax: Math.max(-0, 0) is 0, std::max(-0.0f, 0.0f) -0.
-    return sum < 0 ? 0 : sum;
-  });
-}
-
 function accumulation(length: number): Tolerance {
   return { rtol: 0, atol: 1e-6 * length };
 }

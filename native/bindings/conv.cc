@@ -18,6 +18,7 @@
 #include "bindings/plan.h"
 #include "core/args.h"
 #include "cpu/conv_direct.h"
+#include "cpu/conv_winograd.h"
 #include "cpu/gemm.h"
 #if defined(ALEXNET_WITH_CUDA)
 #include "cuda/ops.h"
@@ -151,13 +152,15 @@ void Conv2dBackwardFilter(const Napi::CallbackInfo& info) {
   SubmitConv<Pass::kBackwardFilter>(info, "x", "dy", "dw");
 }
 
-// { forward, backwardData, backwardFilter }: 'direct' or 'im2col' each, on the CPU; and isa, the
-// direct kernels' instruction set.
+// { forward, backwardData, backwardFilter }: 'direct' or 'im2col' each, on the CPU, or for the
+// forward 'winograd' (opt-in); and isa, the direct kernels' instruction set.
 Napi::Value ConvAlgorithms(const Napi::CallbackInfo& info) {
   const ConvShape& shape = ConvPlan::Arg(info, 0)->shape;
   const auto name = [](bool direct) { return direct ? "direct" : "im2col"; };
   Napi::Object result = Napi::Object::New(info.Env());
-  result.Set("forward", name(cpu::ConvDirectForwardFits(shape)));
+  result.Set("forward", cpu::ConvWinogradForwardFits(shape)
+                            ? "winograd"
+                            : name(cpu::ConvDirectForwardFits(shape)));
   result.Set("backwardData", name(cpu::ConvDirectBackwardDataFits(shape)));
   result.Set("backwardFilter", name(cpu::ConvDirectBackwardFilterFits(shape)));
   result.Set("isa", cpu::ConvDirectIsa());

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "cpu/conv_direct.h"
+#include "cpu/conv_winograd.h"
 #include "cpu/gemm.h"
 #include "cpu/thread_pool.h"
 
@@ -261,25 +262,31 @@ float* ThreadScratch(int64_t floats) {
 }
 
 int64_t ConvScratchSize(const ConvShape& shape) {
-  // The direct forward without kept weights reorders them after its padded input.
+  // The direct and Winograd forwards without kept weights reorder them after their own scratch.
+  const int64_t winograd =
+      ConvWinogradForwardFits(shape)
+          ? ConvWinogradScratchSize(shape) + kAlignmentFloats + ConvWinogradWeightsSize(shape)
+          : 0;
   const int64_t direct = ConvDirectScratchSize(shape) + kAlignmentFloats +
                          (ConvDirectForwardFits(shape) ? ConvDirectWeightsSize(shape) : 0);
   if (ConvDirectForwardFits(shape) && ConvDirectBackwardDataFits(shape) &&
       ConvDirectBackwardFilterFits(shape)) {
-    return direct;
+    return std::max(winograd, direct);
   }
   const Layout l = MakeLayout(shape);
   const int64_t im2col = kAlignmentFloats + MatrixOffset(shape, l) + MatrixSize(shape, l) +
                          shape.groups * ForwardPackedA(shape, l).size();
-  return std::max(im2col, direct);
+  return std::max({im2col, direct, winograd});
 }
 
 int64_t ConvPackedWeightsSize(const ConvShape& s) {
+  if (ConvWinogradForwardFits(s)) return ConvWinogradWeightsSize(s);
   if (ConvDirectForwardFits(s)) return ConvDirectWeightsSize(s);
   return s.groups * ForwardPackedA(s, MakeLayout(s)).size();
 }
 
 void ConvPackWeights(const ConvShape& s, const float* w, float* packed) {
+  if (ConvWinogradForwardFits(s)) return ConvWinogradPackWeights(s, w, packed);
   if (ConvDirectForwardFits(s)) return ConvDirectPackWeights(s, w, packed);
   const Layout l = MakeLayout(s);
   const int kg = s.k / s.groups;
@@ -291,6 +298,15 @@ void ConvPackWeights(const ConvShape& s, const float* w, float* packed) {
 
 void ConvForward(const ConvShape& s, const float* x, const float* w, float* y, float* scratch,
                  const GemmEpilogue* epilogue, const float* packed_weights) {
+  if (ConvWinogradForwardFits(s)) {
+    const float* weights = packed_weights;
+    if (!weights) {
+      float* own = AlignedScratch(scratch + ConvWinogradScratchSize(s));
+      ConvWinogradPackWeights(s, w, own);
+      weights = own;
+    }
+    return ConvWinogradForward(s, x, weights, y, scratch, epilogue);
+  }
   if (ConvDirectForwardFits(s)) {
     const float* weights = packed_weights;
     if (!weights) {

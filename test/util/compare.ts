@@ -90,3 +90,8 @@ export function relativeError(actual: ArrayLike<number>, expected: ArrayLike<num
   }
   return worst / scale;
 }
+
+/** A float array's bytes, so that -0 and 0 differ and NaN equals NaN. */
+export function floatBits(a: Float32Array): Buffer {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+}

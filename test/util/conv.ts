@@ -302,3 +302,17 @@ export function convBackwardFilter(
   }
   return dw;
 }
+
+/**
+ * y + bias[channel] rounded to float32 (Math.fround of the exact double sum of two floats is the
+ * float32 sum), then max(., 0) as std::max(v, 0.0f) takes it: what cpu::BiasForward and
+ * cpu::ReluForward compute, and so what a convolution's fused epilogue must give from its y.
+ */
+export function biasReluReference(y: Float32Array, bias: Float32Array, s: ConvDims): Float32Array {
+  const plane = y.length / (s.n * s.k);
+  return y.map((v, i) => {
+    const sum = Math.fround(v + bias[Math.floor(i / plane) % s.k]);
+    // biome-ignore lint/complexity/useMathMinMax: Math.max(-0, 0) is 0, std::max(-0.0f, 0.0f) -0.
+    return sum < 0 ? 0 : sum;
+  });
+}
