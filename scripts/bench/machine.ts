@@ -16,6 +16,11 @@ export interface Machine {
   threads: number;
   /** The GEMM micro-kernel our build picked for this CPU. */
   gemmIsa: string;
+  /**
+   * Our CPU convolutions' algorithm: ALEXNET_CONV_ALGO where set (im2col, direct, or the opt-in
+   * winograd), else 'measured' (direct where it was measured to win, im2col elsewhere).
+   */
+  convAlgorithm: string;
   memoryGiB: number;
   os: string;
   node: string;
@@ -52,6 +57,7 @@ export function describeMachine(): Machine {
     cores: os.cpus().length,
     threads: native.cpuThreads,
     gemmIsa: native.gemmIsa,
+    convAlgorithm: process.env.ALEXNET_CONV_ALGO || 'measured',
     memoryGiB: Math.round(os.totalmem() / 2 ** 30),
     os: `${os.type()} ${os.release()} ${os.arch()}`,
     node: process.version,

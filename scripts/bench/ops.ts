@@ -254,7 +254,7 @@ function header(
     `machine: ${machine.cpu}, ${machine.cores} logical CPUs, ${machine.memoryGiB} GiB, ${machine.os}; ` +
       `load average ${machine.loadAverage.join(' ')}`,
     `ours: alexnet-cudnn ${machine.alexnet}, Node ${machine.node}, CPU backend on ${machine.threads} ` +
-      `threads, GEMM ${machine.gemmIsa}`,
+      `threads, GEMM ${machine.gemmIsa}, convolutions ${machine.convAlgorithm}`,
     `peak: ${peakGflops.toFixed(0)} GFLOP/s, fused multiply-adds on registers on ${machine.threads} ` +
       `threads with the ${machine.gemmIsa} kernel's instructions (% peak is of this)`,
   ];

@@ -285,7 +285,7 @@ function header(s: Settings, machine: Machine, sides: Sides, notes: string[], pr
   );
   print(
     `ours: alexnet-cudnn ${machine.alexnet}, Node ${machine.node}, CPU backend on ` +
-      `${machine.threads} threads, GEMM ${machine.gemmIsa}`,
+      `${machine.threads} threads, GEMM ${machine.gemmIsa}, convolutions ${machine.convAlgorithm}`,
   );
   for (const torch of sides.torches) print(describeTorch(torch));
   if (sides.ort) {

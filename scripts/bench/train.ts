@@ -91,7 +91,7 @@ function header(s: Settings, machine: Machine, torches: BlasPeer[] | null, print
     `machine: ${machine.cpu}, ${machine.cores} logical CPUs; load average ${machine.loadAverage.join(' ')}`,
   );
   print(
-    `ours: alexnet-cudnn ${machine.alexnet}, CPU backend on ${machine.threads} threads, GEMM ${machine.gemmIsa}`,
+    `ours: alexnet-cudnn ${machine.alexnet}, CPU backend on ${machine.threads} threads, GEMM ${machine.gemmIsa}, convolutions ${machine.convAlgorithm}`,
   );
   for (const torch of torches ?? []) print(describeTorch(torch));
   for (const note of s.blas.notes) print(`note: ${note}`);
