@@ -34,14 +34,19 @@ void ForEachPlane(const PoolShape& s, const Body& body) {
 }
 
 // The offset in the plane of the window's first element, in row-major scan order, equal to
-// target; -1 when there is none (a y that did not come from this x, or NaN).
+// target; -1 when there is none (a y that did not come from this x, or NaN). Every element is
+// compared, from the last to the first, each match replacing the offset, with no branch: a
+// search that stopped at the first match mispredicted its exit about once per window (the
+// maximum's place is random), which cost more than the comparisons it saved (bench/RESULTS.md).
 int64_t FirstMatch(const PoolShape& s, const float* xp, const Window& win, float target) {
-  for (int iy = win.y0; iy < win.y1; ++iy) {
-    for (int ix = win.x0; ix < win.x1; ++ix) {
-      if (xp[iy * s.w + ix] == target) return static_cast<int64_t>(iy) * s.w + ix;
+  int64_t found = -1;
+  for (int iy = win.y1 - 1; iy >= win.y0; --iy) {
+    for (int ix = win.x1 - 1; ix >= win.x0; --ix) {
+      const int64_t i = static_cast<int64_t>(iy) * s.w + ix;
+      found = xp[i] == target ? i : found;
     }
   }
-  return -1;
+  return found;
 }
 
 }  // namespace
@@ -112,18 +117,12 @@ void MaxPoolBackward(const PoolShape& s, const float* x, const float* y, const f
 
 namespace {
 
-// The window's argmax as MaxPoolBackward finds it, the first element in row-major order equal to
-// y (its maximum), as its offset in the unclipped window, by comparing every element: from the
-// last to the first, each match replacing the offset, so the first match is left.
+// The window's argmax as MaxPoolBackward finds it (FirstMatch), as its offset in the unclipped
+// window whose top-left corner is (top, left).
 int ScanArgmax(const PoolShape& s, const float* xp, const Window& win, int top, int left, float y) {
-  int found = kNoArgmax;
-  for (int iy = win.y1 - 1; iy >= win.y0; --iy) {
-    for (int ix = win.x1 - 1; ix >= win.x0; --ix) {
-      const int offset = (iy - top) * s.kernel + (ix - left);
-      found = xp[static_cast<int64_t>(iy) * s.w + ix] == y ? offset : found;
-    }
-  }
-  return found;
+  const int64_t i = FirstMatch(s, xp, win, y);
+  if (i < 0) return kNoArgmax;
+  return (static_cast<int>(i / s.w) - top) * s.kernel + (static_cast<int>(i % s.w) - left);
 }
 
 // The same argmax from the window's column maxima and the row each was first reached at: an
