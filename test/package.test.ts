@@ -56,13 +56,15 @@ const BEYOND_BASELINE = new RegExp(
 
 /**
  * The object files compiled for AVX2 and AVX-512, whose kernels run only where the CPU has them
- * (native/cpu/gemm_kernel.h and conv_kernel.h pick them at run time), sorted.
+ * (native/cpu/gemm_kernel.h, conv_kernel.h and lrn_kernel.h pick them at run time), sorted.
  */
 const RUNTIME_PICKED_KERNELS = [
   'conv_kernel_avx2.cc.o',
   'conv_kernel_avx512.cc.o',
   'gemm_kernel_avx2.cc.o',
   'gemm_kernel_avx512.cc.o',
+  'lrn_kernel_avx2.cc.o',
+  'lrn_kernel_avx512.cc.o',
 ];
 
 /** Object file name to its instructions beyond the baseline, for files that have any. */

@@ -1,0 +1,71 @@
+// The CPU time of LRN's forward and backward passes at AlexNet's norm1 and norm2 (bvlc shapes
+// and constants: size 5, alpha 1e-4, beta 0.75, k 1; DESIGN.md) at batch 16, on the calling
+// thread: the median of 5 calls after a warm-up one, in CLOCK_THREAD_CPUTIME_ID time, which
+// other tenants of a shared machine inflate far less than wall-clock time (the twin of
+// conv_cpu_time.cc). One JSON object a line. Not part of the addon: built by hand, from the root,
+//
+//   g++ -std=c++17 -O3 -ffp-contract=fast -fno-math-errno -Inative native/cpu/lrn.cc \
+//     native/cpu/thread_pool.cc scripts/bench/lrn_cpu_time.cc -lpthread -o /tmp/lrn_cpu_time
+//
+// (plus the per-ISA LRN objects and -DALEXNET_GEMM_X86 where native/sources.json lists them),
+// then run with ALEXNET_NUM_THREADS=1.
+#include <time.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <vector>
+
+#include "cpu/lrn.h"
+
+namespace {
+
+using alexnet::LrnShape;
+
+double ThreadMilliseconds() {
+  timespec t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+template <typename Pass>
+double Median(const Pass& pass) {
+  pass();
+  std::vector<double> times;
+  for (int r = 0; r < 5; ++r) {
+    const double start = ThreadMilliseconds();
+    pass();
+    times.push_back(ThreadMilliseconds() - start);
+  }
+  std::sort(times.begin(), times.end());
+  return times[2];
+}
+
+// Deterministic values in [-scale, scale].
+std::vector<float> Values(size_t count, size_t seed, float scale) {
+  std::vector<float> values(count);
+  for (size_t i = 0; i < count; ++i) values[i] = scale * ((i * seed % 1000) / 500.0f - 1.0f);
+  return values;
+}
+
+void TimeLayer(const char* name, const LrnShape& s) {
+  using namespace alexnet::cpu;
+  const size_t size = static_cast<size_t>(s.n) * s.c * s.h * s.w;
+  // Inputs up to 100, the size of conv1 / conv2 outputs on 0-255 images (test/lrn.test.ts).
+  const std::vector<float> x = Values(size, 7919, 100.0f);
+  const std::vector<float> dy = Values(size, 31, 1.0f);
+  std::vector<float> y(size), dx(size);
+  const double forward = Median([&] { LrnForward(s, x.data(), y.data()); });
+  const double backward = Median([&] { LrnBackward(s, x.data(), y.data(), dy.data(), dx.data()); });
+  std::printf("{\"layer\":\"%s\",\"batch\":%d,\"pass\":\"forward\",\"ms\":%.3f}\n", name, s.n,
+              forward);
+  std::printf("{\"layer\":\"%s\",\"batch\":%d,\"pass\":\"backward\",\"ms\":%.3f}\n", name, s.n,
+              backward);
+}
+
+}  // namespace
+
+int main() {
+  // n, c, h, w, size, alpha, beta, k.
+  TimeLayer("norm1", {16, 96, 55, 55, 5, 1e-4f, 0.75f, 1.0f});
+  TimeLayer("norm2", {16, 256, 27, 27, 5, 1e-4f, 0.75f, 1.0f});
+}
