@@ -141,7 +141,7 @@ const cases: Case[] = [
     range: 1,
     differences: Infinity,
   },
-  // 17 x 19 = 323 positions: two spatial blocks of the kernel (256 + 67) per image.
+  // 17 x 19 = 323 positions: two runs of the kernel (176 + 147 positions) per image.
   {
     name: 'two spatial blocks per image, beta 1.5',
     shape: [2, 6, 17, 19],

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <string_view>
+#include <vector>
 
 #include "cpu/gemm.h"
 #include "cpu/lrn_kernel.h"
@@ -12,10 +13,17 @@ namespace alexnet::cpu {
 
 namespace {
 
-// Spatial positions per work item. The loops run over channels outside and over these positions
-// inside, so every row kernel runs over a contiguous run, and the per-item rings of the backward
-// (up to 30 KiB) live on the stack and in L1.
-constexpr int64_t kBlock = 256;
+// A work item is a run of positions of one image; the loops run over channels outside and over
+// those positions inside, so every row kernel reads contiguous memory. The longer a run, the
+// better the hardware prefetchers follow each channel's row (measured with
+// scripts/bench/lrn_cpu_time.cc: whole planes of norm1 and norm2 beat runs of 256 positions), so
+// runs are whole planes of up to kMaxRun positions, split further only to give the threads at
+// least kMinItems items, and never below kMinRun positions. The split depends on the shape
+// alone, and each position's result on its channels alone, so the result does not depend on the
+// thread count.
+constexpr int64_t kMaxRun = 4096;
+constexpr int64_t kMinRun = 128;
+constexpr int64_t kMinItems = 16;
 
 // The widest window lib/ops/lrn.ts accepts: the largest odd size cuDNN allows
 // (CUDNN_LRN_MAX_N = 16 in cudnn.h).
@@ -23,7 +31,7 @@ constexpr int kMaxSize = 15;
 static_assert(kMaxSize == 2 * LrnKernel::kSizes - 1);
 
 // The row standing for a channel outside [0, C) in a window.
-constexpr float kZeros[kBlock] = {};
+constexpr float kZeros[kMaxRun] = {};
 
 // The kernels of the GEMM's instruction set (gemm.cc picks it from the CPU, or
 // ALEXNET_GEMM_ISA), so that forcing a lesser one for tests forces all three.
@@ -41,17 +49,26 @@ const LrnKernel& Kernel() {
   return kernel;
 }
 
+// The positions per run: whole planes of up to kMaxRun positions, split further while the items
+// are fewer than kMinItems and the runs longer than kMinRun; a multiple of 16 (64 bytes).
+int64_t RunLength(const LrnShape& s, int64_t hw) {
+  int64_t runs = (hw + kMaxRun - 1) / kMaxRun;
+  const int64_t most = std::max<int64_t>(1, hw / kMinRun);
+  while (s.n * runs < kMinItems && runs < most) ++runs;
+  return ((hw + runs - 1) / runs + 15) / 16 * 16;
+}
+
 // Calls body(offset, len) for every work item, in parallel: the positions [start, start + len)
-// of one image, whose channel 0 is at `offset` in the tensor.
+// of one image, whose channel 0 is at `offset` in the tensor; len is at most run.
 template <typename Body>
-void ForEachBlock(const LrnShape& s, const Body& body) {
+void ForEachRun(const LrnShape& s, int64_t run, const Body& body) {
   const int64_t hw = static_cast<int64_t>(s.h) * s.w;
-  const int64_t blocks = (hw + kBlock - 1) / kBlock;
-  ParallelFor(s.n * blocks, 1, [&](int64_t begin, int64_t end) {
+  const int64_t runs = (hw + run - 1) / run;
+  ParallelFor(s.n * runs, 1, [&](int64_t begin, int64_t end) {
     for (int64_t item = begin; item < end; ++item) {
-      const int64_t image = item / blocks;
-      const int64_t start = item % blocks * kBlock;
-      body(image * s.c * hw + start, std::min(kBlock, hw - start));
+      const int64_t image = item / runs;
+      const int64_t start = item % runs * run;
+      body(image * s.c * hw + start, std::min(run, hw - start));
     }
   });
 }
@@ -74,7 +91,7 @@ void LrnForward(const LrnShape& s, const float* x, float* y) {
   const int64_t hw = static_cast<int64_t>(s.h) * s.w;
   const LrnForwardFn forward = Kernel().forward[s.size / 2];
   const LrnConstants p = Constants(s);
-  ForEachBlock(s, [&](int64_t offset, int64_t len) {
+  ForEachRun(s, RunLength(s, hw), [&](int64_t offset, int64_t len) {
     const auto x_row = [&](int channel) { return x + offset + channel * hw; };
     const float* window[kMaxSize];
     for (int c = 0; c < s.c; ++c) {
@@ -96,22 +113,27 @@ void LrnBackward(const LrnShape& s, const float* x, const float* y, const float*
   const LrnGradientFn gradient = kernel.gradient[half];
   const LrnConstants p = Constants(s);
   const float coefficient = 2.0f * s.alpha * s.beta / s.size;
-  ForEachBlock(s, [&](int64_t offset, int64_t len) {
-    float ratios[kMaxSize][kBlock];
-    float firsts[kMaxSize][kBlock];
+  const int64_t run = RunLength(s, hw);
+  ForEachRun(s, run, [&](int64_t offset, int64_t len) {
+    // Rings of the ratios and own terms of the last `size` channels, kept per thread.
+    thread_local std::vector<float> rings;
+    rings.resize(std::max(rings.size(), static_cast<size_t>(2 * s.size * run)));
+    float* ratios = rings.data();
+    float* firsts = ratios + s.size * run;
     const auto x_row = [&](int channel) { return x + offset + channel * hw; };
-    const auto ratio_row = [&](int channel) { return ratios[channel % s.size]; };
+    const auto ratio_row = [&](int channel) { return ratios + channel % s.size * run; };
     const float* window[kMaxSize];
     for (int t = 0; t < s.c + half; ++t) {
       if (t < s.c) {
         Window(s, t, x_row, window);
-        ratio(window, y + offset + t * hw, dy + offset + t * hw, len, p, ratios[t % s.size],
-              firsts[t % s.size]);
+        ratio(window, y + offset + t * hw, dy + offset + t * hw, len, p, ratios + t % s.size * run,
+              firsts + t % s.size * run);
       }
       const int c = t - half;
       if (c >= 0) {
         Window(s, c, ratio_row, window);
-        gradient(window, firsts[c % s.size], x_row(c), len, coefficient, dx + offset + c * hw);
+        gradient(window, firsts + c % s.size * run, x_row(c), len, coefficient,
+                 dx + offset + c * hw);
       }
     }
   });
