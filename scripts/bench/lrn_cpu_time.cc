@@ -4,11 +4,20 @@
 // other tenants of a shared machine inflate far less than wall-clock time (the twin of
 // conv_cpu_time.cc). One JSON object a line. Not part of the addon: built by hand, from the root,
 //
-//   g++ -std=c++17 -O3 -ffp-contract=fast -fno-math-errno -Inative native/cpu/lrn.cc \
-//     native/cpu/thread_pool.cc scripts/bench/lrn_cpu_time.cc -lpthread -o /tmp/lrn_cpu_time
+//   S="lrn lrn_kernel_generic gemm gemm_kernel_generic thread_pool" O=/tmp/lrn_cpu_time.o.d
+//   mkdir -p $O
+//   for f in gemm_kernel lrn_kernel; do
+//     g++ -std=c++17 -O3 -ffp-contract=fast -fno-math-errno -DALEXNET_GEMM_X86 -Inative \
+//       -mavx512f -mfma -c native/cpu/${f}_avx512.cc -o $O/${f}_avx512.o
+//     g++ -std=c++17 -O3 -ffp-contract=fast -fno-math-errno -DALEXNET_GEMM_X86 -Inative \
+//       -mavx2 -mfma -c native/cpu/${f}_avx2.cc -o $O/${f}_avx2.o
+//   done
+//   g++ -std=c++17 -O3 -ffp-contract=fast -fno-math-errno -DALEXNET_GEMM_X86 -Inative \
+//     $(for f in $S; do echo native/cpu/$f.cc; done) scripts/bench/lrn_cpu_time.cc \
+//     $O/*.o -lpthread -o /tmp/lrn_cpu_time
 //
-// (plus the per-ISA LRN objects and -DALEXNET_GEMM_X86 where native/sources.json lists them),
-// then run with ALEXNET_NUM_THREADS=1.
+// then run with ALEXNET_NUM_THREADS=1 (and ALEXNET_GEMM_ISA=avx2 or generic for the lesser LRN
+// kernels, which follow the GEMM's).
 #include <time.h>
 
 #include <algorithm>
