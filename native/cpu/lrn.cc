@@ -1,3 +1,6 @@
+// The CPU backend's LRN (lrn.h): splits a tensor into runs of positions for the threads, walks
+// each run's channels, and calls the row kernels of the CPU's instruction set (lrn_kernel.h) on
+// each channel's window of rows.
 #include "cpu/lrn.h"
 
 #include <algorithm>
