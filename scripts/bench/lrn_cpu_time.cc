@@ -1,5 +1,5 @@
 // The CPU time of LRN's forward and backward passes at AlexNet's norm1 and norm2 (bvlc shapes
-// and constants: size 5, alpha 1e-4, beta 0.75, k 1; DESIGN.md) at batch 16, on the calling
+// and constants: size 5, alpha 1e-4, beta 0.75, k 1; DESIGN.md) at batches 1 and 16, on the calling
 // thread: the median of 5 calls after a warm-up one, in CLOCK_THREAD_CPUTIME_ID time, which
 // other tenants of a shared machine inflate far less than wall-clock time (the twin of
 // conv_cpu_time.cc). One JSON object a line. Not part of the addon: built by hand, from the root,
@@ -74,7 +74,9 @@ void TimeLayer(const char* name, const LrnShape& s) {
 }  // namespace
 
 int main() {
-  // n, c, h, w, size, alpha, beta, k.
-  TimeLayer("norm1", {16, 96, 55, 55, 5, 1e-4f, 0.75f, 1.0f});
-  TimeLayer("norm2", {16, 256, 27, 27, 5, 1e-4f, 0.75f, 1.0f});
+  for (int batch : {1, 16}) {
+    // n, c, h, w, size, alpha, beta, k.
+    TimeLayer("norm1", {batch, 96, 55, 55, 5, 1e-4f, 0.75f, 1.0f});
+    TimeLayer("norm2", {batch, 256, 27, 27, 5, 1e-4f, 0.75f, 1.0f});
+  }
 }
