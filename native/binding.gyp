@@ -30,7 +30,7 @@
       "sources": ["<!@(node -p \"require('./sources.json').cpu_avx2.map((f) => '../' + f).join(' ')\")"],
       "include_dirs": ["."],
       "cflags": ["-fPIC"],
-      "cflags_cc": ["-std=c++17", "-O3", "-ffp-contract=fast", "-mavx2", "-mfma"]
+      "cflags_cc": ["-std=c++17", "-O3", "-ffp-contract=fast", "-fno-math-errno", "-mavx2", "-mfma"]
     },
     {
       "target_name": "gemm_avx512",
@@ -38,7 +38,7 @@
       "sources": ["<!@(node -p \"require('./sources.json').cpu_avx512.map((f) => '../' + f).join(' ')\")"],
       "include_dirs": ["."],
       "cflags": ["-fPIC"],
-      "cflags_cc": ["-std=c++17", "-O3", "-ffp-contract=fast", "-mavx512f", "-mfma"]
+      "cflags_cc": ["-std=c++17", "-O3", "-ffp-contract=fast", "-fno-math-errno", "-mavx512f", "-mfma"]
     }
   ]
 }

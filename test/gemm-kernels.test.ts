@@ -2,10 +2,11 @@
  * The lesser GEMM micro-kernels on this machine. The CPU backend picks its kernel once per
  * process, the best the CPU runs (gemm.test.ts and conv.test.ts check that one against float64),
  * so on an AVX-512 machine the AVX2 and generic kernels would never run in the suite.
- * ALEXNET_GEMM_ISA makes a child process use one of them: each child computes the same GEMMs
- * (one per driver path: packed, rows split, columns split, B read in place, dot products) and
- * convolution passes on the built package, and its results must equal the default kernel's
- * within float32 summation-order error.
+ * ALEXNET_GEMM_ISA makes a child process use one of them (and the convolution and LRN kernels of
+ * the same instruction set): each child computes the same GEMMs (one per driver path: packed,
+ * rows split, columns split, B read in place, dot products), convolution passes and LRN passes on
+ * the built package, and its results must equal the default kernel's within float32
+ * summation-order error.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -27,6 +28,14 @@ const GEMMS: [number, number, number, boolean, boolean][] = [
 const CONVS = [
   { batch: 2, inChannels: 8, height: 13, width: 13, outChannels: 12, kernel: 3, pad: 1, groups: 2 },
   { batch: 1, inChannels: 3, height: 35, width: 35, outChannels: 8, kernel: 11, stride: 4 },
+];
+
+// LRN forward and backward: AlexNet's beta (the square-root path) with a window clipped at both
+// ends and runs of 176 + 147 positions (a vector remainder), and the powf path at the widest
+// window.
+const LRNS = [
+  { shape: [2, 7, 17, 19], options: { size: 5, alpha: 1, beta: 0.75, k: 1 } },
+  { shape: [1, 20, 5, 3], options: { size: 15, alpha: 1, beta: 0.6, k: 2 } },
 ];
 
 /** Run in the child: every result, as base64 float32, with the kernel that made them. */
@@ -55,6 +64,16 @@ for (const shape of ${JSON.stringify(CONVS)}) {
   plan.backwardData(w, dy, dx);
   plan.backwardFilter(x, dy, dw);
   results.push(y.toArray(), dx.toArray(), dw.toArray());
+}
+for (const { shape, options } of ${JSON.stringify(LRNS)}) {
+  const plan = new api.LrnPlan(shape, options);
+  const x = api.Tensor.from(values(size(shape), 6), shape);
+  const dy = api.Tensor.from(values(size(shape), 7), shape);
+  const y = api.Tensor.zeros(shape);
+  const dx = api.Tensor.zeros(shape);
+  plan.forward(x, y);
+  plan.backward(x, y, dy, dx);
+  results.push(y.toArray(), dx.toArray());
 }
 const encode = (r) => Buffer.from(r.buffer, r.byteOffset, r.byteLength).toString('base64');
 process.stdout.write(JSON.stringify({ isa: native.gemmIsa, results: results.map(encode) }));
@@ -103,7 +122,8 @@ describe('GEMM kernels other than the default', () => {
     lesser.results.forEach((result, i) => {
       // Each kernel sums in its own order, and only the x86 ones fuse multiply-adds: float32
       // sums of up to 600 products of magnitude <= 1 differ by about sqrt(k) * 2^-24 of their
-      // terms' sum; 1e-4 absolute bounds that with a wide margin.
+      // terms' sum; 1e-4 absolute bounds that with a wide margin. The LRN kernels sum in the
+      // same order and differ only by fused multiply-adds: a few ulp of outputs below 2.
       const expected = best.results[i];
       let worst = 0;
       for (let j = 0; j < expected.length; ++j) {

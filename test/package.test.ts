@@ -5,8 +5,8 @@
  * the same working install). There `npx alexnet` trains, predicts, runs the doctor and serves
  * its page, and the library runs a forward pass on the CPU equal to this checkout's. Also what the prebuilt binary needs
  * of the machine: the glibc and libstdc++ versions its manifest states and no other library, and
- * no instruction beyond x86-64's baseline outside the GEMM and convolution kernels picked at run
- * time.
+ * no instruction beyond x86-64's baseline outside the GEMM, convolution and LRN kernels picked at
+ * run time.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -56,13 +56,15 @@ const BEYOND_BASELINE = new RegExp(
 
 /**
  * The object files compiled for AVX2 and AVX-512, whose kernels run only where the CPU has them
- * (native/cpu/gemm_kernel.h and conv_kernel.h pick them at run time), sorted.
+ * (native/cpu/gemm_kernel.h, conv_kernel.h and lrn_kernel.h pick them at run time), sorted.
  */
 const RUNTIME_PICKED_KERNELS = [
   'conv_kernel_avx2.cc.o',
   'conv_kernel_avx512.cc.o',
   'gemm_kernel_avx2.cc.o',
   'gemm_kernel_avx512.cc.o',
+  'lrn_kernel_avx2.cc.o',
+  'lrn_kernel_avx512.cc.o',
 ];
 
 /** Object file name to its instructions beyond the baseline, for files that have any. */
@@ -326,7 +328,7 @@ async function servePage(app: string, env: NodeJS.ProcessEnv, checkpoint: string
       expect(result.logits).toEqual(Array.from(here));
     });
 
-    test('no instruction beyond x86-64 baseline outside the GEMM and convolution kernels picked at run time', () => {
+    test('no instruction beyond x86-64 baseline outside the GEMM, convolution and LRN kernels picked at run time', () => {
       // The prebuild's object files (the shipped binary is stripped, so it cannot be read by
       // function); BEYOND_BASELINE lists the extensions looked for.
       expect(Object.keys(beyondBaseline(objects)).sort()).toEqual(RUNTIME_PICKED_KERNELS);
@@ -389,7 +391,7 @@ describe('the build from source in build/Release', () => {
     expectWithinPromise(addon);
   });
 
-  test('no instruction beyond x86-64 baseline outside the GEMM and convolution kernels picked at run time', () => {
+  test('no instruction beyond x86-64 baseline outside the GEMM, convolution and LRN kernels picked at run time', () => {
     const found = beyondBaseline(sourceObjects);
     expect(Object.keys(found).filter((f) => !RUNTIME_PICKED_KERNELS.includes(f))).toEqual([]);
   });
