@@ -23,6 +23,12 @@ constexpr int kNc = 3072;
 constexpr int kDotMaxRows = 32;
 // Up to this many rows of A, A B reads B in place (GemmInPlaceB) instead of packing it.
 constexpr int kInPlaceMaxRows = 32;
+// Up to this inner dimension, C is computed strip of rows by strip of rows from all of A and B
+// packed once (GemmShallow): at most 64 x n floats of B.
+constexpr int kShallowMaxK = 64;
+// From this many floats of C (4 MiB: more than a core's L2 and a large share of the L3), a C that
+// is overwritten is written past the caches.
+constexpr int64_t kStreamMinFloats = int64_t{1} << 20;
 
 // The best kernel this CPU runs, or a lesser one named by ALEXNET_GEMM_ISA ("avx2" or
 // "generic"): the portable kernels can then be tested and benchmarked on an AVX-512 machine.
@@ -208,15 +214,16 @@ struct GemmCall {
 
 // A B (or Aᵀ B) with few rows of A, B not transposed: a fully connected layer's backward-data at
 // small batch, dy W. Each element of B (the weights) is used only m times, so packing it cost
-// as much as the multiply: fc6's at batch 16 took 46 ms, 26 GFLOP/s. The micro-kernel reads
-// B's rows in place instead; only a last strip narrower than NR is packed, so that no load runs
-// past B's row. Threads split the columns and each packs all of A (m rows, few).
+// as much as the multiply: fc6's at batch 16 took 46 ms, 26 GFLOP/s. The few-rows micro-kernel
+// reads B's rows in place instead; only a last strip narrower than its width is packed, so that
+// no load runs past B's row. Threads split the columns and each packs all of A (m rows, few).
 void GemmInPlaceB(const GemmCall& g) {
-  const int mr = g.kernel.mr;
-  const int nr = g.kernel.nr;
+  const int mr = g.kernel.few_mr;
+  const int nr = g.kernel.few_nr;
+  const int m_strips = (g.m + mr - 1) / mr;
   const int kc_max = std::min(g.k, kKc);
-  ParallelFor(g.NStrips(), 4, [&](int64_t s0, int64_t s1) {
-    float* a_packed = a_buffer.Reserve(static_cast<size_t>(g.MStrips()) * mr * kc_max);
+  ParallelFor((g.n + nr - 1) / nr, 4, [&](int64_t s0, int64_t s1) {
+    float* a_packed = a_buffer.Reserve(static_cast<size_t>(m_strips) * mr * kc_max);
     float* edge = b_buffer.Reserve(static_cast<size_t>(nr) * kc_max);
     for (int pc = 0; pc < g.k; pc += kKc) {
       const int kc = std::min(kKc, g.k - pc);
@@ -231,11 +238,62 @@ void GemmInPlaceB(const GemmCall& g) {
           strip = edge;
           stride = nr;
         }
-        for (int ir = 0; ir < g.MStrips(); ++ir) {
-          g.Tile(pc, kc, a_packed + static_cast<int64_t>(ir) * mr * kc, strip, stride, ir * mr, j0);
+        for (int ir = 0; ir < m_strips; ++ir) {
+          g.kernel.few_rows(kc, a_packed + static_cast<int64_t>(ir) * mr * kc, strip, stride,
+                            g.c + ir * mr * g.ldc + j0, g.ldc, std::min(mr, g.m - ir * mr),
+                            std::min(nr, g.n - j0), g.accumulate || pc > 0);
         }
       }
     }
+  });
+}
+
+// Calls with a short inner dimension (k <= kShallowMaxK) and many rows: a fully connected
+// layer's backward-filter, dyᵀ x, whose k is the batch. Each element of C is a sum of k products
+// only, so writing C is the work: fc6's weight gradient is 151 MB. All of B is packed once (k x n,
+// 590 KB for fc6 at batch 16: it stays in each core's L2) and all of A, the threads split A's
+// strips, and each sweeps its rows of C from left to right, so that C is written row by row, once.
+// A C overwritten and too large for the caches is written past them (the stream kernel), which
+// saves reading each line in before it is written: half the memory traffic.
+void GemmShallow(const GemmCall& g) {
+  const int mr = g.kernel.mr;
+  const int nr = g.kernel.nr;
+  const int n_strips = g.NStrips();
+  float* const a_packed = a_buffer.Reserve(static_cast<size_t>(g.MStrips()) * mr * g.k);
+  float* const b_packed = b_buffer.Reserve(static_cast<size_t>(n_strips) * nr * g.k);
+  ParallelFor(n_strips, 16, [&](int64_t s0, int64_t s1) {
+    for (int64_t s = s0; s < s1; ++s) {
+      PackBStrip(g.BBlock(0, 0), g.k, static_cast<int>(s) * nr, g.n, nr, b_packed + s * nr * g.k);
+    }
+  });
+  const bool aligned = reinterpret_cast<uintptr_t>(g.c) % 64 == 0 && g.ldc % 16 == 0;
+  const bool stream = !g.accumulate && !g.epilogue && aligned &&
+                      static_cast<int64_t>(g.m) * g.n >= kStreamMinFloats;
+  ParallelFor(g.MStrips(), 1, [&](int64_t i0, int64_t i1) {
+    MatrixView rows = g.ABlock(0);
+    rows.x += i0 * mr * rows.row_stride;
+    const int count = static_cast<int>(std::min<int64_t>(g.m, i1 * mr) - i0 * mr);
+    PackA(rows, count, g.k, g.alpha, mr, a_packed + i0 * mr * g.k);
+    for (int64_t ir = i0; ir < i1; ++ir) {
+      for (int s = 0; s < n_strips; ++s) {
+        const int j0 = s * nr;
+        const int n_eff = std::min(nr, g.n - j0);
+        const MicroKernelFn kernel =
+            n_eff == nr && stream ? g.kernel.stream : MicroFor(g.kernel, n_eff);
+        kernel(g.k, a_packed + ir * mr * g.k, b_packed + static_cast<int64_t>(s) * nr * g.k, nr,
+               g.c + ir * mr * g.ldc + j0, g.ldc, std::min<int64_t>(mr, g.m - ir * mr), n_eff,
+               g.accumulate);
+      }
+    }
+    if (g.epilogue) {
+      g.epilogue->Apply(static_cast<int>(i0) * mr, static_cast<int>(i0) * mr + count, 0, g.n, g.c,
+                        g.ldc);
+    }
+#if defined(ALEXNET_GEMM_X86)
+    // Non-temporal stores are weakly ordered: this thread's must be visible before the pool
+    // reports it done.
+    if (stream) __builtin_ia32_sfence();
+#endif
   });
 }
 
@@ -382,6 +440,7 @@ void Sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const f
     GemmInPlaceB(call);
     return ApplyEpilogue(m, n, c, ldc, epilogue);
   }
+  if (k <= kShallowMaxK) return GemmShallow(call);
   if (call.NStrips() < call.MStrips()) {
     GemmRows(call);
     return ApplyEpilogue(m, n, c, ldc, epilogue);

@@ -25,8 +25,18 @@ struct GemmKernel {
   int mr;
   int nr;
   MicroKernelFn micro;
+  // The same, but a whole tile that overwrites C goes past the caches (non-temporal stores, where
+  // the ISA has them): for a C written once and far larger than the caches (a fully connected
+  // layer's weight gradient), whose lines then need not be read in before they are written. C's
+  // tiles must be aligned to the vector width (VW floats).
+  MicroKernelFn stream;
   // The same over the first NR / 2 columns of the strip only: for a last strip at most half full.
   MicroKernelFn narrow;
+  // A tile of few_mr x few_nr for A operands of few rows (a fully connected layer's backward-data
+  // at batch 16 is 16 rows: 8 x 48 wastes none of the FMAs that 12 x 32 spends on padding rows).
+  int few_mr;
+  int few_nr;
+  MicroKernelFn few_rows;
   DotKernelFn dot;
   FmaLoopFn fma_loop;
 };
