@@ -1,0 +1,136 @@
+/**
+ * The GEMM paths of a fully connected layer's passes (native/cpu/gemm.cc), on every kernel this
+ * CPU runs and on 1 and 3 threads: backward-filter dyᵀ x, whose inner dimension is the batch
+ * (GemmShallow, with C written past the caches where it is overwritten, aligned and large), and
+ * backward-data dy W with few rows (GemmInPlaceB's few-rows tile). Each child process forces one
+ * kernel (ALEXNET_GEMM_ISA) and one thread count (ALEXNET_NUM_THREADS), as gemm-kernels.test.ts
+ * does; every result is checked against a float64 reference, and the bits on 1 and 3 threads
+ * must be the same.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { expectFreshBuild } from './util/built-cli';
+import { expectClose } from './util/compare';
+
+const DIST = path.join(__dirname, '..', 'dist', 'lib');
+
+interface Case {
+  name: string;
+  m: number;
+  n: number;
+  k: number;
+  transA: boolean;
+  beta: number;
+}
+
+// Row counts and widths leave partial tiles on every kernel (MR 12, 6, 4; NR 32, 16, 8; the
+// few-rows tiles 8 x 48, 4 x 24, 4 x 8).
+const CASES: Case[] = [
+  // 1030 x 1040 floats of C (over the 2^20 from which an overwritten C is streamed), rows 1040
+  // floats apart (a multiple of 16, so that tiles are aligned); a last column strip of 16.
+  { name: 'backward-filter streamed', m: 1030, n: 1040, k: 16, transA: true, beta: 0 },
+  // The same path adding to C: no streaming.
+  { name: 'backward-filter accumulated', m: 101, n: 299, k: 64, transA: true, beta: 0.5 },
+  // Two KC = 256 blocks and a last one of 188; a last strip of 40 columns (8 x 48 tile).
+  { name: 'backward-data batch 16', m: 16, n: 1000, k: 700, transA: false, beta: 0 },
+  { name: 'backward-data batch 5', m: 5, n: 130, k: 300, transA: false, beta: 0.5 },
+];
+
+/** Deterministic values of magnitude <= 1. */
+function values(count: number, seed: number): Float32Array {
+  return Float32Array.from({ length: count }, (_, i) => Math.sin(seed + i * 0.37));
+}
+
+/** Run in the child: every case's C, as base64 float32, with the kernel that made them. */
+const CHILD = `
+const api = require(${JSON.stringify(path.join(DIST, 'index.js'))});
+const { native } = require(${JSON.stringify(path.join(DIST, 'native.js'))});
+const values = ${values.toString()};
+const results = [];
+for (const { m, n, k, transA, beta } of ${JSON.stringify(CASES)}) {
+  const a = api.Tensor.from(values(m * k, 1), transA ? [k, m] : [m, k]);
+  const b = api.Tensor.from(values(k * n, 2), [k, n]);
+  const c = api.Tensor.from(beta === 0 ? new Float32Array(m * n).fill(NaN) : values(m * n, 3), [m, n]);
+  api.gemm(a, b, c, { transA, beta });
+  const r = c.toArray();
+  results.push(Buffer.from(r.buffer, r.byteOffset, r.byteLength).toString('base64'));
+}
+process.stdout.write(JSON.stringify({ isa: native.gemmIsa, results }));
+`;
+
+function runChild(isa: string, threads: number): { isa: string; results: Float32Array[] } {
+  const env = { ...process.env, ALEXNET_GEMM_ISA: isa, ALEXNET_NUM_THREADS: String(threads) };
+  const child = spawnSync(process.execPath, ['-e', CHILD], {
+    env,
+    encoding: 'utf8',
+    maxBuffer: 1 << 26,
+  });
+  if (child.status !== 0) throw new Error(`child with ${isa}, ${threads} threads: ${child.stderr}`);
+  const parsed = JSON.parse(child.stdout) as { isa: string; results: string[] };
+  return {
+    isa: parsed.isa,
+    results: parsed.results.map((r) => {
+      const bytes = Buffer.from(r, 'base64');
+      return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+    }),
+  };
+}
+
+/** float64 C = op(A) B + beta C, row-major. */
+function reference({ m, n, k, transA, beta }: Case): Float64Array {
+  const a = values(m * k, 1);
+  const b = values(k * n, 2);
+  const c = values(m * n, 3);
+  const out = new Float64Array(m * n);
+  for (let i = 0; i < m; ++i) {
+    for (let p = 0; p < k; ++p) {
+      const aip = transA ? a[p * m + i] : a[i * k + p];
+      for (let j = 0; j < n; ++j) out[i * n + j] += aip * b[p * n + j];
+    }
+    if (beta !== 0) for (let j = 0; j < n; ++j) out[i * n + j] += beta * c[i * n + j];
+  }
+  return out;
+}
+
+/** A float array's bytes, so that -0 and 0 differ and NaN equals NaN. */
+function bits(a: Float32Array): Buffer {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+}
+
+const cpuFlags = fs.existsSync('/proc/cpuinfo') ? fs.readFileSync('/proc/cpuinfo', 'utf8') : '';
+const x86 = process.arch === 'x64';
+const hasAvx2 = x86 && /\bavx2\b/.test(cpuFlags) && /\bfma\b/.test(cpuFlags);
+const hasAvx512 = hasAvx2 && /\bavx512f\b/.test(cpuFlags);
+
+const KERNELS: [string, boolean, string][] = [
+  ['avx512', hasAvx512, 'the CPU has no AVX-512F'],
+  ['avx2', hasAvx2, 'the CPU has no AVX2 + FMA'],
+  ['generic', true, ''],
+];
+
+describe('GEMM paths of the fully connected layers against float64', () => {
+  let references: Float64Array[] = [];
+  beforeAll(() => {
+    expectFreshBuild();
+    references = CASES.map(reference);
+  });
+
+  for (const [isa, runs, why] of KERNELS) {
+    (runs ? test : test.skip)(
+      `the ${isa} kernel: every case, the same bits on 1 and 3 threads${runs ? '' : ` (skipped: ${why})`}`,
+      () => {
+        const one = runChild(isa, 1);
+        const three = runChild(isa, 3);
+        expect(one.isa).toBe(isa);
+        CASES.forEach((c, i) => {
+          // float32 sums of k products of magnitude <= 1 (and beta C): rounding of about
+          // sqrt(k) * 2^-24 of the terms' sum; 1e-5 * k bounds it with a wide margin, as in
+          // gemm.test.ts, and is far below the O(1) error of a wrong or missing product.
+          expectClose(one.results[i], references[i], { rtol: 1e-5, atol: 1e-5 * c.k }, c.name);
+          expect(bits(three.results[i]).equals(bits(one.results[i]))).toBe(true);
+        });
+      },
+    );
+  }
+});
