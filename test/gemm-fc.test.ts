@@ -1,8 +1,10 @@
 /**
  * The GEMM paths of a fully connected layer's passes (native/cpu/gemm.cc), on every kernel this
  * CPU runs and on 1 and 3 threads: backward-filter dyᵀ x, whose inner dimension is the batch
- * (GemmShallow, with C written past the caches where it is overwritten, aligned and large), and
- * backward-data dy W with few rows (GemmInPlaceB's few-rows tile). Each child process forces one
+ * (GemmShallow, with C written past the caches where it is overwritten, aligned and large),
+ * backward-data dy W with few rows (GemmInPlaceB's few-rows tile), and the training forward
+ * x Wᵀ with more rows than the dot products take and W far larger than x (GemmWideB), with the
+ * bias + ReLU epilogue. Each child process forces one
  * kernel (ALEXNET_GEMM_ISA) and one thread count (ALEXNET_NUM_THREADS), as gemm-kernels.test.ts
  * does; every result is checked against a float64 reference, and the bits on 1 and 3 threads
  * must be the same.
@@ -21,7 +23,10 @@ interface Case {
   n: number;
   k: number;
   transA: boolean;
+  transB?: boolean;
   beta: number;
+  /** Bias per column of C (values(n, 4)), then ReLU. */
+  epilogue?: boolean;
 }
 
 // Row counts and widths leave partial tiles on every kernel (MR 12, 6, 4; NR 32, 16, 8; the
@@ -35,6 +40,18 @@ const CASES: Case[] = [
   // Two KC = 256 blocks and a last one of 188; a last strip of 40 columns (8 x 48 tile).
   { name: 'backward-data batch 16', m: 16, n: 1000, k: 700, transA: false, beta: 0 },
   { name: 'backward-data batch 5', m: 5, n: 130, k: 300, transA: false, beta: 0.5 },
+  // KC blocks of 256, 256 and 88; 37 rows and 300 columns leave partial tiles.
+  { name: 'forward batch 37', m: 37, n: 300, k: 600, transA: false, transB: true, beta: 0 },
+  {
+    name: 'forward batch 37 with the epilogue',
+    m: 37,
+    n: 300,
+    k: 600,
+    transA: false,
+    transB: true,
+    beta: 0,
+    epilogue: true,
+  },
 ];
 
 /** Deterministic values of magnitude <= 1. */
@@ -42,24 +59,49 @@ function values(count: number, seed: number): Float32Array {
   return Float32Array.from({ length: count }, (_, i) => Math.sin(seed + i * 0.37));
 }
 
-/** Run in the child: every case's C, as base64 float32, with the kernel that made them. */
+/**
+ * Run in the child: every case's C, as base64 float32, with the kernel that made them; for A Bᵀ,
+ * also the inference forward's C from weights packed once (PackedWeights), in `packed`.
+ */
 const CHILD = `
 const api = require(${JSON.stringify(path.join(DIST, 'index.js'))});
 const { native } = require(${JSON.stringify(path.join(DIST, 'native.js'))});
 const values = ${values.toString()};
+const encode = (r) => Buffer.from(r.buffer, r.byteOffset, r.byteLength).toString('base64');
 const results = [];
-for (const { m, n, k, transA, beta } of ${JSON.stringify(CASES)}) {
+const packed = [];
+for (const { m, n, k, transA, transB, beta, epilogue } of ${JSON.stringify(CASES)}) {
   const a = api.Tensor.from(values(m * k, 1), transA ? [k, m] : [m, k]);
-  const b = api.Tensor.from(values(k * n, 2), [k, n]);
+  const b = api.Tensor.from(values(k * n, 2), transB ? [n, k] : [k, n]);
   const c = api.Tensor.from(beta === 0 ? new Float32Array(m * n).fill(NaN) : values(m * n, 3), [m, n]);
-  api.gemm(a, b, c, { transA, beta });
-  const r = c.toArray();
-  results.push(Buffer.from(r.buffer, r.byteOffset, r.byteLength).toString('base64'));
+  const bias = api.Tensor.from(values(n, 4), [n]);
+  const fused = epilogue ? { bias, relu: true } : {};
+  api.gemm(a, b, c, { transA, transB, beta, epilogue: fused });
+  results.push(encode(c.toArray()));
+  if (transB) {
+    const weights = new api.PackedWeights();
+    weights.multiply(a, b, c, fused);
+    packed.push(encode(c.toArray()));
+    weights.dispose();
+  } else {
+    packed.push('');
+  }
 }
-process.stdout.write(JSON.stringify({ isa: native.gemmIsa, results }));
+process.stdout.write(JSON.stringify({ isa: native.gemmIsa, results, packed }));
 `;
 
-function runChild(isa: string, threads: number): { isa: string; results: Float32Array[] } {
+interface ChildResult {
+  isa: string;
+  results: Float32Array[];
+  packed: Float32Array[];
+}
+
+function decode(r: string): Float32Array {
+  const bytes = Buffer.from(r, 'base64');
+  return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+}
+
+function runChild(isa: string, threads: number): ChildResult {
   const env = { ...process.env, ALEXNET_GEMM_ISA: isa, ALEXNET_NUM_THREADS: String(threads) };
   const child = spawnSync(process.execPath, ['-e', CHILD], {
     env,
@@ -67,28 +109,29 @@ function runChild(isa: string, threads: number): { isa: string; results: Float32
     maxBuffer: 1 << 26,
   });
   if (child.status !== 0) throw new Error(`child with ${isa}, ${threads} threads: ${child.stderr}`);
-  const parsed = JSON.parse(child.stdout) as { isa: string; results: string[] };
+  const parsed = JSON.parse(child.stdout) as { isa: string; results: string[]; packed: string[] };
   return {
     isa: parsed.isa,
-    results: parsed.results.map((r) => {
-      const bytes = Buffer.from(r, 'base64');
-      return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
-    }),
+    results: parsed.results.map(decode),
+    packed: parsed.packed.map(decode),
   };
 }
 
-/** float64 C = op(A) B + beta C, row-major. */
-function reference({ m, n, k, transA, beta }: Case): Float64Array {
+/** float64 C = op(A) op(B) + beta C, row-major, then the epilogue where asked. */
+function reference({ m, n, k, transA, transB, beta, epilogue }: Case): Float64Array {
   const a = values(m * k, 1);
   const b = values(k * n, 2);
   const c = values(m * n, 3);
+  const bias = values(n, 4);
   const out = new Float64Array(m * n);
   for (let i = 0; i < m; ++i) {
     for (let p = 0; p < k; ++p) {
       const aip = transA ? a[p * m + i] : a[i * k + p];
-      for (let j = 0; j < n; ++j) out[i * n + j] += aip * b[p * n + j];
+      for (let j = 0; j < n; ++j) out[i * n + j] += aip * (transB ? b[j * k + p] : b[p * n + j]);
     }
     if (beta !== 0) for (let j = 0; j < n; ++j) out[i * n + j] += beta * c[i * n + j];
+    if (epilogue)
+      for (let j = 0; j < n; ++j) out[i * n + j] = Math.max(out[i * n + j] + bias[j], 0);
   }
   return out;
 }
@@ -118,7 +161,7 @@ describe('GEMM paths of the fully connected layers against float64', () => {
 
   for (const [isa, runs, why] of KERNELS) {
     (runs ? test : test.skip)(
-      `the ${isa} kernel: every case, the same bits on 1 and 3 threads${runs ? '' : ` (skipped: ${why})`}`,
+      `the ${isa} kernel: every case, the same bits on 1 and 3 threads and from packed weights${runs ? '' : ` (skipped: ${why})`}`,
       () => {
         const one = runChild(isa, 1);
         const three = runChild(isa, 3);
@@ -129,6 +172,8 @@ describe('GEMM paths of the fully connected layers against float64', () => {
           // gemm.test.ts, and is far below the O(1) error of a wrong or missing product.
           expectClose(one.results[i], references[i], { rtol: 1e-5, atol: 1e-5 * c.k }, c.name);
           expect(bits(three.results[i]).equals(bits(one.results[i]))).toBe(true);
+          // The inference forward sums in the training forward's order (native/cpu/gemm.h).
+          if (c.transB) expect(bits(one.packed[i]).equals(bits(one.results[i]))).toBe(true);
         });
       },
     );

@@ -29,6 +29,10 @@ constexpr int kShallowMaxK = 64;
 // From this many floats of C (4 MiB: more than a core's L2 and a large share of the L3), a C that
 // is overwritten is written past the caches.
 constexpr int64_t kStreamMinFloats = int64_t{1} << 20;
+// A Bᵀ with B at least this many times A's rows, and A of at most this many floats (6 MiB: fc6's
+// input at batch 128 is 4.5 MiB), packs all of A once and B a strip at a time (GemmWideB).
+constexpr int kWideBMinRatio = 4;
+constexpr int64_t kWideBMaxA = int64_t{3} << 19;
 
 // The best kernel this CPU runs, or a lesser one named by ALEXNET_GEMM_ISA ("avx2" or
 // "generic"): the portable kernels can then be tested and benchmarked on an AVX-512 machine.
@@ -113,6 +117,32 @@ void PackBStrip(const MatrixView& b, int kc, int j0, int cols, int nr, float* st
   } else {
     for (int j = 0; j < w; ++j)
       for (int p = 0; p < kc; ++p) strip[p * nr + j] = b.at(p, j0 + j);
+  }
+}
+
+// Packs rows [0, rows) of w (rows ldw floats apart, k long; rows <= nr) as one strip of B = wᵀ over
+// the whole of k: for each KC block, kc steps of nr values (as PackBStrip lays one block out),
+// zero-padded to nr. Groups of 8 rows are read side by side from start to end, 8 streams that
+// the prefetchers follow, and each step writes 8 adjacent floats.
+void PackBRows(const float* w, int64_t ldw, int k, int rows, int nr, float* panel) {
+  constexpr int kGroup = 8;
+  if (rows < nr) std::fill(panel, panel + static_cast<int64_t>(nr) * k, 0.0f);
+  for (int j0 = 0; j0 < rows; j0 += kGroup) {
+    const int count = std::min(kGroup, rows - j0);
+    for (int pc = 0; pc < k; pc += kKc) {
+      const int kc = std::min(kKc, k - pc);
+      float* block = panel + static_cast<int64_t>(pc) * nr + j0;
+      const float* src = w + j0 * ldw + pc;
+      if (count == kGroup) {
+        for (int p = 0; p < kc; ++p) {
+          for (int j = 0; j < kGroup; ++j) block[p * nr + j] = src[j * ldw + p];
+        }
+      } else {
+        for (int p = 0; p < kc; ++p) {
+          for (int j = 0; j < count; ++j) block[p * nr + j] = src[j * ldw + p];
+        }
+      }
+    }
   }
 }
 
@@ -326,6 +356,45 @@ void GemmColumns(const GemmCall& g, int j_begin, int j_end) {
   }
 }
 
+// A Bᵀ where B is far larger than A (a fully connected layer's training forward at batch 128: W
+// is 4096 x 9216, x 128 x 9216). GemmColumns packs B a KC x NC block at a time, which reads each
+// of NC rows of W 1 KiB at a time (KC floats), a new page each: packing then took as long as the
+// multiply. Here all of A is packed once (at most kWideBMaxA floats), and each thread packs B one
+// strip of NR rows of W at a time over the whole of k, reading those rows from start to end, then
+// runs that strip against all of A's strips, KC block by KC block: the sums of GemmColumns.
+void GemmWideB(const GemmCall& g) {
+  const int mr = g.kernel.mr;
+  const int nr = g.kernel.nr;
+  const int m_strips = g.MStrips();
+  const int64_t padded_m = static_cast<int64_t>(m_strips) * mr;
+  float* const a_packed = a_buffer.Reserve(static_cast<size_t>(padded_m) * g.k);
+  ParallelFor(m_strips, 1, [&](int64_t i0, int64_t i1) {
+    for (int pc = 0; pc < g.k; pc += kKc) {
+      const int kc = std::min(kKc, g.k - pc);
+      MatrixView rows = g.ABlock(pc);
+      rows.x += i0 * mr * rows.row_stride;
+      const int count = static_cast<int>(std::min<int64_t>(g.m, i1 * mr) - i0 * mr);
+      PackA(rows, count, kc, g.alpha, mr, a_packed + pc * padded_m + i0 * mr * kc);
+    }
+  });
+  ParallelFor(g.NStrips(), 1, [&](int64_t s0, int64_t s1) {
+    float* const panel = b_buffer.Reserve(static_cast<size_t>(nr) * g.k);
+    for (int64_t s = s0; s < s1; ++s) {
+      const int j0 = static_cast<int>(s) * nr;
+      PackBRows(g.b + static_cast<int64_t>(j0) * g.ldb, g.ldb, g.k, std::min(nr, g.n - j0), nr,
+                panel);
+      for (int pc = 0; pc < g.k; pc += kKc) {
+        const int kc = std::min(kKc, g.k - pc);
+        for (int ir = 0; ir < m_strips; ++ir) {
+          g.Tile(pc, kc, a_packed + pc * padded_m + static_cast<int64_t>(ir) * mr * kc,
+                 panel + static_cast<int64_t>(pc) * nr, nr, ir * mr, j0);
+        }
+      }
+      if (g.epilogue) g.epilogue->Apply(0, g.m, j0, std::min(g.n, j0 + nr), g.c, g.ldc);
+    }
+  });
+}
+
 // Calls with more row strips than column strips (a convolution's backward-data): B is packed
 // once per KC x NC block into the calling thread's buffer, shared by the threads, which split
 // A's rows, pack their own and sweep each B strip over MC-row blocks of them.
@@ -441,6 +510,9 @@ void Sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const f
     return ApplyEpilogue(m, n, c, ldc, epilogue);
   }
   if (k <= kShallowMaxK) return GemmShallow(call);
+  if (trans_b && n >= kWideBMinRatio * m && static_cast<int64_t>(m) * k <= kWideBMaxA) {
+    return GemmWideB(call);
+  }
   if (call.NStrips() < call.MStrips()) {
     GemmRows(call);
     return ApplyEpilogue(m, n, c, ldc, epilogue);
