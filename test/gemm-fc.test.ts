@@ -32,9 +32,11 @@ interface Case {
 // Row counts and widths leave partial tiles on every kernel (MR 12, 6, 4; NR 32, 16, 8; the
 // few-rows tiles 8 x 48, 4 x 24, 4 x 8).
 const CASES: Case[] = [
-  // 1030 x 1040 floats of C (over the 2^20 from which an overwritten C is streamed), rows 1040
+  // 1030 x 2064 floats of C (over the 2^21 from which an overwritten C is streamed), rows 2064
   // floats apart (a multiple of 16, so that tiles are aligned); a last column strip of 16.
-  { name: 'backward-filter streamed', m: 1030, n: 1040, k: 16, transA: true, beta: 0 },
+  { name: 'backward-filter streamed', m: 1030, n: 2064, k: 16, transA: true, beta: 0 },
+  // Batch 128: all of k in one KC block, B (128 x 300) packed whole.
+  { name: 'backward-filter batch 128', m: 101, n: 300, k: 128, transA: true, beta: 0 },
   // The same path adding to C: no streaming.
   { name: 'backward-filter accumulated', m: 101, n: 299, k: 64, transA: true, beta: 0.5 },
   // Two KC = 256 blocks and a last one of 188; a last strip of 40 columns (8 x 48 tile).

@@ -23,12 +23,15 @@ constexpr int kNc = 3072;
 constexpr int kDotMaxRows = 32;
 // Up to this many rows of A, A B reads B in place (GemmInPlaceB) instead of packing it.
 constexpr int kInPlaceMaxRows = 32;
-// Up to this inner dimension, C is computed strip of rows by strip of rows from all of A and B
-// packed once (GemmShallow): at most 64 x n floats of B.
-constexpr int kShallowMaxK = 64;
-// From this many floats of C (4 MiB: more than a core's L2 and a large share of the L3), a C that
-// is overwritten is written past the caches.
-constexpr int64_t kStreamMinFloats = int64_t{1} << 20;
+// Up to this inner dimension (one KC block, so the sums are those of the other drivers), and with
+// B of at most kShallowMaxB floats (6 MiB: fc6's input at batch 128 is 4.5 MiB), C is computed
+// strip of rows by strip of rows from all of A and B packed once (GemmShallow).
+constexpr int kShallowMaxK = kKc;
+constexpr int64_t kShallowMaxB = int64_t{3} << 19;
+// From this many floats of C (8 MiB: 4 of each core's L2 and a quarter of the L3 of the Zen 4 this
+// was measured on), a C that is overwritten is written past the caches: a smaller one (an im2col
+// buffer) may still be in cache when it is read next.
+constexpr int64_t kStreamMinFloats = int64_t{1} << 21;
 // A Bᵀ with B at least this many times A's rows, and A of at most this many floats (6 MiB: fc6's
 // input at batch 128 is 4.5 MiB), packs all of A once and B a strip at a time (GemmWideB).
 constexpr int kWideBMinRatio = 4;
@@ -280,11 +283,11 @@ void GemmInPlaceB(const GemmCall& g) {
 
 // Calls with a short inner dimension (k <= kShallowMaxK) and many rows: a fully connected
 // layer's backward-filter, dyᵀ x, whose k is the batch. Each element of C is a sum of k products
-// only, so writing C is the work: fc6's weight gradient is 151 MB. All of B is packed once (k x n,
-// 590 KB for fc6 at batch 16: it stays in each core's L2) and all of A, the threads split A's
-// strips, and each sweeps its rows of C from left to right, so that C is written row by row, once.
-// A C overwritten and too large for the caches is written past them (the stream kernel), which
-// saves reading each line in before it is written: half the memory traffic.
+// only, so writing C is much of the work: fc6's weight gradient is 151 MB. All of B is packed once
+// (k x n, 590 KB for fc6 at batch 16: it stays in each core's L2) and all of A, the threads split
+// A's strips, and each sweeps its rows of C from left to right, so that C is written row by row,
+// once. A C overwritten and too large for the caches is written past them (the stream kernel),
+// which saves reading each line in before it is written: half the memory traffic.
 void GemmShallow(const GemmCall& g) {
   const int mr = g.kernel.mr;
   const int nr = g.kernel.nr;
@@ -509,7 +512,7 @@ void Sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const f
     GemmInPlaceB(call);
     return ApplyEpilogue(m, n, c, ldc, epilogue);
   }
-  if (k <= kShallowMaxK) return GemmShallow(call);
+  if (k <= kShallowMaxK && static_cast<int64_t>(k) * n <= kShallowMaxB) return GemmShallow(call);
   if (trans_b && n >= kWideBMinRatio * m && static_cast<int64_t>(m) * k <= kWideBMaxA) {
     return GemmWideB(call);
   }
