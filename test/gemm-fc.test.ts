@@ -2,7 +2,7 @@
  * The GEMM paths of a fully connected layer's passes (native/cpu/gemm.cc), on every kernel this
  * CPU runs and on 1 and 3 threads: backward-filter dyᵀ x, whose inner dimension is the batch
  * (GemmShallow, with C written past the caches where it is overwritten, aligned and large),
- * backward-data dy W with few rows (GemmInPlaceB's few-rows tile), and the training forward
+ * backward-data dy W (GemmInPlaceB's few-rows tile, B read in place), and the training forward
  * x Wᵀ with more rows than the dot products take and W far larger than x (GemmWideB), with the
  * bias + ReLU epilogue. Each child process forces one
  * kernel (ALEXNET_GEMM_ISA) and one thread count (ALEXNET_NUM_THREADS), as gemm-kernels.test.ts
@@ -42,6 +42,8 @@ const CASES: Case[] = [
   // Two KC = 256 blocks and a last one of 188; a last strip of 40 columns (8 x 48 tile).
   { name: 'backward-data batch 16', m: 16, n: 1000, k: 700, transA: false, beta: 0 },
   { name: 'backward-data batch 5', m: 5, n: 130, k: 300, transA: false, beta: 0.5 },
+  // More rows than 32, B at least 4 times as wide: still read in place (batch 128's backward-data).
+  { name: 'backward-data batch 45', m: 45, n: 400, k: 520, transA: false, beta: 0 },
   // KC blocks of 256, 256 and 88; 37 rows and 300 columns leave partial tiles.
   { name: 'forward batch 37', m: 37, n: 300, k: 600, transA: false, transB: true, beta: 0 },
   {

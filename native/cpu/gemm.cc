@@ -21,8 +21,11 @@ constexpr int kMc = 144;
 constexpr int kNc = 3072;
 // Up to this many rows of A, A B^T runs as row dot products (DotKernel) instead of packed GEMM.
 constexpr int kDotMaxRows = 32;
-// Up to this many rows of A, A B reads B in place (GemmInPlaceB) instead of packing it.
+// Up to this many rows of A, A B reads B in place (GemmInPlaceB) instead of packing it; and up to
+// kInPlaceWideMaxRows where B has at least kWideBMinRatio times as many columns as A has rows (a
+// fully connected layer's backward-data at batch 128: packing W took a third of the time).
 constexpr int kInPlaceMaxRows = 32;
+constexpr int kInPlaceWideMaxRows = 256;
 // Up to this inner dimension (one KC block, so the sums are those of the other drivers), and with
 // B of at most kShallowMaxB floats (6 MiB: fc6's input at batch 128 is 4.5 MiB), C is computed
 // strip of rows by strip of rows from all of A and B packed once (GemmShallow).
@@ -245,11 +248,11 @@ struct GemmCall {
   }
 };
 
-// A B (or Aᵀ B) with few rows of A, B not transposed: a fully connected layer's backward-data at
-// small batch, dy W. Each element of B (the weights) is used only m times, so packing it cost
-// as much as the multiply: fc6's at batch 16 took 46 ms, 26 GFLOP/s. The few-rows micro-kernel
-// reads B's rows in place instead; only a last strip narrower than its width is packed, so that
-// no load runs past B's row. Threads split the columns and each packs all of A (m rows, few).
+// A B (or Aᵀ B) with few rows of A, B not transposed: a fully connected layer's backward-data, dy
+// W. Each element of B (the weights) is used only m times, so packing it cost as much as the
+// multiply: fc6's at batch 16 took 46 ms, 26 GFLOP/s. The few-rows micro-kernel reads B's rows in
+// place instead, prefetching the next strip; only a last strip narrower than its width is packed,
+// so that no load runs past B's row. Threads split the columns and each packs all of A (m rows).
 void GemmInPlaceB(const GemmCall& g) {
   const int mr = g.kernel.few_mr;
   const int nr = g.kernel.few_nr;
@@ -508,7 +511,7 @@ void Sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const f
   const bool accumulate = beta != 0.0f;
   const GemmCall call{kernel, trans_a, trans_b, m,          n, k,   alpha,   a,
                       lda,    b,       ldb,     accumulate, c, ldc, epilogue};
-  if (!trans_b && m <= kInPlaceMaxRows) {
+  if (!trans_b && (m <= kInPlaceMaxRows || (m <= kInPlaceWideMaxRows && n >= kWideBMinRatio * m))) {
     GemmInPlaceB(call);
     return ApplyEpilogue(m, n, c, ldc, epilogue);
   }
