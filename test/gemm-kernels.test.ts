@@ -4,9 +4,9 @@
  * so on an AVX-512 machine the AVX2 and generic kernels would never run in the suite.
  * ALEXNET_GEMM_ISA makes a child process use one of them (and the convolution and LRN kernels of
  * the same instruction set): each child computes the same GEMMs (one per driver path: packed,
- * rows split, columns split, B read in place, dot products), convolution passes and LRN passes on
- * the built package, and its results must equal the default kernel's within float32
- * summation-order error.
+ * rows split, columns split, B read in place, dot products, broadcasts, a short inner dimension,
+ * B far larger than A), convolution passes and LRN passes on the built package, and its results
+ * must equal the default kernel's within float32 summation-order error.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -18,9 +18,12 @@ const DIST = path.join(__dirname, '..', 'dist', 'lib');
 // [m, n, k, transA, transB], each reaching one path of Sgemm (native/cpu/gemm.cc).
 const GEMMS: [number, number, number, boolean, boolean][] = [
   [150, 70, 300, false, false], // more row strips than column strips: GemmRows
-  [40, 500, 300, true, false], // more column strips: GemmColumns
+  [40, 150, 300, true, false], // more column strips: GemmColumns
   [20, 100, 600, false, false], // few rows, B as stored: GemmInPlaceB, a narrow last strip
-  [13, 33, 17, false, true], // few rows, B transposed: dot products
+  [5, 33, 17, false, true], // under 8 rows, B transposed: dot products
+  [13, 33, 17, false, true], // 8-32 rows, B transposed: GemmBroadcast
+  [97, 300, 40, true, false], // a short inner dimension: GemmShallow
+  [37, 300, 600, false, true], // B transposed and far larger than A: GemmWideB
 ];
 
 // Convolutions through the packed im2col (forward) and the plain one (backward passes), with a

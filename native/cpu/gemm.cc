@@ -21,8 +21,26 @@ constexpr int kMc = 144;
 constexpr int kNc = 3072;
 // Up to this many rows of A, A B^T runs as row dot products (DotKernel) instead of packed GEMM.
 constexpr int kDotMaxRows = 32;
-// Up to this many rows of A, A B reads B in place (GemmInPlaceB) instead of packing it.
+// From this many rows of A up to kDotMaxRows, A Bᵀ broadcasts B's elements (GemmBroadcast).
+constexpr int kBroadcastMinRows = 8;
+// Up to this many rows of A, A B reads B in place (GemmInPlaceB) instead of packing it; and up to
+// kInPlaceWideMaxRows where B has at least kWideBMinRatio times as many columns as A has rows (a
+// fully connected layer's backward-data at batch 128: packing W took a third of the time).
 constexpr int kInPlaceMaxRows = 32;
+constexpr int kInPlaceWideMaxRows = 256;
+// Up to this inner dimension (one KC block, so the sums are those of the other drivers), and with
+// B of at most kShallowMaxB floats (6 MiB: fc6's input at batch 128 is 4.5 MiB), C is computed
+// strip of rows by strip of rows from all of A and B packed once (GemmShallow).
+constexpr int kShallowMaxK = kKc;
+constexpr int64_t kShallowMaxB = int64_t{3} << 19;
+// From this many floats of C (8 MiB: 4 of each core's L2 and a quarter of the L3 of the Zen 4 this
+// was measured on), a C that is overwritten is written past the caches: a smaller one (an im2col
+// buffer) may still be in cache when it is read next.
+constexpr int64_t kStreamMinFloats = int64_t{1} << 21;
+// A Bᵀ with B at least this many times A's rows, and A of at most this many floats (6 MiB: fc6's
+// input at batch 128 is 4.5 MiB), packs all of A once and B a strip at a time (GemmWideB).
+constexpr int kWideBMinRatio = 4;
+constexpr int64_t kWideBMaxA = int64_t{3} << 19;
 
 // The best kernel this CPU runs, or a lesser one named by ALEXNET_GEMM_ISA ("avx2" or
 // "generic"): the portable kernels can then be tested and benchmarked on an AVX-512 machine.
@@ -107,6 +125,32 @@ void PackBStrip(const MatrixView& b, int kc, int j0, int cols, int nr, float* st
   } else {
     for (int j = 0; j < w; ++j)
       for (int p = 0; p < kc; ++p) strip[p * nr + j] = b.at(p, j0 + j);
+  }
+}
+
+// Packs rows [0, rows) of w (rows ldw floats apart, k long; rows <= nr) as one strip of B = wᵀ over
+// the whole of k: for each KC block, kc steps of nr values (as PackBStrip lays one block out),
+// zero-padded to nr. Groups of 8 rows are read side by side from start to end, 8 streams that
+// the prefetchers follow, and each step writes 8 adjacent floats.
+void PackBRows(const float* w, int64_t ldw, int k, int rows, int nr, float* panel) {
+  constexpr int kGroup = 8;
+  if (rows < nr) std::fill(panel, panel + static_cast<int64_t>(nr) * k, 0.0f);
+  for (int j0 = 0; j0 < rows; j0 += kGroup) {
+    const int count = std::min(kGroup, rows - j0);
+    for (int pc = 0; pc < k; pc += kKc) {
+      const int kc = std::min(kKc, k - pc);
+      float* block = panel + static_cast<int64_t>(pc) * nr + j0;
+      const float* src = w + j0 * ldw + pc;
+      if (count == kGroup) {
+        for (int p = 0; p < kc; ++p) {
+          for (int j = 0; j < kGroup; ++j) block[p * nr + j] = src[j * ldw + p];
+        }
+      } else {
+        for (int p = 0; p < kc; ++p) {
+          for (int j = 0; j < count; ++j) block[p * nr + j] = src[j * ldw + p];
+        }
+      }
+    }
   }
 }
 
@@ -206,17 +250,18 @@ struct GemmCall {
   }
 };
 
-// A B (or Aᵀ B) with few rows of A, B not transposed: a fully connected layer's backward-data at
-// small batch, dy W. Each element of B (the weights) is used only m times, so packing it cost
-// as much as the multiply: fc6's at batch 16 took 46 ms, 26 GFLOP/s. The micro-kernel reads
-// B's rows in place instead; only a last strip narrower than NR is packed, so that no load runs
-// past B's row. Threads split the columns and each packs all of A (m rows, few).
+// A B (or Aᵀ B) with few rows of A, B not transposed: a fully connected layer's backward-data, dy
+// W. Each element of B (the weights) is used only m times, so packing it cost as much as the
+// multiply: fc6's at batch 16 took 46 ms, 26 GFLOP/s. The few-rows micro-kernel reads B's rows in
+// place instead, prefetching the next strip; only a last strip narrower than its width is packed,
+// so that no load runs past B's row. Threads split the columns and each packs all of A (m rows).
 void GemmInPlaceB(const GemmCall& g) {
-  const int mr = g.kernel.mr;
-  const int nr = g.kernel.nr;
+  const int mr = g.kernel.few_mr;
+  const int nr = g.kernel.few_nr;
+  const int m_strips = (g.m + mr - 1) / mr;
   const int kc_max = std::min(g.k, kKc);
-  ParallelFor(g.NStrips(), 4, [&](int64_t s0, int64_t s1) {
-    float* a_packed = a_buffer.Reserve(static_cast<size_t>(g.MStrips()) * mr * kc_max);
+  ParallelFor((g.n + nr - 1) / nr, 4, [&](int64_t s0, int64_t s1) {
+    float* a_packed = a_buffer.Reserve(static_cast<size_t>(m_strips) * mr * kc_max);
     float* edge = b_buffer.Reserve(static_cast<size_t>(nr) * kc_max);
     for (int pc = 0; pc < g.k; pc += kKc) {
       const int kc = std::min(kKc, g.k - pc);
@@ -231,11 +276,62 @@ void GemmInPlaceB(const GemmCall& g) {
           strip = edge;
           stride = nr;
         }
-        for (int ir = 0; ir < g.MStrips(); ++ir) {
-          g.Tile(pc, kc, a_packed + static_cast<int64_t>(ir) * mr * kc, strip, stride, ir * mr, j0);
+        for (int ir = 0; ir < m_strips; ++ir) {
+          g.kernel.few_rows(kc, a_packed + static_cast<int64_t>(ir) * mr * kc, strip, stride,
+                            g.c + ir * mr * g.ldc + j0, g.ldc, std::min(mr, g.m - ir * mr),
+                            std::min(nr, g.n - j0), g.accumulate || pc > 0);
         }
       }
     }
+  });
+}
+
+// Calls with a short inner dimension (k <= kShallowMaxK) and many rows: a fully connected
+// layer's backward-filter, dyᵀ x, whose k is the batch. Each element of C is a sum of k products
+// only, so writing C is much of the work: fc6's weight gradient is 151 MB. All of B is packed once
+// (k x n, 590 KB for fc6 at batch 16: it stays in each core's L2) and all of A, the threads split
+// A's strips, and each sweeps its rows of C from left to right, so that C is written row by row,
+// once. A C overwritten and too large for the caches is written past them (the stream kernel),
+// which saves reading each line in before it is written: half the memory traffic.
+void GemmShallow(const GemmCall& g) {
+  const int mr = g.kernel.mr;
+  const int nr = g.kernel.nr;
+  const int n_strips = g.NStrips();
+  float* const a_packed = a_buffer.Reserve(static_cast<size_t>(g.MStrips()) * mr * g.k);
+  float* const b_packed = b_buffer.Reserve(static_cast<size_t>(n_strips) * nr * g.k);
+  ParallelFor(n_strips, 16, [&](int64_t s0, int64_t s1) {
+    for (int64_t s = s0; s < s1; ++s) {
+      PackBStrip(g.BBlock(0, 0), g.k, static_cast<int>(s) * nr, g.n, nr, b_packed + s * nr * g.k);
+    }
+  });
+  const bool aligned = reinterpret_cast<uintptr_t>(g.c) % 64 == 0 && g.ldc % 16 == 0;
+  const bool stream = !g.accumulate && !g.epilogue && aligned &&
+                      static_cast<int64_t>(g.m) * g.n >= kStreamMinFloats;
+  ParallelFor(g.MStrips(), 1, [&](int64_t i0, int64_t i1) {
+    MatrixView rows = g.ABlock(0);
+    rows.x += i0 * mr * rows.row_stride;
+    const int count = static_cast<int>(std::min<int64_t>(g.m, i1 * mr) - i0 * mr);
+    PackA(rows, count, g.k, g.alpha, mr, a_packed + i0 * mr * g.k);
+    for (int64_t ir = i0; ir < i1; ++ir) {
+      for (int s = 0; s < n_strips; ++s) {
+        const int j0 = s * nr;
+        const int n_eff = std::min(nr, g.n - j0);
+        const MicroKernelFn kernel =
+            n_eff == nr && stream ? g.kernel.stream : MicroFor(g.kernel, n_eff);
+        kernel(g.k, a_packed + ir * mr * g.k, b_packed + static_cast<int64_t>(s) * nr * g.k, nr,
+               g.c + ir * mr * g.ldc + j0, g.ldc, std::min<int64_t>(mr, g.m - ir * mr), n_eff,
+               g.accumulate);
+      }
+    }
+    if (g.epilogue) {
+      g.epilogue->Apply(static_cast<int>(i0) * mr, static_cast<int>(i0) * mr + count, 0, g.n, g.c,
+                        g.ldc);
+    }
+#if defined(ALEXNET_GEMM_X86)
+    // Non-temporal stores are weakly ordered: this thread's must be visible before the pool
+    // reports it done.
+    if (stream) __builtin_ia32_sfence();
+#endif
   });
 }
 
@@ -266,6 +362,45 @@ void GemmColumns(const GemmCall& g, int j_begin, int j_end) {
     }
     if (g.epilogue) g.epilogue->Apply(0, g.m, jc, jc + nc, g.c, g.ldc);
   }
+}
+
+// A Bᵀ where B is far larger than A (a fully connected layer's training forward at batch 128: W
+// is 4096 x 9216, x 128 x 9216). GemmColumns packs B a KC x NC block at a time, which reads each
+// of NC rows of W 1 KiB at a time (KC floats), a new page each: packing then took as long as the
+// multiply. Here all of A is packed once (at most kWideBMaxA floats), and each thread packs B one
+// strip of NR rows of W at a time over the whole of k, reading those rows from start to end, then
+// runs that strip against all of A's strips, KC block by KC block: the sums of GemmColumns.
+void GemmWideB(const GemmCall& g) {
+  const int mr = g.kernel.mr;
+  const int nr = g.kernel.nr;
+  const int m_strips = g.MStrips();
+  const int64_t padded_m = static_cast<int64_t>(m_strips) * mr;
+  float* const a_packed = a_buffer.Reserve(static_cast<size_t>(padded_m) * g.k);
+  ParallelFor(m_strips, 1, [&](int64_t i0, int64_t i1) {
+    for (int pc = 0; pc < g.k; pc += kKc) {
+      const int kc = std::min(kKc, g.k - pc);
+      MatrixView rows = g.ABlock(pc);
+      rows.x += i0 * mr * rows.row_stride;
+      const int count = static_cast<int>(std::min<int64_t>(g.m, i1 * mr) - i0 * mr);
+      PackA(rows, count, kc, g.alpha, mr, a_packed + pc * padded_m + i0 * mr * kc);
+    }
+  });
+  ParallelFor(g.NStrips(), 1, [&](int64_t s0, int64_t s1) {
+    float* const panel = b_buffer.Reserve(static_cast<size_t>(nr) * g.k);
+    for (int64_t s = s0; s < s1; ++s) {
+      const int j0 = static_cast<int>(s) * nr;
+      PackBRows(g.b + static_cast<int64_t>(j0) * g.ldb, g.ldb, g.k, std::min(nr, g.n - j0), nr,
+                panel);
+      for (int pc = 0; pc < g.k; pc += kKc) {
+        const int kc = std::min(kKc, g.k - pc);
+        for (int ir = 0; ir < m_strips; ++ir) {
+          g.Tile(pc, kc, a_packed + pc * padded_m + static_cast<int64_t>(ir) * mr * kc,
+                 panel + static_cast<int64_t>(pc) * nr, nr, ir * mr, j0);
+        }
+      }
+      if (g.epilogue) g.epilogue->Apply(0, g.m, j0, std::min(g.n, j0 + nr), g.c, g.ldc);
+    }
+  });
 }
 
 // Calls with more row strips than column strips (a convolution's backward-data): B is packed
@@ -300,6 +435,30 @@ void GemmRows(const GemmCall& g) {
       });
     }
   }
+}
+
+// A Bᵀ with kBroadcastMinRows to kDotMaxRows rows of A (a fully connected layer's forward at
+// batch 8-32): A is packed transposed once, each row's values side by side (590 KB for fc6 at
+// batch 16, in L2), and the threads split B's rows, which the broadcast kernel reads in place.
+void GemmBroadcast(const GemmKernel& kernel, int m, int n, int k, float alpha, const float* a,
+                   int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc,
+                   const GemmEpilogue* epilogue) {
+  int lanes = kernel.vw;
+  while (lanes < m) lanes *= 2;
+  float* const at = a_buffer.Reserve(static_cast<size_t>(lanes) * k);
+  ParallelFor(k, 256, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      float* step = at + p * lanes;
+      for (int i = 0; i < m; ++i) step[i] = a[i * lda + p];
+      std::fill(step + m, step + lanes, 0.0f);
+    }
+  });
+  ParallelFor(n, 64, [&](int64_t j0, int64_t j1) {
+    const int begin = static_cast<int>(j0);
+    const int end = static_cast<int>(j1);
+    kernel.broadcast(m, end - begin, k, alpha, at, lanes, b + begin * ldb, ldb, c + begin, ldc);
+    if (epilogue) epilogue->Apply(0, m, begin, end, c, ldc);
+  });
 }
 
 // The epilogue over all of C in one parallel pass, for the drivers that do not apply it per
@@ -364,6 +523,8 @@ void Sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const f
   // read B once instead.
   if (!trans_a && trans_b && m <= kDotMaxRows) {
     ScaleC(m, n, beta, c, ldc);
+    if (m >= kBroadcastMinRows)
+      return GemmBroadcast(kernel, m, n, k, alpha, a, lda, b, ldb, c, ldc, epilogue);
     ParallelFor((n + 3) / 4, 16, [&](int64_t j0, int64_t j1) {
       const int begin = static_cast<int>(j0) * 4;
       const int end = std::min(n, static_cast<int>(j1) * 4);
@@ -378,9 +539,13 @@ void Sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const f
   const bool accumulate = beta != 0.0f;
   const GemmCall call{kernel, trans_a, trans_b, m,          n, k,   alpha,   a,
                       lda,    b,       ldb,     accumulate, c, ldc, epilogue};
-  if (!trans_b && m <= kInPlaceMaxRows) {
+  if (!trans_b && (m <= kInPlaceMaxRows || (m <= kInPlaceWideMaxRows && n >= kWideBMinRatio * m))) {
     GemmInPlaceB(call);
     return ApplyEpilogue(m, n, c, ldc, epilogue);
+  }
+  if (k <= kShallowMaxK && static_cast<int64_t>(k) * n <= kShallowMaxB) return GemmShallow(call);
+  if (trans_b && n >= kWideBMinRatio * m && static_cast<int64_t>(m) * k <= kWideBMaxA) {
+    return GemmWideB(call);
   }
   if (call.NStrips() < call.MStrips()) {
     GemmRows(call);

@@ -26,7 +26,8 @@ struct GemmEpilogue {
 };
 
 // With an epilogue, it is applied to C after the product (and beta). Calls of A Bᵀ with at most
-// 32 rows of A run as row dot products, which read B in place (PackedWeights relies on it).
+// 32 rows of A read B in place, as row dot products (under 8 rows) or by broadcasting B's elements
+// against A's rows (8 to 32), and do not pack it (PackedWeights relies on it).
 void Sgemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a,
            int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc,
            const GemmEpilogue* epilogue = nullptr);
@@ -118,7 +119,7 @@ void SgemmPacked(const PackedA& a_layout, const float* a_packed, const PackedB& 
 // A fully connected layer's weights W (n x k, row-major: PyTorch's (out, in)) packed once as the
 // B = Wᵀ of C = A Wᵀ and kept: Sgemm packs B again on every call, 151 MB for fc6, which made
 // fc6's forward at batch 128 slower than OpenBLAS's (bench/RESULTS.md). Calls of at most
-// kDotRows rows go to Sgemm, whose row dot products read W in place and do not pack it.
+// kDotRows rows go to Sgemm, which reads W in place and does not pack it.
 class PackedWeights {
  public:
   static constexpr int kDotRows = 32;
