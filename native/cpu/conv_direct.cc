@@ -266,55 +266,64 @@ struct FilterGeometry {
   int64_t ScratchSize() const { return images * (x_image + dy_image); }
 };
 
-// Reorders `count` images of x into runs of nc adjacent channels, with the zero border.
+// Reorders `count` images of x into runs of nc adjacent channels, with the zero border: a run's
+// planes at once, transposed in registers by the kernels (conv_kernel.h). Writing every nc-th
+// float of a row per channel took about an eighth of conv4's and conv5's backward-filter passes.
 void ReorderInput(const ConvShape& s, const FilterGeometry& f, const float* x, int64_t count,
                   float* out) {
   const Geometry& d = f.d;
-  const int64_t rows = count * s.groups * f.chunks * d.hp;
-  ParallelFor(rows, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t item = begin; item < end; ++item) {
-      const int row = static_cast<int>(item % d.hp);
-      const int64_t run = item / d.hp;  // (image, group, chunk)
-      const int chunk = static_cast<int>(run % f.chunks);
-      const int g = static_cast<int>(run / f.chunks % s.groups);
-      const int64_t b = run / (f.chunks * s.groups);
-      float* dst = out + item * d.wp * f.nc;
-      const int ih = row - s.pad_h;
-      for (int c = 0; c < f.nc; ++c) {
-        const int channel = chunk * f.nc + c;
-        if (ih < 0 || ih >= s.h || channel >= d.cg) {
-          for (int col = 0; col < d.wp; ++col) dst[col * f.nc + c] = 0.0f;
-          continue;
-        }
-        const float* src = x + ((b * s.c + g * d.cg + channel) * s.h + ih) * s.w;
-        for (int col = 0; col < d.wp; ++col) {
-          const int iw = col - s.pad_w;
-          dst[col * f.nc + c] = iw >= 0 && iw < s.w ? src[iw] : 0.0f;
-        }
+  const ConvKernel& kernel = Kernel();
+  const int64_t plane = static_cast<int64_t>(s.h) * s.w;
+  const int64_t row = static_cast<int64_t>(d.wp) * f.nc;  // floats of one reordered row
+  const int64_t run_floats = d.hp * row;
+  ParallelFor(count * s.groups * f.chunks, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t item = begin; item < end; ++item) {  // (image, group, chunk)
+      const int chunk = static_cast<int>(item % f.chunks);
+      const int64_t image_group = item / f.chunks;  // image * groups + group
+      float* dst = out + item * run_floats;
+      float* first = dst + s.pad_h * row;  // the first row of the input's
+      std::fill(dst, first, 0.0f);
+      std::fill(first + s.h * row, dst + run_floats, 0.0f);
+      for (int i = 0; i < s.h; ++i) {
+        float* r = first + i * row;
+        std::fill(r, r + s.pad_w * f.nc, 0.0f);
+        std::fill(r + (s.pad_w + s.w) * f.nc, r + row, 0.0f);
       }
+      ConvInterleaveArgs args;
+      args.src = x + (image_group * d.cg + chunk * f.nc) * plane;
+      args.plane = plane;
+      args.count = std::min(f.nc, d.cg - chunk * f.nc);  // the rest are padding
+      args.width = f.nc;
+      args.pixels = static_cast<int>(plane);
+      args.row = s.w;
+      args.dst = first + s.pad_w * f.nc;
+      args.dst_row = row;
+      kernel.interleave(args);
     }
   });
 }
 
 // Reorders `count` images of dy into blocks of vw channels, the lanes past a group's last
-// channel zero.
+// channel zero: a block's planes at once, as ReorderInput's.
 void ReorderGradient(const ConvShape& s, const FilterGeometry& f, const float* dy, int64_t count,
                      float* out) {
   const Geometry& d = f.d;
-  const int64_t rows = count * s.groups * d.blocks * d.oh;
-  ParallelFor(rows, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t item = begin; item < end; ++item) {
-      const int row = static_cast<int>(item % d.oh);
-      const int64_t run = item / d.oh;  // (image, group, block)
-      const int block = static_cast<int>(run % d.blocks);
-      const int g = static_cast<int>(run / d.blocks % s.groups);
-      const int64_t b = run / (d.blocks * s.groups);
-      float* dst = out + item * d.ow * d.vw;
-      for (int lane = 0; lane < d.vw; ++lane) {
-        const int o = block * d.vw + lane;
-        const float* src = dy + ((b * s.k + g * d.kg + o) * d.oh + row) * d.ow;
-        for (int col = 0; col < d.ow; ++col) dst[col * d.vw + lane] = o < d.kg ? src[col] : 0.0f;
-      }
+  const ConvKernel& kernel = Kernel();
+  const int plane = d.oh * d.ow;
+  ParallelFor(count * s.groups * d.blocks, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t item = begin; item < end; ++item) {  // (image, group, block)
+      const int block = static_cast<int>(item % d.blocks);
+      const int64_t image_group = item / d.blocks;
+      ConvInterleaveArgs args;
+      args.src = dy + (image_group * d.kg + block * d.vw) * plane;
+      args.plane = plane;
+      args.count = std::min(d.vw, d.kg - block * d.vw);
+      args.width = d.vw;
+      args.pixels = plane;
+      args.row = plane;
+      args.dst = out + item * plane * d.vw;
+      args.dst_row = static_cast<int64_t>(plane) * d.vw;
+      kernel.interleave(args);
     }
   });
 }
