@@ -136,6 +136,10 @@ const CASES: [string, ConvShape][] = [
     { batch: 2, inChannels: 23, height: 5, width: 19, outChannels: 20, kernel: 3, pad: 1 },
   ],
   [
+    'one input channel per group, no padding (backward-filter reads x in place), batch in 2 runs',
+    { batch: 3, inChannels: 2, height: 152, width: 152, outChannels: 6, kernel: 5, groups: 2 },
+  ],
+  [
     'stride larger than the filter',
     { batch: 1, inChannels: 2, height: 10, width: 10, outChannels: 2, kernel: 2, stride: 3 },
   ],

@@ -235,7 +235,10 @@ struct FilterGeometry {
   int chunks;        // runs of nc channels per group, the last zero-padded
   int64_t x_image;   // floats of one image's reordered input: (group, run, row, column, nc)
   int64_t dy_image;  // floats of one image's blocked dy: (group, block, row, column, lane)
-  int64_t images;    // images per reordering
+  // Whether x already is its own reordering (runs of one channel, no border), as conv1's: it is
+  // then read in place rather than copied.
+  bool x_in_place;
+  int64_t images;  // images per reordering
 
   explicit FilterGeometry(const ConvShape& s) : d(s) {
     const ConvKernel& kernel = Kernel();
@@ -260,10 +263,13 @@ struct FilterGeometry {
     chunks = (d.cg + nc - 1) / nc;
     x_image = static_cast<int64_t>(s.groups) * chunks * d.hp * d.wp * nc;
     dy_image = static_cast<int64_t>(s.groups) * d.blocks * d.oh * d.ow * d.vw;
-    images = std::clamp<int64_t>(kMaxFilterFloats / (x_image + dy_image), 1, s.n);
+    x_in_place = nc == 1 && !d.copy;
+    images = std::clamp<int64_t>(kMaxFilterFloats / ImageScratch(), 1, s.n);
   }
 
-  int64_t ScratchSize() const { return images * (x_image + dy_image); }
+  // Floats of scratch per image: its reordered input, unless read in place, and its dy.
+  int64_t ImageScratch() const { return (x_in_place ? 0 : x_image) + dy_image; }
+  int64_t ScratchSize() const { return images * ImageScratch(); }
 };
 
 // Reorders `count` images of x into runs of nc adjacent channels, with the zero border: a run's
@@ -417,13 +423,16 @@ void ConvDirectBackwardFilter(const ConvShape& s, const float* x, const float* d
   const ConvKernel& kernel = Kernel();
   const ConvFilterFn filter = kernel.filter[f.width][f.nc - 1];
   const int columns = s.kw / f.kw_kernel;  // kernel calls per filter row
-  float* xs = scratch;
-  float* dys = scratch + f.images * f.x_image;
+  float* dys = scratch + (f.x_in_place ? 0 : f.images * f.x_image);
   const int64_t image_in = static_cast<int64_t>(s.c) * s.h * s.w;
   const int64_t image_out = static_cast<int64_t>(s.k) * d.oh * d.ow;
   for (int64_t n0 = 0; n0 < s.n; n0 += f.images) {
     const int64_t count = std::min(f.images, s.n - n0);
-    ReorderInput(s, f, x + n0 * image_in, count, xs);
+    const float* xs = x + n0 * image_in;
+    if (!f.x_in_place) {
+      ReorderInput(s, f, xs, count, scratch);
+      xs = scratch;
+    }
     ReorderGradient(s, f, dy + n0 * image_out, count, dys);
     // Items in (group, block, run, filter row, column) order: a thread's consecutive items share
     // a block of dy and a run of x. Each owns its gradients, and the batch's images add to them
