@@ -73,7 +73,8 @@ using ConvFilterFn = void (*)(const ConvFilterArgs& args);
 // floats apart, a plane's rows of `row` pixels one after another) written as one group of
 // `width` floats per pixel, the planes' values at that pixel then zeros up to width; pixel p's
 // group at dst + (p / row) * dst_row + (p % row) * width. Blocks of VW pixels are transposed in
-// registers where width divides VW; other widths, and a plane's last pixels, a float at a time.
+// registers where width divides VW (with AVX-512, each row's last pixels too, by masked loads and
+// stores); other widths a float at a time.
 struct ConvInterleaveArgs {
   const float* src;
   int64_t plane;
