@@ -6,12 +6,14 @@
  * are not a multiple of the block width (or of the backward-filter's runs of channels), a last
  * pair of blocks that is a single block, padding on one side only, no padding (the input read in
  * place), rectangular filters and widths without a backward-filter kernel of their own, strides,
- * groups, rows cut into several pieces, batches cut into several runs or tiles of images; and
- * the bias + ReLU epilogue fused into the forward, bit for bit. Each case runs in a child
- * process with ALEXNET_CONV_ALGO=direct (which makes every pass direct that can be, even where
- * the measured choice would not) and ALEXNET_GEMM_ISA naming the kernel (the direct kernels
- * follow the GEMM's instruction set), and the child reports which algorithm and kernel ran. A
- * last check runs the same child on 1 and on 3 threads and requires the same bits.
+ * groups, rows cut into several pieces, batches cut into several runs or tiles of images, the
+ * backward-filter's reorders of x and dy transposed in blocks that run across rows and over
+ * partial runs of channels; and the bias + ReLU epilogue fused into the forward, bit for bit.
+ * Each case runs in a child process with ALEXNET_CONV_ALGO=direct (which makes every pass direct
+ * that can be, even where the measured choice would not) and ALEXNET_GEMM_ISA naming the kernel
+ * (the direct kernels follow the GEMM's instruction set), and the child reports which algorithm
+ * and kernel ran. A last check runs the same child on 1 and on 3 threads and requires the same
+ * bits.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -129,6 +131,14 @@ const CASES: [string, ConvShape][] = [
   [
     'batch 3 in tiles of 2 images (the forward sweeps its weights over each tile)',
     { batch: 3, inChannels: 64, height: 30, width: 30, outChannels: 32, kernel: 3, pad: 1 },
+  ],
+  [
+    'x and dy reordered in blocks across rows: 23 input channels (the last run partial), 19-pixel rows',
+    { batch: 2, inChannels: 23, height: 5, width: 19, outChannels: 20, kernel: 3, pad: 1 },
+  ],
+  [
+    'one input channel per group, no padding (backward-filter reads x in place), batch in 2 runs',
+    { batch: 3, inChannels: 2, height: 152, width: 152, outChannels: 6, kernel: 5, groups: 2 },
   ],
   [
     'stride larger than the filter',

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <cstring>
 #include <string_view>
 
 #include "cpu/conv_kernel.h"
@@ -98,9 +97,11 @@ struct Geometry {
 // Fills the reordered weights of `s` (group, block, in-channel, tap, lane) from filter(g, o, c),
 // the kh x kw taps of output channel o and input channel c (both within group g), read forwards,
 // or backwards with `flip`; lanes past the group's last output channel are 0. A block is filled
-// kPackChannels input channels at a time, lane by lane: each lane then reads a short run of its
-// filter (or, for the backward-data pass, of the filters' same input channel), and the block's
-// part it writes stays in L1.
+// kPackChannels input channels at a time, and the block's part it writes stays in L1. The
+// forward's filters (w's own order: output, input channel, tap) are read lane by lane, a short
+// run of each lane's filter; the backward-data pass's (w's input channels are its output
+// channels) channel by channel, each channel's taps of the block's lanes being adjacent in w.
+// Lane by lane, that pass read 16 scattered runs of 9 floats per lane of conv4 and conv5.
 constexpr int kPackChannels = 16;
 
 template <typename Filter>
@@ -111,26 +112,53 @@ void PackBlocks(const ConvShape& s, const Geometry& d, bool flip, float* packed,
       const int g = static_cast<int>(item / d.blocks);
       const int o0 = static_cast<int>(item % d.blocks) * d.vw;
       float* block = packed + item * d.w_block;
+      const auto fill = [&](int lane, int c) {
+        float* out = block + static_cast<int64_t>(c) * d.taps * d.vw + lane;
+        if (o0 + lane >= d.kg) {
+          for (int t = 0; t < d.taps; ++t) out[t * d.vw] = 0.0f;
+        } else if (flip) {
+          const float* taps = filter(g, o0 + lane, c);
+          for (int t = 0; t < d.taps; ++t) out[t * d.vw] = taps[d.taps - 1 - t];
+        } else {
+          const float* taps = filter(g, o0 + lane, c);
+          for (int t = 0; t < d.taps; ++t) out[t * d.vw] = taps[t];
+        }
+      };
       for (int c0 = 0; c0 < d.cg; c0 += kPackChannels) {
         const int c1 = std::min(d.cg, c0 + kPackChannels);
-        for (int lane = 0; lane < d.vw; ++lane) {
-          float* out = block + static_cast<int64_t>(c0) * d.taps * d.vw + lane;
-          for (int c = c0; c < c1; ++c, out += d.taps * d.vw) {
-            if (o0 + lane >= d.kg) {
-              for (int t = 0; t < d.taps; ++t) out[t * d.vw] = 0.0f;
-              continue;
-            }
-            const float* taps = filter(g, o0 + lane, c);
-            if (flip) {
-              for (int t = 0; t < d.taps; ++t) out[t * d.vw] = taps[d.taps - 1 - t];
-            } else {
-              for (int t = 0; t < d.taps; ++t) out[t * d.vw] = taps[t];
-            }
+        if (flip) {
+          for (int c = c0; c < c1; ++c) {
+            for (int lane = 0; lane < d.vw; ++lane) fill(lane, c);
+          }
+        } else {
+          for (int lane = 0; lane < d.vw; ++lane) {
+            for (int c = c0; c < c1; ++c) fill(lane, c);
           }
         }
       }
     }
   });
+}
+
+// Copies one plane of x into its bordered plane: pad_h zero rows, rows of pad_w zeros, the
+// input row and pad_w zeros, then pad_h zero rows, written in order. Without loop distribution:
+// GCC otherwise turns each run of copies or zeros into a memcpy or memset call, a few dozen
+// calls per 13 x 13 plane of conv3-conv5 that took longer than the floats they move.
+__attribute__((optimize("no-tree-loop-distribute-patterns"))) void PadPlane(const ConvShape& s,
+                                                                            const Geometry& d,
+                                                                            const float* src,
+                                                                            float* dst) {
+  const int64_t top = static_cast<int64_t>(s.pad_h) * d.wp;
+  for (int64_t q = 0; q < top + s.pad_w; ++q) dst[q] = 0.0f;
+  dst += top + s.pad_w;
+  for (int i = 0; i < s.h; ++i, src += s.w) {
+    for (int j = 0; j < s.w; ++j) dst[j] = src[j];
+    dst += s.w;
+    // The row's right border and the next one's left, or after the last row the bottom rows.
+    const int64_t zeros = i + 1 < s.h ? 2 * s.pad_w : s.pad_w + top;
+    for (int64_t q = 0; q < zeros; ++q) dst[q] = 0.0f;
+    dst += zeros;
+  }
 }
 
 // Copies `count` images of x into planes with a zero border of pad_h rows and pad_w columns.
@@ -140,16 +168,7 @@ void PadImages(const ConvShape& s, const Geometry& d, const float* x, int64_t co
   const int64_t plane_out = static_cast<int64_t>(d.hp) * d.wp;
   ParallelFor(count * s.c, std::max<int64_t>(1, 4096 / plane_out), [&](int64_t begin, int64_t end) {
     for (int64_t item = begin; item < end; ++item) {
-      const float* src = x + item * plane_in;
-      float* dst = padded + item * plane_out;
-      std::fill(dst, dst + static_cast<int64_t>(s.pad_h) * d.wp, 0.0f);
-      dst += static_cast<int64_t>(s.pad_h) * d.wp;
-      for (int i = 0; i < s.h; ++i, src += s.w, dst += d.wp) {
-        std::fill(dst, dst + s.pad_w, 0.0f);
-        std::memcpy(dst + s.pad_w, src, sizeof(float) * s.w);
-        std::fill(dst + s.pad_w + s.w, dst + d.wp, 0.0f);
-      }
-      std::fill(dst, dst + static_cast<int64_t>(s.pad_h) * d.wp, 0.0f);
+      PadPlane(s, d, x + item * plane_in, padded + item * plane_out);
     }
   });
 }
@@ -235,7 +254,10 @@ struct FilterGeometry {
   int chunks;        // runs of nc channels per group, the last zero-padded
   int64_t x_image;   // floats of one image's reordered input: (group, run, row, column, nc)
   int64_t dy_image;  // floats of one image's blocked dy: (group, block, row, column, lane)
-  int64_t images;    // images per reordering
+  // Whether x already is its own reordering (runs of one channel, no border), as conv1's: it is
+  // then read in place rather than copied.
+  bool x_in_place;
+  int64_t images;  // images per reordering
 
   explicit FilterGeometry(const ConvShape& s) : d(s) {
     const ConvKernel& kernel = Kernel();
@@ -260,61 +282,82 @@ struct FilterGeometry {
     chunks = (d.cg + nc - 1) / nc;
     x_image = static_cast<int64_t>(s.groups) * chunks * d.hp * d.wp * nc;
     dy_image = static_cast<int64_t>(s.groups) * d.blocks * d.oh * d.ow * d.vw;
+    x_in_place = nc == 1 && !d.copy;
+    // Counting x's floats even where it is read in place: the runs of images stay as short, and
+    // their inputs in cache. Runs sized by dy alone (7 images of conv1 rather than 4) took conv1's
+    // AVX2 backward-filter pass about 7% longer on one core.
     images = std::clamp<int64_t>(kMaxFilterFloats / (x_image + dy_image), 1, s.n);
   }
 
-  int64_t ScratchSize() const { return images * (x_image + dy_image); }
+  // Floats of scratch per image: its reordered input, unless read in place, and its dy.
+  int64_t ImageScratch() const { return (x_in_place ? 0 : x_image) + dy_image; }
+  int64_t ScratchSize() const { return images * ImageScratch(); }
 };
 
-// Reorders `count` images of x into runs of nc adjacent channels, with the zero border.
+// Zeros the floats before `begin` and from `end` on in each of `rows` rows `row` floats apart;
+// without loop distribution, as PadPlane, for the same reason.
+__attribute__((optimize("no-tree-loop-distribute-patterns"))) void ZeroColumns(
+    float* first, int rows, int64_t row, int64_t begin, int64_t end) {
+  for (int i = 0; i < rows; ++i, first += row) {
+    for (int64_t q = 0; q < begin; ++q) first[q] = 0.0f;
+    for (int64_t q = end; q < row; ++q) first[q] = 0.0f;
+  }
+}
+
+// Reorders `count` images of x into runs of nc adjacent channels, with the zero border: a run's
+// planes at once, transposed in registers by the kernels (conv_kernel.h). Writing every nc-th
+// float of a row per channel took about an eighth of conv4's and conv5's backward-filter passes.
 void ReorderInput(const ConvShape& s, const FilterGeometry& f, const float* x, int64_t count,
                   float* out) {
   const Geometry& d = f.d;
-  const int64_t rows = count * s.groups * f.chunks * d.hp;
-  ParallelFor(rows, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t item = begin; item < end; ++item) {
-      const int row = static_cast<int>(item % d.hp);
-      const int64_t run = item / d.hp;  // (image, group, chunk)
-      const int chunk = static_cast<int>(run % f.chunks);
-      const int g = static_cast<int>(run / f.chunks % s.groups);
-      const int64_t b = run / (f.chunks * s.groups);
-      float* dst = out + item * d.wp * f.nc;
-      const int ih = row - s.pad_h;
-      for (int c = 0; c < f.nc; ++c) {
-        const int channel = chunk * f.nc + c;
-        if (ih < 0 || ih >= s.h || channel >= d.cg) {
-          for (int col = 0; col < d.wp; ++col) dst[col * f.nc + c] = 0.0f;
-          continue;
-        }
-        const float* src = x + ((b * s.c + g * d.cg + channel) * s.h + ih) * s.w;
-        for (int col = 0; col < d.wp; ++col) {
-          const int iw = col - s.pad_w;
-          dst[col * f.nc + c] = iw >= 0 && iw < s.w ? src[iw] : 0.0f;
-        }
-      }
+  const ConvKernel& kernel = Kernel();
+  const int64_t plane = static_cast<int64_t>(s.h) * s.w;
+  const int64_t row = static_cast<int64_t>(d.wp) * f.nc;  // floats of one reordered row
+  const int64_t run_floats = d.hp * row;
+  ParallelFor(count * s.groups * f.chunks, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t item = begin; item < end; ++item) {  // (image, group, chunk)
+      const int chunk = static_cast<int>(item % f.chunks);
+      const int64_t image_group = item / f.chunks;  // image * groups + group
+      float* dst = out + item * run_floats;
+      float* first = dst + s.pad_h * row;  // the first row of the input's
+      std::fill(dst, first, 0.0f);
+      std::fill(first + s.h * row, dst + run_floats, 0.0f);
+      ZeroColumns(first, s.h, row, s.pad_w * f.nc, (s.pad_w + s.w) * f.nc);
+      ConvInterleaveArgs args;
+      args.src = x + (image_group * d.cg + chunk * f.nc) * plane;
+      args.plane = plane;
+      args.count = std::min(f.nc, d.cg - chunk * f.nc);  // the rest are padding
+      args.width = f.nc;
+      args.pixels = static_cast<int>(plane);
+      args.row = s.w;
+      args.dst = first + s.pad_w * f.nc;
+      args.dst_row = row;
+      kernel.interleave(args);
     }
   });
 }
 
 // Reorders `count` images of dy into blocks of vw channels, the lanes past a group's last
-// channel zero.
+// channel zero: a block's planes at once, as ReorderInput's.
 void ReorderGradient(const ConvShape& s, const FilterGeometry& f, const float* dy, int64_t count,
                      float* out) {
   const Geometry& d = f.d;
-  const int64_t rows = count * s.groups * d.blocks * d.oh;
-  ParallelFor(rows, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t item = begin; item < end; ++item) {
-      const int row = static_cast<int>(item % d.oh);
-      const int64_t run = item / d.oh;  // (image, group, block)
-      const int block = static_cast<int>(run % d.blocks);
-      const int g = static_cast<int>(run / d.blocks % s.groups);
-      const int64_t b = run / (d.blocks * s.groups);
-      float* dst = out + item * d.ow * d.vw;
-      for (int lane = 0; lane < d.vw; ++lane) {
-        const int o = block * d.vw + lane;
-        const float* src = dy + ((b * s.k + g * d.kg + o) * d.oh + row) * d.ow;
-        for (int col = 0; col < d.ow; ++col) dst[col * d.vw + lane] = o < d.kg ? src[col] : 0.0f;
-      }
+  const ConvKernel& kernel = Kernel();
+  const int plane = d.oh * d.ow;
+  ParallelFor(count * s.groups * d.blocks, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t item = begin; item < end; ++item) {  // (image, group, block)
+      const int block = static_cast<int>(item % d.blocks);
+      const int64_t image_group = item / d.blocks;
+      ConvInterleaveArgs args;
+      args.src = dy + (image_group * d.kg + block * d.vw) * plane;
+      args.plane = plane;
+      args.count = std::min(d.vw, d.kg - block * d.vw);
+      args.width = d.vw;
+      args.pixels = plane;
+      args.row = plane;
+      args.dst = out + item * plane * d.vw;
+      args.dst_row = static_cast<int64_t>(plane) * d.vw;
+      kernel.interleave(args);
     }
   });
 }
@@ -408,13 +451,16 @@ void ConvDirectBackwardFilter(const ConvShape& s, const float* x, const float* d
   const ConvKernel& kernel = Kernel();
   const ConvFilterFn filter = kernel.filter[f.width][f.nc - 1];
   const int columns = s.kw / f.kw_kernel;  // kernel calls per filter row
-  float* xs = scratch;
-  float* dys = scratch + f.images * f.x_image;
+  float* dys = scratch + (f.x_in_place ? 0 : f.images * f.x_image);
   const int64_t image_in = static_cast<int64_t>(s.c) * s.h * s.w;
   const int64_t image_out = static_cast<int64_t>(s.k) * d.oh * d.ow;
   for (int64_t n0 = 0; n0 < s.n; n0 += f.images) {
     const int64_t count = std::min(f.images, s.n - n0);
-    ReorderInput(s, f, x + n0 * image_in, count, xs);
+    const float* xs = x + n0 * image_in;
+    if (!f.x_in_place) {
+      ReorderInput(s, f, xs, count, scratch);
+      xs = scratch;
+    }
     ReorderGradient(s, f, dy + n0 * image_out, count, dys);
     // Items in (group, block, run, filter row, column) order: a thread's consecutive items share
     // a block of dy and a run of x. Each owns its gradients, and the batch's images add to them

@@ -69,6 +69,25 @@ struct ConvFilterArgs {
 
 using ConvFilterFn = void (*)(const ConvFilterArgs& args);
 
+// The reorders of the backward-filter pass: `count` planes of `pixels` floats each (`plane`
+// floats apart, a plane's rows of `row` pixels one after another) written as one group of
+// `width` floats per pixel, the planes' values at that pixel then zeros up to width; pixel p's
+// group at dst + (p / row) * dst_row + (p % row) * width. Blocks of VW pixels are transposed in
+// registers where width divides VW (with AVX-512, each row's last pixels too, by masked loads and
+// stores); other widths a float at a time.
+struct ConvInterleaveArgs {
+  const float* src;
+  int64_t plane;
+  int count;
+  int width;
+  int pixels;
+  int row;
+  float* dst;
+  int64_t dst_row;
+};
+
+using ConvInterleaveFn = void (*)(const ConvInterleaveArgs& args);
+
 struct ConvKernel {
   static constexpr int kMaxWidth = 16;
   // The input strides between pixels that kernels are compiled for, where the addresses of a
@@ -91,6 +110,7 @@ struct ConvKernel {
   // to filter_channels[width] (NC x KW accumulators, as many as the registers hold).
   int filter_channels[kFilterWidthCount];
   ConvFilterFn filter[kFilterWidthCount][kMaxFilterChannels];
+  ConvInterleaveFn interleave;
 };
 
 namespace conv_generic {
