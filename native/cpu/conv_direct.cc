@@ -1,9 +1,9 @@
 #include "cpu/conv_direct.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <string_view>
 
+#include "cpu/conv_algorithm.h"
 #include "cpu/conv_kernel.h"
 #include "cpu/gemm.h"
 #include "cpu/thread_pool.h"
@@ -26,19 +26,6 @@ const ConvKernel& SelectKernel() {
 const ConvKernel& Kernel() {
   static const ConvKernel& kernel = SelectKernel();
   return kernel;
-}
-
-enum class Algorithm { kMeasured, kDirect, kIm2col };
-
-Algorithm Requested() {
-  static const Algorithm requested = [] {
-    const char* env = std::getenv("ALEXNET_CONV_ALGO");
-    const std::string_view name = env == nullptr ? "" : env;
-    if (name == "direct") return Algorithm::kDirect;
-    if (name == "im2col") return Algorithm::kIm2col;
-    return Algorithm::kMeasured;
-  }();
-  return requested;
 }
 
 // Images whose padded copies share the scratch at once: up to 4 MiB of them, half of what
@@ -385,12 +372,12 @@ bool FillsBlocks(const ConvShape& s) {
 }
 
 bool Chosen(const ConvShape& s) {
-  switch (Requested()) {
-    case Algorithm::kDirect:
+  switch (RequestedConvAlgorithm()) {
+    case ConvAlgorithm::kDirect:
       return true;
-    case Algorithm::kIm2col:
+    case ConvAlgorithm::kIm2col:
       return false;
-    default:
+    default:  // measured, or winograd: its forward is chosen before this (conv.cc)
       return FillsBlocks(s);
   }
 }

@@ -2,10 +2,9 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstdlib>
-#include <string_view>
 #include <vector>
 
+#include "cpu/conv_algorithm.h"
 #include "cpu/gemm.h"
 #include "cpu/thread_pool.h"
 
@@ -30,14 +29,6 @@ constexpr int64_t kAlignFloats = 64 / sizeof(float);
 
 int64_t AlignUp(int64_t floats) {
   return (floats + kAlignFloats - 1) / kAlignFloats * kAlignFloats;
-}
-
-bool Requested() {
-  static const bool requested = [] {
-    const char* env = std::getenv("ALEXNET_CONV_ALGO");
-    return env != nullptr && std::string_view(env) == "winograd";
-  }();
-  return requested;
 }
 
 struct Geometry {
@@ -240,7 +231,8 @@ void TransformOutput(const ConvShape& s, const Geometry& d, const float* m, int6
 }  // namespace
 
 bool ConvWinogradForwardFits(const ConvShape& s) {
-  return Requested() && s.kh == 3 && s.kw == 3 && s.stride_h == 1 && s.stride_w == 1;
+  return RequestedConvAlgorithm() == ConvAlgorithm::kWinograd && s.kh == 3 && s.kw == 3 &&
+         s.stride_h == 1 && s.stride_w == 1;
 }
 
 int64_t ConvWinogradWeightsSize(const ConvShape& s) {
