@@ -16,7 +16,6 @@
  * bits.
  */
 import { spawnSync } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ConvShape } from '../lib';
 import { expectFreshBuild } from './util/built-cli';
@@ -30,6 +29,7 @@ import {
   biasReluReference as epilogue,
   outputSize,
 } from './util/conv';
+import { KERNELS } from './util/kernels';
 import { Rng, testSeed } from './util/random';
 
 const DIST = path.join(__dirname, '..', 'dist', 'lib');
@@ -276,17 +276,6 @@ function runChild(env: Record<string, string>): { isa: string; out: ChildCase[] 
 function accumulation(length: number): Tolerance {
   return { rtol: 0, atol: 1e-6 * length };
 }
-
-const cpuFlags = fs.existsSync('/proc/cpuinfo') ? fs.readFileSync('/proc/cpuinfo', 'utf8') : '';
-const x86 = process.arch === 'x64';
-const hasAvx2 = x86 && /\bavx2\b/.test(cpuFlags) && /\bfma\b/.test(cpuFlags);
-const hasAvx512 = hasAvx2 && /\bavx512f\b/.test(cpuFlags);
-
-const KERNELS: [string, boolean, string][] = [
-  ['avx512', hasAvx512, 'the CPU has no AVX-512F'],
-  ['avx2', hasAvx2, 'the CPU has no AVX2 + FMA'],
-  ['generic', true, ''],
-];
 
 describe(`direct convolution against float64 (seed ${seed})`, () => {
   // The references, once for all kernels: y from the forward, dx from the adjoint.

@@ -10,12 +10,12 @@
  * never the default.
  */
 import { spawnSync } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ConvShape } from '../lib';
 import { expectFreshBuild } from './util/built-cli';
 import { expectClose, floatBits } from './util/compare';
 import { biasReluReference, convForward, dimsOf } from './util/conv';
+import { KERNELS } from './util/kernels';
 import { Rng, testSeed } from './util/random';
 
 const DIST = path.join(__dirname, '..', 'dist', 'lib');
@@ -178,17 +178,6 @@ function runChild(env: Record<string, string>): { isa: string; out: ChildCase[] 
 function winogradTolerance(length: number) {
   return { rtol: 0, atol: 4e-6 * length };
 }
-
-const cpuFlags = fs.existsSync('/proc/cpuinfo') ? fs.readFileSync('/proc/cpuinfo', 'utf8') : '';
-const x86 = process.arch === 'x64';
-const hasAvx2 = x86 && /\bavx2\b/.test(cpuFlags) && /\bfma\b/.test(cpuFlags);
-const hasAvx512 = hasAvx2 && /\bavx512f\b/.test(cpuFlags);
-
-const KERNELS: [string, boolean, string][] = [
-  ['avx512', hasAvx512, 'the CPU has no AVX-512F'],
-  ['avx2', hasAvx2, 'the CPU has no AVX2 + FMA'],
-  ['generic', true, ''],
-];
 
 describe(`Winograd F(4x4, 3x3) forward against float64 (seed ${seed})`, () => {
   let references: Float64Array[] = [];

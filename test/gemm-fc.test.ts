@@ -10,10 +10,10 @@
  * must be the same.
  */
 import { spawnSync } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { expectFreshBuild } from './util/built-cli';
-import { expectClose } from './util/compare';
+import { expectClose, floatBits as bits } from './util/compare';
+import { KERNELS } from './util/kernels';
 
 const DIST = path.join(__dirname, '..', 'dist', 'lib');
 
@@ -153,21 +153,6 @@ function reference({ m, n, k, transA, transB, beta, epilogue }: Case): Float64Ar
   return out;
 }
 
-/** A float array's bytes, so that -0 and 0 differ and NaN equals NaN. */
-function bits(a: Float32Array): Buffer {
-  return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
-}
-
-const cpuFlags = fs.existsSync('/proc/cpuinfo') ? fs.readFileSync('/proc/cpuinfo', 'utf8') : '';
-const x86 = process.arch === 'x64';
-const hasAvx2 = x86 && /\bavx2\b/.test(cpuFlags) && /\bfma\b/.test(cpuFlags);
-const hasAvx512 = hasAvx2 && /\bavx512f\b/.test(cpuFlags);
-
-const KERNELS: [string, boolean, string][] = [
-  ['avx512', hasAvx512, 'the CPU has no AVX-512F'],
-  ['avx2', hasAvx2, 'the CPU has no AVX2 + FMA'],
-  ['generic', true, ''],
-];
 
 describe('GEMM paths of the fully connected layers against float64', () => {
   let references: Float64Array[] = [];

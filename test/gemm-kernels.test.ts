@@ -9,9 +9,9 @@
  * must equal the default kernel's within float32 summation-order error.
  */
 import { spawnSync } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { expectFreshBuild } from './util/built-cli';
+import { hasAvx2, hasAvx512 } from './util/kernels';
 
 const DIST = path.join(__dirname, '..', 'dist', 'lib');
 
@@ -105,11 +105,6 @@ function runWith(isa: string | undefined): ChildResult {
 
 // A kernel is checked where it is a lesser one than the default: AVX2 under AVX-512, the
 // generic one under either; elsewhere it would be compared with itself.
-const cpuFlags = fs.existsSync('/proc/cpuinfo') ? fs.readFileSync('/proc/cpuinfo', 'utf8') : '';
-const x86 = process.arch === 'x64';
-const hasAvx2 = x86 && /\bavx2\b/.test(cpuFlags) && /\bfma\b/.test(cpuFlags);
-const hasAvx512 = hasAvx2 && /\bavx512f\b/.test(cpuFlags);
-
 describe('GEMM kernels other than the default', () => {
   let best: ChildResult;
   beforeAll(() => {

@@ -298,23 +298,23 @@ void ConvPackWeights(const ConvShape& s, const float* w, float* packed) {
 
 void ConvForward(const ConvShape& s, const float* x, const float* w, float* y, float* scratch,
                  const GemmEpilogue* epilogue, const float* packed_weights) {
+  // The weights a Winograd or direct forward reads: the caller's packed ones, or w packed into
+  // the scratch after the `used` floats of the pass's own.
+  const auto kept_or_packed = [&](int64_t used,
+                                  void (*pack)(const ConvShape&, const float*, float*)) {
+    if (packed_weights) return packed_weights;
+    float* own = AlignedScratch(scratch + used);
+    pack(s, w, own);
+    return static_cast<const float*>(own);
+  };
   if (ConvWinogradForwardFits(s)) {
-    const float* weights = packed_weights;
-    if (!weights) {
-      float* own = AlignedScratch(scratch + ConvWinogradScratchSize(s));
-      ConvWinogradPackWeights(s, w, own);
-      weights = own;
-    }
-    return ConvWinogradForward(s, x, weights, y, scratch, epilogue);
+    return ConvWinogradForward(s, x,
+                               kept_or_packed(ConvWinogradScratchSize(s), ConvWinogradPackWeights),
+                               y, scratch, epilogue);
   }
   if (ConvDirectForwardFits(s)) {
-    const float* weights = packed_weights;
-    if (!weights) {
-      float* own = AlignedScratch(scratch + ConvDirectScratchSize(s));
-      ConvDirectPackWeights(s, w, own);
-      weights = own;
-    }
-    return ConvDirectForward(s, x, weights, y, scratch, epilogue);
+    return ConvDirectForward(s, x, kept_or_packed(ConvDirectScratchSize(s), ConvDirectPackWeights),
+                             y, scratch, epilogue);
   }
   const Layout l = MakeLayout(s);
   const int kg = s.k / s.groups;

@@ -5,7 +5,7 @@
 // than wall-clock time; and the share of the one-thread peak (cpu::MeasurePeakGflops) from the
 // layer's FLOP. One JSON object a line. Not part of the addon: built by hand, from the root,
 //
-//   S="conv conv_direct gemm thread_pool gemm_kernel_generic conv_kernel_generic"
+//   S="conv conv_direct conv_winograd gemm thread_pool gemm_kernel_generic conv_kernel_generic"
 //   for f in gemm_kernel conv_kernel; do
 //     g++ -std=c++17 -O3 -ffp-contract=fast -DALEXNET_GEMM_X86 -Inative -mavx512f -mfma \
 //       -c native/cpu/${f}_avx512.cc -o /tmp/${f}_avx512.o
@@ -16,7 +16,7 @@
 //     $(for f in $S; do echo native/cpu/$f.cc; done) scripts/bench/conv_cpu_time.cc \
 //     /tmp/*_avx512.o /tmp/*_avx2.o -lpthread -o /tmp/conv_cpu_time
 //
-// then run with ALEXNET_NUM_THREADS=1 and ALEXNET_CONV_ALGO=direct or im2col (and
+// then run with ALEXNET_NUM_THREADS=1 and ALEXNET_CONV_ALGO=direct, im2col or winograd (and
 // ALEXNET_GEMM_ISA=avx2 for that kernel), alternating (bench/RESULTS.md).
 #include <time.h>
 
@@ -27,29 +27,11 @@
 
 #include "cpu/conv.h"
 #include "cpu/gemm.h"
+#include "cpu_time.h"
 
 namespace {
 
 using alexnet::ConvShape;
-
-double ThreadMilliseconds() {
-  timespec t;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-  return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
-}
-
-template <typename Pass>
-double Median(const Pass& pass) {
-  pass();
-  std::vector<double> times;
-  for (int r = 0; r < 5; ++r) {
-    const double start = ThreadMilliseconds();
-    pass();
-    times.push_back(ThreadMilliseconds() - start);
-  }
-  std::sort(times.begin(), times.end());
-  return times[2];
-}
 
 // Deterministic values in [-scale, scale].
 std::vector<float> Values(size_t count, size_t seed, float scale) {
@@ -74,11 +56,13 @@ void TimeLayer(const char* name, const ConvShape& s, double peak) {
   const GemmEpilogue epilogue{bias.data(), nullptr, true};
   const double flop = 2.0 * s.n * s.k * s.out_h() * s.out_w() * (s.c / s.groups) * s.kh * s.kw;
   const double ms[3] = {
-      Median([&] {
+      MedianMilliseconds([&] {
         ConvForward(s, x.data(), w.data(), y.data(), scratch.data(), &epilogue, packed.data());
       }),
-      Median([&] { ConvBackwardData(s, w.data(), dy.data(), dx.data(), scratch.data()); }),
-      Median([&] { ConvBackwardFilter(s, x.data(), dy.data(), dw.data(), scratch.data()); })};
+      MedianMilliseconds(
+          [&] { ConvBackwardData(s, w.data(), dy.data(), dx.data(), scratch.data()); }),
+      MedianMilliseconds(
+          [&] { ConvBackwardFilter(s, x.data(), dy.data(), dw.data(), scratch.data()); })};
   const char* passes[3] = {"forward", "backwardData", "backwardFilter"};
   for (int p = 0; p < 3; ++p) {
     const double gflops = flop / ms[p] / 1e6;

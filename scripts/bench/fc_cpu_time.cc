@@ -17,27 +17,9 @@
 #include <vector>
 
 #include "cpu/gemm.h"
+#include "cpu_time.h"
 
 namespace {
-
-double ThreadMilliseconds() {
-  timespec t;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-  return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
-}
-
-template <typename Pass>
-double Median(const Pass& pass) {
-  pass();
-  std::vector<double> times;
-  for (int r = 0; r < 5; ++r) {
-    const double start = ThreadMilliseconds();
-    pass();
-    times.push_back(ThreadMilliseconds() - start);
-  }
-  std::sort(times.begin(), times.end());
-  return times[2];
-}
 
 // A 64-byte-aligned buffer of deterministic values in [-scale, scale], as a tensor's (tensor.cc).
 struct Buffer {
@@ -62,11 +44,11 @@ void TimeLayer(const char* name, int batch, int in, int out, double peak) {
   PackedWeights packed;
   if (batch > PackedWeights::kDotRows) packed.Pack(w.data, out, in);
   const double ms[4] = {
-      Median([&] {
+      MedianMilliseconds([&] {
         Sgemm(false, true, batch, out, in, 1.0f, x.data, in, w.data, in, 0.0f, y.data, out,
               &epilogue);
       }),
-      Median([&] {
+      MedianMilliseconds([&] {
         if (batch > PackedWeights::kDotRows) {
           packed.Multiply(batch, x.data, in, y.data, out, &epilogue);
         } else {
@@ -74,10 +56,10 @@ void TimeLayer(const char* name, int batch, int in, int out, double peak) {
                 &epilogue);
         }
       }),
-      Median([&] {
+      MedianMilliseconds([&] {
         Sgemm(false, false, batch, in, out, 1.0f, dy.data, out, w.data, in, 0.0f, dx.data, in);
       }),
-      Median([&] {
+      MedianMilliseconds([&] {
         Sgemm(true, false, out, in, batch, 1.0f, dy.data, out, x.data, in, 0.0f, dw.data, in);
       })};
   const char* passes[4] = {"forward", "inference", "backwardData", "backwardFilter"};

@@ -25,29 +25,11 @@
 #include <vector>
 
 #include "cpu/lrn.h"
+#include "cpu_time.h"
 
 namespace {
 
 using alexnet::LrnShape;
-
-double ThreadMilliseconds() {
-  timespec t;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-  return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
-}
-
-template <typename Pass>
-double Median(const Pass& pass) {
-  pass();
-  std::vector<double> times;
-  for (int r = 0; r < 5; ++r) {
-    const double start = ThreadMilliseconds();
-    pass();
-    times.push_back(ThreadMilliseconds() - start);
-  }
-  std::sort(times.begin(), times.end());
-  return times[2];
-}
 
 // Deterministic values in [-scale, scale].
 std::vector<float> Values(size_t count, size_t seed, float scale) {
@@ -63,8 +45,9 @@ void TimeLayer(const char* name, const LrnShape& s) {
   const std::vector<float> x = Values(size, 7919, 100.0f);
   const std::vector<float> dy = Values(size, 31, 1.0f);
   std::vector<float> y(size), dx(size);
-  const double forward = Median([&] { LrnForward(s, x.data(), y.data()); });
-  const double backward = Median([&] { LrnBackward(s, x.data(), y.data(), dy.data(), dx.data()); });
+  const double forward = MedianMilliseconds([&] { LrnForward(s, x.data(), y.data()); });
+  const double backward =
+      MedianMilliseconds([&] { LrnBackward(s, x.data(), y.data(), dy.data(), dx.data()); });
   std::printf("{\"layer\":\"%s\",\"batch\":%d,\"pass\":\"forward\",\"ms\":%.3f}\n", name, s.n,
               forward);
   std::printf("{\"layer\":\"%s\",\"batch\":%d,\"pass\":\"backward\",\"ms\":%.3f}\n", name, s.n,
