@@ -21,6 +21,7 @@ import type { ConvShape } from '../lib';
 import { expectFreshBuild } from './util/built-cli';
 import { floatBits as bits, expectClose, type Tolerance } from './util/compare';
 import {
+  BVLC_CONVS,
   type ConvDims,
   convBackwardData,
   convBackwardFilter,
@@ -35,53 +36,11 @@ import { Rng, testSeed } from './util/random';
 const DIST = path.join(__dirname, '..', 'dist', 'lib');
 
 const CASES: [string, ConvShape][] = [
-  [
-    'AlexNet conv1 (3 channels, 11x11, stride 4)',
-    { batch: 1, inChannels: 3, height: 227, width: 227, outChannels: 96, kernel: 11, stride: 4 },
-  ],
-  [
-    'AlexNet conv2 (5x5, pad 2, groups 2)',
-    {
-      batch: 1,
-      inChannels: 96,
-      height: 27,
-      width: 27,
-      outChannels: 256,
-      kernel: 5,
-      pad: 2,
-      groups: 2,
-    },
-  ],
-  [
-    'AlexNet conv3 (3x3, pad 1), batch 2',
-    { batch: 2, inChannels: 256, height: 13, width: 13, outChannels: 384, kernel: 3, pad: 1 },
-  ],
-  [
-    'AlexNet conv4 (groups 2)',
-    {
-      batch: 1,
-      inChannels: 384,
-      height: 13,
-      width: 13,
-      outChannels: 384,
-      kernel: 3,
-      pad: 1,
-      groups: 2,
-    },
-  ],
-  [
-    'AlexNet conv5 (groups 2)',
-    {
-      batch: 1,
-      inChannels: 384,
-      height: 13,
-      width: 13,
-      outChannels: 256,
-      kernel: 3,
-      pad: 1,
-      groups: 2,
-    },
-  ],
+  ['AlexNet conv1 (3 channels, 11x11, stride 4)', BVLC_CONVS.conv1],
+  ['AlexNet conv2 (5x5, pad 2, groups 2)', BVLC_CONVS.conv2],
+  ['AlexNet conv3 (3x3, pad 1), batch 2', { ...BVLC_CONVS.conv3, batch: 2 }],
+  ['AlexNet conv4 (groups 2)', BVLC_CONVS.conv4],
+  ['AlexNet conv5 (groups 2)', BVLC_CONVS.conv5],
   [
     '21 output channels (a partial block), 5 input channels, batch 3',
     { batch: 3, inChannels: 5, height: 9, width: 11, outChannels: 21, kernel: 3, pad: 1 },

@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import type { ConvShape } from '../lib';
 import { expectFreshBuild } from './util/built-cli';
 import { expectClose, floatBits } from './util/compare';
-import { biasReluReference, convForward, dimsOf } from './util/conv';
+import { BVLC_CONVS, biasReluReference, convForward, dimsOf } from './util/conv';
 import { KERNELS } from './util/kernels';
 import { Rng, testSeed } from './util/random';
 
@@ -23,34 +23,10 @@ const DIST = path.join(__dirname, '..', 'dist', 'lib');
 const CASES: [string, ConvShape][] = [
   [
     'AlexNet conv3 (13x13: 16 tiles an image, 3 of 4 rows and columns of the last cropped)',
-    { batch: 2, inChannels: 256, height: 13, width: 13, outChannels: 384, kernel: 3, pad: 1 },
+    { ...BVLC_CONVS.conv3, batch: 2 },
   ],
-  [
-    'AlexNet conv4 (groups 2)',
-    {
-      batch: 1,
-      inChannels: 384,
-      height: 13,
-      width: 13,
-      outChannels: 384,
-      kernel: 3,
-      pad: 1,
-      groups: 2,
-    },
-  ],
-  [
-    'AlexNet conv5 (groups 2)',
-    {
-      batch: 1,
-      inChannels: 384,
-      height: 13,
-      width: 13,
-      outChannels: 256,
-      kernel: 3,
-      pad: 1,
-      groups: 2,
-    },
-  ],
+  ['AlexNet conv4 (groups 2)', BVLC_CONVS.conv4],
+  ['AlexNet conv5 (groups 2)', BVLC_CONVS.conv5],
   [
     '9 x 11 planes of 5 channels, batch 3: 9 tiles an image, so transform runs cross images',
     { batch: 3, inChannels: 5, height: 9, width: 11, outChannels: 21, kernel: 3, pad: 1 },

@@ -2,7 +2,14 @@ import { ArgumentError, ConvPlan, type ConvShape, DisposedError, ShapeError, Ten
 import { cudaUnavailable } from '../lib/device';
 import { native } from '../lib/native';
 import { expectClose, type Tolerance } from './util/compare';
-import { convForward, dimsOf, inputGradientFd, outputSize, weightGradientFd } from './util/conv';
+import {
+  BVLC_CONVS,
+  convForward,
+  dimsOf,
+  inputGradientFd,
+  outputSize,
+  weightGradientFd,
+} from './util/conv';
 import { sampleIndices } from './util/gradient';
 import { Rng, testSeed } from './util/random';
 
@@ -160,58 +167,11 @@ describe(`conv2d (seed ${seed})`, () => {
   // AlexNet's layers at batch 2 (bvlc preset, 227 input): forward checked everywhere, backward
   // at sampled indices for conv1 (stride 4), conv2 (5x5, groups 2) and conv4 (groups 2, 13x13).
   const alexnet: [string, ConvShape, boolean][] = [
-    [
-      'conv1 3->96 11x11 stride 4',
-      { batch: 2, inChannels: 3, height: 227, width: 227, outChannels: 96, kernel: 11, stride: 4 },
-      true,
-    ],
-    [
-      'conv2 96->256 5x5 pad 2 groups 2',
-      {
-        batch: 2,
-        inChannels: 96,
-        height: 27,
-        width: 27,
-        outChannels: 256,
-        kernel: 5,
-        pad: 2,
-        groups: 2,
-      },
-      true,
-    ],
-    [
-      'conv3 256->384 3x3 pad 1',
-      { batch: 2, inChannels: 256, height: 13, width: 13, outChannels: 384, kernel: 3, pad: 1 },
-      false,
-    ],
-    [
-      'conv4 384->384 3x3 pad 1 groups 2',
-      {
-        batch: 2,
-        inChannels: 384,
-        height: 13,
-        width: 13,
-        outChannels: 384,
-        kernel: 3,
-        pad: 1,
-        groups: 2,
-      },
-      true,
-    ],
-    [
-      'conv5 384->256 3x3 pad 1 groups 2',
-      {
-        batch: 2,
-        inChannels: 384,
-        height: 13,
-        width: 13,
-        outChannels: 256,
-        kernel: 3,
-        pad: 1,
-        groups: 2,
-      },
-      false,
-    ],
+    ['conv1 3->96 11x11 stride 4', { ...BVLC_CONVS.conv1, batch: 2 }, true],
+    ['conv2 96->256 5x5 pad 2 groups 2', { ...BVLC_CONVS.conv2, batch: 2 }, true],
+    ['conv3 256->384 3x3 pad 1', { ...BVLC_CONVS.conv3, batch: 2 }, false],
+    ['conv4 384->384 3x3 pad 1 groups 2', { ...BVLC_CONVS.conv4, batch: 2 }, true],
+    ['conv5 384->256 3x3 pad 1 groups 2', { ...BVLC_CONVS.conv5, batch: 2 }, false],
   ];
   for (const [name, shape, backward] of alexnet) {
     test(`AlexNet ${name}, batch 2`, () => checkConv(rng, shape, { samples: 24, backward }));

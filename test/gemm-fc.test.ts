@@ -12,7 +12,7 @@
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { expectFreshBuild } from './util/built-cli';
-import { expectClose, floatBits as bits } from './util/compare';
+import { floatBits as bits, expectClose } from './util/compare';
 import { KERNELS } from './util/kernels';
 
 const DIST = path.join(__dirname, '..', 'dist', 'lib');
@@ -152,7 +152,6 @@ function reference({ m, n, k, transA, transB, beta, epilogue }: Case): Float64Ar
   }
   return out;
 }
-
 
 describe('GEMM paths of the fully connected layers against float64', () => {
   let references: Float64Array[] = [];

@@ -316,3 +316,47 @@ export function biasReluReference(y: Float32Array, bias: Float32Array, s: ConvDi
     return sum < 0 ? 0 : sum;
   });
 }
+
+/** The bvlc AlexNet's convolutions at batch 1 (227 input; groups 2 as in Caffe's two-GPU split). */
+export const BVLC_CONVS: Record<'conv1' | 'conv2' | 'conv3' | 'conv4' | 'conv5', ConvShape> = {
+  conv1: {
+    batch: 1,
+    inChannels: 3,
+    height: 227,
+    width: 227,
+    outChannels: 96,
+    kernel: 11,
+    stride: 4,
+  },
+  conv2: {
+    batch: 1,
+    inChannels: 96,
+    height: 27,
+    width: 27,
+    outChannels: 256,
+    kernel: 5,
+    pad: 2,
+    groups: 2,
+  },
+  conv3: { batch: 1, inChannels: 256, height: 13, width: 13, outChannels: 384, kernel: 3, pad: 1 },
+  conv4: {
+    batch: 1,
+    inChannels: 384,
+    height: 13,
+    width: 13,
+    outChannels: 384,
+    kernel: 3,
+    pad: 1,
+    groups: 2,
+  },
+  conv5: {
+    batch: 1,
+    inChannels: 384,
+    height: 13,
+    width: 13,
+    outChannels: 256,
+    kernel: 3,
+    pad: 1,
+    groups: 2,
+  },
+};
