@@ -15,7 +15,6 @@
  * and kernel ran. A last check runs the same child on 1 and on 3 threads and requires the same
  * bits.
  */
-import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import type { ConvShape } from '../lib';
 import { expectFreshBuild } from './util/built-cli';
@@ -30,7 +29,7 @@ import {
   biasReluReference as epilogue,
   outputSize,
 } from './util/conv';
-import { KERNELS } from './util/kernels';
+import { decodeFloats, encodeFloats, KERNELS, runKernelChild } from './util/kernels';
 import { Rng, testSeed } from './util/random';
 
 const DIST = path.join(__dirname, '..', 'dist', 'lib');
@@ -128,9 +127,6 @@ const DATA: CaseData[] = CASES.map(([, shape]) => {
   };
 });
 
-const encode = (a: Float32Array) =>
-  Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
-
 /** Run in the child: y and dx of every case, with the algorithms and kernel that made them. */
 const CHILD = `
 const api = require(${JSON.stringify(path.join(DIST, 'index.js'))});
@@ -180,27 +176,16 @@ interface ChildCase {
 }
 
 function runChild(env: Record<string, string>): { isa: string; out: ChildCase[] } {
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, ALEXNET_CONV_ALGO: 'direct' };
-  delete childEnv.ALEXNET_GEMM_ISA;
-  delete childEnv.ALEXNET_NUM_THREADS;
-  Object.assign(childEnv, env);
   const input = JSON.stringify({
     cases: CASES.map(([, shape], i) => ({
       shape,
-      x: encode(DATA[i].x),
-      w: encode(DATA[i].w),
-      dy: encode(DATA[i].dy),
-      bias: encode(DATA[i].bias),
+      x: encodeFloats(DATA[i].x),
+      w: encodeFloats(DATA[i].w),
+      dy: encodeFloats(DATA[i].dy),
+      bias: encodeFloats(DATA[i].bias),
     })),
   });
-  const child = spawnSync(process.execPath, ['-e', CHILD], {
-    env: childEnv,
-    input,
-    encoding: 'utf8',
-    maxBuffer: 1 << 28,
-  });
-  if (child.status !== 0) throw new Error(`child with ${JSON.stringify(env)}: ${child.stderr}`);
-  const parsed = JSON.parse(child.stdout) as {
+  const { isa, out } = runKernelChild<{
     isa: string;
     out: {
       algorithms: ChildCase['algorithms'];
@@ -209,19 +194,15 @@ function runChild(env: Record<string, string>): { isa: string; out: ChildCase[] 
       dx: string;
       dw: string;
     }[];
-  };
-  const decode = (s: string) => {
-    const bytes = Buffer.from(s, 'base64');
-    return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
-  };
+  }>(CHILD, { ALEXNET_CONV_ALGO: 'direct', ...env }, input);
   return {
-    isa: parsed.isa,
-    out: parsed.out.map((c) => ({
+    isa,
+    out: out.map((c) => ({
       algorithms: c.algorithms,
-      y: decode(c.y),
-      fused: decode(c.fused),
-      dx: decode(c.dx),
-      dw: decode(c.dw),
+      y: decodeFloats(c.y),
+      fused: decodeFloats(c.fused),
+      dx: decodeFloats(c.dx),
+      dw: decodeFloats(c.dw),
     })),
   };
 }

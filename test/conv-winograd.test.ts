@@ -9,13 +9,12 @@
  * threads. Without the variable, the same shapes run the direct or im2col forward: Winograd is
  * never the default.
  */
-import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import type { ConvShape } from '../lib';
 import { expectFreshBuild } from './util/built-cli';
 import { expectClose, floatBits } from './util/compare';
 import { BVLC_CONVS, biasReluReference, convForward, dimsOf } from './util/conv';
-import { KERNELS } from './util/kernels';
+import { decodeFloats, encodeFloats, KERNELS, runKernelChild } from './util/kernels';
 import { Rng, testSeed } from './util/random';
 
 const DIST = path.join(__dirname, '..', 'dist', 'lib');
@@ -65,13 +64,6 @@ const DATA = CASES.map(([, shape]) => {
   };
 });
 
-const encode = (a: Float32Array) =>
-  Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
-const decode = (s: string) => {
-  const bytes = Buffer.from(s, 'base64');
-  return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
-};
-
 /** Run in the child: y and the fused y of every case, with the forward's algorithm. */
 const CHILD = `
 const api = require(${JSON.stringify(path.join(DIST, 'index.js'))});
@@ -110,33 +102,25 @@ interface ChildCase {
 }
 
 function runChild(env: Record<string, string>): { isa: string; out: ChildCase[] } {
-  const childEnv: NodeJS.ProcessEnv = { ...process.env };
-  for (const name of ['ALEXNET_CONV_ALGO', 'ALEXNET_GEMM_ISA', 'ALEXNET_NUM_THREADS']) {
-    delete childEnv[name];
-  }
-  Object.assign(childEnv, env);
   const input = JSON.stringify({
     cases: CASES.map(([, shape], i) => ({
       shape,
-      x: encode(DATA[i].x),
-      w: encode(DATA[i].w),
-      bias: encode(DATA[i].bias),
+      x: encodeFloats(DATA[i].x),
+      w: encodeFloats(DATA[i].w),
+      bias: encodeFloats(DATA[i].bias),
     })),
   });
-  const child = spawnSync(process.execPath, ['-e', CHILD], {
-    env: childEnv,
-    input,
-    encoding: 'utf8',
-    maxBuffer: 1 << 28,
-  });
-  if (child.status !== 0) throw new Error(`child with ${JSON.stringify(env)}: ${child.stderr}`);
-  const parsed = JSON.parse(child.stdout) as {
+  const { isa, out } = runKernelChild<{
     isa: string;
     out: { forward: string; y: string; fused: string }[];
-  };
+  }>(CHILD, env, input);
   return {
-    isa: parsed.isa,
-    out: parsed.out.map((c) => ({ forward: c.forward, y: decode(c.y), fused: decode(c.fused) })),
+    isa,
+    out: out.map((c) => ({
+      forward: c.forward,
+      y: decodeFloats(c.y),
+      fused: decodeFloats(c.fused),
+    })),
   };
 }
 
@@ -146,8 +130,9 @@ function runChild(env: Record<string, string>): { isa: string; out: ChildCase[] 
  * deviations of its rounding). Winograd rounds values the transforms have scaled: the input
  * transform's rows add up to 10 times an input, the output transform's to 19 times a product
  * (Lavin and Gray 2016, F(4x4, 3x3)), and the 36 point products cancel on the way back, so its
- * error is several times the direct one's: measured at most 0.72e-6 * length over ten draws of
- * these cases (0.29-0.37e-6 on conv3-conv5, where the direct forward's is 0.05-0.06e-6).
+ * error is several times the direct one's: measured at most 0.72e-6 * length in nine draws of the
+ * small cases, and 0.29-0.37e-6 in two draws of conv3-conv5, where the direct forward's is
+ * 0.05-0.06e-6.
  * 4e-6 * length leaves a fivefold margin and is still far below the O(1) error of a wrong tap,
  * point or tile.
  */

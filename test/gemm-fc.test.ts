@@ -9,11 +9,10 @@
  * does; every result is checked against a float64 reference, and the bits on 1 and 3 threads
  * must be the same.
  */
-import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { expectFreshBuild } from './util/built-cli';
 import { floatBits as bits, expectClose } from './util/compare';
-import { KERNELS } from './util/kernels';
+import { decodeFloats, KERNELS, runKernelChild } from './util/kernels';
 
 const DIST = path.join(__dirname, '..', 'dist', 'lib');
 
@@ -113,24 +112,13 @@ interface ChildResult {
   packed: Float32Array[];
 }
 
-function decode(r: string): Float32Array {
-  const bytes = Buffer.from(r, 'base64');
-  return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
-}
-
 function runChild(isa: string, threads: number): ChildResult {
-  const env = { ...process.env, ALEXNET_GEMM_ISA: isa, ALEXNET_NUM_THREADS: String(threads) };
-  const child = spawnSync(process.execPath, ['-e', CHILD], {
-    env,
-    encoding: 'utf8',
-    maxBuffer: 1 << 26,
-  });
-  if (child.status !== 0) throw new Error(`child with ${isa}, ${threads} threads: ${child.stderr}`);
-  const parsed = JSON.parse(child.stdout) as { isa: string; results: string[]; packed: string[] };
+  const env = { ALEXNET_GEMM_ISA: isa, ALEXNET_NUM_THREADS: String(threads) };
+  const parsed = runKernelChild<{ isa: string; results: string[]; packed: string[] }>(CHILD, env);
   return {
     isa: parsed.isa,
-    results: parsed.results.map(decode),
-    packed: parsed.packed.map(decode),
+    results: parsed.results.map(decodeFloats),
+    packed: parsed.packed.map(decodeFloats),
   };
 }
 

@@ -51,13 +51,20 @@ function ourVersion(): string {
   return git.status === 0 ? `${version} (${git.stdout.trim()})` : version;
 }
 
+/** What the addon makes of ALEXNET_CONV_ALGO (native/cpu/conv_algorithm.h): any other value is 'measured'. */
+function convAlgorithm(setting: string | undefined): string {
+  return setting === 'direct' || setting === 'im2col' || setting === 'winograd'
+    ? setting
+    : 'measured';
+}
+
 export function describeMachine(): Machine {
   return {
     cpu: cpuModel(),
     cores: os.cpus().length,
     threads: native.cpuThreads,
     gemmIsa: native.gemmIsa,
-    convAlgorithm: process.env.ALEXNET_CONV_ALGO || 'measured',
+    convAlgorithm: convAlgorithm(process.env.ALEXNET_CONV_ALGO),
     memoryGiB: Math.round(os.totalmem() / 2 ** 30),
     os: `${os.type()} ${os.release()} ${os.arch()}`,
     node: process.version,
