@@ -6,11 +6,13 @@
  * the same instruction set): each child computes the same GEMMs (one per driver path: packed,
  * rows split, columns split, B read in place, dot products, broadcasts, a short inner dimension,
  * B far larger than A), convolution passes and LRN passes on the built package, and its results
- * must equal the default kernel's within float32 summation-order error.
+ * must equal the default kernel's within float32 summation-order error; and AlexNet's max pooling,
+ * whose results must equal the default kernel's bit for bit.
  */
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { expectFreshBuild } from './util/built-cli';
+import { floatBits } from './util/compare';
 import { hasAvx2, hasAvx512 } from './util/kernels';
 
 const DIST = path.join(__dirname, '..', 'dist', 'lib');
@@ -41,7 +43,18 @@ const LRNS = [
   { shape: [1, 20, 5, 3], options: { size: 15, alpha: 1, beta: 0.6, k: 2 } },
 ];
 
-/** Run in the child: every result, as base64 float32, with the kernel that made them. */
+// Max pooling with AlexNet's windows (3x3, stride 2: the row kernels of native/cpu/pool_kernel.h)
+// on rows of 11, 55 and 13 floats: outputs short of one vector, and two or more with a remainder.
+const POOLS = [
+  [2, 3, 9, 11],
+  [1, 2, 55, 55],
+  [1, 2, 13, 13],
+];
+
+/**
+ * Run in the child: every result, as base64 float32, with the kernel that made them; `exact`
+ * holds the results that must match bit for bit.
+ */
 const CHILD = `
 const api = require(${JSON.stringify(path.join(DIST, 'index.js'))});
 const { native } = require(${JSON.stringify(path.join(DIST, 'native.js'))});
@@ -78,13 +91,27 @@ for (const { shape, options } of ${JSON.stringify(LRNS)}) {
   plan.backward(x, y, dy, dx);
   results.push(y.toArray(), dx.toArray());
 }
+// Ties, zeros of both signs and NaN: each output is one of its window's values, the same one for
+// every kernel.
+const exact = [];
+for (const shape of ${JSON.stringify(POOLS)}) {
+  const plan = new api.MaxPoolPlan(shape);
+  const data = values(size(shape), 8).map((v, i) => (i % 17 === 0 ? NaN : Math.round(v * 2) / 2));
+  const x = api.Tensor.from(data, shape);
+  const y = api.Tensor.zeros(plan.outputShape);
+  plan.forward(x, y);
+  exact.push(y.toArray());
+}
 const encode = (r) => Buffer.from(r.buffer, r.byteOffset, r.byteLength).toString('base64');
-process.stdout.write(JSON.stringify({ isa: native.gemmIsa, results: results.map(encode) }));
+process.stdout.write(
+  JSON.stringify({ isa: native.gemmIsa, results: results.map(encode), exact: exact.map(encode) }),
+);
 `;
 
 interface ChildResult {
   isa: string;
   results: Float32Array[];
+  exact: Float32Array[];
 }
 
 function runWith(isa: string | undefined): ChildResult {
@@ -93,14 +120,12 @@ function runWith(isa: string | undefined): ChildResult {
   if (isa) env.ALEXNET_GEMM_ISA = isa;
   const child = spawnSync(process.execPath, ['-e', CHILD], { env, encoding: 'utf8' });
   if (child.status !== 0) throw new Error(`child with ALEXNET_GEMM_ISA=${isa}: ${child.stderr}`);
-  const parsed = JSON.parse(child.stdout) as { isa: string; results: string[] };
-  return {
-    isa: parsed.isa,
-    results: parsed.results.map((r) => {
-      const bytes = Buffer.from(r, 'base64');
-      return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
-    }),
+  const parsed = JSON.parse(child.stdout) as { isa: string; results: string[]; exact: string[] };
+  const decode = (r: string) => {
+    const bytes = Buffer.from(r, 'base64');
+    return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
   };
+  return { isa: parsed.isa, results: parsed.results.map(decode), exact: parsed.exact.map(decode) };
 }
 
 // A kernel is checked where it is a lesser one than the default: AVX2 under AVX-512, the
@@ -128,6 +153,10 @@ describe('GEMM kernels other than the default', () => {
         worst = Math.max(worst, Math.abs(result[j] - expected[j]));
       }
       expect(worst).toBeLessThan(1e-4);
+    });
+    expect(lesser.exact.length).toBe(POOLS.length);
+    lesser.exact.forEach((result, i) => {
+      expect(floatBits(result)).toEqual(floatBits(best.exact[i]));
     });
   };
 

@@ -56,7 +56,8 @@ const BEYOND_BASELINE = new RegExp(
 
 /**
  * The object files compiled for AVX2 and AVX-512, whose kernels run only where the CPU has them
- * (native/cpu/gemm_kernel.h, conv_kernel.h and lrn_kernel.h pick them at run time), sorted.
+ * (native/cpu/gemm_kernel.h, conv_kernel.h, lrn_kernel.h and pool_kernel.h pick them at run time),
+ * sorted.
  */
 const RUNTIME_PICKED_KERNELS = [
   'conv_kernel_avx2.cc.o',
@@ -65,6 +66,8 @@ const RUNTIME_PICKED_KERNELS = [
   'gemm_kernel_avx512.cc.o',
   'lrn_kernel_avx2.cc.o',
   'lrn_kernel_avx512.cc.o',
+  'pool_kernel_avx2.cc.o',
+  'pool_kernel_avx512.cc.o',
 ];
 
 /** Object file name to its instructions beyond the baseline, for files that have any. */

@@ -3,8 +3,11 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <string_view>
 #include <vector>
 
+#include "cpu/gemm.h"
+#include "cpu/pool_kernel.h"
 #include "cpu/thread_pool.h"
 
 namespace alexnet::cpu {
@@ -49,6 +52,40 @@ int64_t FirstMatch(const PoolShape& s, const float* xp, const Window& win, float
   return found;
 }
 
+// The row kernels of the GEMM's instruction set (gemm.cc picks it from the CPU, or
+// ALEXNET_GEMM_ISA), so that forcing a lesser one for tests forces this one too.
+const PoolKernel& SelectKernel() {
+  const std::string_view isa = GemmIsa();
+#if defined(ALEXNET_GEMM_X86)
+  if (isa == "avx512") return pool_avx512::kKernel;
+  if (isa == "avx2") return pool_avx2::kKernel;
+#endif
+  return pool_generic::kKernel;
+}
+
+const PoolKernel& Kernel() {
+  static const PoolKernel& kernel = SelectKernel();
+  return kernel;
+}
+
+// AlexNet's pooling, 3x3 windows moved by 2 without padding, a row kernel call per output row.
+void MaxPool3x3Stride2(const PoolShape& s, const float* x, float* y) {
+  const PoolKernel& kernel = Kernel();
+  const int64_t in_plane = static_cast<int64_t>(s.h) * s.w;
+  const int64_t out_plane = static_cast<int64_t>(s.oh) * s.ow;
+  ForEachPlane(s, [&](int64_t plane) {
+    thread_local std::vector<float> scratch;
+    scratch.assign(static_cast<size_t>(kernel.ScratchFloats(s.w)),
+                   -std::numeric_limits<float>::infinity());
+    const float* xp = x + plane * in_plane;
+    for (int oy = 0; oy < s.oh; ++oy) {
+      const float* top = xp + static_cast<int64_t>(2 * oy) * s.w;
+      const float* rows[3] = {top, top + s.w, top + 2 * s.w};
+      kernel.max3x3_stride2(rows, s.w, scratch.data(), y + plane * out_plane + oy * s.ow);
+    }
+  });
+}
+
 }  // namespace
 
 int PoolOutputSize(int in, int kernel, int stride, int pad) {
@@ -67,11 +104,13 @@ PoolShape MakePoolShape(int n, int c, int h, int w, int kernel, int stride, int 
           PoolOutputSize(w, kernel, stride, pad)};
 }
 
-// Each output row takes its windows' maximum down every input column first, then across: the
+// AlexNet's windows go to the row kernel of this CPU (pool_kernel.h). Any other: each output row
+// takes its windows' maximum down every input column first, then across: the
 // column pass is a contiguous loop the compiler vectorises, and each window then reads `kernel`
 // column maxima instead of kernel² inputs. Both passes fold with std::max from -infinity, as a
 // scan of each window would, so a NaN input is skipped the same way.
 void MaxPoolForward(const PoolShape& s, const float* x, float* y) {
+  if (s.kernel == 3 && s.stride == 2 && s.pad == 0) return MaxPool3x3Stride2(s, x, y);
   const int64_t in_plane = static_cast<int64_t>(s.h) * s.w;
   const int64_t out_plane = static_cast<int64_t>(s.oh) * s.ow;
   ForEachPlane(s, [&](int64_t plane) {
