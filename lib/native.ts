@@ -253,6 +253,14 @@ export interface NativeAddon {
     device: string,
   ) => NativePlan;
   lrnForward(plan: NativePlan, x: NativeTensor, y: NativeTensor): void;
+  lrnMaxPoolForward(
+    plan: NativePlan,
+    x: NativeTensor,
+    y: NativeTensor,
+    kernel: number,
+    stride: number,
+    pad: number,
+  ): void;
   lrnBackward(
     plan: NativePlan,
     x: NativeTensor,

@@ -110,7 +110,9 @@ describe('AlexNet shapes', () => {
     const net = new AlexNet({ device: 'cpu', classes: 1000 });
     // The layers AlexNet built and runs (private: no public API exposes them).
     const layers = net['layers'];
-    const context = { training: false, seed: 1, step: 0 };
+    // A training forward, where each layer writes its own output: an inference forward on the CPU
+    // runs pool1 and pool2 inside norm1 and norm2 (Lrn.fusePool), and the pool layers pass through.
+    const context = { training: true, seed: 1, step: 0 };
     let a = Tensor.from(new Float32Array(3 * 227 * 227).fill(1), [1, 3, 227, 227]);
     const input = a;
     const built = layers.map((layer) => {

@@ -7,7 +7,8 @@
  * rows split, columns split, B read in place, dot products, broadcasts, a short inner dimension,
  * B far larger than A), convolution passes and LRN passes on the built package, and its results
  * must equal the default kernel's within float32 summation-order error; and AlexNet's max pooling,
- * whose results must equal the default kernel's bit for bit.
+ * whose results must equal the default kernel's bit for bit, as LRN with the pooling after it
+ * (LrnPlan.forwardPooled) must equal LRN then the pooling on each kernel.
  */
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
@@ -102,9 +103,26 @@ for (const shape of ${JSON.stringify(POOLS)}) {
   plan.forward(x, y);
   exact.push(y.toArray());
 }
+const pooled = [];
+for (const { shape, options } of ${JSON.stringify(LRNS)}) {
+  const plan = new api.LrnPlan(shape, options);
+  const pool = new api.MaxPoolPlan(shape, { kernel: 3, stride: 2 });
+  const x = api.Tensor.from(values(size(shape), 9), shape);
+  const normalised = api.Tensor.zeros(shape);
+  const [separate, fused] = [api.Tensor.zeros(pool.outputShape), api.Tensor.zeros(pool.outputShape)];
+  plan.forward(x, normalised);
+  pool.forward(normalised, separate);
+  plan.forwardPooled(x, pool, fused);
+  pooled.push(separate.toArray(), fused.toArray());
+}
 const encode = (r) => Buffer.from(r.buffer, r.byteOffset, r.byteLength).toString('base64');
 process.stdout.write(
-  JSON.stringify({ isa: native.gemmIsa, results: results.map(encode), exact: exact.map(encode) }),
+  JSON.stringify({
+    isa: native.gemmIsa,
+    results: results.map(encode),
+    exact: exact.map(encode),
+    pooled: pooled.map(encode),
+  }),
 );
 `;
 
@@ -112,6 +130,8 @@ interface ChildResult {
   isa: string;
   results: Float32Array[];
   exact: Float32Array[];
+  /** LRN then the pooling, and LRN with the pooling, for each of LRNS. */
+  pooled: Float32Array[];
 }
 
 function runWith(isa: string | undefined): ChildResult {
@@ -120,12 +140,22 @@ function runWith(isa: string | undefined): ChildResult {
   if (isa) env.ALEXNET_GEMM_ISA = isa;
   const child = spawnSync(process.execPath, ['-e', CHILD], { env, encoding: 'utf8' });
   if (child.status !== 0) throw new Error(`child with ALEXNET_GEMM_ISA=${isa}: ${child.stderr}`);
-  const parsed = JSON.parse(child.stdout) as { isa: string; results: string[]; exact: string[] };
+  const parsed = JSON.parse(child.stdout) as {
+    isa: string;
+    results: string[];
+    exact: string[];
+    pooled: string[];
+  };
   const decode = (r: string) => {
     const bytes = Buffer.from(r, 'base64');
     return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
   };
-  return { isa: parsed.isa, results: parsed.results.map(decode), exact: parsed.exact.map(decode) };
+  return {
+    isa: parsed.isa,
+    results: parsed.results.map(decode),
+    exact: parsed.exact.map(decode),
+    pooled: parsed.pooled.map(decode),
+  };
 }
 
 // A kernel is checked where it is a lesser one than the default: AVX2 under AVX-512, the
@@ -158,6 +188,10 @@ describe('GEMM kernels other than the default', () => {
     lesser.exact.forEach((result, i) => {
       expect(floatBits(result)).toEqual(floatBits(best.exact[i]));
     });
+    expect(lesser.pooled.length).toBe(2 * LRNS.length);
+    for (let i = 0; i < lesser.pooled.length; i += 2) {
+      expect(floatBits(lesser.pooled[i + 1])).toEqual(floatBits(lesser.pooled[i]));
+    }
   };
 
   (hasAvx512 ? test : test.skip)(

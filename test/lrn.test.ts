@@ -1,7 +1,16 @@
-import { ArgumentError, DisposedError, type LrnOptions, LrnPlan, ShapeError, Tensor } from '../lib';
+import {
+  ArgumentError,
+  DisposedError,
+  type LrnOptions,
+  LrnPlan,
+  type MaxPoolOptions,
+  MaxPoolPlan,
+  ShapeError,
+  Tensor,
+} from '../lib';
 import { native } from '../lib/native';
 import { sizeOf } from '../lib/tensor';
-import { expectClose, maxAbs } from './util/compare';
+import { expectClose, floatBits, maxAbs } from './util/compare';
 import { centralDifferences, sampleIndices } from './util/gradient';
 import { Rng, testSeed } from './util/random';
 
@@ -242,6 +251,54 @@ describe(`lrn (seed ${seed})`, () => {
     dy.write(r);
     plan.backward(x, y, dy, y);
     expectClose(y.toArray(), expected, backwardTolerance(expected), 'dx over y');
+  });
+
+  // AlexNet's norm1 + pool1 and norm2 + pool2 at batch 2 (the pooling's row kernels); planes of
+  // 4900 positions, over one LRN run of 4096, with another pooling (the scan); the powf path.
+  const pooledCases: [number[], LrnOptions, MaxPoolOptions][] = [
+    [[2, 96, 55, 55], { size: 5, alpha: 1e-4, beta: 0.75, k: 1 }, {}],
+    [[2, 256, 27, 27], { size: 5, alpha: 1e-4, beta: 0.75, k: 1 }, {}],
+    [[1, 6, 70, 70], { size: 3, alpha: 1, beta: 0.75, k: 1 }, { kernel: 2, stride: 2, pad: 1 }],
+    [[1, 9, 13, 13], { size: 7, alpha: 2, beta: 0.6, k: 2 }, {}],
+  ];
+  for (const [shape, options, poolOptions] of pooledCases) {
+    test(`forwardPooled ${shape.join('x')} size ${options.size} beta ${options.beta}, pool ${JSON.stringify(poolOptions)}: forward then the pooling, bit for bit`, () => {
+      const plan = new LrnPlan(shape, options);
+      const pool = new MaxPoolPlan(shape, poolOptions);
+      // Zeros of both signs among the inputs: the pooling's ties and -0 must come out the same.
+      const xData = rng.uniform(sizeOf(shape), -3, 3).map((v, i) => (i % 11 === 0 ? -0 : v));
+      const x = Tensor.from(xData, shape);
+      const normalised = Tensor.zeros(shape);
+      const separate = Tensor.zeros(pool.outputShape);
+      const fused = Tensor.zeros(pool.outputShape);
+      plan.forward(x, normalised);
+      pool.forward(normalised, separate);
+      plan.forwardPooled(x, pool, fused);
+      expect(floatBits(fused.toArray())).toEqual(floatBits(separate.toArray()));
+      for (const t of [x, normalised, separate, fused]) t.dispose();
+      plan.dispose();
+      pool.dispose();
+    });
+  }
+
+  test('forwardPooled rejects a pooling of another shape, a y of the wrong shape and a disposed pooling', () => {
+    const plan = new LrnPlan([1, 4, 7, 7]);
+    const pool = new MaxPoolPlan([1, 4, 7, 7]);
+    const other = new MaxPoolPlan([1, 4, 7, 9]);
+    const x = Tensor.zeros([1, 4, 7, 7]);
+    const y = Tensor.zeros([1, 4, 3, 3]);
+    expect(() => plan.forwardPooled(x, other, y)).toThrow(ShapeError);
+    expect(() => plan.forwardPooled(x, other, y)).toThrow(
+      'Expected a MaxPoolPlan of input shape [1, 4, 7, 7] for pool but received [1, 4, 7, 9]',
+    );
+    expect(() => plan.forwardPooled(x, pool, x)).toThrow(
+      'Expected shape [1, 4, 3, 3] for y but received [1, 4, 7, 7]',
+    );
+    pool.dispose();
+    expect(() => plan.forwardPooled(x, pool, y)).toThrow(DisposedError);
+    expect(() => plan.forwardPooled(x, pool, y)).toThrow(
+      'MaxPoolPlan [1, 4, 7, 7] has been disposed',
+    );
   });
 
   test('fills in the defaults: size 5, alpha 1e-4, beta 0.75, k 1', () => {

@@ -35,13 +35,13 @@ function createLayer(
     }
     case 'lrn':
       return new Lrn(spec.name, spec.options, shape, device);
-    case 'pool':
-      return new MaxPool(
-        spec.name,
-        { kernel: spec.kernel, stride: spec.stride, pad: spec.pad },
-        shape,
-        device,
-      );
+    case 'pool': {
+      const options = { kernel: spec.kernel, stride: spec.stride, pad: spec.pad };
+      // On the CPU, an LRN layer right before runs it in its inference forward (ops/lrn.ts).
+      const fused = previous instanceof Lrn && device === 'cpu';
+      if (fused) previous.fusePool(options);
+      return new MaxPool(spec.name, options, shape, device, fused);
+    }
     case 'fc': {
       const features = spec.width === 'classes' ? arch.classes : arch.widths[spec.width];
       return new Linear(spec.name, sizeOf(shape.slice(1)), features, shape, device, spec.stateName);

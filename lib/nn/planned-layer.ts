@@ -19,7 +19,7 @@ export interface LayerPlan {
 export abstract class PlannedLayer<P extends LayerPlan> implements Layer {
   readonly params = [];
   trainable = false;
-  private readonly plans: PlanCache<P>;
+  protected readonly plans: PlanCache<P>;
   private readonly outputs: BatchBuffers<{ y: Tensor }>;
   private readonly inputGrads: BatchBuffers<{ dx: Tensor }>;
   private input: Tensor | null = null;

@@ -4,11 +4,12 @@
  * `y = x / (k + alpha / size * Σ x_c'²) ^ beta`, summed over the `size` channels c' centred on
  * x's channel (clipped at the first and last). A plan holds one layer's shape and constants.
  */
-import { ArgumentError } from '../errors';
+import { ArgumentError, DisposedError, ShapeError } from '../errors';
 import { native } from '../native';
 import { checkDevice, type Device, expectTensor, formatShape, type Tensor } from '../tensor';
 import { fail, finiteNumber, nchwShape } from '../validate';
 import { PlanHandle } from './plan-handle';
+import type { MaxPoolPlan } from './pool';
 
 export interface LrnOptions {
   /**
@@ -71,6 +72,32 @@ export class LrnPlan {
     expectTensor('y', y, this.shape, this.device);
     if (y === x) throw new ArgumentError('Expected a tensor other than x for y but received x');
     native.lrnForward(handle, x.handle, y.handle);
+  }
+
+  /**
+   * `y` = `pool`'s max pooling of LRN(x), on the CPU, without writing LRN(x) out: each thread
+   * holds one channel's plane of it at a time. Bit for bit what `forward` then `pool.forward`
+   * give, with a third of their memory traffic, for inference, where no backward needs LRN(x).
+   * `pool` takes this plan's shape; `y` has its output shape.
+   */
+  forwardPooled(x: Tensor, pool: MaxPoolPlan, y: Tensor): void {
+    const handle = this.plan.live;
+    if (this.device !== 'cpu') {
+      throw new ArgumentError(`Expected an LrnPlan on the CPU but received one on ${this.device}`);
+    }
+    if (pool.disposed) {
+      throw new DisposedError(`MaxPoolPlan ${formatShape(pool.inputShape)} has been disposed`);
+    }
+    if (formatShape(pool.inputShape) !== formatShape(this.shape)) {
+      throw new ShapeError(
+        `Expected a MaxPoolPlan of input shape ${formatShape(this.shape)} for pool but received ${formatShape(pool.inputShape)}`,
+      );
+    }
+    expectTensor('x', x, this.shape, this.device);
+    expectTensor('y', y, pool.outputShape, this.device);
+    if (y === x) throw new ArgumentError('Expected a tensor other than x for y but received x');
+    const { kernel, stride, pad } = pool.options;
+    native.lrnMaxPoolForward(handle, x.handle, y.handle, kernel, stride, pad);
   }
 
   /**

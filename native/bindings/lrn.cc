@@ -1,6 +1,7 @@
 // LrnPlan(n, c, h, w, size, alpha, beta, k, device): one LRN layer's shape and constants.
-// lrnForward(plan, x, y) and lrnBackward(plan, x, y, dy, dx) run it. Shapes and options are
-// checked by lib/ops/lrn.ts.
+// lrnForward(plan, x, y) and lrnBackward(plan, x, y, dy, dx) run it; on the CPU,
+// lrnMaxPoolForward(plan, x, y, kernel, stride, pad) runs it with the max pooling after it
+// (cpu::LrnMaxPoolForward). Shapes and options are checked by lib/ops/lrn.ts.
 #include "cpu/lrn.h"
 
 #include <string>
@@ -8,6 +9,7 @@
 #include "bindings/bindings.h"
 #include "bindings/plan.h"
 #include "core/args.h"
+#include "cpu/pool.h"
 #if defined(ALEXNET_WITH_CUDA)
 #include "cuda/ops.h"
 #endif
@@ -62,6 +64,16 @@ void LrnForward(const Napi::CallbackInfo& info) {
       });
 }
 
+void LrnMaxPoolForward(const Napi::CallbackInfo& info) {
+  Submit(info, LrnPlan::DeviceOf(info, 0),
+         [plan = LrnPlan::Arg(info, 0), x = TensorData(info, 1, "x"), y = TensorData(info, 2, "y"),
+          kernel = IntArg(info, 3), stride = IntArg(info, 4), pad = IntArg(info, 5)] {
+           const LrnShape& s = plan->shape;
+           cpu::LrnMaxPoolForward(s, cpu::MakePoolShape(s.n, s.c, s.h, s.w, kernel, stride, pad),
+                                  x, y);
+         });
+}
+
 void LrnBackward(const Napi::CallbackInfo& info) {
   Submit(info, LrnPlan::DeviceOf(info, 0),
          [plan = LrnPlan::Arg(info, 0), x = TensorData(info, 1, "x"), y = TensorData(info, 2, "y"),
@@ -78,6 +90,7 @@ void LrnBackward(const Napi::CallbackInfo& info) {
 void RegisterLrn(Napi::Env env, Napi::Object exports) {
   LrnPlan::Register(env, exports);
   exports.Set("lrnForward", Napi::Function::New<LrnForward>(env, "lrnForward"));
+  exports.Set("lrnMaxPoolForward", Napi::Function::New<LrnMaxPoolForward>(env, "lrnMaxPoolForward"));
   exports.Set("lrnBackward", Napi::Function::New<LrnBackward>(env, "lrnBackward"));
 }
 

@@ -10,6 +10,7 @@
 
 #include "cpu/gemm.h"
 #include "cpu/lrn_kernel.h"
+#include "cpu/pool.h"
 #include "cpu/thread_pool.h"
 
 namespace alexnet::cpu {
@@ -100,6 +101,31 @@ void LrnForward(const LrnShape& s, const float* x, float* y) {
     for (int c = 0; c < s.c; ++c) {
       Window(s, c, x_row, window);
       forward(window, len, p, y + offset + c * hw);
+    }
+  });
+}
+
+// A work item is one channel of one image: its LRN in a thread's plane buffer, in runs of up to
+// kMaxRun positions (kZeros' length), then pooled from there. Each position's LRN is computed as
+// LrnForward computes it, whatever the runs, so the result is the same bits.
+void LrnMaxPoolForward(const LrnShape& s, const PoolShape& pool, const float* x, float* y) {
+  const int64_t hw = static_cast<int64_t>(s.h) * s.w;
+  const int64_t pooled = static_cast<int64_t>(pool.oh) * pool.ow;
+  const LrnForwardFn forward = Kernel().forward[s.size / 2];
+  const LrnConstants p = Constants(s);
+  ParallelFor(static_cast<int64_t>(s.n) * s.c, 1, [&](int64_t begin, int64_t end) {
+    thread_local std::vector<float> plane;
+    plane.resize(static_cast<size_t>(hw));
+    for (int64_t item = begin; item < end; ++item) {
+      const float* image = x + item / s.c * s.c * hw;
+      const int c = static_cast<int>(item % s.c);
+      for (int64_t start = 0; start < hw; start += kMaxRun) {
+        const auto x_row = [&](int channel) { return image + channel * hw + start; };
+        const float* window[kMaxSize];
+        Window(s, c, x_row, window);
+        forward(window, std::min(kMaxRun, hw - start), p, plane.data() + start);
+      }
+      MaxPoolPlane(pool, plane.data(), y + item * pooled);
     }
   });
 }

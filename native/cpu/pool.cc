@@ -69,21 +69,16 @@ const PoolKernel& Kernel() {
 }
 
 // AlexNet's pooling, 3x3 windows moved by 2 without padding, a row kernel call per output row.
-void MaxPool3x3Stride2(const PoolShape& s, const float* x, float* y) {
+void MaxPool3x3Stride2Plane(const PoolShape& s, const float* x, float* y) {
   const PoolKernel& kernel = Kernel();
-  const int64_t in_plane = static_cast<int64_t>(s.h) * s.w;
-  const int64_t out_plane = static_cast<int64_t>(s.oh) * s.ow;
-  ForEachPlane(s, [&](int64_t plane) {
-    thread_local std::vector<float> scratch;
-    scratch.assign(static_cast<size_t>(kernel.ScratchFloats(s.w)),
-                   -std::numeric_limits<float>::infinity());
-    const float* xp = x + plane * in_plane;
-    for (int oy = 0; oy < s.oh; ++oy) {
-      const float* top = xp + static_cast<int64_t>(2 * oy) * s.w;
-      const float* rows[3] = {top, top + s.w, top + 2 * s.w};
-      kernel.max3x3_stride2(rows, s.w, scratch.data(), y + plane * out_plane + oy * s.ow);
-    }
-  });
+  thread_local std::vector<float> scratch;
+  scratch.assign(static_cast<size_t>(kernel.ScratchFloats(s.w)),
+                 -std::numeric_limits<float>::infinity());
+  for (int oy = 0; oy < s.oh; ++oy) {
+    const float* top = x + static_cast<int64_t>(2 * oy) * s.w;
+    const float* rows[3] = {top, top + s.w, top + 2 * s.w};
+    kernel.max3x3_stride2(rows, s.w, scratch.data(), y + oy * s.ow);
+  }
 }
 
 }  // namespace
@@ -105,34 +100,34 @@ PoolShape MakePoolShape(int n, int c, int h, int w, int kernel, int stride, int 
 }
 
 // AlexNet's windows go to the row kernel of this CPU (pool_kernel.h). Any other: each output row
-// takes its windows' maximum down every input column first, then across: the
-// column pass is a contiguous loop the compiler vectorises, and each window then reads `kernel`
-// column maxima instead of kernel² inputs. Both passes fold with std::max from -infinity, as a
-// scan of each window would, so a NaN input is skipped the same way.
+// takes its windows' maximum down every input column first, then across: the column pass is a
+// contiguous loop the compiler vectorises, and each window then reads `kernel` column maxima
+// instead of kernel² inputs. Both passes fold with std::max from -infinity, as a scan of each
+// window would, so a NaN input is skipped the same way.
+void MaxPoolPlane(const PoolShape& s, const float* x, float* y) {
+  if (s.kernel == 3 && s.stride == 2 && s.pad == 0) return MaxPool3x3Stride2Plane(s, x, y);
+  thread_local std::vector<float> column_max;
+  column_max.resize(static_cast<size_t>(s.w));
+  for (int oy = 0; oy < s.oh; ++oy) {
+    const Window rows = WindowAt(s, oy, 0);
+    std::fill(column_max.begin(), column_max.end(), -std::numeric_limits<float>::infinity());
+    for (int iy = rows.y0; iy < rows.y1; ++iy) {
+      const float* row = x + static_cast<int64_t>(iy) * s.w;
+      for (int ix = 0; ix < s.w; ++ix) column_max[ix] = std::max(column_max[ix], row[ix]);
+    }
+    for (int ox = 0; ox < s.ow; ++ox) {
+      const Window win = WindowAt(s, oy, ox);
+      float best = -std::numeric_limits<float>::infinity();
+      for (int ix = win.x0; ix < win.x1; ++ix) best = std::max(best, column_max[ix]);
+      y[oy * s.ow + ox] = best;
+    }
+  }
+}
+
 void MaxPoolForward(const PoolShape& s, const float* x, float* y) {
-  if (s.kernel == 3 && s.stride == 2 && s.pad == 0) return MaxPool3x3Stride2(s, x, y);
   const int64_t in_plane = static_cast<int64_t>(s.h) * s.w;
   const int64_t out_plane = static_cast<int64_t>(s.oh) * s.ow;
-  ForEachPlane(s, [&](int64_t plane) {
-    thread_local std::vector<float> column_max;
-    column_max.resize(static_cast<size_t>(s.w));
-    const float* xp = x + plane * in_plane;
-    float* yp = y + plane * out_plane;
-    for (int oy = 0; oy < s.oh; ++oy) {
-      const Window rows = WindowAt(s, oy, 0);
-      std::fill(column_max.begin(), column_max.end(), -std::numeric_limits<float>::infinity());
-      for (int iy = rows.y0; iy < rows.y1; ++iy) {
-        const float* row = xp + static_cast<int64_t>(iy) * s.w;
-        for (int ix = 0; ix < s.w; ++ix) column_max[ix] = std::max(column_max[ix], row[ix]);
-      }
-      for (int ox = 0; ox < s.ow; ++ox) {
-        const Window win = WindowAt(s, oy, ox);
-        float best = -std::numeric_limits<float>::infinity();
-        for (int ix = win.x0; ix < win.x1; ++ix) best = std::max(best, column_max[ix]);
-        yp[oy * s.ow + ox] = best;
-      }
-    }
-  });
+  ForEachPlane(s, [&](int64_t plane) { MaxPoolPlane(s, x + plane * in_plane, y + plane * out_plane); });
 }
 
 void MaxPoolBackward(const PoolShape& s, const float* x, const float* y, const float* dy,

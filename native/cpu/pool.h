@@ -20,6 +20,9 @@ PoolShape MakePoolShape(int n, int c, int h, int w, int kernel, int stride, int 
 // y (n, c, oh, ow) = the maximum of each window of x (n, c, h, w).
 void MaxPoolForward(const PoolShape& shape, const float* x, float* y);
 
+// MaxPoolForward of one (h, w) plane into one (oh, ow) plane, on the calling thread.
+void MaxPoolPlane(const PoolShape& shape, const float* x, float* y);
+
 // dx = 0, then each dy is added at its window's argmax: the first element, in row-major scan
 // order, equal to the window's y (the first maximum, as the forward pass found it), so no indices
 // are stored, as in cuDNN's signature. Overlapping windows accumulate. dx must not alias x, y or
