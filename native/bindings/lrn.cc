@@ -69,8 +69,8 @@ void LrnMaxPoolForward(const Napi::CallbackInfo& info) {
          [plan = LrnPlan::Arg(info, 0), x = TensorData(info, 1, "x"), y = TensorData(info, 2, "y"),
           kernel = IntArg(info, 3), stride = IntArg(info, 4), pad = IntArg(info, 5)] {
            const LrnShape& s = plan->shape;
-           cpu::LrnMaxPoolForward(s, cpu::MakePoolShape(s.n, s.c, s.h, s.w, kernel, stride, pad),
-                                  x, y);
+           cpu::LrnMaxPoolForward(s, cpu::MakePoolShape(s.n, s.c, s.h, s.w, kernel, stride, pad), x,
+                                  y);
          });
 }
 
@@ -90,7 +90,8 @@ void LrnBackward(const Napi::CallbackInfo& info) {
 void RegisterLrn(Napi::Env env, Napi::Object exports) {
   LrnPlan::Register(env, exports);
   exports.Set("lrnForward", Napi::Function::New<LrnForward>(env, "lrnForward"));
-  exports.Set("lrnMaxPoolForward", Napi::Function::New<LrnMaxPoolForward>(env, "lrnMaxPoolForward"));
+  exports.Set("lrnMaxPoolForward",
+              Napi::Function::New<LrnMaxPoolForward>(env, "lrnMaxPoolForward"));
   exports.Set("lrnBackward", Napi::Function::New<LrnBackward>(env, "lrnBackward"));
 }
 

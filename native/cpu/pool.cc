@@ -127,7 +127,8 @@ void MaxPoolPlane(const PoolShape& s, const float* x, float* y) {
 void MaxPoolForward(const PoolShape& s, const float* x, float* y) {
   const int64_t in_plane = static_cast<int64_t>(s.h) * s.w;
   const int64_t out_plane = static_cast<int64_t>(s.oh) * s.ow;
-  ForEachPlane(s, [&](int64_t plane) { MaxPoolPlane(s, x + plane * in_plane, y + plane * out_plane); });
+  ForEachPlane(
+      s, [&](int64_t plane) { MaxPoolPlane(s, x + plane * in_plane, y + plane * out_plane); });
 }
 
 void MaxPoolBackward(const PoolShape& s, const float* x, const float* y, const float* dy,
