@@ -68,7 +68,7 @@ template <typename Body>
 void ForEachRun(const LrnShape& s, int64_t run, const Body& body) {
   const int64_t hw = static_cast<int64_t>(s.h) * s.w;
   const int64_t runs = (hw + run - 1) / run;
-  ParallelFor(s.n * runs, 1, [&](int64_t begin, int64_t end) {
+  ParallelForBalanced(s.n * runs, 1, [&](int64_t begin, int64_t end) {
     for (int64_t item = begin; item < end; ++item) {
       const int64_t image = item / runs;
       const int64_t start = item % runs * run;
@@ -113,7 +113,7 @@ void LrnMaxPoolForward(const LrnShape& s, const PoolShape& pool, const float* x,
   const int64_t pooled = static_cast<int64_t>(pool.oh) * pool.ow;
   const LrnForwardFn forward = Kernel().forward[s.size / 2];
   const LrnConstants p = Constants(s);
-  ParallelFor(static_cast<int64_t>(s.n) * s.c, 1, [&](int64_t begin, int64_t end) {
+  ParallelForBalanced(static_cast<int64_t>(s.n) * s.c, 1, [&](int64_t begin, int64_t end) {
     thread_local std::vector<float> plane;
     plane.resize(static_cast<size_t>(hw));
     for (int64_t item = begin; item < end; ++item) {

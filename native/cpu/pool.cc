@@ -31,7 +31,7 @@ Window WindowAt(const PoolShape& s, int oy, int ox) {
 // both directions, so no two threads write the same output.
 template <typename Body>
 void ForEachPlane(const PoolShape& s, const Body& body) {
-  ParallelFor(static_cast<int64_t>(s.n) * s.c, 1, [&](int64_t begin, int64_t end) {
+  ParallelForBalanced(static_cast<int64_t>(s.n) * s.c, 1, [&](int64_t begin, int64_t end) {
     for (int64_t plane = begin; plane < end; ++plane) body(plane);
   });
 }

@@ -134,4 +134,55 @@ void ParallelFor(int64_t n, int64_t min_chunk, const std::function<void(int64_t,
   Pool().Run(n, min_chunk, body);
 }
 
+namespace {
+
+// One thread's share, [front, back), packed in one word so that its owner taking from the front
+// and a thief taking from the back agree on who gets the last items (a compare-and-swap of both).
+class alignas(64) Share {
+ public:
+  void Reset(int64_t front, int64_t back) { range_.store(Pack(front, back)); }
+
+  // Up to `grain` items from the front (owner) or the back (thief); false once none are left.
+  bool Take(bool from_front, int64_t grain, int64_t& begin, int64_t& end) {
+    uint64_t seen = range_.load(std::memory_order_relaxed);
+    for (;;) {
+      const int64_t front = static_cast<int64_t>(seen >> 32);
+      const int64_t back = static_cast<int64_t>(seen & 0xffffffffu);
+      if (front >= back) return false;
+      const int64_t count = std::min(grain, back - front);
+      begin = from_front ? front : back - count;
+      end = begin + count;
+      const uint64_t next = from_front ? Pack(end, back) : Pack(front, begin);
+      if (range_.compare_exchange_weak(seen, next, std::memory_order_relaxed)) return true;
+    }
+  }
+
+ private:
+  static uint64_t Pack(int64_t front, int64_t back) {
+    return static_cast<uint64_t>(front) << 32 | static_cast<uint64_t>(back);
+  }
+  std::atomic<uint64_t> range_{0};
+};
+
+}  // namespace
+
+void ParallelForBalanced(int64_t n, int64_t grain,
+                         const std::function<void(int64_t, int64_t)>& body) {
+  const int threads = ThreadCount();
+  // Packed in 32 bits each; larger loops keep ParallelFor's fixed shares.
+  if (threads == 1 || n <= grain || n >= (int64_t{1} << 31)) return ParallelFor(n, grain, body);
+  std::vector<Share> shares(static_cast<size_t>(threads));
+  for (int t = 0; t < threads; ++t) shares[t].Reset(n * t / threads, n * (t + 1) / threads);
+  ParallelFor(threads, 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      int64_t begin, end;
+      while (shares[t].Take(true, grain, begin, end)) body(begin, end);
+      for (int other = 1; other < threads; ++other) {
+        Share& victim = shares[(t + other) % threads];
+        while (victim.Take(false, grain, begin, end)) body(begin, end);
+      }
+    }
+  });
+}
+
 }  // namespace alexnet::cpu

@@ -17,4 +17,14 @@ int ThreadCount();
 // Chunks are at least min_chunk long, so small loops stay on the calling thread.
 void ParallelFor(int64_t n, int64_t min_chunk, const std::function<void(int64_t, int64_t)>& body);
 
+// ParallelFor for loops of independent items that are cheap to start: each thread takes its
+// share's items `grain` at a time from the front, and a thread done with its share takes the
+// items left in another's from the back. So each thread still sweeps a contiguous range (what the
+// kernels' cache blocking expects), and a thread that another process delays (the event loop's
+// thread queueing the next ops, a neighbour on a shared machine) hands the rest of its share to
+// the others rather than holding the whole loop up. Which thread computes an item changes no
+// result.
+void ParallelForBalanced(int64_t n, int64_t grain,
+                         const std::function<void(int64_t, int64_t)>& body);
+
 }  // namespace alexnet::cpu
