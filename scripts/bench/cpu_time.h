@@ -1,6 +1,7 @@
-// What the hand-built CPU-time harnesses (conv_cpu_time.cc, fc_cpu_time.cc, lrn_cpu_time.cc)
-// share: the calling thread's CPU time, which other tenants of a shared machine inflate far less
-// than wall-clock time, and the median of 5 timed calls after a warm-up one.
+// What the hand-built CPU-time harnesses (conv_cpu_time.cc, fc_cpu_time.cc, lrn_cpu_time.cc,
+// pool_cpu_time.cc) share: the calling thread's CPU time, which other tenants of a shared machine
+// inflate far less than wall-clock time, the median of 5 timed calls after a warm-up one, and
+// deterministic inputs.
 #pragma once
 
 #include <time.h>
@@ -12,6 +13,13 @@ inline double ThreadMilliseconds() {
   timespec t;
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
   return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+// Deterministic values in [-scale, scale].
+inline std::vector<float> Values(size_t count, size_t seed, float scale) {
+  std::vector<float> values(count);
+  for (size_t i = 0; i < count; ++i) values[i] = scale * ((i * seed % 1000) / 500.0f - 1.0f);
+  return values;
 }
 
 template <typename Pass>

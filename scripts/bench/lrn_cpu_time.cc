@@ -4,9 +4,10 @@
 // other tenants of a shared machine inflate far less than wall-clock time (the twin of
 // conv_cpu_time.cc). One JSON object a line. Not part of the addon: built by hand, from the root,
 //
-//   S="lrn lrn_kernel_generic gemm gemm_kernel_generic thread_pool" O=/tmp/lrn_cpu_time.o.d
+//   S="lrn lrn_kernel_generic pool pool_kernel_generic gemm gemm_kernel_generic thread_pool"
+//   O=/tmp/lrn_cpu_time.o.d
 //   mkdir -p $O
-//   for f in gemm_kernel lrn_kernel; do
+//   for f in gemm_kernel lrn_kernel pool_kernel; do
 //     g++ -std=c++17 -O3 -ffp-contract=fast -fno-math-errno -DALEXNET_GEMM_X86 -Inative \
 //       -mavx512f -mfma -c native/cpu/${f}_avx512.cc -o $O/${f}_avx512.o
 //     g++ -std=c++17 -O3 -ffp-contract=fast -fno-math-errno -DALEXNET_GEMM_X86 -Inative \
@@ -30,13 +31,6 @@
 namespace {
 
 using alexnet::LrnShape;
-
-// Deterministic values in [-scale, scale].
-std::vector<float> Values(size_t count, size_t seed, float scale) {
-  std::vector<float> values(count);
-  for (size_t i = 0; i < count; ++i) values[i] = scale * ((i * seed % 1000) / 500.0f - 1.0f);
-  return values;
-}
 
 void TimeLayer(const char* name, const LrnShape& s) {
   using namespace alexnet::cpu;
