@@ -50,12 +50,10 @@ void TimePool(const char* name, const PoolShape& s) {
   std::vector<float> y(out), dx(in);
   std::vector<uint8_t> argmax(out);
   Print(name, s.n, "forward", MedianMilliseconds([&] { MaxPoolForward(s, x.data(), y.data()); }));
-  Print(name, s.n, "forwardArgmax", MedianMilliseconds([&] {
-          MaxPoolForwardArgmax(s, x.data(), y.data(), argmax.data());
-        }));
-  Print(name, s.n, "backwardArgmax", MedianMilliseconds([&] {
-          MaxPoolBackwardArgmax(s, argmax.data(), dy.data(), dx.data());
-        }));
+  Print(name, s.n, "forwardArgmax",
+        MedianMilliseconds([&] { MaxPoolForwardArgmax(s, x.data(), y.data(), argmax.data()); }));
+  Print(name, s.n, "backwardArgmax",
+        MedianMilliseconds([&] { MaxPoolBackwardArgmax(s, argmax.data(), dy.data(), dx.data()); }));
 }
 
 void TimeLrnPool(const char* name, const LrnShape& lrn, const PoolShape& pool) {
