@@ -5,7 +5,7 @@
  * the same working install). There `npx alexnet` trains, predicts, runs the doctor and serves
  * its page, and the library runs a forward pass on the CPU equal to this checkout's. Also what the prebuilt binary needs
  * of the machine: the glibc and libstdc++ versions its manifest states and no other library, and
- * no instruction beyond x86-64's baseline outside the GEMM, convolution and LRN kernels picked at
+ * no instruction beyond x86-64's baseline outside the GEMM, convolution, LRN and max-pooling kernels picked at
  * run time.
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -331,7 +331,7 @@ async function servePage(app: string, env: NodeJS.ProcessEnv, checkpoint: string
       expect(result.logits).toEqual(Array.from(here));
     });
 
-    test('no instruction beyond x86-64 baseline outside the GEMM, convolution and LRN kernels picked at run time', () => {
+    test('no instruction beyond x86-64 baseline outside the GEMM, convolution, LRN and max-pooling kernels picked at run time', () => {
       // The prebuild's object files (the shipped binary is stripped, so it cannot be read by
       // function); BEYOND_BASELINE lists the extensions looked for.
       expect(Object.keys(beyondBaseline(objects)).sort()).toEqual(RUNTIME_PICKED_KERNELS);
@@ -394,7 +394,7 @@ describe('the build from source in build/Release', () => {
     expectWithinPromise(addon);
   });
 
-  test('no instruction beyond x86-64 baseline outside the GEMM, convolution and LRN kernels picked at run time', () => {
+  test('no instruction beyond x86-64 baseline outside the GEMM, convolution, LRN and max-pooling kernels picked at run time', () => {
     const found = beyondBaseline(sourceObjects);
     expect(Object.keys(found).filter((f) => !RUNTIME_PICKED_KERNELS.includes(f))).toEqual([]);
   });
