@@ -5,8 +5,8 @@
  * the same working install). There `npx alexnet` trains, predicts, runs the doctor and serves
  * its page, and the library runs a forward pass on the CPU equal to this checkout's. Also what the prebuilt binary needs
  * of the machine: the glibc and libstdc++ versions its manifest states and no other library, and
- * no instruction beyond x86-64's baseline outside the GEMM, convolution, LRN and max-pooling kernels picked at
- * run time.
+ * no instruction beyond x86-64's baseline outside the GEMM, convolution, LRN and max-pooling
+ * kernels picked at run time.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
