@@ -666,7 +666,22 @@ void SgemmPackedAInPlaceB(const PackedA& a_layout, const float* a_packed, const 
         stride = nr;
       }
       const MicroKernelFn micro = MicroFor(kernel, n_eff);
+      // While this strip runs against A, the next one is asked for into L2, a few of its rows
+      // per tile: its kc rows are as many streams, more than the hardware prefetchers follow, and
+      // B read from memory (a batch's dy) stalled each strip's first tiles on them. conv1's
+      // backward-data at batch 16 took 7% less CPU time with it (bench/RESULTS.md).
+      const int rows_per_tile = (kc + m_strips - 1) / m_strips;
       for (int ir = 0; ir < m_strips; ++ir) {
+        if (j0 + nr < n) {
+          const int p1 = std::min(kc, (ir + 1) * rows_per_tile);
+          for (int p = ir * rows_per_tile; p < p1; ++p) {
+            // A row's NR floats, unaligned, span up to three cache lines.
+            const float* next = block.x + p * ldb + j0 + nr;
+            __builtin_prefetch(next, 0, 2);
+            __builtin_prefetch(next + nr / 2, 0, 2);
+            __builtin_prefetch(next + nr - 1, 0, 2);
+          }
+        }
         micro(kc, a_packed + pc * padded_m + static_cast<int64_t>(ir) * mr * kc, strip, stride,
               c + ir * mr * ldc + j0, ldc, std::min(mr, m - ir * mr), n_eff, pc > 0);
       }
