@@ -242,8 +242,12 @@ struct DataBlocks {
 DataBlocks MakeDataBlocks(const ConvShape& s, const Layout& l) {
   DataBlocks d;
   const int ow = s.out_w();
-  d.rows = static_cast<int>(
-      std::clamp<int64_t>((kDataBlockColumns + ow - 1) / ow, 1, std::max(1, s.out_h())));
+  // No more rows than keep all the threads' column matrices about the size of the forward's im2col
+  // buffer (one chunk of images), which ConvScratchSize provides anyway: a plan's scratch then
+  // does not grow with the thread count (conv1: 3 rows each on 16 threads).
+  const int64_t share = std::max<int64_t>(1, l.chunk * s.out_h() / ThreadCount());
+  d.rows = static_cast<int>(std::min<int64_t>(
+      share, std::clamp<int64_t>((kDataBlockColumns + ow - 1) / ow, 1, s.out_h())));
   // Rows of whole vectors, so that every tile of C starts at a 64-byte boundary.
   d.ld = (static_cast<int64_t>(d.rows) * ow + 15) / 16 * 16;
   d.phase_width = (s.w + s.stride_w - 1) / s.stride_w;
@@ -261,8 +265,8 @@ int64_t DataScratchSize(const ConvShape& s, const Layout& l) {
          ThreadCount() * MakeDataBlocks(s, l).slot;
 }
 
-// The largest output row whose taps can reach input row y, and whether one does (the tap it
-// takes there, y + pad - oi * stride, is the smallest of any output row).
+// The largest output row whose taps can reach input row y; the tap it puts there, y + pad - oi *
+// stride, is the smallest of any output row's, so a tap of it reaches y if any does (ReachesRow).
 int TopOutputRow(const ConvShape& s, int y) {
   return std::min(s.out_h() - 1, FloorDiv(y + s.pad_h, s.stride_h));
 }
