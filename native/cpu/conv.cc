@@ -336,8 +336,8 @@ void Col2ImRows(const ConvShape& s, const DataBlocks& d, const float* col, int b
 // Rows [y0, y1) of one image's dx from its dy: zero where no tap reaches, else block by block of
 // the output rows that reach them, the last block first.
 void BackwardDataRows(const ConvShape& s, const Layout& l, const DataBlocks& d,
-                      const PackedA& a_layout, const float* packed, const float* dy, int y0,
-                      int y1, float* dx, float* col, float* phases) {
+                      const PackedA& a_layout, const float* packed, const float* dy, int y0, int y1,
+                      float* dx, float* col, float* phases) {
   for (int y = y0; y < y1; ++y) {
     if (ReachesRow(s, y)) continue;
     for (int c = 0; c < s.c; ++c) {

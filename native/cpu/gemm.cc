@@ -587,8 +587,8 @@ void PackedA::Pack(const float* a, int64_t lda, float alpha, float* packed, bool
       const int rows = std::min(mr_, m_ - i0);
       for (int pc = 0; pc < k_; pc += kKc) {
         const int kc = std::min(kKc, k_ - pc);
-        const MatrixView block = trans ? MatrixView{a + pc * lda + i0, 1, lda}
-                                       : MatrixView{a + i0 * lda + pc, lda, 1};
+        const MatrixView block =
+            trans ? MatrixView{a + pc * lda + i0, 1, lda} : MatrixView{a + i0 * lda + pc, lda, 1};
         PackA(block, rows, kc, alpha, mr_,
               packed + static_cast<int64_t>(pc) * padded_m_ + static_cast<int64_t>(i0) * kc);
       }
