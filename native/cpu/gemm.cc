@@ -668,7 +668,7 @@ void SgemmPackedAInPlaceB(const PackedA& a_layout, const float* a_packed, const 
       const MicroKernelFn micro = MicroFor(kernel, n_eff);
       // While this strip runs against A, the next one is asked for into L2, a few of its rows
       // per tile: its kc rows are as many streams, more than the hardware prefetchers follow, and
-      // B read from memory (a batch's dy) stalled each strip's first tiles on them. conv1's
+      // B read from memory (a batch's dy) stalled each strip's first tiles on them: conv1's
       // backward-data at batch 16 took 7% less CPU time with it (bench/RESULTS.md).
       const int rows_per_tile = (kc + m_strips - 1) / m_strips;
       for (int ir = 0; ir < m_strips; ++ir) {
