@@ -98,30 +98,6 @@ class PlainRow {
   float* next_;
 };
 
-// The adjoint of Im2ColRow over a whole channel: overwrites `plane` with the sum, over every
-// tap (ki, kj), of the column values that tap read from each pixel.
-void Col2ImPlane(const ConvShape& s, const float* col, int64_t ld, float* plane) {
-  const int oh = s.out_h();
-  const int ow = s.out_w();
-  std::fill(plane, plane + static_cast<int64_t>(s.h) * s.w, 0.0f);
-  for (int ki = 0; ki < s.kh; ++ki) {
-    int i0, i1;
-    ValidRange(s.h, oh, s.stride_h, s.pad_h, ki, &i0, &i1);
-    for (int kj = 0; kj < s.kw; ++kj) {
-      const float* row = col + (static_cast<int64_t>(ki) * s.kw + kj) * ld;
-      int j0, j1;
-      ValidRange(s.w, ow, s.stride_w, s.pad_w, kj, &j0, &j1);
-      const int64_t base = kj - s.pad_w;
-      for (int oi = i0; oi < i1; ++oi) {
-        const float* src = row + static_cast<int64_t>(oi) * ow;
-        float* dst = plane + static_cast<int64_t>(oi * s.stride_h - s.pad_h + ki) * s.w;
-        for (int oj = j0; oj < j1; ++oj)
-          dst[base + static_cast<int64_t>(oj) * s.stride_w] += src[oj];
-      }
-    }
-  }
-}
-
 // Calls row(b, channel, ki, kj) for every im2col row of every one of `count` images, in parallel
 // over (image, channel, ki).
 template <typename Row>
@@ -162,19 +138,6 @@ void Im2ColPacked(const ConvShape& s, const Layout& l, const float* x, int64_t c
     Im2ColRow(s, x + b * l.image_in + static_cast<int64_t>(channel) * s.h * s.w, ki, kj, row);
   });
   for (int g = 0; g < s.groups; ++g) packed_b.ZeroPadding(packed + g * packed_b.size());
-}
-
-void Col2Im(const ConvShape& s, const Layout& l, const float* col, int64_t count, float* dx) {
-  const int64_t ld = count * l.positions;
-  const int64_t taps = static_cast<int64_t>(s.kh) * s.kw;
-  ParallelFor(count * s.c, MinChunk(taps * l.positions), [&](int64_t begin, int64_t end) {
-    for (int64_t item = begin; item < end; ++item) {
-      const int64_t b = item / s.c;
-      const int64_t channel = item % s.c;
-      Col2ImPlane(s, col + channel * taps * ld + b * l.positions, ld,
-                  dx + b * l.image_in + channel * s.h * s.w);
-    }
-  });
 }
 
 // Calls copy(image_offset, matrix_offset) for each of the k * count rows of `positions` floats
@@ -253,6 +216,150 @@ int64_t MatrixSize(const ConvShape& s, const Layout& l) {
   return l.chunk > 1 ? s.k * l.chunk * l.positions : 0;
 }
 
+// The backward-data pass: dx = col2im(Wᵀ dy), one block of output rows at a time. Each block's
+// column matrix (c * kh * kw rows, one per tap of each input channel) is computed into a buffer
+// that stays in the thread's L2 and is summed into dx at once: conv1's whole column matrix (363 x
+// 3025 per image, 4.4 MB) went out to memory between the GEMM and the sum. Output rows are taken
+// from the last block up, so that each element of dx receives its taps in (ki, kj) order, the
+// order of the one-pass col2im: its bits do not depend on the blocks, nor on the threads, which
+// split the images' rows of dx between them.
+
+// Output columns per block: about 500, as kTargetColumns, so that the micro-kernel runs on long
+// rows of B, while the block's column matrix stays in L2. conv1 then takes 9 rows of 55 (363 x 496
+// floats, 0.7 MB), 15 strips of 32 columns and a last of 15 that the half-width kernel computes
+// with one idle column; 10 rows left a last strip of 6 and took about 1% longer.
+constexpr int64_t kDataBlockColumns = 480;
+
+int FloorDiv(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+struct DataBlocks {
+  int rows;             // output rows per block
+  int64_t ld;           // floats per row of a block's column matrix
+  int64_t phase_width;  // ceil(w / stride_w): an input row's pixels of one phase mod stride_w
+  int64_t slot;         // floats of one thread's buffers: the column matrix, then the phases
+};
+
+DataBlocks MakeDataBlocks(const ConvShape& s, const Layout& l) {
+  DataBlocks d;
+  const int ow = s.out_w();
+  // No more rows than keep all the threads' column matrices about the size of the forward's im2col
+  // buffer (one chunk of images), which ConvScratchSize provides anyway: a plan's scratch then
+  // does not grow with the thread count (conv1: 3 rows each on 16 threads).
+  const int64_t share = std::max<int64_t>(1, l.chunk * s.out_h() / ThreadCount());
+  d.rows = static_cast<int>(std::min<int64_t>(
+      share, std::clamp<int64_t>((kDataBlockColumns + ow - 1) / ow, 1, s.out_h())));
+  // Rows of whole vectors, so that every tile of C starts at a 64-byte boundary.
+  d.ld = (static_cast<int64_t>(d.rows) * ow + 15) / 16 * 16;
+  d.phase_width = (s.w + s.stride_w - 1) / s.stride_w;
+  d.slot = (l.col_rows * d.ld + s.stride_w * d.phase_width + 15) / 16 * 16;
+  return d;
+}
+
+// The backward-data's weights: each group's Wᵀ (group_rows x k / groups), packed once per call.
+PackedA DataPackedA(const ConvShape& s, const Layout& l) {
+  return PackedA(static_cast<int>(l.group_rows), s.k / s.groups);
+}
+
+int64_t DataScratchSize(const ConvShape& s, const Layout& l) {
+  return 2 * kAlignmentFloats + s.groups * DataPackedA(s, l).size() +
+         ThreadCount() * MakeDataBlocks(s, l).slot;
+}
+
+// The largest output row whose taps can reach input row y; the tap it puts there, y + pad - oi *
+// stride, is the smallest of any output row's, so a tap of it reaches y if any does (ReachesRow).
+int TopOutputRow(const ConvShape& s, int y) {
+  return std::min(s.out_h() - 1, FloorDiv(y + s.pad_h, s.stride_h));
+}
+
+bool ReachesRow(const ConvShape& s, int y) {
+  return y + s.pad_h - TopOutputRow(s, y) * s.stride_h < s.kh;
+}
+
+// Adds to `acc` (a row of dx, or with stride_w > 1 its pixels sorted by phase: pixel q * stride_w
+// + px at px * phase_width + q) the taps (ki, kj) of output row oi, kj ascending, from `taps`,
+// the column matrix's row (channel, ki, 0) at output row oi.
+void AddRowTaps(const ConvShape& s, const DataBlocks& d, const float* taps, int64_t ld,
+                float* acc) {
+  const int ow = s.out_w();
+  for (int kj = 0; kj < s.kw; ++kj) {
+    // Output column oj puts tap kj on pixel oj * stride - pad + kj = q * stride + px.
+    const int px = (kj - s.pad_w) - FloorDiv(kj - s.pad_w, s.stride_w) * s.stride_w;
+    const int e = FloorDiv(kj - s.pad_w, s.stride_w);  // q - oj
+    const int pixels = (s.w - px + s.stride_w - 1) / s.stride_w;
+    const int q0 = std::max(0, e);
+    const int q1 = std::min(pixels, ow + e);
+    float* out = acc + px * d.phase_width;
+    const float* src = taps + kj * ld;
+    for (int q = q0; q < q1; ++q) out[q] += src[q - e];
+  }
+}
+
+// Rows [y0, y1) of one image's dx, all channels, from the block of output rows [b0, b1), whose
+// column matrix is `col`: each row receives the block's taps after those of later output rows
+// (earlier blocks), or starts from 0 where none reached it.
+void Col2ImRows(const ConvShape& s, const DataBlocks& d, const float* col, int b0, int b1, int y0,
+                int y1, float* dx, float* phases) {
+  const int sw = s.stride_w;
+  const int64_t taps_per_channel = static_cast<int64_t>(s.kh) * s.kw;
+  const int first_y = std::max(y0, b0 * s.stride_h - s.pad_h);
+  const int last_y = std::min(y1, (b1 - 1) * s.stride_h - s.pad_h + s.kh);
+  for (int c = 0; c < s.c; ++c) {
+    const float* channel_col = col + c * taps_per_channel * d.ld;
+    for (int y = first_y; y < last_y; ++y) {
+      const int top = TopOutputRow(s, y);
+      const int first = std::min(top, b1 - 1);
+      if (first < b0 || y + s.pad_h - first * s.stride_h >= s.kh) continue;
+      const bool started = top >= b1 && ReachesRow(s, y);
+      float* row = dx + (static_cast<int64_t>(c) * s.h + y) * s.w;
+      float* acc = sw == 1 ? row : phases;
+      if (sw > 1 && started) {
+        for (int px = 0; px < sw; ++px) {
+          for (int x = px, q = 0; x < s.w; x += sw, ++q) phases[px * d.phase_width + q] = row[x];
+        }
+      } else if (!started) {
+        std::fill(acc, acc + (sw == 1 ? s.w : sw * d.phase_width), 0.0f);
+      }
+      for (int oi = first; oi >= b0; --oi) {
+        const int ki = y + s.pad_h - oi * s.stride_h;
+        if (ki >= s.kh) break;
+        AddRowTaps(s, d, channel_col + ki * s.kw * d.ld + (oi - b0) * s.out_w(), d.ld, acc);
+      }
+      if (sw > 1) {
+        for (int px = 0; px < sw; ++px) {
+          for (int x = px, q = 0; x < s.w; x += sw, ++q) row[x] = phases[px * d.phase_width + q];
+        }
+      }
+    }
+  }
+}
+
+// Rows [y0, y1) of one image's dx from its dy: zero where no tap reaches, else block by block of
+// the output rows that reach them, the last block first.
+void BackwardDataRows(const ConvShape& s, const Layout& l, const DataBlocks& d,
+                      const PackedA& a_layout, const float* packed, const float* dy, int y0, int y1,
+                      float* dx, float* col, float* phases) {
+  for (int y = y0; y < y1; ++y) {
+    if (ReachesRow(s, y)) continue;
+    for (int c = 0; c < s.c; ++c) {
+      float* row = dx + (static_cast<int64_t>(c) * s.h + y) * s.w;
+      std::fill(row, row + s.w, 0.0f);
+    }
+  }
+  const int kg = s.k / s.groups;
+  const int lo = std::max(0, -FloorDiv(-(y0 + s.pad_h - s.kh + 1), s.stride_h));
+  const int hi = std::min(s.out_h(), FloorDiv(y1 - 1 + s.pad_h, s.stride_h) + 1);
+  for (int b1 = hi, b0; b1 > lo; b1 = b0) {
+    b0 = std::max(lo, b1 - d.rows);
+    const int columns = (b1 - b0) * s.out_w();
+    for (int g = 0; g < s.groups; ++g) {
+      SgemmPackedAInPlaceB(a_layout, packed + g * a_layout.size(),
+                           dy + g * kg * l.positions + b0 * s.out_w(), l.positions, columns,
+                           col + g * l.group_rows * d.ld, d.ld);
+    }
+    Col2ImRows(s, d, col, b0, b1, y0, y1, dx, phases);
+  }
+}
+
 }  // namespace
 
 float* ThreadScratch(int64_t floats) {
@@ -276,7 +383,8 @@ int64_t ConvScratchSize(const ConvShape& shape) {
   const Layout l = MakeLayout(shape);
   const int64_t im2col = kAlignmentFloats + MatrixOffset(shape, l) + MatrixSize(shape, l) +
                          shape.groups * ForwardPackedA(shape, l).size();
-  return std::max({im2col, direct, winograd});
+  const int64_t data = ConvDirectBackwardDataFits(shape) ? 0 : DataScratchSize(shape, l);
+  return std::max({im2col, direct, winograd, data});
 }
 
 int64_t ConvPackedWeightsSize(const ConvShape& s) {
@@ -352,24 +460,31 @@ void ConvBackwardData(const ConvShape& s, const float* w, const float* dy, float
                       float* scratch) {
   if (ConvDirectBackwardDataFits(s)) return ConvDirectBackwardData(s, w, dy, dx, scratch);
   const Layout l = MakeLayout(s);
+  const DataBlocks d = MakeDataBlocks(s, l);
+  const PackedA a_layout = DataPackedA(s, l);
+  float* packed = AlignedScratch(scratch);
   const int kg = s.k / s.groups;
-  float* col = scratch;
-  for (int64_t n0 = 0; n0 < s.n; n0 += l.chunk) {
-    const int64_t count = std::min<int64_t>(l.chunk, s.n - n0);
-    const int64_t columns = count * l.positions;
-    const float* grad = dy + n0 * l.image_out;
-    if (count > 1) {
-      float* matrix = scratch + MatrixOffset(s, l);
-      ImagesToMatrix(s, l, count, grad, matrix);
-      grad = matrix;
-    }
-    ForEachGroup(s.groups, [&](int g) {
-      Sgemm(true, false, static_cast<int>(l.group_rows), static_cast<int>(columns), kg, 1.0f,
-            w + g * kg * l.group_rows, l.group_rows, grad + g * kg * columns, columns, 0.0f,
-            col + g * l.group_rows * columns, columns);
-    });
-    Col2Im(s, l, col, count, dx + n0 * l.image_in);
+  for (int g = 0; g < s.groups; ++g) {
+    a_layout.Pack(w + g * kg * l.group_rows, l.group_rows, 1.0f, packed + g * a_layout.size(),
+                  true);
   }
+  float* slots = AlignedScratch(packed + s.groups * a_layout.size());
+  // One slot of buffers per thread; the images' rows of dx split evenly between them.
+  const int threads = ThreadCount();
+  const int64_t rows = static_cast<int64_t>(s.n) * s.h;
+  ParallelFor(threads, 1, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      float* col = slots + t * d.slot;
+      for (int64_t r = rows * t / threads, end = rows * (t + 1) / threads; r < end;) {
+        const int64_t b = r / s.h;
+        const int y0 = static_cast<int>(r % s.h);
+        const int y1 = static_cast<int>(std::min<int64_t>(s.h, y0 + (end - r)));
+        BackwardDataRows(s, l, d, a_layout, packed, dy + b * l.image_out, y0, y1,
+                         dx + b * l.image_in, col, col + l.col_rows * d.ld);
+        r += y1 - y0;
+      }
+    }
+  });
 }
 
 void ConvBackwardFilter(const ConvShape& s, const float* x, const float* dy, float* dw,

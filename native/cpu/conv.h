@@ -11,7 +11,8 @@
 // GEMM has at least kTargetColumns columns where the batch allows (conv.cc): packing the weights
 // is then amortised over several images and the micro-kernel runs on long rows. The caller passes
 // the scratch, sized by ConvScratchSize (ThreadScratch keeps one), so nothing is allocated per
-// call.
+// call. The im2col backward-data pass instead computes its column matrix a block of output rows
+// at a time, each thread its own, and sums it into dx while it is in cache.
 #pragma once
 
 #include <cstdint>

@@ -580,14 +580,16 @@ PackedA::PackedA(int m, int k) : m_(m), k_(k), mr_(Kernel().mr) {
   padded_m_ = (m + mr_ - 1) / mr_ * mr_;
 }
 
-void PackedA::Pack(const float* a, int64_t lda, float alpha, float* packed) const {
+void PackedA::Pack(const float* a, int64_t lda, float alpha, float* packed, bool trans) const {
   ParallelFor(padded_m_ / mr_, 1, [&](int64_t s0, int64_t s1) {
     for (int64_t s = s0; s < s1; ++s) {
       const int i0 = static_cast<int>(s) * mr_;
       const int rows = std::min(mr_, m_ - i0);
       for (int pc = 0; pc < k_; pc += kKc) {
         const int kc = std::min(kKc, k_ - pc);
-        PackA(MatrixView{a + i0 * lda + pc, lda, 1}, rows, kc, alpha, mr_,
+        const MatrixView block =
+            trans ? MatrixView{a + pc * lda + i0, 1, lda} : MatrixView{a + i0 * lda + pc, lda, 1};
+        PackA(block, rows, kc, alpha, mr_,
               packed + static_cast<int64_t>(pc) * padded_m_ + static_cast<int64_t>(i0) * kc);
       }
     }
@@ -635,6 +637,55 @@ void SgemmPacked(const PackedA& a_layout, const float* a_packed, const PackedB& 
     ParallelFor(n_strips, 1, [&](int64_t j0, int64_t j1) {
       run(0, m_strips, static_cast<int>(j0), static_cast<int>(j1));
     });
+  }
+}
+
+void SgemmPackedAInPlaceB(const PackedA& a_layout, const float* a_packed, const float* b,
+                          int64_t ldb, int n, float* c, int64_t ldc) {
+  const int m = a_layout.m();
+  const int k = a_layout.k();
+  if (m <= 0 || n <= 0) return;
+  const GemmKernel& kernel = Kernel();
+  const int mr = kernel.mr;
+  const int nr = kernel.nr;
+  const int m_strips = (m + mr - 1) / mr;
+  const int64_t padded_m = static_cast<int64_t>(m_strips) * mr;
+  if (k <= 0) return ScaleRows(m, n, 0.0f, c, ldc);
+  float* const edge = b_buffer.Reserve(static_cast<size_t>(nr) * std::min(k, kKc));
+  for (int pc = 0; pc < k; pc += kKc) {
+    const int kc = std::min(kKc, k - pc);
+    const MatrixView block{b + pc * ldb, ldb, 1};
+    // Each strip of B, from L1, against all of A's strips (this KC block of A is in L2).
+    for (int j0 = 0; j0 < n; j0 += nr) {
+      const int n_eff = std::min(nr, n - j0);
+      const float* strip = block.x + j0;
+      int64_t stride = ldb;
+      if (n_eff < nr) {
+        PackBStrip(block, kc, j0, n, nr, edge);
+        strip = edge;
+        stride = nr;
+      }
+      const MicroKernelFn micro = MicroFor(kernel, n_eff);
+      // While this strip runs against A, the next one is asked for into L2, a few of its rows
+      // per tile: its kc rows are as many streams, more than the hardware prefetchers follow, and
+      // B read from memory (a batch's dy) stalled each strip's first tiles on them: conv1's
+      // backward-data at batch 16 took 7% less CPU time with it (bench/RESULTS.md).
+      const int rows_per_tile = (kc + m_strips - 1) / m_strips;
+      for (int ir = 0; ir < m_strips; ++ir) {
+        if (j0 + nr < n) {
+          const int p1 = std::min(kc, (ir + 1) * rows_per_tile);
+          for (int p = ir * rows_per_tile; p < p1; ++p) {
+            // A row's NR floats, unaligned, span up to three cache lines.
+            const float* next = block.x + p * ldb + j0 + nr;
+            __builtin_prefetch(next, 0, 2);
+            __builtin_prefetch(next + nr / 2, 0, 2);
+            __builtin_prefetch(next + nr - 1, 0, 2);
+          }
+        }
+        micro(kc, a_packed + pc * padded_m + static_cast<int64_t>(ir) * mr * kc, strip, stride,
+              c + ir * mr * ldc + j0, ldc, std::min(mr, m - ir * mr), n_eff, pc > 0);
+      }
+    }
   }
 }
 

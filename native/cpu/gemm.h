@@ -95,9 +95,9 @@ class PackedA {
   // Floats the packed matrix occupies.
   int64_t size() const { return static_cast<int64_t>(padded_m_) * k_; }
 
-  // Packs alpha * a (row-major, rows lda floats apart) into `packed`, in parallel over strips,
-  // each strip's rows read from start to end.
-  void Pack(const float* a, int64_t lda, float alpha, float* packed) const;
+  // Packs alpha * a (row-major, rows lda floats apart), or with trans alpha * aᵀ (a k x m, rows
+  // lda apart), into `packed`, in parallel over strips.
+  void Pack(const float* a, int64_t lda, float alpha, float* packed, bool trans = false) const;
 
   int m() const { return m_; }
   int k() const { return k_; }
@@ -115,6 +115,15 @@ class PackedA {
 void SgemmPacked(const PackedA& a_layout, const float* a_packed, const PackedB& b_layout,
                  const float* b_packed, float beta, float* c, int64_t ldc,
                  const GemmEpilogue* epilogue = nullptr, bool split_columns = false);
+
+// C = A B on the calling thread alone, for A packed (a_layout: m x k) and B (k x n, rows ldb
+// floats apart) read in place, C (m x n) overwritten, rows ldc apart: a convolution's
+// backward-data, whose B (dy) is read straight from the layer's gradient, a block of output rows
+// at a time. Only a last strip narrower than NR is packed, so that no load runs past B's rows.
+// Each element of C is the same sum as Sgemm's (the inner dimension in KC blocks, each added to
+// the sum of those before), so the result is bit-identical to Sgemm(aᵀ or a, b) into C.
+void SgemmPackedAInPlaceB(const PackedA& a_layout, const float* a_packed, const float* b,
+                          int64_t ldb, int n, float* c, int64_t ldc);
 
 // A fully connected layer's weights W (n x k, row-major: PyTorch's (out, in)) packed once as the
 // B = Wᵀ of C = A Wᵀ and kept: Sgemm packs B again on every call, 151 MB for fc6, which made

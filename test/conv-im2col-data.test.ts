@@ -1,0 +1,157 @@
+/**
+ * The im2col backward-data pass (native/cpu/conv.cc: the column matrix a block of output rows at
+ * a time, summed into dx row by row, the images' rows split between the threads) against the
+ * float64 adjoint, on 1, 2 and 3 threads and on every GEMM kernel this machine runs, with the same
+ * bits whatever the thread count. The cases cut images between threads mid-image (conv1 at batch
+ * 3 on 2 threads), give a thread several images or pieces of two, and reach the block logic's
+ * edges: rows of dx that later output rows reach too (stride below the filter), rows and columns
+ * no tap reaches (stride above it), padding on one side only, groups and rectangular filters.
+ * Each run is a child process with ALEXNET_CONV_ALGO=im2col, ALEXNET_GEMM_ISA naming the kernel
+ * and ALEXNET_NUM_THREADS, which the addon reads once per process.
+ */
+import * as path from 'node:path';
+import type { ConvShape } from '../lib';
+import { expectFreshBuild } from './util/built-cli';
+import { floatBits as bits, expectClose, type Tolerance } from './util/compare';
+import { BVLC_CONVS, convBackwardData, dimsOf, outputSize } from './util/conv';
+import { decodeFloats, encodeFloats, KERNELS, runKernelChild } from './util/kernels';
+import { Rng, testSeed } from './util/random';
+
+const DIST = path.join(__dirname, '..', 'dist', 'lib');
+
+const CASES: [string, ConvShape][] = [
+  ['AlexNet conv1 (11x11, stride 4), batch 3', { ...BVLC_CONVS.conv1, batch: 3 }],
+  [
+    'stride 2, pad 1, batch 5 of 9x8 images',
+    { batch: 5, inChannels: 3, height: 9, width: 8, outChannels: 4, kernel: 3, stride: 2, pad: 1 },
+  ],
+  [
+    'stride 3 above a 2x2 filter (rows and columns no tap reaches)',
+    { batch: 2, inChannels: 2, height: 10, width: 11, outChannels: 3, kernel: 2, stride: 3 },
+  ],
+  [
+    'rectangular filter and stride, padding in rows only, groups 2',
+    {
+      batch: 3,
+      inChannels: 4,
+      height: 17,
+      width: 19,
+      outChannels: 6,
+      kernel: [3, 5],
+      stride: [2, 3],
+      pad: [1, 0],
+      groups: 2,
+    },
+  ],
+  [
+    'stride 1, pad 2, 64 rows (several blocks of output rows per image)',
+    { batch: 2, inChannels: 3, height: 64, width: 20, outChannels: 5, kernel: 5, pad: 2 },
+  ],
+];
+
+const seed = testSeed();
+const rng = new Rng(seed);
+const DATA = CASES.map(([, shape]) => {
+  const s = dimsOf(shape);
+  const [oh, ow] = outputSize(s);
+  return {
+    w: rng.uniform(s.k * (s.c / s.groups) * s.kh * s.kw),
+    dy: rng.uniform(s.n * s.k * oh * ow),
+  };
+});
+
+/** Run in the child: dx of every case, with the algorithm and kernel that made it. */
+const CHILD = `
+const api = require(${JSON.stringify(path.join(DIST, 'index.js'))});
+const { native } = require(${JSON.stringify(path.join(DIST, 'native.js'))});
+const input = JSON.parse(require('fs').readFileSync(0, 'utf8'));
+const decode = (s) => { const b = Buffer.from(s, 'base64'); return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4); };
+const encode = (a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
+const out = input.cases.map(({ shape, w, dy }) => {
+  const plan = new api.ConvPlan(shape);
+  const p = plan.inputShape, q = plan.weightShape, o = plan.outputShape;
+  const handle = new native.ConvPlan(p[0], p[1], p[2], p[3], q[0], q[2], q[3],
+    ...(Array.isArray(shape.stride) ? shape.stride : [shape.stride ?? 1, shape.stride ?? 1]),
+    ...(Array.isArray(shape.pad) ? shape.pad : [shape.pad ?? 0, shape.pad ?? 0]),
+    shape.groups ?? 1, 'cpu');
+  const algorithm = native.convAlgorithms(handle).backwardData;
+  handle.dispose();
+  const tw = api.Tensor.from(decode(w), q);
+  const tdy = api.Tensor.from(decode(dy), o);
+  const dx = api.Tensor.zeros(p);
+  dx.fill(NaN);
+  plan.backwardData(tw, tdy, dx);
+  const result = { algorithm, dx: encode(dx.toArray()) };
+  for (const t of [tw, tdy, dx]) t.dispose();
+  plan.dispose();
+  return result;
+});
+process.stdout.write(JSON.stringify({ isa: native.gemmIsa, out }));
+`;
+
+function runChild(env: Record<string, string>): {
+  isa: string;
+  algorithms: string[];
+  dx: Float32Array[];
+} {
+  const input = JSON.stringify({
+    cases: CASES.map(([, shape], i) => ({
+      shape,
+      w: encodeFloats(DATA[i].w),
+      dy: encodeFloats(DATA[i].dy),
+    })),
+  });
+  const { isa, out } = runKernelChild<{ isa: string; out: { algorithm: string; dx: string }[] }>(
+    CHILD,
+    { ALEXNET_CONV_ALGO: 'im2col', ...env },
+    input,
+  );
+  return { isa, algorithms: out.map((c) => c.algorithm), dx: out.map((c) => decodeFloats(c.dx)) };
+}
+
+/**
+ * As in conv.test.ts: w and dy are uniform in [-1, 1], so each product is at most 1, and a float32
+ * sum of `length` of them is off the float64 one by rounding alone, of standard deviation about
+ * 2^-24 * length / 7 for random signs; 1e-6 * length is about 100 of those, ample for the largest
+ * of a million outputs and far below the O(1) error of a wrong tap, row or image.
+ */
+function accumulation(length: number): Tolerance {
+  return { rtol: 0, atol: 1e-6 * length };
+}
+
+describe(`im2col backward-data against float64, on 1 to 3 threads (seed ${seed})`, () => {
+  let references: Float64Array[] = [];
+  beforeAll(() => {
+    expectFreshBuild();
+    references = CASES.map(([, shape], i) =>
+      convBackwardData(DATA[i].dy, DATA[i].w, dimsOf(shape)),
+    );
+  });
+
+  for (const [isa, runs, why] of KERNELS) {
+    (runs ? test : test.skip)(
+      `the ${isa} kernel: dx of every case close to float64, the same bits on 1, 2 and 3 threads${runs ? '' : ` (skipped: ${why})`}`,
+      () => {
+        const [one, two, three] = ['1', '2', '3'].map((threads) =>
+          runChild({ ALEXNET_GEMM_ISA: isa, ALEXNET_NUM_THREADS: threads }),
+        );
+        for (const run of [one, two, three]) {
+          expect(run.isa).toBe(isa);
+          expect(run.algorithms).toEqual(CASES.map(() => 'im2col'));
+        }
+        CASES.forEach(([name, shape], i) => {
+          const s = dimsOf(shape);
+          // dx sums, over the k / groups filters that read it, the taps that land on it.
+          expectClose(
+            one.dx[i],
+            references[i],
+            accumulation((s.k / s.groups) * s.kh * s.kw),
+            `${name}: dx`,
+          );
+          expect(bits(two.dx[i]).equals(bits(one.dx[i]))).toBe(true);
+          expect(bits(three.dx[i]).equals(bits(one.dx[i]))).toBe(true);
+        });
+      },
+    );
+  }
+});
