@@ -160,6 +160,37 @@ void PadImages(const ConvShape& s, const Geometry& d, const float* x, int64_t co
   });
 }
 
+// How Run cuts an output plane into kernel calls: each row into the fewest pieces of at most
+// max_width pixels, as even as can be; or, where the kernels have ConvKernel::wrapped and the
+// stride is 1, the plane's oh x ow pixels as one line cut the same way, pieces running on from
+// one row into the next, so that nearly every piece keeps max_width pixels' accumulators,
+// whatever the rows' length. With AVX2, conv3-conv5's 13-pixel rows as 5 + 4 + 4 pixels kept 8
+// to 10 of the 12 accumulators and ran at 74-78% of the one-thread peak (bench/RESULTS.md).
+struct PlanePieces {
+  bool wrapped;  // whether pieces run on into the next row
+  int length;    // pixels of the line cut: one row's, or the plane's
+  int count;     // pieces of the line
+  int total;     // pieces of the plane
+
+  PlanePieces(const ConvShape& s, const Geometry& d, const ConvKernel& kernel) {
+    wrapped = kernel.wrapped[1][kernel.max_width - 1][1] != nullptr && s.stride_w == 1 &&
+              d.ow >= kernel.max_width;  // no piece then spans more than two rows
+    length = wrapped ? d.oh * d.ow : d.ow;
+    count = (length + kernel.max_width - 1) / kernel.max_width;
+    total = wrapped ? count : d.oh * count;
+  }
+
+  // Piece k of the plane's `total`: its first pixel (row * ow + column) and its width.
+  void Get(const Geometry& d, int k, int* start, int* width) const {
+    const int line = k / count;  // the row, or 0 for the plane
+    const int piece = k % count;
+    const int base = length / count;
+    const int longer = length % count;  // the first `longer` pieces have one pixel more
+    *width = base + (piece < longer ? 1 : 0);
+    *start = line * d.ow + piece * base + std::min(piece, longer);
+  }
+};
+
 // y = conv(x, packed) for all of `s`, with the epilogue's bias and ReLU.
 void Run(const ConvShape& s, const Geometry& d, const float* x, const float* packed, float* y,
          float* scratch, const GemmEpilogue* epilogue) {
@@ -172,8 +203,7 @@ void Run(const ConvShape& s, const Geometry& d, const float* x, const float* pac
   for (int i = 1; i < ConvKernel::kStepCount; ++i) {
     if (ConvKernel::kSteps[i] == s.stride_w) step = i;
   }
-  // Each output row is cut into the fewest pieces of at most max_width pixels, as even as can be.
-  const int pieces = (d.ow + kernel.max_width - 1) / kernel.max_width;
+  const PlanePieces pieces(s, d, kernel);
   for (int64_t n0 = 0; n0 < s.n; n0 += d.chunk) {
     const int64_t count = std::min(d.chunk, s.n - n0);
     const float* input = x + n0 * image_in;
@@ -182,16 +212,17 @@ void Run(const ConvShape& s, const Geometry& d, const float* x, const float* pac
       input = scratch;
     }
     const int64_t image_stride = d.copy ? d.image_padded : image_in;
-    // Items in (group, tile of images, pair, image, row) order: a thread's consecutive items
-    // share a pair's weights, and sweep them over a tile's inputs, which stay in L2 while every
-    // pair passes over them. Sweeping all the images of a batch instead read each row's inputs,
-    // 256 planes apart for conv3, from L3 once per pair, which cost conv3 at batch 16 about a
-    // tenth of its speed (bench/RESULTS.md).
+    // Items in (group, tile of images, pair, image, part) order, a part being a row's pieces or
+    // as many of the plane's (PlanePieces): a thread's consecutive items share a pair's weights,
+    // and sweep them over a tile's inputs, which stay in L2 while every pair passes over them.
+    // Sweeping all the images of a batch instead read each row's inputs, 256 planes apart for
+    // conv3, from L3 once per pair, which cost conv3 at batch 16 about a tenth of its speed
+    // (bench/RESULTS.md).
     const int64_t tiles = (count + d.tile - 1) / d.tile;
     const int64_t items = s.groups * tiles * d.pairs * d.tile * d.oh;
     ParallelFor(items, 1, [&](int64_t begin, int64_t end) {
       for (int64_t item = begin; item < end; ++item) {
-        const int row = static_cast<int>(item % d.oh);
+        const int part = static_cast<int>(item % d.oh);
         const int64_t in_tile = item / d.oh % d.tile;
         const int pair = static_cast<int>(item / (d.oh * d.tile) % d.pairs);
         const int64_t tile = item / (d.oh * d.tile * d.pairs) % tiles;
@@ -202,8 +233,7 @@ void Run(const ConvShape& s, const Geometry& d, const float* x, const float* pac
         const int ob = std::min(2, d.blocks - block0);
         const int channel0 = g * d.kg + block0 * d.vw;
         ConvRowArgs args;
-        args.x = input + b * image_stride + g * d.cg * plane_in +
-                 static_cast<int64_t>(row) * s.stride_h * d.wp;
+        const float* x_plane = input + b * image_stride + g * d.cg * plane_in;
         args.x_channel = plane_in;
         args.x_row = d.wp;
         args.x_step = s.stride_w;
@@ -212,19 +242,26 @@ void Run(const ConvShape& s, const Geometry& d, const float* x, const float* pac
         args.kw = s.kw;
         args.w = packed + (static_cast<int64_t>(g) * d.blocks + block0) * d.w_block;
         args.w_block = d.w_block;
-        args.y = y + (n0 + b) * image_out + channel0 * plane_out + static_cast<int64_t>(row) * d.ow;
+        args.x_wrap = static_cast<int64_t>(s.stride_h) * d.wp - d.ow;  // wrapped: stride_w 1
+        float* y_plane = y + (n0 + b) * image_out + channel0 * plane_out;
         args.y_channel = plane_out;
         args.valid = std::min(ob * d.vw, d.kg - block0 * d.vw);
         args.bias = epilogue && epilogue->row_bias ? epilogue->row_bias + channel0 : nullptr;
         args.relu = epilogue && epilogue->relu;
-        const float* x_row = args.x;
-        float* y_row = args.y;
-        for (int piece = 0, col = 0; piece < pieces; ++piece) {
-          const int width = d.ow / pieces + (piece < d.ow % pieces ? 1 : 0);
-          args.x = x_row + static_cast<int64_t>(col) * s.stride_w;
-          args.y = y_row + col;
-          kernel.row[step][ob - 1][width - 1](args);
-          col += width;
+        const int64_t first = static_cast<int64_t>(pieces.total) * part / d.oh;
+        const int64_t last = static_cast<int64_t>(pieces.total) * (part + 1) / d.oh;
+        for (int k = static_cast<int>(first); k < last; ++k) {
+          int start, width;
+          pieces.Get(d, k, &start, &width);
+          const int row = start / d.ow;
+          const int col = start % d.ow;
+          args.x = x_plane + static_cast<int64_t>(row) * s.stride_h * d.wp +
+                   static_cast<int64_t>(col) * s.stride_w;
+          args.y = y_plane + start;
+          const int wrap = d.ow - col;  // pixels left in the row
+          const ConvRowFn row_fn = wrap < width ? kernel.wrapped[ob - 1][width - 1][wrap]
+                                                : kernel.row[step][ob - 1][width - 1];
+          row_fn(args);
         }
       }
     });
