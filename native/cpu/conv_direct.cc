@@ -90,19 +90,13 @@ struct Geometry {
   int64_t PaddedSize() const { return copy ? chunk * image_padded : 0; }
 };
 
-// Fills the reordered weights of `s` (group, block, in-channel, tap, lane) from filter(g, o, c),
-// the kh x kw taps of output channel o and input channel c (both within group g), read forwards,
-// or backwards with `flip`; lanes past the group's last output channel are 0. A block is filled
-// kPackChannels input channels at a time, and the block's part it writes stays in L1. The
-// forward's filters (w's own order: output, input channel, tap) are read lane by lane, a short
-// run of each lane's filter; the backward-data pass's (w's input channels are its output
-// channels) channel by channel, each channel's taps of the block's lanes being adjacent in w.
-// Lane by lane, that pass read 16 scattered runs of 9 floats per lane of conv4 and conv5.
+// Fills the forward's reordered weights of `s` (group, block, in-channel, tap, lane) from w
+// (output channel, input channel, tap); lanes past the group's last output channel are 0. A block
+// is filled kPackChannels input channels at a time, and the block's part it writes stays in L1;
+// w is read lane by lane, a short run of each lane's filter.
 constexpr int kPackChannels = 16;
 
-template <typename Filter>
-void PackBlocks(const ConvShape& s, const Geometry& d, bool flip, float* packed,
-                const Filter& filter) {
+void PackBlocks(const ConvShape& s, const Geometry& d, const float* w, float* packed) {
   ParallelFor(s.groups * d.blocks, 1, [&](int64_t begin, int64_t end) {
     for (int64_t item = begin; item < end; ++item) {
       const int g = static_cast<int>(item / d.blocks);
@@ -112,24 +106,44 @@ void PackBlocks(const ConvShape& s, const Geometry& d, bool flip, float* packed,
         float* out = block + static_cast<int64_t>(c) * d.taps * d.vw + lane;
         if (o0 + lane >= d.kg) {
           for (int t = 0; t < d.taps; ++t) out[t * d.vw] = 0.0f;
-        } else if (flip) {
-          const float* taps = filter(g, o0 + lane, c);
-          for (int t = 0; t < d.taps; ++t) out[t * d.vw] = taps[d.taps - 1 - t];
         } else {
-          const float* taps = filter(g, o0 + lane, c);
+          const float* taps =
+              w + ((static_cast<int64_t>(g) * d.kg + o0 + lane) * d.cg + c) * d.taps;
           for (int t = 0; t < d.taps; ++t) out[t * d.vw] = taps[t];
         }
       };
       for (int c0 = 0; c0 < d.cg; c0 += kPackChannels) {
         const int c1 = std::min(d.cg, c0 + kPackChannels);
-        if (flip) {
-          for (int c = c0; c < c1; ++c) {
-            for (int lane = 0; lane < d.vw; ++lane) fill(lane, c);
-          }
-        } else {
-          for (int lane = 0; lane < d.vw; ++lane) {
-            for (int c = c0; c < c1; ++c) fill(lane, c);
-          }
+        for (int lane = 0; lane < d.vw; ++lane) {
+          for (int c = c0; c < c1; ++c) fill(lane, c);
+        }
+      }
+    }
+  });
+}
+
+// Fills the reordered weights of the transposed convolution `t` (TransposedShape of the forward
+// whose filters w are) in PackBlocks' layout. Its filter o is the forward's input channel o, its
+// channel c the forward's output channel c, its tap the forward's taps - 1 - tap. w is read in
+// its own order, one forward output channel c at a time, whose filters of every forward input
+// channel (the lanes of all of t's blocks) are adjacent: 9 KiB of conv3's, in L1 while every
+// block's part for c is written. Block by block, as PackBlocks reads, each block read conv3's w
+// in runs of 288 bytes 9 KiB apart, and that took about a quarter of the AVX2 backward-data
+// pass at batch 1 (bench/RESULTS.md).
+void PackFlipped(const ConvShape& t, const Geometry& d, const float* w, float* packed) {
+  ParallelFor(static_cast<int64_t>(t.groups) * d.cg, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t item = begin; item < end; ++item) {  // (group, channel c)
+      const int g = static_cast<int>(item / d.cg);
+      const int c = static_cast<int>(item % d.cg);
+      const float* filters = w + item * d.kg * d.taps;  // the forward's (c, every input channel)
+      for (int b = 0; b < d.blocks; ++b) {
+        float* out = packed + (static_cast<int64_t>(g) * d.blocks + b) * d.w_block +
+                     static_cast<int64_t>(c) * d.taps * d.vw;
+        const int lanes = std::min(d.vw, d.kg - b * d.vw);  // the rest are 0
+        for (int tap = 0; tap < d.taps; ++tap, out += d.vw) {
+          const float* in = filters + static_cast<int64_t>(b) * d.vw * d.taps + d.taps - 1 - tap;
+          for (int lane = 0; lane < lanes; ++lane) out[lane] = in[lane * d.taps];
+          for (int lane = lanes; lane < d.vw; ++lane) out[lane] = 0.0f;
         }
       }
     }
@@ -444,9 +458,7 @@ int64_t ConvDirectWeightsSize(const ConvShape& s) {
 
 void ConvDirectPackWeights(const ConvShape& s, const float* w, float* packed) {
   const Geometry d(s);
-  PackBlocks(s, d, false, AlignedWeights(packed), [&](int g, int o, int c) {
-    return w + ((static_cast<int64_t>(g) * d.kg + o) * d.cg + c) * d.taps;
-  });
+  PackBlocks(s, d, w, AlignedWeights(packed));
 }
 
 int64_t ConvDirectScratchSize(const ConvShape& s) {
@@ -469,12 +481,7 @@ void ConvDirectBackwardData(const ConvShape& s, const float* w, const float* dy,
   const ConvShape t = TransposedShape(s);
   const Geometry d(t);
   float* packed = AlignedWeights(scratch);
-  // Filter o of the transposed convolution is input channel o of the forward's, its channel c
-  // the forward's output channel c, its tap t the forward's tap taps - 1 - t.
-  const int forward_cg = s.c / s.groups;
-  PackBlocks(t, d, true, packed, [&](int g, int o, int c) {
-    return w + ((static_cast<int64_t>(g) * d.cg + c) * forward_cg + o) * d.taps;
-  });
+  PackFlipped(t, d, w, packed);
   Run(t, d, dy, packed, dx, packed + d.WeightsSize(t.groups), nullptr);
 }
 
