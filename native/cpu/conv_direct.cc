@@ -130,7 +130,19 @@ void PackBlocks(const ConvShape& s, const Geometry& d, const float* w, float* pa
 // block's part for c is written. Block by block, as PackBlocks reads, each block read conv3's w
 // in runs of 288 bytes 9 KiB apart, and that took about a quarter of the AVX2 backward-data
 // pass at batch 1 (bench/RESULTS.md).
+// One channel's taps of the first `lanes` lanes of a block of kVw (the kernels' block width),
+// flipped, for PackFlipped; the other lanes 0. The loop over a block's lanes unrolls; over a
+// run-time count of lanes it took about 3 cycles a float.
+template <int kVw>
+void FlipTaps(const float* filters, int taps, int lanes, float* out) {
+  for (int tap = 0; tap < taps; ++tap, out += kVw) {
+    const float* in = filters + taps - 1 - tap;
+    for (int lane = 0; lane < kVw; ++lane) out[lane] = lane < lanes ? in[lane * taps] : 0.0f;
+  }
+}
+
 void PackFlipped(const ConvShape& t, const Geometry& d, const float* w, float* packed) {
+  const auto flip = d.vw == 8 ? &FlipTaps<8> : d.vw == 16 ? &FlipTaps<16> : &FlipTaps<4>;
   ParallelFor(static_cast<int64_t>(t.groups) * d.cg, 1, [&](int64_t begin, int64_t end) {
     for (int64_t item = begin; item < end; ++item) {  // (group, channel c)
       const int g = static_cast<int>(item / d.cg);
@@ -139,12 +151,8 @@ void PackFlipped(const ConvShape& t, const Geometry& d, const float* w, float* p
       for (int b = 0; b < d.blocks; ++b) {
         float* out = packed + (static_cast<int64_t>(g) * d.blocks + b) * d.w_block +
                      static_cast<int64_t>(c) * d.taps * d.vw;
-        const int lanes = std::min(d.vw, d.kg - b * d.vw);  // the rest are 0
-        for (int tap = 0; tap < d.taps; ++tap, out += d.vw) {
-          const float* in = filters + static_cast<int64_t>(b) * d.vw * d.taps + d.taps - 1 - tap;
-          for (int lane = 0; lane < lanes; ++lane) out[lane] = in[lane * d.taps];
-          for (int lane = lanes; lane < d.vw; ++lane) out[lane] = 0.0f;
-        }
+        flip(filters + static_cast<int64_t>(b) * d.vw * d.taps, d.taps,
+             std::min(d.vw, d.kg - b * d.vw), out);
       }
     }
   });
