@@ -44,7 +44,7 @@ constexpr int64_t kTileFloats = int64_t{1} << 17;
 // forward's) or of the scratch (the backward-data pass's), so that no weight vector straddles two
 // cache lines. From a std::vector's 16-byte boundary (bindings/conv.cc keeps the forward's in
 // one), every other AVX2 weight vector did, which cost conv3-conv5's AVX2 forward 2-3% on one
-// core.
+// core (bench/RESULTS.md).
 constexpr int64_t kAlignmentFloats = 64 / sizeof(float);
 
 template <typename T>
@@ -131,8 +131,9 @@ void PackBlocks(const ConvShape& s, const Geometry& d, const float* w, float* pa
 // in runs of 288 bytes 9 KiB apart, and that took about a quarter of the AVX2 backward-data
 // pass at batch 1 (bench/RESULTS.md).
 // One channel's taps of the first `lanes` lanes of a block of kVw (the kernels' block width),
-// flipped, for PackFlipped; the other lanes 0. The loop over a block's lanes unrolls; over a
-// run-time count of lanes it took about 3 cycles a float.
+// flipped, for PackFlipped; the other lanes 0. The loop over a block's lanes unrolls: over a
+// run-time count of lanes, the reorder took 19% of conv3's AVX2 backward-data pass at batch 1
+// rather than 15% (bench/RESULTS.md).
 template <int kVw>
 void FlipTaps(const float* filters, int taps, int lanes, float* out) {
   for (int tap = 0; tap < taps; ++tap, out += kVw) {
