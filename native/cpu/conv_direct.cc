@@ -122,14 +122,6 @@ void PackBlocks(const ConvShape& s, const Geometry& d, const float* w, float* pa
   });
 }
 
-// Fills the reordered weights of the transposed convolution `t` (TransposedShape of the forward
-// whose filters w are) in PackBlocks' layout. Its filter o is the forward's input channel o, its
-// channel c the forward's output channel c, its tap the forward's taps - 1 - tap. w is read in
-// its own order, one forward output channel c at a time, whose filters of every forward input
-// channel (the lanes of all of t's blocks) are adjacent: 9 KiB of conv3's, in L1 while every
-// block's part for c is written. Block by block, as PackBlocks reads, each block read conv3's w
-// in runs of 288 bytes 9 KiB apart, and that took about a quarter of the AVX2 backward-data
-// pass at batch 1 (bench/RESULTS.md).
 // One channel's taps of the first `lanes` lanes of a block of kVw (the kernels' block width),
 // flipped, for PackFlipped; the other lanes 0. The loop over a block's lanes unrolls: over a
 // run-time count of lanes, the reorder took 19% of conv3's AVX2 backward-data pass at batch 1
@@ -142,6 +134,14 @@ void FlipTaps(const float* filters, int taps, int lanes, float* out) {
   }
 }
 
+// Fills the reordered weights of the transposed convolution `t` (TransposedShape of the forward
+// whose filters w are) in PackBlocks' layout. Its filter o is the forward's input channel o, its
+// channel c the forward's output channel c, its tap the forward's taps - 1 - tap. w is read in
+// its own order, one forward output channel c at a time, whose filters of every forward input
+// channel (the lanes of all of t's blocks) are adjacent: 9 KiB of conv3's, in L1 while every
+// block's part for c is written. Block by block, as PackBlocks reads, each block read conv3's w
+// in runs of 288 bytes 9 KiB apart, and that took 27% of the AVX2 backward-data pass of conv3 at
+// batch 1 (bench/RESULTS.md).
 void PackFlipped(const ConvShape& t, const Geometry& d, const float* w, float* packed) {
   const auto flip = d.vw == 8 ? &FlipTaps<8> : d.vw == 16 ? &FlipTaps<16> : &FlipTaps<4>;
   ParallelFor(static_cast<int64_t>(t.groups) * d.cg, 1, [&](int64_t begin, int64_t end) {
