@@ -6,7 +6,8 @@
  * are not a multiple of the block width (or of the backward-filter's runs of channels), a last
  * pair of blocks that is a single block, padding on one side only, no padding (the input read in
  * place), rectangular filters and widths without a backward-filter kernel of their own, strides,
- * groups, rows cut into several pieces, batches cut into several runs or tiles of images, the
+ * groups, rows cut into several pieces (with AVX2, a stride-1 plane's pieces running on from one
+ * row into the next, at every column), batches cut into several runs or tiles of images, the
  * backward-filter's reorders of x and dy transposed in blocks that run across rows and over
  * partial runs of channels; and the bias + ReLU epilogue fused into the forward, bit for bit.
  * Each case runs in a child process with ALEXNET_CONV_ALGO=direct (which makes every pass direct
@@ -43,6 +44,14 @@ const CASES: [string, ConvShape][] = [
   [
     '21 output channels (a partial block), 5 input channels, batch 3',
     { batch: 3, inChannels: 5, height: 9, width: 11, outChannels: 21, kernel: 3, pad: 1 },
+  ],
+  [
+    '7x7 planes of 20 channels (a pair of blocks and a single one), for AVX2 pieces that run on into the next row',
+    { batch: 1, inChannels: 20, height: 7, width: 7, outChannels: 20, kernel: 3, pad: 1 },
+  ],
+  [
+    '13x13 planes of 20 channels: with the 7x7 case, AVX2 pieces of 5 and 6 pixels wrapping after each of their columns',
+    { batch: 1, inChannels: 20, height: 13, width: 13, outChannels: 20, kernel: 3, pad: 1 },
   ],
   [
     'rectangular filter, padding in rows only, groups 2 of 5 outputs, 32-pixel rows',

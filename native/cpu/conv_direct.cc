@@ -40,9 +40,18 @@ constexpr int64_t kMaxFilterFloats = int64_t{1} << 21;
 // other half for a pair of blocks' weights (295 KiB for conv3).
 constexpr int64_t kTileFloats = int64_t{1} << 17;
 
-// Where the reordered weights start in the backward-data pass's scratch: a 64-byte boundary,
-// so that no weight vector straddles two cache lines.
+// Where reordered weights start: the first 64-byte boundary of the caller's buffer (the
+// forward's) or of the scratch (the backward-data pass's), so that no weight vector straddles two
+// cache lines. From a std::vector's 16-byte boundary (bindings/conv.cc keeps the forward's in
+// one), every other AVX2 weight vector did, which cost conv3-conv5's AVX2 forward 2-3% on one
+// core (bench/RESULTS.md).
 constexpr int64_t kAlignmentFloats = 64 / sizeof(float);
+
+template <typename T>
+T* AlignedWeights(T* buffer) {
+  const auto address = reinterpret_cast<uintptr_t>(buffer);
+  return reinterpret_cast<T*>((address + 63) / 64 * 64);
+}
 
 // The geometry of one direct convolution of `s`, with the kernels' block width.
 struct Geometry {
@@ -81,19 +90,13 @@ struct Geometry {
   int64_t PaddedSize() const { return copy ? chunk * image_padded : 0; }
 };
 
-// Fills the reordered weights of `s` (group, block, in-channel, tap, lane) from filter(g, o, c),
-// the kh x kw taps of output channel o and input channel c (both within group g), read forwards,
-// or backwards with `flip`; lanes past the group's last output channel are 0. A block is filled
-// kPackChannels input channels at a time, and the block's part it writes stays in L1. The
-// forward's filters (w's own order: output, input channel, tap) are read lane by lane, a short
-// run of each lane's filter; the backward-data pass's (w's input channels are its output
-// channels) channel by channel, each channel's taps of the block's lanes being adjacent in w.
-// Lane by lane, that pass read 16 scattered runs of 9 floats per lane of conv4 and conv5.
+// Fills the forward's reordered weights of `s` (group, block, in-channel, tap, lane) from w
+// (output channel, input channel, tap); lanes past the group's last output channel are 0. A block
+// is filled kPackChannels input channels at a time, and the block's part it writes stays in L1;
+// w is read lane by lane, a short run of each lane's filter.
 constexpr int kPackChannels = 16;
 
-template <typename Filter>
-void PackBlocks(const ConvShape& s, const Geometry& d, bool flip, float* packed,
-                const Filter& filter) {
+void PackBlocks(const ConvShape& s, const Geometry& d, const float* w, float* packed) {
   ParallelFor(s.groups * d.blocks, 1, [&](int64_t begin, int64_t end) {
     for (int64_t item = begin; item < end; ++item) {
       const int g = static_cast<int>(item / d.blocks);
@@ -103,25 +106,54 @@ void PackBlocks(const ConvShape& s, const Geometry& d, bool flip, float* packed,
         float* out = block + static_cast<int64_t>(c) * d.taps * d.vw + lane;
         if (o0 + lane >= d.kg) {
           for (int t = 0; t < d.taps; ++t) out[t * d.vw] = 0.0f;
-        } else if (flip) {
-          const float* taps = filter(g, o0 + lane, c);
-          for (int t = 0; t < d.taps; ++t) out[t * d.vw] = taps[d.taps - 1 - t];
         } else {
-          const float* taps = filter(g, o0 + lane, c);
+          const float* taps =
+              w + ((static_cast<int64_t>(g) * d.kg + o0 + lane) * d.cg + c) * d.taps;
           for (int t = 0; t < d.taps; ++t) out[t * d.vw] = taps[t];
         }
       };
       for (int c0 = 0; c0 < d.cg; c0 += kPackChannels) {
         const int c1 = std::min(d.cg, c0 + kPackChannels);
-        if (flip) {
-          for (int c = c0; c < c1; ++c) {
-            for (int lane = 0; lane < d.vw; ++lane) fill(lane, c);
-          }
-        } else {
-          for (int lane = 0; lane < d.vw; ++lane) {
-            for (int c = c0; c < c1; ++c) fill(lane, c);
-          }
+        for (int lane = 0; lane < d.vw; ++lane) {
+          for (int c = c0; c < c1; ++c) fill(lane, c);
         }
+      }
+    }
+  });
+}
+
+// One channel's taps of the first `lanes` lanes of a block of kVw (the kernels' block width),
+// flipped, for PackFlipped; the other lanes 0. The loop over a block's lanes unrolls: over a
+// run-time count of lanes, the reorder took 19% of conv3's AVX2 backward-data pass at batch 1
+// rather than 15% (bench/RESULTS.md).
+template <int kVw>
+void FlipTaps(const float* filters, int taps, int lanes, float* out) {
+  for (int tap = 0; tap < taps; ++tap, out += kVw) {
+    const float* in = filters + taps - 1 - tap;
+    for (int lane = 0; lane < kVw; ++lane) out[lane] = lane < lanes ? in[lane * taps] : 0.0f;
+  }
+}
+
+// Fills the reordered weights of the transposed convolution `t` (TransposedShape of the forward
+// whose filters w are) in PackBlocks' layout. Its filter o is the forward's input channel o, its
+// channel c the forward's output channel c, its tap the forward's taps - 1 - tap. w is read in
+// its own order, one forward output channel c at a time, whose filters of every forward input
+// channel (the lanes of all of t's blocks) are adjacent: 9 KiB of conv3's, in L1 while every
+// block's part for c is written. Block by block, as PackBlocks reads, each block read conv3's w
+// in runs of 288 bytes 9 KiB apart, and that took 27% of the AVX2 backward-data pass of conv3 at
+// batch 1 (bench/RESULTS.md).
+void PackFlipped(const ConvShape& t, const Geometry& d, const float* w, float* packed) {
+  const auto flip = d.vw == 8 ? &FlipTaps<8> : d.vw == 16 ? &FlipTaps<16> : &FlipTaps<4>;
+  ParallelFor(static_cast<int64_t>(t.groups) * d.cg, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t item = begin; item < end; ++item) {  // (group, channel c)
+      const int g = static_cast<int>(item / d.cg);
+      const int c = static_cast<int>(item % d.cg);
+      const float* filters = w + item * d.kg * d.taps;  // the forward's (c, every input channel)
+      for (int b = 0; b < d.blocks; ++b) {
+        float* out = packed + (static_cast<int64_t>(g) * d.blocks + b) * d.w_block +
+                     static_cast<int64_t>(c) * d.taps * d.vw;
+        flip(filters + static_cast<int64_t>(b) * d.vw * d.taps, d.taps,
+             std::min(d.vw, d.kg - b * d.vw), out);
       }
     }
   });
@@ -160,6 +192,37 @@ void PadImages(const ConvShape& s, const Geometry& d, const float* x, int64_t co
   });
 }
 
+// How Run cuts an output plane into kernel calls: each row into the fewest pieces of at most
+// max_width pixels, as even as can be; or, where the kernels have ConvKernel::wrapped and the
+// stride is 1, the plane's oh x ow pixels as one line cut the same way, pieces running on from
+// one row into the next, so that nearly every piece keeps max_width pixels' accumulators,
+// whatever the rows' length. With AVX2, conv3-conv5's 13-pixel rows as 5 + 4 + 4 pixels kept 8
+// to 10 of the 12 accumulators and ran at 74-78% of the one-thread peak (bench/RESULTS.md).
+struct PlanePieces {
+  bool wrapped;  // whether pieces run on into the next row
+  int length;    // pixels of the line cut: one row's, or the plane's
+  int count;     // pieces of the line
+  int total;     // pieces of the plane
+
+  PlanePieces(const ConvShape& s, const Geometry& d, const ConvKernel& kernel) {
+    wrapped = kernel.wrapped[1][kernel.max_width - 1][1] != nullptr && s.stride_w == 1 &&
+              d.ow >= kernel.max_width;  // no piece then spans more than two rows
+    length = wrapped ? d.oh * d.ow : d.ow;
+    count = (length + kernel.max_width - 1) / kernel.max_width;
+    total = wrapped ? count : d.oh * count;
+  }
+
+  // Piece k of the plane's `total`: its first pixel (row * ow + column) and its width.
+  void Get(const Geometry& d, int k, int* start, int* width) const {
+    const int line = k / count;  // the row, or 0 for the plane
+    const int piece = k % count;
+    const int base = length / count;
+    const int longer = length % count;  // the first `longer` pieces have one pixel more
+    *width = base + (piece < longer ? 1 : 0);
+    *start = line * d.ow + piece * base + std::min(piece, longer);
+  }
+};
+
 // y = conv(x, packed) for all of `s`, with the epilogue's bias and ReLU.
 void Run(const ConvShape& s, const Geometry& d, const float* x, const float* packed, float* y,
          float* scratch, const GemmEpilogue* epilogue) {
@@ -172,8 +235,7 @@ void Run(const ConvShape& s, const Geometry& d, const float* x, const float* pac
   for (int i = 1; i < ConvKernel::kStepCount; ++i) {
     if (ConvKernel::kSteps[i] == s.stride_w) step = i;
   }
-  // Each output row is cut into the fewest pieces of at most max_width pixels, as even as can be.
-  const int pieces = (d.ow + kernel.max_width - 1) / kernel.max_width;
+  const PlanePieces pieces(s, d, kernel);
   for (int64_t n0 = 0; n0 < s.n; n0 += d.chunk) {
     const int64_t count = std::min(d.chunk, s.n - n0);
     const float* input = x + n0 * image_in;
@@ -182,16 +244,17 @@ void Run(const ConvShape& s, const Geometry& d, const float* x, const float* pac
       input = scratch;
     }
     const int64_t image_stride = d.copy ? d.image_padded : image_in;
-    // Items in (group, tile of images, pair, image, row) order: a thread's consecutive items
-    // share a pair's weights, and sweep them over a tile's inputs, which stay in L2 while every
-    // pair passes over them. Sweeping all the images of a batch instead read each row's inputs,
-    // 256 planes apart for conv3, from L3 once per pair, which cost conv3 at batch 16 about a
-    // tenth of its speed (bench/RESULTS.md).
+    // Items in (group, tile of images, pair, image, part) order, a part being a row's pieces or
+    // as many of the plane's (PlanePieces): a thread's consecutive items share a pair's weights,
+    // and sweep them over a tile's inputs, which stay in L2 while every pair passes over them.
+    // Sweeping all the images of a batch instead read each row's inputs, 256 planes apart for
+    // conv3, from L3 once per pair, which cost conv3 at batch 16 about a tenth of its speed
+    // (bench/RESULTS.md).
     const int64_t tiles = (count + d.tile - 1) / d.tile;
     const int64_t items = s.groups * tiles * d.pairs * d.tile * d.oh;
     ParallelFor(items, 1, [&](int64_t begin, int64_t end) {
       for (int64_t item = begin; item < end; ++item) {
-        const int row = static_cast<int>(item % d.oh);
+        const int part = static_cast<int>(item % d.oh);
         const int64_t in_tile = item / d.oh % d.tile;
         const int pair = static_cast<int>(item / (d.oh * d.tile) % d.pairs);
         const int64_t tile = item / (d.oh * d.tile * d.pairs) % tiles;
@@ -202,8 +265,7 @@ void Run(const ConvShape& s, const Geometry& d, const float* x, const float* pac
         const int ob = std::min(2, d.blocks - block0);
         const int channel0 = g * d.kg + block0 * d.vw;
         ConvRowArgs args;
-        args.x = input + b * image_stride + g * d.cg * plane_in +
-                 static_cast<int64_t>(row) * s.stride_h * d.wp;
+        const float* x_plane = input + b * image_stride + g * d.cg * plane_in;
         args.x_channel = plane_in;
         args.x_row = d.wp;
         args.x_step = s.stride_w;
@@ -212,19 +274,26 @@ void Run(const ConvShape& s, const Geometry& d, const float* x, const float* pac
         args.kw = s.kw;
         args.w = packed + (static_cast<int64_t>(g) * d.blocks + block0) * d.w_block;
         args.w_block = d.w_block;
-        args.y = y + (n0 + b) * image_out + channel0 * plane_out + static_cast<int64_t>(row) * d.ow;
+        args.x_wrap = static_cast<int64_t>(s.stride_h) * d.wp - d.ow;  // wrapped: stride_w 1
+        float* y_plane = y + (n0 + b) * image_out + channel0 * plane_out;
         args.y_channel = plane_out;
         args.valid = std::min(ob * d.vw, d.kg - block0 * d.vw);
         args.bias = epilogue && epilogue->row_bias ? epilogue->row_bias + channel0 : nullptr;
         args.relu = epilogue && epilogue->relu;
-        const float* x_row = args.x;
-        float* y_row = args.y;
-        for (int piece = 0, col = 0; piece < pieces; ++piece) {
-          const int width = d.ow / pieces + (piece < d.ow % pieces ? 1 : 0);
-          args.x = x_row + static_cast<int64_t>(col) * s.stride_w;
-          args.y = y_row + col;
-          kernel.row[step][ob - 1][width - 1](args);
-          col += width;
+        const int64_t first = static_cast<int64_t>(pieces.total) * part / d.oh;
+        const int64_t last = static_cast<int64_t>(pieces.total) * (part + 1) / d.oh;
+        for (int k = static_cast<int>(first); k < last; ++k) {
+          int start, width;
+          pieces.Get(d, k, &start, &width);
+          const int row = start / d.ow;
+          const int col = start % d.ow;
+          args.x = x_plane + static_cast<int64_t>(row) * s.stride_h * d.wp +
+                   static_cast<int64_t>(col) * s.stride_w;
+          args.y = y_plane + start;
+          const int wrap = d.ow - col;  // pixels left in the row
+          const ConvRowFn row_fn = wrap < width ? kernel.wrapped[ob - 1][width - 1][wrap]
+                                                : kernel.row[step][ob - 1][width - 1];
+          row_fn(args);
         }
       }
     });
@@ -392,13 +461,13 @@ bool ConvDirectBackwardDataFits(const ConvShape& s) {
 
 bool ConvDirectBackwardFilterFits(const ConvShape& s) { return Chosen(s); }
 
-int64_t ConvDirectWeightsSize(const ConvShape& s) { return Geometry(s).WeightsSize(s.groups); }
+int64_t ConvDirectWeightsSize(const ConvShape& s) {
+  return kAlignmentFloats + Geometry(s).WeightsSize(s.groups);
+}
 
 void ConvDirectPackWeights(const ConvShape& s, const float* w, float* packed) {
   const Geometry d(s);
-  PackBlocks(s, d, false, packed, [&](int g, int o, int c) {
-    return w + ((static_cast<int64_t>(g) * d.kg + o) * d.cg + c) * d.taps;
-  });
+  PackBlocks(s, d, w, AlignedWeights(packed));
 }
 
 int64_t ConvDirectScratchSize(const ConvShape& s) {
@@ -413,21 +482,15 @@ int64_t ConvDirectScratchSize(const ConvShape& s) {
 
 void ConvDirectForward(const ConvShape& s, const float* x, const float* packed, float* y,
                        float* scratch, const GemmEpilogue* epilogue) {
-  Run(s, Geometry(s), x, packed, y, scratch, epilogue);
+  Run(s, Geometry(s), x, AlignedWeights(packed), y, scratch, epilogue);
 }
 
 void ConvDirectBackwardData(const ConvShape& s, const float* w, const float* dy, float* dx,
                             float* scratch) {
   const ConvShape t = TransposedShape(s);
   const Geometry d(t);
-  const auto address = reinterpret_cast<uintptr_t>(scratch);
-  float* packed = reinterpret_cast<float*>((address + 63) / 64 * 64);
-  // Filter o of the transposed convolution is input channel o of the forward's, its channel c
-  // the forward's output channel c, its tap t the forward's tap taps - 1 - t.
-  const int forward_cg = s.c / s.groups;
-  PackBlocks(t, d, true, packed, [&](int g, int o, int c) {
-    return w + ((static_cast<int64_t>(g) * d.cg + c) * forward_cg + o) * d.taps;
-  });
+  float* packed = AlignedWeights(scratch);
+  PackFlipped(t, d, w, packed);
   Run(t, d, dy, packed, dx, packed + d.WeightsSize(t.groups), nullptr);
 }
 

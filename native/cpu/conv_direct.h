@@ -30,7 +30,8 @@ bool ConvDirectForwardFits(const ConvShape& shape);
 bool ConvDirectBackwardDataFits(const ConvShape& shape);
 bool ConvDirectBackwardFilterFits(const ConvShape& shape);
 
-// Floats of the forward's reordered weights, and w reordered into them.
+// Floats of the forward's reordered weights, and w reordered into them from the buffer's first
+// 64-byte boundary on: the forward must be given the same buffer (its address, not a copy).
 int64_t ConvDirectWeightsSize(const ConvShape& shape);
 void ConvDirectPackWeights(const ConvShape& shape, const float* w, float* packed);
 

@@ -26,8 +26,12 @@ struct ConvRowArgs {
   // The first block's weights: (channels, kh, kw, VW) floats, the next block w_block further on.
   const float* w;
   int64_t w_block;
+  // For the kernels of a piece that runs on into the next output row (ConvKernel::wrapped):
+  // how much further on in x than the row's next pixel would be the next row's first pixel reads.
+  int64_t x_wrap;
   // Output channel (first block, lane 0) at pixel 0 of y; channels y_channel floats apart, the
-  // next pixel 1 float on. Only the first `valid` of the OB x VW channels are written.
+  // next pixel 1 float on, the next row's first too where a piece runs on. Only the first
+  // `valid` of the OB x VW channels are written.
   float* y;
   int64_t y_channel;
   int valid;
@@ -111,6 +115,12 @@ struct ConvKernel {
   int filter_channels[kFilterWidthCount];
   ConvFilterFn filter[kFilterWidthCount][kMaxFilterChannels];
   ConvInterleaveFn interleave;
+  // wrapped[ob - 1][width - 1][wrap]: the stride-1 kernels for OB = ob blocks and `width` pixels
+  // whose pixels from `wrap` on (1 to width - 1) are the next output row's first, x_wrap floats
+  // further on in the input; null where the instruction set has none. With them a plane's
+  // output rows run as one line of pixels, cut into pieces of max_width whatever the row's
+  // length.
+  ConvRowFn wrapped[2][kMaxWidth][kMaxWidth];
 };
 
 namespace conv_generic {
