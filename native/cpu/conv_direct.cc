@@ -201,16 +201,23 @@ void Run(const ConvShape& s, const Geometry& d, const float* x, const float* pac
         const int block0 = pair * 2;
         const int ob = std::min(2, d.blocks - block0);
         const int channel0 = g * d.kg + block0 * d.vw;
+        // The filter rows i0 to i1 - 1 whose input rows are not in the zero border: the others
+        // would add only products of zeros, which leave each sum's bits as they are.
+        const int top = row * s.stride_h - s.pad_h;  // the input row of filter row 0
+        const int i0 = std::max(0, -top);
+        const int i1 = std::max(i0, std::min(s.kh, s.h - top));
         ConvRowArgs args;
         args.x = input + b * image_stride + g * d.cg * plane_in +
-                 static_cast<int64_t>(row) * s.stride_h * d.wp;
+                 static_cast<int64_t>(row * s.stride_h + i0) * d.wp;
         args.x_channel = plane_in;
         args.x_row = d.wp;
         args.x_step = s.stride_w;
         args.channels = d.cg;
-        args.kh = s.kh;
+        args.kh = i1 - i0;
         args.kw = s.kw;
-        args.w = packed + (static_cast<int64_t>(g) * d.blocks + block0) * d.w_block;
+        args.w = packed + (static_cast<int64_t>(g) * d.blocks + block0) * d.w_block +
+                 static_cast<int64_t>(i0) * s.kw * d.vw;
+        args.w_channel = static_cast<int64_t>(d.taps) * d.vw;
         args.w_block = d.w_block;
         args.y = y + (n0 + b) * image_out + channel0 * plane_out + static_cast<int64_t>(row) * d.ow;
         args.y_channel = plane_out;

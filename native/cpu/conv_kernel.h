@@ -13,18 +13,21 @@
 namespace alexnet::cpu {
 
 // One call: `width` consecutive output pixels of one output row, for OB blocks of VW output
-// channels, summed over every input channel and filter tap.
+// channels, summed over every input channel and the taps of kh filter rows.
 struct ConvRowArgs {
   // The input (zero-padded planes, rows x_row floats apart, planes x_channel apart) at the
-  // top-left tap of the first pixel; pixel r reads from r * x_step further on.
+  // first pixel's first tap summed; pixel r reads from r * x_step further on.
   const float* x;
   int64_t x_channel;
   int64_t x_row;
   int x_step;
   int channels;  // input channels summed over
-  int kh, kw;
-  // The first block's weights: (channels, kh, kw, VW) floats, the next block w_block further on.
+  int kh, kw;    // filter rows summed, and filter columns
+  // The first block's weights at the first tap summed: (channels, filter rows, kw, VW) floats,
+  // the channels w_channel floats apart, the next block w_block further on. The kh filter rows
+  // summed may be a run of the filter's (those whose input rows are not all padding).
   const float* w;
+  int64_t w_channel;
   int64_t w_block;
   // Output channel (first block, lane 0) at pixel 0 of y; channels y_channel floats apart, the
   // next pixel 1 float on. Only the first `valid` of the OB x VW channels are written.
