@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <string_view>
+#include <vector>
 
 #include "cpu/conv_algorithm.h"
 #include "cpu/conv_kernel.h"
@@ -160,28 +161,78 @@ void PadImages(const ConvShape& s, const Geometry& d, const float* x, int64_t co
   });
 }
 
+// One piece of an output row: its first pixel, its kernel for one and for two blocks, and the
+// column of its first pixel's first tap in the input planes it reads.
+struct RowPiece {
+  int col;
+  ConvRowFn row[2];
+  int x_col;
+};
+
+// How Run reads the input: each output row cut into the fewest pieces of at most max_width
+// pixels, as even as can be, and whether the pieces' kernels read x in place. They do where x
+// needs no border, and where every piece has a kernel that skips the taps falling in the border
+// (ConvKernel::edge): the bordered copy then is not made.
+struct RowPlan {
+  std::vector<RowPiece> pieces;
+  bool in_place;
+
+  RowPlan(const ConvShape& s, const Geometry& d) {
+    const ConvKernel& kernel = Kernel();
+    int step = 0;
+    for (int i = 1; i < ConvKernel::kStepCount; ++i) {
+      if (ConvKernel::kSteps[i] == s.stride_w) step = i;
+    }
+    int edge_kw = -1;
+    for (int i = 0; i < ConvKernel::kEdgeFilterWidthCount; ++i) {
+      if (ConvKernel::kEdgeFilterWidths[i] == s.kw) edge_kw = i;
+    }
+    const int count = (d.ow + kernel.max_width - 1) / kernel.max_width;
+    bool edges = d.copy && kernel.edge_width > 0 && edge_kw >= 0 && s.stride_w == 1 &&
+                 s.pad_w <= ConvKernel::kEdgeMaxPad;
+    for (int piece = 0, col = 0; piece < count; ++piece) {
+      const int width = d.ow / count + (piece < d.ow % count ? 1 : 0);
+      edges = edges && width >= kernel.edge_width && width <= kernel.edge_width + 1;
+      pieces.push_back({col,
+                        {kernel.row[step][0][width - 1], kernel.row[step][1][width - 1]},
+                        col * s.stride_w});
+      col += width;
+    }
+    in_place = !d.copy || edges;
+    if (!edges) return;
+    for (size_t piece = 0; piece < pieces.size(); ++piece) {
+      RowPiece& p = pieces[piece];
+      const int end = piece + 1 < pieces.size() ? pieces[piece + 1].col : d.ow;
+      // The columns of the border that the piece's first pixel reaches left of the input row,
+      // and its last pixel right of it.
+      const int left = std::max(0, s.pad_w - p.col);
+      const int right = std::max(0, end - 1 + s.kw - s.pad_w - s.w);
+      for (int ob = 0; ob < 2; ++ob) {
+        p.row[ob] = kernel.edge[edge_kw][ob][end - p.col - kernel.edge_width][left][right];
+      }
+      p.x_col = p.col - s.pad_w;
+    }
+  }
+};
+
 // y = conv(x, packed) for all of `s`, with the epilogue's bias and ReLU.
 void Run(const ConvShape& s, const Geometry& d, const float* x, const float* packed, float* y,
          float* scratch, const GemmEpilogue* epilogue) {
-  const ConvKernel& kernel = Kernel();
+  const RowPlan plan(s, d);
+  const bool bordered = !plan.in_place;
   const int64_t image_in = static_cast<int64_t>(s.c) * s.h * s.w;
   const int64_t plane_out = static_cast<int64_t>(d.oh) * d.ow;
   const int64_t image_out = static_cast<int64_t>(s.k) * plane_out;
-  const int64_t plane_in = static_cast<int64_t>(d.hp) * d.wp;
-  int step = 0;
-  for (int i = 1; i < ConvKernel::kStepCount; ++i) {
-    if (ConvKernel::kSteps[i] == s.stride_w) step = i;
-  }
-  // Each output row is cut into the fewest pieces of at most max_width pixels, as even as can be.
-  const int pieces = (d.ow + kernel.max_width - 1) / kernel.max_width;
+  const int x_row = bordered ? d.wp : s.w;
+  const int64_t plane_in = static_cast<int64_t>(bordered ? d.hp : s.h) * x_row;
+  const int64_t image_stride = bordered ? d.image_padded : image_in;
   for (int64_t n0 = 0; n0 < s.n; n0 += d.chunk) {
     const int64_t count = std::min(d.chunk, s.n - n0);
     const float* input = x + n0 * image_in;
-    if (d.copy) {
+    if (bordered) {
       PadImages(s, d, input, count, scratch);
       input = scratch;
     }
-    const int64_t image_stride = d.copy ? d.image_padded : image_in;
     // Items in (group, tile of images, pair, image, row) order: a thread's consecutive items
     // share a pair's weights, and sweep them over a tile's inputs, which stay in L2 while every
     // pair passes over them. Sweeping all the images of a batch instead read each row's inputs,
@@ -207,10 +258,10 @@ void Run(const ConvShape& s, const Geometry& d, const float* x, const float* pac
         const int i0 = std::max(0, -top);
         const int i1 = std::max(i0, std::min(s.kh, s.h - top));
         ConvRowArgs args;
-        args.x = input + b * image_stride + g * d.cg * plane_in +
-                 static_cast<int64_t>(row * s.stride_h + i0) * d.wp;
+        const float* x_first = input + b * image_stride + g * d.cg * plane_in +
+                               static_cast<int64_t>(top + i0 + (bordered ? s.pad_h : 0)) * x_row;
         args.x_channel = plane_in;
-        args.x_row = d.wp;
+        args.x_row = x_row;
         args.x_step = s.stride_w;
         args.channels = d.cg;
         args.kh = i1 - i0;
@@ -219,19 +270,16 @@ void Run(const ConvShape& s, const Geometry& d, const float* x, const float* pac
                  static_cast<int64_t>(i0) * s.kw * d.vw;
         args.w_channel = static_cast<int64_t>(d.taps) * d.vw;
         args.w_block = d.w_block;
-        args.y = y + (n0 + b) * image_out + channel0 * plane_out + static_cast<int64_t>(row) * d.ow;
         args.y_channel = plane_out;
         args.valid = std::min(ob * d.vw, d.kg - block0 * d.vw);
         args.bias = epilogue && epilogue->row_bias ? epilogue->row_bias + channel0 : nullptr;
         args.relu = epilogue && epilogue->relu;
-        const float* x_row = args.x;
-        float* y_row = args.y;
-        for (int piece = 0, col = 0; piece < pieces; ++piece) {
-          const int width = d.ow / pieces + (piece < d.ow % pieces ? 1 : 0);
-          args.x = x_row + static_cast<int64_t>(col) * s.stride_w;
-          args.y = y_row + col;
-          kernel.row[step][ob - 1][width - 1](args);
-          col += width;
+        float* y_row =
+            y + (n0 + b) * image_out + channel0 * plane_out + static_cast<int64_t>(row) * d.ow;
+        for (const RowPiece& piece : plan.pieces) {
+          args.x = x_first + piece.x_col;
+          args.y = y_row + piece.col;
+          piece.row[ob - 1](args);
         }
       }
     });

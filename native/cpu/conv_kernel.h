@@ -114,6 +114,17 @@ struct ConvKernel {
   int filter_channels[kFilterWidthCount];
   ConvFilterFn filter[kFilterWidthCount][kMaxFilterChannels];
   ConvInterleaveFn interleave;
+  // Row kernels for stride 1 that read no zero border, so that the input is read in place
+  // rather than copied with one: tap j of pixel r is skipped where it falls left of the input
+  // row (r + j < L) or right of it ((width - 1 - r) + (kw - 1 - j) < R), and args.x is where
+  // pixel 0's tap 0 would be. edge[kw][ob - 1][width - edge_width][L][R], kw
+  // kEdgeFilterWidths[kw], for the widths edge_width and edge_width + 1 (the pieces of
+  // AlexNet's 13- and 27-pixel rows); edge_width is 0 where an instruction set has none.
+  static constexpr int kEdgeFilterWidths[] = {3, 5};
+  static constexpr int kEdgeFilterWidthCount = 2;
+  static constexpr int kEdgeMaxPad = 2;
+  int edge_width;
+  ConvRowFn edge[kEdgeFilterWidthCount][2][2][kEdgeMaxPad + 1][kEdgeMaxPad + 1];
 };
 
 namespace conv_generic {
