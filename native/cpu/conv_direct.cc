@@ -516,16 +516,24 @@ void ConvDirectBackwardFilter(const ConvShape& s, const float* x, const float* d
         const int64_t run = item / (static_cast<int64_t>(columns) * s.kh * f.chunks);
         const int block = static_cast<int>(run % d.blocks);
         const int g = static_cast<int>(run / d.blocks);
+        // The output rows r0 to r1 - 1 whose input row for filter row i is not in the zero
+        // border: the others would add only products of zeros, which leave the bits as they are.
+        const int r0 = std::max(0, s.pad_h - i + s.stride_h - 1) / s.stride_h;
+        const int r1 =
+            std::max(r0, std::min(d.oh, (s.h + s.pad_h - i + s.stride_h - 1) / s.stride_h));
         ConvFilterArgs args;
-        args.x = xs + ((static_cast<int64_t>(g) * f.chunks + chunk) * d.hp + i) * d.wp * f.nc +
+        args.x = xs +
+                 ((static_cast<int64_t>(g) * f.chunks + chunk) * d.hp + i +
+                  static_cast<int64_t>(r0) * s.stride_h) *
+                     d.wp * f.nc +
                  static_cast<int64_t>(j0) * f.nc;
         args.x_image = f.x_image;
         args.x_row = static_cast<int64_t>(s.stride_h) * d.wp * f.nc;
         args.x_pixel = s.stride_w * f.nc;
-        args.dy = dys + run * d.oh * d.ow * d.vw;
+        args.dy = dys + (run * d.oh + r0) * d.ow * d.vw;
         args.dy_image = f.dy_image;
         args.images = static_cast<int>(count);
-        args.rows = d.oh;
+        args.rows = r1 - r0;
         args.columns = d.ow;
         const int o0 = g * d.kg + block * d.vw;
         args.dw = dw + (static_cast<int64_t>(o0) * d.cg + chunk * f.nc) * d.taps + i * s.kw + j0;
