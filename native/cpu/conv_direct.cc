@@ -535,6 +535,9 @@ void ConvDirectBackwardFilter(const ConvShape& s, const float* x, const float* d
         args.images = static_cast<int>(count);
         args.rows = r1 - r0;
         args.columns = d.ow;
+        args.stride = s.stride_w;
+        args.left = s.pad_w - j0;
+        args.right = s.pad_w + s.w - j0;
         const int o0 = g * d.kg + block * d.vw;
         args.dw = dw + (static_cast<int64_t>(o0) * d.cg + chunk * f.nc) * d.taps + i * s.kw + j0;
         args.dw_lane = static_cast<int64_t>(d.cg) * d.taps;

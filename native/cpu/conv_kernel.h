@@ -59,6 +59,10 @@ struct ConvFilterArgs {
   const float* dy;
   int64_t dy_image;
   int images, rows, columns;  // images, and output rows and columns per image
+  // The input columns that are zero border, counted from the first pixel's tap 0, a pixel
+  // `stride` columns on from the last: those before `left` and from `right` on. The products of
+  // taps falling there are zeros, and may be skipped.
+  int stride, left, right;
   // The gradient of output channel (lane 0), input channel 0, tap 0 of the KW; lanes dw_lane
   // apart, channels dw_channel apart, taps 1 apart. The first `lanes` lanes and `channels`
   // channels are written, added to what is there with accumulate.
