@@ -54,7 +54,8 @@ struct Geometry {
   int taps;    // kh * kw
   int hp, wp;  // input planes with their zero border
   int oh, ow;
-  bool copy;             // whether the input is copied with a border (the convolution pads)
+  bool copy;             // whether the convolution pads: Run then reads a bordered copy, or
+                         // x itself with kernels that skip the border (RowPlan)
   int64_t image_padded;  // floats of one image's bordered copy
   int64_t w_block;       // floats of one block's weights
   int64_t chunk;         // images per bordered copy

@@ -15,8 +15,9 @@ namespace alexnet::cpu {
 // One call: `width` consecutive output pixels of one output row, for OB blocks of VW output
 // channels, summed over every input channel and the taps of kh filter rows.
 struct ConvRowArgs {
-  // The input (zero-padded planes, rows x_row floats apart, planes x_channel apart) at the
-  // first pixel's first tap summed; pixel r reads from r * x_step further on.
+  // The input (planes with their zero border, or without one for the edge kernels below; rows
+  // x_row floats apart, planes x_channel apart) at the first pixel's first tap summed; pixel r
+  // reads from r * x_step further on.
   const float* x;
   int64_t x_channel;
   int64_t x_row;
