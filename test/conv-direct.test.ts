@@ -5,7 +5,8 @@
  * for AlexNet's five convolutions and shapes that reach each edge of the kernels: channels that
  * are not a multiple of the block width (or of the backward-filter's runs of channels), a last
  * pair of blocks that is a single block, padding on one side only, no padding (the input read in
- * place), rectangular filters and widths without a backward-filter kernel of their own, strides,
+ * place), padding that the AVX-512 edge kernels skip (the input read in place, with no border),
+ * rectangular filters and widths without a backward-filter kernel of their own, strides,
  * groups, rows cut into several pieces (with AVX2, a stride-1 plane's pieces running on from one
  * row into the next, at every column), batches cut into several runs or tiles of images, the
  * backward-filter's reorders of x and dy transposed in blocks that run across rows and over
@@ -106,6 +107,23 @@ const CASES: [string, ConvShape][] = [
   [
     'one input channel per group, no padding (backward-filter reads x in place), batch in 2 runs',
     { batch: 3, inChannels: 2, height: 152, width: 152, outChannels: 6, kernel: 5, groups: 2 },
+  ],
+  [
+    'AVX-512 edge kernels (x read with no border), 13-pixel rows, 40 outputs (a single last block, partial)',
+    { batch: 1, inChannels: 3, height: 13, width: 13, outChannels: 40, kernel: 3, pad: 1 },
+  ],
+  [
+    'AVX-512 edge kernels, 27-pixel rows in pieces of 14 and 13, padding 1 in rows and 2 in columns, stride 2 in rows only',
+    {
+      batch: 1,
+      inChannels: 3,
+      height: 12,
+      width: 27,
+      outChannels: 20,
+      kernel: 5,
+      stride: [2, 1],
+      pad: [1, 2],
+    },
   ],
   [
     'stride larger than the filter',

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <string_view>
+#include <vector>
 
 #include "cpu/conv_algorithm.h"
 #include "cpu/conv_kernel.h"
@@ -62,7 +63,8 @@ struct Geometry {
   int taps;    // kh * kw
   int hp, wp;  // input planes with their zero border
   int oh, ow;
-  bool copy;             // whether the input is copied with a border (the convolution pads)
+  bool copy;             // whether the convolution pads: Run then reads a bordered copy, or
+                         // x itself with kernels that skip the border (RowPlan)
   int64_t image_padded;  // floats of one image's bordered copy
   int64_t w_block;       // floats of one block's weights
   int64_t chunk;         // images per bordered copy
@@ -192,34 +194,86 @@ void PadImages(const ConvShape& s, const Geometry& d, const float* x, int64_t co
   });
 }
 
-// How Run cuts an output plane into kernel calls: each row into the fewest pieces of at most
-// max_width pixels, as even as can be; or, where the kernels have ConvKernel::wrapped and the
-// stride is 1, the plane's oh x ow pixels as one line cut the same way, pieces running on from
-// one row into the next, so that nearly every piece keeps max_width pixels' accumulators,
-// whatever the rows' length. With AVX2, conv3-conv5's 13-pixel rows as 5 + 4 + 4 pixels kept 8
-// to 10 of the 12 accumulators and ran at 74-78% of the one-thread peak (bench/RESULTS.md).
+// AVX2's way through a stride-1 plane (ConvKernel::wrapped): its oh x ow output pixels as one
+// line cut into the fewest pieces of at most max_width pixels, as even as can be, pieces running
+// on from one row into the next, so that nearly every piece keeps max_width pixels'
+// accumulators whatever the rows' length. With AVX2, conv3-conv5's 13-pixel rows cut 5 + 4 + 4
+// kept 8 to 10 of the 12 accumulators and ran at 74-78% of the one-thread peak
+// (bench/RESULTS.md).
 struct PlanePieces {
-  bool wrapped;  // whether pieces run on into the next row
-  int length;    // pixels of the line cut: one row's, or the plane's
-  int count;     // pieces of the line
-  int total;     // pieces of the plane
+  int count;  // pieces of the plane
 
-  PlanePieces(const ConvShape& s, const Geometry& d, const ConvKernel& kernel) {
-    wrapped = kernel.wrapped[1][kernel.max_width - 1][1] != nullptr && s.stride_w == 1 &&
-              d.ow >= kernel.max_width;  // no piece then spans more than two rows
-    length = wrapped ? d.oh * d.ow : d.ow;
-    count = (length + kernel.max_width - 1) / kernel.max_width;
-    total = wrapped ? count : d.oh * count;
+  // Whether the kernels have wrapped rows for this shape: stride 1, and rows at least max_width
+  // long, so that no piece spans more than two rows.
+  static bool Apply(const ConvShape& s, const Geometry& d, const ConvKernel& kernel) {
+    return kernel.wrapped[1][kernel.max_width - 1][1] != nullptr && s.stride_w == 1 &&
+           d.ow >= kernel.max_width;
   }
 
-  // Piece k of the plane's `total`: its first pixel (row * ow + column) and its width.
+  PlanePieces(const Geometry& d, const ConvKernel& kernel)
+      : count((d.oh * d.ow + kernel.max_width - 1) / kernel.max_width) {}
+
+  // Piece k: its first pixel (row * ow + column) and its width.
   void Get(const Geometry& d, int k, int* start, int* width) const {
-    const int line = k / count;  // the row, or 0 for the plane
-    const int piece = k % count;
+    const int length = d.oh * d.ow;
     const int base = length / count;
     const int longer = length % count;  // the first `longer` pieces have one pixel more
-    *width = base + (piece < longer ? 1 : 0);
-    *start = line * d.ow + piece * base + std::min(piece, longer);
+    *width = base + (k < longer ? 1 : 0);
+    *start = k * base + std::min(k, longer);
+  }
+};
+
+// One piece of an output row: its first pixel, its kernel for one and for two blocks, and the
+// column of its first pixel's first tap in the input planes it reads.
+struct RowPiece {
+  int col;
+  ConvRowFn row[2];
+  int x_col;
+};
+
+// How Run reads the input row by row: each output row cut into the fewest pieces of at most
+// max_width pixels, as even as can be, and whether the pieces' kernels read x in place. They do
+// where x needs no border, and where every piece has a kernel that skips the taps falling in the
+// border (ConvKernel::edge): the bordered copy then is not made.
+struct RowPlan {
+  std::vector<RowPiece> pieces;
+  bool in_place;
+
+  RowPlan(const ConvShape& s, const Geometry& d) {
+    const ConvKernel& kernel = Kernel();
+    int step = 0;
+    for (int i = 1; i < ConvKernel::kStepCount; ++i) {
+      if (ConvKernel::kSteps[i] == s.stride_w) step = i;
+    }
+    int edge_kw = -1;
+    for (int i = 0; i < ConvKernel::kEdgeFilterWidthCount; ++i) {
+      if (ConvKernel::kEdgeFilterWidths[i] == s.kw) edge_kw = i;
+    }
+    const int count = (d.ow + kernel.max_width - 1) / kernel.max_width;
+    bool edges = d.copy && kernel.edge_width > 0 && edge_kw >= 0 && s.stride_w == 1 &&
+                 s.pad_w <= ConvKernel::kEdgeMaxPad;
+    for (int piece = 0, col = 0; piece < count; ++piece) {
+      const int width = d.ow / count + (piece < d.ow % count ? 1 : 0);
+      edges = edges && width >= kernel.edge_width && width <= kernel.edge_width + 1;
+      pieces.push_back({col,
+                        {kernel.row[step][0][width - 1], kernel.row[step][1][width - 1]},
+                        col * s.stride_w});
+      col += width;
+    }
+    in_place = !d.copy || edges;
+    if (!edges) return;
+    for (size_t piece = 0; piece < pieces.size(); ++piece) {
+      RowPiece& p = pieces[piece];
+      const int end = piece + 1 < pieces.size() ? pieces[piece + 1].col : d.ow;
+      // The columns of the border that the piece's first pixel reaches left of the input row,
+      // and its last pixel right of it.
+      const int left = std::max(0, s.pad_w - p.col);
+      const int right = std::max(0, end - 1 + s.kw - s.pad_w - s.w);
+      for (int ob = 0; ob < 2; ++ob) {
+        p.row[ob] = kernel.edge[edge_kw][ob][end - p.col - kernel.edge_width][left][right];
+      }
+      p.x_col = p.col - s.pad_w;
+    }
   }
 };
 
@@ -227,32 +281,32 @@ struct PlanePieces {
 void Run(const ConvShape& s, const Geometry& d, const float* x, const float* packed, float* y,
          float* scratch, const GemmEpilogue* epilogue) {
   const ConvKernel& kernel = Kernel();
+  const bool wrapped = PlanePieces::Apply(s, d, kernel);
+  const PlanePieces line(d, kernel);
+  const RowPlan plan(s, d);
+  const bool bordered = wrapped ? d.copy : !plan.in_place;
   const int64_t image_in = static_cast<int64_t>(s.c) * s.h * s.w;
   const int64_t plane_out = static_cast<int64_t>(d.oh) * d.ow;
   const int64_t image_out = static_cast<int64_t>(s.k) * plane_out;
-  const int64_t plane_in = static_cast<int64_t>(d.hp) * d.wp;
-  int step = 0;
-  for (int i = 1; i < ConvKernel::kStepCount; ++i) {
-    if (ConvKernel::kSteps[i] == s.stride_w) step = i;
-  }
-  const PlanePieces pieces(s, d, kernel);
+  const int x_row = bordered ? d.wp : s.w;
+  const int64_t plane_in = static_cast<int64_t>(bordered ? d.hp : s.h) * x_row;
+  const int64_t image_stride = bordered ? d.image_padded : image_in;
   for (int64_t n0 = 0; n0 < s.n; n0 += d.chunk) {
     const int64_t count = std::min(d.chunk, s.n - n0);
     const float* input = x + n0 * image_in;
-    if (d.copy) {
+    if (bordered) {
       PadImages(s, d, input, count, scratch);
       input = scratch;
     }
-    const int64_t image_stride = d.copy ? d.image_padded : image_in;
-    // Items in (group, tile of images, pair, image, part) order, a part being a row's pieces or
-    // as many of the plane's (PlanePieces): a thread's consecutive items share a pair's weights,
-    // and sweep them over a tile's inputs, which stay in L2 while every pair passes over them.
-    // Sweeping all the images of a batch instead read each row's inputs, 256 planes apart for
-    // conv3, from L3 once per pair, which cost conv3 at batch 16 about a tenth of its speed
-    // (bench/RESULTS.md).
+    // Items in (group, tile of images, pair, image, part) order, a part being an output row, or
+    // as many of the plane's wrapped pieces: a thread's consecutive items share a pair's
+    // weights, and sweep them over a tile's inputs, which stay in L2 while every pair passes
+    // over them. Sweeping all the images of a batch instead read each row's inputs, 256 planes
+    // apart for conv3, from L3 once per pair, which cost conv3 at batch 16 about a tenth of its
+    // speed (bench/RESULTS.md).
     const int64_t tiles = (count + d.tile - 1) / d.tile;
     const int64_t items = s.groups * tiles * d.pairs * d.tile * d.oh;
-    ParallelFor(items, 1, [&](int64_t begin, int64_t end) {
+    ParallelForBalanced(items, 1, [&](int64_t begin, int64_t end) {
       for (int64_t item = begin; item < end; ++item) {
         const int part = static_cast<int>(item % d.oh);
         const int64_t in_tile = item / d.oh % d.tile;
@@ -264,36 +318,58 @@ void Run(const ConvShape& s, const Geometry& d, const float* x, const float* pac
         const int block0 = pair * 2;
         const int ob = std::min(2, d.blocks - block0);
         const int channel0 = g * d.kg + block0 * d.vw;
-        ConvRowArgs args;
         const float* x_plane = input + b * image_stride + g * d.cg * plane_in;
+        const float* w_pair = packed + (static_cast<int64_t>(g) * d.blocks + block0) * d.w_block;
+        float* y_plane = y + (n0 + b) * image_out + channel0 * plane_out;
+        ConvRowArgs args;
         args.x_channel = plane_in;
-        args.x_row = d.wp;
+        args.x_row = x_row;
         args.x_step = s.stride_w;
         args.channels = d.cg;
-        args.kh = s.kh;
         args.kw = s.kw;
-        args.w = packed + (static_cast<int64_t>(g) * d.blocks + block0) * d.w_block;
+        args.w_channel = static_cast<int64_t>(d.taps) * d.vw;
         args.w_block = d.w_block;
-        args.x_wrap = static_cast<int64_t>(s.stride_h) * d.wp - d.ow;  // wrapped: stride_w 1
-        float* y_plane = y + (n0 + b) * image_out + channel0 * plane_out;
         args.y_channel = plane_out;
         args.valid = std::min(ob * d.vw, d.kg - block0 * d.vw);
         args.bias = epilogue && epilogue->row_bias ? epilogue->row_bias + channel0 : nullptr;
         args.relu = epilogue && epilogue->relu;
-        const int64_t first = static_cast<int64_t>(pieces.total) * part / d.oh;
-        const int64_t last = static_cast<int64_t>(pieces.total) * (part + 1) / d.oh;
-        for (int k = static_cast<int>(first); k < last; ++k) {
-          int start, width;
-          pieces.Get(d, k, &start, &width);
-          const int row = start / d.ow;
-          const int col = start % d.ow;
-          args.x = x_plane + static_cast<int64_t>(row) * s.stride_h * d.wp +
-                   static_cast<int64_t>(col) * s.stride_w;
-          args.y = y_plane + start;
-          const int wrap = d.ow - col;  // pixels left in the row
-          const ConvRowFn row_fn = wrap < width ? kernel.wrapped[ob - 1][width - 1][wrap]
-                                                : kernel.row[step][ob - 1][width - 1];
-          row_fn(args);
+        if (wrapped) {
+          args.kh = s.kh;
+          args.w = w_pair;
+          args.x_wrap = static_cast<int64_t>(s.stride_h) * d.wp - d.ow;
+          const int first = static_cast<int>(static_cast<int64_t>(line.count) * part / d.oh);
+          const int last = static_cast<int>(static_cast<int64_t>(line.count) * (part + 1) / d.oh);
+          for (int k = first; k < last; ++k) {
+            int start, width;
+            line.Get(d, k, &start, &width);
+            const int row = start / d.ow;
+            const int col = start % d.ow;
+            args.x = x_plane + static_cast<int64_t>(row) * s.stride_h * d.wp + col;
+            args.y = y_plane + start;
+            const int wrap = d.ow - col;  // pixels left in the row
+            const ConvRowFn row_fn = wrap < width
+                                         ? kernel.wrapped[ob - 1][width - 1][wrap]
+                                         : kernel.row[1][ob - 1][width - 1];  // kSteps[1]: 1
+            row_fn(args);
+          }
+          continue;
+        }
+        // The filter rows i0 to i1 - 1 whose input rows are not in the zero border: the others
+        // would add only products of zeros, which leave each sum's bits as they are.
+        const int row = part;
+        const int top = row * s.stride_h - s.pad_h;  // the input row of filter row 0
+        const int i0 = std::max(0, -top);
+        const int i1 = std::max(i0, std::min(s.kh, s.h - top));
+        const float* x_first =
+            x_plane + static_cast<int64_t>(top + i0 + (bordered ? s.pad_h : 0)) * x_row;
+        args.kh = i1 - i0;
+        args.w = w_pair + static_cast<int64_t>(i0) * s.kw * d.vw;
+        args.x_wrap = 0;
+        float* y_row = y_plane + static_cast<int64_t>(row) * d.ow;
+        for (const RowPiece& piece : plan.pieces) {
+          args.x = x_first + piece.x_col;
+          args.y = y_row + piece.col;
+          piece.row[ob - 1](args);
         }
       }
     });
@@ -524,17 +600,28 @@ void ConvDirectBackwardFilter(const ConvShape& s, const float* x, const float* d
         const int64_t run = item / (static_cast<int64_t>(columns) * s.kh * f.chunks);
         const int block = static_cast<int>(run % d.blocks);
         const int g = static_cast<int>(run / d.blocks);
+        // The output rows r0 to r1 - 1 whose input row for filter row i is not in the zero
+        // border: the others would add only products of zeros, which leave the bits as they are.
+        const int r0 = std::max(0, s.pad_h - i + s.stride_h - 1) / s.stride_h;
+        const int r1 =
+            std::max(r0, std::min(d.oh, (s.h + s.pad_h - i + s.stride_h - 1) / s.stride_h));
         ConvFilterArgs args;
-        args.x = xs + ((static_cast<int64_t>(g) * f.chunks + chunk) * d.hp + i) * d.wp * f.nc +
+        args.x = xs +
+                 ((static_cast<int64_t>(g) * f.chunks + chunk) * d.hp + i +
+                  static_cast<int64_t>(r0) * s.stride_h) *
+                     d.wp * f.nc +
                  static_cast<int64_t>(j0) * f.nc;
         args.x_image = f.x_image;
         args.x_row = static_cast<int64_t>(s.stride_h) * d.wp * f.nc;
         args.x_pixel = s.stride_w * f.nc;
-        args.dy = dys + run * d.oh * d.ow * d.vw;
+        args.dy = dys + (run * d.oh + r0) * d.ow * d.vw;
         args.dy_image = f.dy_image;
         args.images = static_cast<int>(count);
-        args.rows = d.oh;
+        args.rows = r1 - r0;
         args.columns = d.ow;
+        args.stride = s.stride_w;
+        args.left = s.pad_w - j0;
+        args.right = s.pad_w + s.w - j0;
         const int o0 = g * d.kg + block * d.vw;
         args.dw = dw + (static_cast<int64_t>(o0) * d.cg + chunk * f.nc) * d.taps + i * s.kw + j0;
         args.dw_lane = static_cast<int64_t>(d.cg) * d.taps;

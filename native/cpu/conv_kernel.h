@@ -13,18 +13,22 @@
 namespace alexnet::cpu {
 
 // One call: `width` consecutive output pixels of one output row, for OB blocks of VW output
-// channels, summed over every input channel and filter tap.
+// channels, summed over every input channel and the taps of kh filter rows.
 struct ConvRowArgs {
-  // The input (zero-padded planes, rows x_row floats apart, planes x_channel apart) at the
-  // top-left tap of the first pixel; pixel r reads from r * x_step further on.
+  // The input (planes with their zero border, or without one for the edge kernels below; rows
+  // x_row floats apart, planes x_channel apart) at the first pixel's first tap summed; pixel r
+  // reads from r * x_step further on.
   const float* x;
   int64_t x_channel;
   int64_t x_row;
   int x_step;
   int channels;  // input channels summed over
-  int kh, kw;
-  // The first block's weights: (channels, kh, kw, VW) floats, the next block w_block further on.
+  int kh, kw;    // filter rows summed, and filter columns
+  // The first block's weights at the first tap summed: (channels, filter rows, kw, VW) floats,
+  // the channels w_channel floats apart, the next block w_block further on. The kh filter rows
+  // summed may be a run of the filter's (those whose input rows are not all padding).
   const float* w;
+  int64_t w_channel;
   int64_t w_block;
   // For the kernels of a piece that runs on into the next output row (ConvKernel::wrapped):
   // how much further on in x than the row's next pixel would be the next row's first pixel reads.
@@ -60,6 +64,10 @@ struct ConvFilterArgs {
   const float* dy;
   int64_t dy_image;
   int images, rows, columns;  // images, and output rows and columns per image
+  // The input columns that are zero border, counted from the first pixel's tap 0, a pixel
+  // `stride` columns on from the last: those before `left` and from `right` on. The products of
+  // taps falling there are zeros, and may be skipped.
+  int stride, left, right;
   // The gradient of output channel (lane 0), input channel 0, tap 0 of the KW; lanes dw_lane
   // apart, channels dw_channel apart, taps 1 apart. The first `lanes` lanes and `channels`
   // channels are written, added to what is there with accumulate.
@@ -121,6 +129,17 @@ struct ConvKernel {
   // output rows run as one line of pixels, cut into pieces of max_width whatever the row's
   // length.
   ConvRowFn wrapped[2][kMaxWidth][kMaxWidth];
+  // Row kernels for stride 1 that read no zero border, so that the input is read in place
+  // rather than copied with one: tap j of pixel r is skipped where it falls left of the input
+  // row (r + j < L) or right of it ((width - 1 - r) + (kw - 1 - j) < R), and args.x is where
+  // pixel 0's tap 0 would be. edge[kw][ob - 1][width - edge_width][L][R], kw
+  // kEdgeFilterWidths[kw], for the widths edge_width and edge_width + 1 (the pieces of
+  // AlexNet's 13- and 27-pixel rows); edge_width is 0 where an instruction set has none.
+  static constexpr int kEdgeFilterWidths[] = {3, 5};
+  static constexpr int kEdgeFilterWidthCount = 2;
+  static constexpr int kEdgeMaxPad = 2;
+  int edge_width;
+  ConvRowFn edge[kEdgeFilterWidthCount][2][2][kEdgeMaxPad + 1][kEdgeMaxPad + 1];
 };
 
 namespace conv_generic {
