@@ -8,6 +8,7 @@
 
 #include "core/args.h"
 #include "core/environment.h"
+#include "core/host_memory.h"
 
 #if defined(ALEXNET_WITH_CUDA)
 #include "cuda/memory.h"
@@ -16,17 +17,6 @@
 namespace alexnet {
 
 namespace {
-
-// 64 bytes: one cache line, and the widest vector load (AVX-512) the CPU kernels issue.
-constexpr size_t kAlignment = 64;
-
-float* AllocateHost(size_t bytes) {
-  bytes = (bytes + kAlignment - 1) / kAlignment * kAlignment;
-  void* ptr = std::aligned_alloc(kAlignment, bytes == 0 ? kAlignment : bytes);
-  if (ptr == nullptr) throw std::bad_alloc();
-  std::memset(ptr, 0, bytes);
-  return static_cast<float*>(ptr);
-}
 
 // Bytes of host memory held by tensors, in every environment (the memory() diagnostic).
 std::atomic<int64_t> host_bytes{0};
@@ -76,7 +66,7 @@ Storage::~Storage() {
 #if defined(ALEXNET_WITH_CUDA)
     if (device.kind == DeviceKind::kCuda) return cuda::DeviceFree(device.index, data, bytes);
 #endif
-    std::free(data);
+    FreeHost(data, bytes);
     host_bytes -= static_cast<int64_t>(bytes);
   });
 }
