@@ -19,12 +19,12 @@ constexpr size_t kAlignment = 64;
 
 #if defined(__linux__)
 // Tensors from this size on get their own mapping, 2 MiB aligned and marked for transparent huge
-// pages (MADV_HUGEPAGE: the distributions' default, `madvise`, gives them to no one else). A
-// streaming read of fc6's 151 MB of weights ran at about twice the speed from 2 MiB pages as from
-// 4 KiB ones on the development VM (bench/RESULTS.md): the hardware prefetchers stop at each
-// page's end, and each 4 KiB page costs a page walk. The mapping ends at the tensor's last 4 KiB
-// page, so no more memory is resident than before: the tail past the last whole 2 MiB stays in
-// small pages.
+// pages (MADV_HUGEPAGE: the distributions' default, `madvise`, gives them to no one else).
+// Streaming reads of fc6's 151 MB of weights were faster from 2 MiB pages than from 4 KiB ones on
+// the development VM, and so was the forward pass at batch 1, which spends half its time reading
+// fc6-fc8's weights (bench/RESULTS.md): a 4 KiB page costs a page walk, and the hardware
+// prefetchers stop at each page's end. The mapping ends at the tensor's last 4 KiB page, so no
+// more memory is resident than before: the tail past the last whole 2 MiB stays in small pages.
 constexpr size_t kHugePage = size_t{2} << 20;
 constexpr size_t kSmallPage = 4096;
 
