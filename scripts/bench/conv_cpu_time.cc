@@ -33,13 +33,6 @@ namespace {
 
 using alexnet::ConvShape;
 
-// Deterministic values in [-scale, scale].
-std::vector<float> Values(size_t count, size_t seed, float scale) {
-  std::vector<float> values(count);
-  for (size_t i = 0; i < count; ++i) values[i] = scale * ((i * seed % 1000) / 500.0f - 1.0f);
-  return values;
-}
-
 void TimeLayer(const char* name, const ConvShape& s, double peak) {
   using namespace alexnet::cpu;
   const size_t x_size = static_cast<size_t>(s.n) * s.c * s.h * s.w;
