@@ -223,6 +223,18 @@ struct PlanePieces {
   }
 };
 
+// The filter rows [begin, end) of output row `row` whose input rows are not in the zero border:
+// the others would add only products of zeros, which leave each sum's bits as they are.
+struct FilterRows {
+  int begin, end;
+};
+
+FilterRows RealFilterRows(const ConvShape& s, int row) {
+  const int top = row * s.stride_h - s.pad_h;  // the input row of filter row 0
+  const int begin = std::max(0, -top);
+  return {begin, std::max(begin, std::min(s.kh, s.h - top))};
+}
+
 // One piece of an output row: its first pixel, its kernel for one and for two blocks, and the
 // column of its first pixel's first tap in the input planes it reads.
 struct RowPiece {
@@ -334,8 +346,6 @@ void Run(const ConvShape& s, const Geometry& d, const float* x, const float* pac
         args.bias = epilogue && epilogue->row_bias ? epilogue->row_bias + channel0 : nullptr;
         args.relu = epilogue && epilogue->relu;
         if (wrapped) {
-          args.kh = s.kh;
-          args.w = w_pair;
           args.x_wrap = static_cast<int64_t>(s.stride_h) * d.wp - d.ow;
           const int first = static_cast<int>(static_cast<int64_t>(line.count) * part / d.oh);
           const int last = static_cast<int>(static_cast<int64_t>(line.count) * (part + 1) / d.oh);
@@ -344,9 +354,14 @@ void Run(const ConvShape& s, const Geometry& d, const float* x, const float* pac
             line.Get(d, k, &start, &width);
             const int row = start / d.ow;
             const int col = start % d.ow;
-            args.x = x_plane + static_cast<int64_t>(row) * s.stride_h * d.wp + col;
-            args.y = y_plane + start;
             const int wrap = d.ow - col;  // pixels left in the row
+            // A piece within one row sums only its real filter rows, as a row's pieces do; one
+            // that runs on into the next row sums them all.
+            const FilterRows rows = wrap < width ? FilterRows{0, s.kh} : RealFilterRows(s, row);
+            args.kh = rows.end - rows.begin;
+            args.w = w_pair + static_cast<int64_t>(rows.begin) * s.kw * d.vw;
+            args.x = x_plane + static_cast<int64_t>(row * s.stride_h + rows.begin) * d.wp + col;
+            args.y = y_plane + start;
             const ConvRowFn row_fn = wrap < width
                                          ? kernel.wrapped[ob - 1][width - 1][wrap]
                                          : kernel.row[1][ob - 1][width - 1];  // kSteps[1]: 1
@@ -354,16 +369,13 @@ void Run(const ConvShape& s, const Geometry& d, const float* x, const float* pac
           }
           continue;
         }
-        // The filter rows i0 to i1 - 1 whose input rows are not in the zero border: the others
-        // would add only products of zeros, which leave each sum's bits as they are.
         const int row = part;
         const int top = row * s.stride_h - s.pad_h;  // the input row of filter row 0
-        const int i0 = std::max(0, -top);
-        const int i1 = std::max(i0, std::min(s.kh, s.h - top));
+        const FilterRows rows = RealFilterRows(s, row);
         const float* x_first =
-            x_plane + static_cast<int64_t>(top + i0 + (bordered ? s.pad_h : 0)) * x_row;
-        args.kh = i1 - i0;
-        args.w = w_pair + static_cast<int64_t>(i0) * s.kw * d.vw;
+            x_plane + static_cast<int64_t>(top + rows.begin + (bordered ? s.pad_h : 0)) * x_row;
+        args.kh = rows.end - rows.begin;
+        args.w = w_pair + static_cast<int64_t>(rows.begin) * s.kw * d.vw;
         args.x_wrap = 0;
         float* y_row = y_plane + static_cast<int64_t>(row) * d.ow;
         for (const RowPiece& piece : plan.pieces) {
