@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <vector>
 
 #include "cpu/conv_direct.h"
+#include "cpu/conv_kernel.h"
 #include "cpu/conv_winograd.h"
 #include "cpu/gemm.h"
 #include "cpu/thread_pool.h"
@@ -275,25 +277,6 @@ bool ReachesRow(const ConvShape& s, int y) {
   return y + s.pad_h - TopOutputRow(s, y) * s.stride_h < s.kh;
 }
 
-// Adds to `acc` (a row of dx, or with stride_w > 1 its pixels sorted by phase: pixel q * stride_w
-// + px at px * phase_width + q) the taps (ki, kj) of output row oi, kj ascending, from `taps`,
-// the column matrix's row (channel, ki, 0) at output row oi.
-void AddRowTaps(const ConvShape& s, const DataBlocks& d, const float* taps, int64_t ld,
-                float* acc) {
-  const int ow = s.out_w();
-  for (int kj = 0; kj < s.kw; ++kj) {
-    // Output column oj puts tap kj on pixel oj * stride - pad + kj = q * stride + px.
-    const int px = (kj - s.pad_w) - FloorDiv(kj - s.pad_w, s.stride_w) * s.stride_w;
-    const int e = FloorDiv(kj - s.pad_w, s.stride_w);  // q - oj
-    const int pixels = (s.w - px + s.stride_w - 1) / s.stride_w;
-    const int q0 = std::max(0, e);
-    const int q1 = std::min(pixels, ow + e);
-    float* out = acc + px * d.phase_width;
-    const float* src = taps + kj * ld;
-    for (int q = q0; q < q1; ++q) out[q] += src[q - e];
-  }
-}
-
 // Rows [y0, y1) of one image's dx, all channels, from the block of output rows [b0, b1), whose
 // column matrix is `col`: each row receives the block's taps after those of later output rows
 // (earlier blocks), or starts from 0 where none reached it.
@@ -301,6 +284,14 @@ void Col2ImRows(const ConvShape& s, const DataBlocks& d, const float* col, int b
                 int y1, float* dx, float* phases) {
   const int sw = s.stride_w;
   const int64_t taps_per_channel = static_cast<int64_t>(s.kh) * s.kw;
+  const ConvKernel& kernel = SelectedConvKernel();
+  // The output rows whose taps reach a row of dx: at most ceil(kh / stride_h).
+  std::vector<const float*> rows((s.kh + s.stride_h - 1) / s.stride_h);
+  ConvRowTapsArgs taps{rows.data(), 0,   d.ld,      s.kw,    s.stride_w,
+                       s.pad_w,     s.w, s.out_w(), nullptr, d.phase_width};
+  // A row's whole groups of sw pixels, one from each phase, are interleaved by the kernel.
+  const int groups = s.w / sw;
+  ConvInterleaveArgs interleave{phases, d.phase_width, sw, sw, groups, groups, nullptr, 0};
   const int first_y = std::max(y0, b0 * s.stride_h - s.pad_h);
   const int last_y = std::min(y1, (b1 - 1) * s.stride_h - s.pad_h + s.kh);
   for (int c = 0; c < s.c; ++c) {
@@ -311,23 +302,25 @@ void Col2ImRows(const ConvShape& s, const DataBlocks& d, const float* col, int b
       if (first < b0 || y + s.pad_h - first * s.stride_h >= s.kh) continue;
       const bool started = top >= b1 && ReachesRow(s, y);
       float* row = dx + (static_cast<int64_t>(c) * s.h + y) * s.w;
-      float* acc = sw == 1 ? row : phases;
+      taps.acc = sw == 1 ? row : phases;
       if (sw > 1 && started) {
         for (int px = 0; px < sw; ++px) {
           for (int x = px, q = 0; x < s.w; x += sw, ++q) phases[px * d.phase_width + q] = row[x];
         }
       } else if (!started) {
-        std::fill(acc, acc + (sw == 1 ? s.w : sw * d.phase_width), 0.0f);
+        std::fill(taps.acc, taps.acc + (sw == 1 ? s.w : sw * d.phase_width), 0.0f);
       }
+      taps.count = 0;
       for (int oi = first; oi >= b0; --oi) {
         const int ki = y + s.pad_h - oi * s.stride_h;
         if (ki >= s.kh) break;
-        AddRowTaps(s, d, channel_col + ki * s.kw * d.ld + (oi - b0) * s.out_w(), d.ld, acc);
+        rows[taps.count++] = channel_col + ki * s.kw * d.ld + (oi - b0) * s.out_w();
       }
+      kernel.add_row_taps(taps);
       if (sw > 1) {
-        for (int px = 0; px < sw; ++px) {
-          for (int x = px, q = 0; x < s.w; x += sw, ++q) row[x] = phases[px * d.phase_width + q];
-        }
+        interleave.dst = row;
+        if (groups > 0) kernel.interleave(interleave);
+        for (int x = groups * sw; x < s.w; ++x) row[x] = phases[x % sw * d.phase_width + x / sw];
       }
     }
   }

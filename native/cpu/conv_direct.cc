@@ -11,23 +11,19 @@
 
 namespace alexnet::cpu {
 
-namespace {
-
-// The kernels of the GEMM's instruction set (gemm.cc picks it from the CPU, or
-// ALEXNET_GEMM_ISA), so that forcing a lesser one for tests forces both.
-const ConvKernel& SelectKernel() {
-  const std::string_view isa = GemmIsa();
+const ConvKernel& SelectedConvKernel() {
+  static const ConvKernel& kernel = []() -> const ConvKernel& {
+    const std::string_view isa = GemmIsa();
 #if defined(ALEXNET_GEMM_X86)
-  if (isa == "avx512") return conv_avx512::kKernel;
-  if (isa == "avx2") return conv_avx2::kKernel;
+    if (isa == "avx512") return conv_avx512::kKernel;
+    if (isa == "avx2") return conv_avx2::kKernel;
 #endif
-  return conv_generic::kKernel;
-}
-
-const ConvKernel& Kernel() {
-  static const ConvKernel& kernel = SelectKernel();
+    return conv_generic::kKernel;
+  }();
   return kernel;
 }
+
+namespace {
 
 // Images whose padded copies share the scratch at once: up to 4 MiB of them, half of what
 // im2col needs for one image of conv2 (conv.cc).
@@ -71,7 +67,7 @@ struct Geometry {
   int64_t tile;          // images whose inputs one pass of the weights sweeps (Run)
 
   explicit Geometry(const ConvShape& s) {
-    vw = Kernel().vw;
+    vw = SelectedConvKernel().vw;
     cg = s.c / s.groups;
     kg = s.k / s.groups;
     blocks = (kg + vw - 1) / vw;
@@ -252,7 +248,7 @@ struct RowPlan {
   bool in_place;
 
   RowPlan(const ConvShape& s, const Geometry& d) {
-    const ConvKernel& kernel = Kernel();
+    const ConvKernel& kernel = SelectedConvKernel();
     int step = 0;
     for (int i = 1; i < ConvKernel::kStepCount; ++i) {
       if (ConvKernel::kSteps[i] == s.stride_w) step = i;
@@ -292,7 +288,7 @@ struct RowPlan {
 // y = conv(x, packed) for all of `s`, with the epilogue's bias and ReLU.
 void Run(const ConvShape& s, const Geometry& d, const float* x, const float* packed, float* y,
          float* scratch, const GemmEpilogue* epilogue) {
-  const ConvKernel& kernel = Kernel();
+  const ConvKernel& kernel = SelectedConvKernel();
   const bool wrapped = PlanePieces::Apply(s, d, kernel);
   const PlanePieces line(d, kernel);
   const RowPlan plan(s, d);
@@ -404,7 +400,7 @@ struct FilterGeometry {
   int64_t images;  // images per reordering
 
   explicit FilterGeometry(const ConvShape& s) : d(s) {
-    const ConvKernel& kernel = Kernel();
+    const ConvKernel& kernel = SelectedConvKernel();
     width = 0;
     for (int i = 1; i < ConvKernel::kFilterWidthCount; ++i) {
       if (ConvKernel::kFilterWidths[i] == s.kw) width = i;
@@ -454,7 +450,7 @@ __attribute__((optimize("no-tree-loop-distribute-patterns"))) void ZeroColumns(
 void ReorderInput(const ConvShape& s, const FilterGeometry& f, const float* x, int64_t count,
                   float* out) {
   const Geometry& d = f.d;
-  const ConvKernel& kernel = Kernel();
+  const ConvKernel& kernel = SelectedConvKernel();
   const int64_t plane = static_cast<int64_t>(s.h) * s.w;
   const int64_t row = static_cast<int64_t>(d.wp) * f.nc;  // floats of one reordered row
   const int64_t run_floats = d.hp * row;
@@ -486,7 +482,7 @@ void ReorderInput(const ConvShape& s, const FilterGeometry& f, const float* x, i
 void ReorderGradient(const ConvShape& s, const FilterGeometry& f, const float* dy, int64_t count,
                      float* out) {
   const Geometry& d = f.d;
-  const ConvKernel& kernel = Kernel();
+  const ConvKernel& kernel = SelectedConvKernel();
   const int plane = d.oh * d.ow;
   ParallelFor(count * s.groups * d.blocks, 1, [&](int64_t begin, int64_t end) {
     for (int64_t item = begin; item < end; ++item) {  // (image, group, block)
@@ -586,7 +582,7 @@ void ConvDirectBackwardFilter(const ConvShape& s, const float* x, const float* d
                               float* scratch) {
   const FilterGeometry f(s);
   const Geometry& d = f.d;
-  const ConvKernel& kernel = Kernel();
+  const ConvKernel& kernel = SelectedConvKernel();
   const ConvFilterFn filter = kernel.filter[f.width][f.nc - 1];
   const int columns = s.kw / f.kw_kernel;  // kernel calls per filter row
   float* dys = scratch + (f.x_in_place ? 0 : f.images * f.x_image);
@@ -647,6 +643,6 @@ void ConvDirectBackwardFilter(const ConvShape& s, const float* x, const float* d
   }
 }
 
-const char* ConvDirectIsa() { return Kernel().isa; }
+const char* ConvDirectIsa() { return SelectedConvKernel().isa; }
 
 }  // namespace alexnet::cpu

@@ -1,5 +1,6 @@
 // The interface between the direct convolution's driver (conv_direct.cc) and its per-ISA
-// register-blocked kernels (conv_kernel.inc, compiled once per instruction set like the GEMM's).
+// register-blocked kernels (conv_kernel.inc, compiled once per instruction set like the GEMM's),
+// which also hold the im2col backward-data pass's sums into dx (conv.cc).
 //
 // The kernels vectorise over output channels: a block of VW output channels (16 with AVX-512, 8
 // with AVX2, 4 with the generic 128-bit vectors) is one vector, and a kernel keeps up to
@@ -100,6 +101,26 @@ struct ConvInterleaveArgs {
 
 using ConvInterleaveFn = void (*)(const ConvInterleaveArgs& args);
 
+// The im2col backward-data pass's sums (conv.cc): the taps that output rows put on one row of
+// dx, added to it. Output column oj puts tap kj on pixel oj * stride - pad + kj; each pixel
+// receives its taps output row after output row, in the order given, kj ascending within one.
+struct ConvRowTapsArgs {
+  // For each of `count` output rows, the column matrix's row (channel, ki, kj = 0) at that output
+  // row's first column, ki being the filter row it puts on this row of dx; tap kj's row kj * ld
+  // floats on.
+  const float* const* taps;
+  int count;
+  int64_t ld;
+  int kw, stride, pad;
+  int w, out_w;  // pixels of a row of dx, and output columns
+  // The row of dx, or with stride > 1 its pixels sorted by phase: pixel q * stride + px at px *
+  // phase_width + q.
+  float* acc;
+  int64_t phase_width;
+};
+
+using ConvRowTapsFn = void (*)(const ConvRowTapsArgs& args);
+
 struct ConvKernel {
   static constexpr int kMaxWidth = 16;
   // The input strides between pixels that kernels are compiled for, where the addresses of a
@@ -123,6 +144,7 @@ struct ConvKernel {
   int filter_channels[kFilterWidthCount];
   ConvFilterFn filter[kFilterWidthCount][kMaxFilterChannels];
   ConvInterleaveFn interleave;
+  ConvRowTapsFn add_row_taps;
   // wrapped[ob - 1][width - 1][wrap]: the stride-1 kernels for OB = ob blocks and `width` pixels
   // whose pixels from `wrap` on (1 to width - 1) are the next output row's first, x_wrap floats
   // further on in the input; null where the instruction set has none. With them a plane's
@@ -141,6 +163,10 @@ struct ConvKernel {
   int edge_width;
   ConvRowFn edge[kEdgeFilterWidthCount][2][2][kEdgeMaxPad + 1][kEdgeMaxPad + 1];
 };
+
+// The kernels of the GEMM's instruction set (gemm.h's GemmIsa: picked from the CPU, or
+// ALEXNET_GEMM_ISA), so that forcing a lesser one for tests forces both (conv_direct.cc).
+const ConvKernel& SelectedConvKernel();
 
 namespace conv_generic {
 extern const ConvKernel kKernel;
