@@ -2,9 +2,9 @@
  * `npm run bench -- ops`: every op of a bvlc AlexNet training step at its real shape, and the
  * whole evaluation forward pass, timed on our CPU backend and, in the same run, in PyTorch (one
  * process per BLAS library its fc layers can run on, torch-blas.ts) and onnxruntime-node where
- * they are installed. Each PyTorch's timing is taken right after ours of the same op, and the
- * whole forward pass alternates all of them for a few rounds, so that load from other work on
- * the machine falls on both sides of a ratio alike. Ratios are peer time / our time: above 1
+ * they are installed. Each op alternates ours and each PyTorch for a few rounds, and the whole
+ * forward pass all of them, so that load from other work on the machine falls on both sides of a
+ * ratio alike, and a burst of it on one round only. Ratios are peer time / our time: above 1
  * means we are faster.
  */
 import * as fs from 'node:fs';
@@ -17,7 +17,14 @@ import { CLASSES, forwardCase, INPUT_SIZE, OPS, opCases, opFlops } from './cases
 import { describeMachine, type Machine } from './machine';
 import { fastestVariant, ORT_VARIANTS, OrtPeer, variantName } from './ort';
 import { INPUT_STD, oursCase } from './ours';
-import { measure, measureAsync, median, type Timing, type TimingOptions } from './timing';
+import {
+  measure,
+  measureAsync,
+  overRounds,
+  type RoundsTiming,
+  type Timing,
+  type TimingOptions,
+} from './timing';
 import {
   type BlasPeer,
   describeTorch,
@@ -45,19 +52,20 @@ const FLAGS: Flags = {
   },
   reps: {
     type: 'string',
-    description: 'timed calls per op at least, after one warm-up call',
+    description: 'timed calls per op and round at least, after one warm-up call',
     default: '3',
     placeholder: 'n',
   },
   'min-seconds': {
     type: 'string',
-    description: 'seconds of timed calls per op at least; the median call is reported',
+    description: "seconds of timed calls per op and round at least; the median call is the round's",
     default: '1',
     placeholder: 's',
   },
   rounds: {
     type: 'string',
-    description: 'alternations of ours, PyTorch and onnxruntime-node for the whole forward pass',
+    description:
+      'alternations of ours, PyTorch and onnxruntime-node for each op and the whole forward pass; each side reports its median round',
     default: '3',
     placeholder: 'n',
   },
@@ -87,11 +95,11 @@ const FORWARD = 'forward';
 interface OpResult {
   group: string;
   op: string;
-  ours: Timing;
+  ours: RoundsTiming;
   /** Our GFLOP/s, where a matrix product dominates the op (cases.ts, opFlops). */
   gflops: number | null;
   /** Each PyTorch's timing by BLAS variant; null where it failed. */
-  torch: Partial<Record<TorchBlasName, Timing | null>>;
+  torch: Partial<Record<TorchBlasName, RoundsTiming | null>>;
 }
 
 interface ForwardSide {
@@ -266,8 +274,9 @@ function header(
     );
   }
   lines.push(
-    `timing: median of at least ${s.timing.minReps} calls and ${s.timing.minSeconds} s per op ` +
-      `after a warm-up call; the whole forward pass in ${s.rounds} alternating rounds`,
+    `timing: median of at least ${s.timing.minReps} calls and ${s.timing.minSeconds} s per round ` +
+      `after a warm-up call; each op and the whole forward pass in ${s.rounds} alternating ` +
+      'rounds, each side the median of its rounds',
   );
   return `${lines.join('\n')}\n`;
 }
@@ -288,13 +297,11 @@ function peerCells(
 }
 
 function forwardSide(batch: number, rounds: (Timing | null)[]): ForwardSide | null {
-  const done = rounds.filter((r): r is Timing => r !== null);
-  if (done.length === 0) return null;
-  const ms = median(done.map((r) => r.ms));
-  return { ms, imagesPerSecond: (1000 * batch) / ms, rounds: done };
+  const side = overRounds(rounds);
+  return side && { ms: side.ms, imagesPerSecond: (1000 * batch) / side.ms, rounds: side.rounds };
 }
 
-/** Each op's row: ours, then each PyTorch right after. */
+/** Each op's row: ours, then each PyTorch right after, s.rounds times. */
 async function benchOps(batch: number, bench: Bench): Promise<OpResult[]> {
   const { s, peers, peakGflops, rng, print } = bench;
   const titles = columns(peers);
@@ -305,13 +312,27 @@ async function benchOps(batch: number, bench: Bench): Promise<OpResult[]> {
     const flops = opFlops(opCase);
     try {
       for (const op of OPS[opCase.kind]) {
-        const timing = measure(ours.ops[op], s.timing);
+        const oursRounds: Timing[] = [];
+        const torchRounds = new Map<TorchBlasName, (Timing | null)[]>();
+        for (let r = 0; r < s.rounds; ++r) {
+          oursRounds.push(measure(ours.ops[op], s.timing));
+          const torch = await torchTimings(peers.torch, opCase, op, s.timing);
+          for (const { blas } of peers.torch) {
+            torchRounds.set(blas.name, [
+              ...(torchRounds.get(blas.name) ?? []),
+              torch[blas.name] ?? null,
+            ]);
+          }
+        }
+        const timing = overRounds(oursRounds)!;
         const result = {
           group: opCase.group,
           op,
           ours: timing,
           gflops: gflops(flops, timing.ms),
-          torch: await torchTimings(peers.torch, opCase, op, s.timing),
+          torch: Object.fromEntries(
+            [...torchRounds].map(([name, rounds]) => [name, overRounds(rounds)]),
+          ),
         };
         ops.push(result);
         const cells = peerCells(peers, result.ours, result.torch, null);

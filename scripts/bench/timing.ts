@@ -23,6 +23,20 @@ export interface Timing {
 /** A rep limit keeps microsecond ops from looping for a million calls. */
 export const MAX_REPS = 10000;
 
+/** A side's timing over alternating rounds: the median of the rounds' medians. */
+export interface RoundsTiming extends Timing {
+  /** Each round's timing, in run order. */
+  rounds: Timing[];
+}
+
+/** The rounds that were timed (null: the peer failed that round), or null where none was. */
+export function overRounds(rounds: readonly (Timing | null)[]): RoundsTiming | null {
+  const done = rounds.filter((r): r is Timing => r !== null);
+  if (done.length === 0) return null;
+  const reps = done.reduce((sum, r) => sum + r.reps, 0);
+  return { ms: median(done.map((r) => r.ms)), reps, rounds: done };
+}
+
 export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
