@@ -13,7 +13,7 @@ import { AlexNetError } from '../../lib/errors';
 import { native } from '../../lib/native';
 import { Rng } from '../../lib/random';
 import { type Flags, parseFlags } from '../cli';
-import { CLASSES, forwardCase, INPUT_SIZE, OPS, opCases, opFlops } from './cases';
+import { CLASSES, forwardCase, INPUT_SIZE, OPS, type OpCase, opCases, opFlops } from './cases';
 import { describeMachine, type Machine } from './machine';
 import { fastestVariant, ORT_VARIANTS, OrtPeer, variantName } from './ort';
 import { INPUT_STD, oursCase } from './ours';
@@ -301,7 +301,27 @@ function forwardSide(batch: number, rounds: (Timing | null)[]): ForwardSide | nu
   return side && { ms: side.ms, imagesPerSecond: (1000 * batch) / side.ms, rounds: side.rounds };
 }
 
-/** Each op's row: ours, then each PyTorch right after, s.rounds times. */
+/** One op's timings: ours, then each PyTorch right after, s.rounds times. */
+async function opRounds(
+  run: () => void,
+  opCase: OpCase,
+  op: string,
+  { s, peers }: Bench,
+): Promise<Pick<OpResult, 'ours' | 'torch'>> {
+  const ours: Timing[] = [];
+  const torch = new Map(peers.torch.map(({ blas }) => [blas.name, [] as (Timing | null)[]]));
+  for (let r = 0; r < s.rounds; ++r) {
+    ours.push(measure(run, s.timing));
+    const round = await torchTimings(peers.torch, opCase, op, s.timing);
+    for (const [name, rounds] of torch) rounds.push(round[name] ?? null);
+  }
+  return {
+    ours: overRounds(ours)!,
+    torch: Object.fromEntries([...torch].map(([name, rounds]) => [name, overRounds(rounds)])),
+  };
+}
+
+/** Each op's row, timed in rounds (opRounds). */
 async function benchOps(batch: number, bench: Bench): Promise<OpResult[]> {
   const { s, peers, peakGflops, rng, print } = bench;
   const titles = columns(peers);
@@ -312,32 +332,19 @@ async function benchOps(batch: number, bench: Bench): Promise<OpResult[]> {
     const flops = opFlops(opCase);
     try {
       for (const op of OPS[opCase.kind]) {
-        const oursRounds: Timing[] = [];
-        const torchRounds = new Map<TorchBlasName, (Timing | null)[]>();
-        for (let r = 0; r < s.rounds; ++r) {
-          oursRounds.push(measure(ours.ops[op], s.timing));
-          const torch = await torchTimings(peers.torch, opCase, op, s.timing);
-          for (const { blas } of peers.torch) {
-            torchRounds.set(blas.name, [
-              ...(torchRounds.get(blas.name) ?? []),
-              torch[blas.name] ?? null,
-            ]);
-          }
-        }
-        const timing = overRounds(oursRounds)!;
+        const timings = await opRounds(ours.ops[op], opCase, op, bench);
         const result = {
           group: opCase.group,
           op,
-          ours: timing,
-          gflops: gflops(flops, timing.ms),
-          torch: Object.fromEntries(
-            [...torchRounds].map(([name, rounds]) => [name, overRounds(rounds)]),
-          ),
+          ...timings,
+          gflops: gflops(flops, timings.ours.ms),
         };
         ops.push(result);
         const cells = peerCells(peers, result.ours, result.torch, null);
         const speed = speedCells(result.gflops, peakGflops);
-        print(tableRow(titles, [`${opCase.group}.${op}`, formatMs(timing.ms), ...speed, ...cells]));
+        print(
+          tableRow(titles, [`${opCase.group}.${op}`, formatMs(result.ours.ms), ...speed, ...cells]),
+        );
       }
     } finally {
       ours.dispose();
