@@ -8,7 +8,8 @@
  * place), padding that the AVX-512 edge kernels skip (the input read in place, with no border),
  * rectangular filters and widths without a backward-filter kernel of their own, strides,
  * groups, rows cut into several pieces (with AVX2, a stride-1 plane's pieces running on from one
- * row into the next, at every column), batches cut into several runs or tiles of images, the
+ * row into the next, at every column, and skipping the taps that fall in the border wherever a
+ * piece has some), batches cut into several runs or tiles of images, the
  * backward-filter's reorders of x and dy transposed in blocks that run across rows and over
  * partial runs of channels; and the bias + ReLU epilogue fused into the forward, bit for bit.
  * Each case runs in a child process with ALEXNET_CONV_ALGO=direct (which makes every pass direct
@@ -54,6 +55,21 @@ const CASES: [string, ConvShape][] = [
     '13x13 planes of 20 channels: with the 7x7 case, AVX2 pieces of 5 and 6 pixels wrapping after each of their columns',
     { batch: 1, inChannels: 20, height: 13, width: 13, outChannels: 20, kernel: 3, pad: 1 },
   ],
+  [
+    '4x10 planes, 3x3 filter, pad 1: with the 7x7 and 13x13 cases, AVX2 pieces of 5 and 6 pixels at every place in a row where a tap falls in the border',
+    { batch: 1, inChannels: 20, height: 4, width: 10, outChannels: 20, kernel: 3, pad: 1 },
+  ],
+  // The same for 5x5 filters with pad 2: together these four planes cut into pieces that put the
+  // first pixel of a row at each place from one before a piece to two after it.
+  ...[
+    [3, 9],
+    [3, 13],
+    [4, 10],
+    [5, 11],
+  ].map(([height, width]): [string, ConvShape] => [
+    `${height}x${width} planes, 5x5 filter, pad 2, 20 channels (AVX2's pieces whose taps fall in the border)`,
+    { batch: 1, inChannels: 20, height, width, outChannels: 20, kernel: 5, pad: 2 },
+  ]),
   [
     'rectangular filter, padding in rows only, groups 2 of 5 outputs, 32-pixel rows',
     {

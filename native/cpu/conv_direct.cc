@@ -219,6 +219,46 @@ struct PlanePieces {
   }
 };
 
+// The wrapped line's kernels that skip the taps falling in the border's columns
+// (ConvKernel::wrapped_edge), where the kernel set has them for the filter width and the padding
+// is (kw - 1) / 2 on both sides. Rows at least max_width + 2 pad - 1 pixels long, so that no
+// piece has a tap in the border at both ends of a row.
+class BoundaryKernels {
+ public:
+  BoundaryKernels(const ConvShape& s, const Geometry& d, const ConvKernel& kernel)
+      : kernel_(kernel), pad_(s.pad_w) {
+    if (kernel.wrapped_edge_width == 0 || s.pad_w > ConvKernel::kEdgeMaxPad ||
+        2 * s.pad_w + 1 != s.kw || d.ow < kernel.max_width + 2 * s.pad_w - 1) {
+      return;
+    }
+    for (int i = 0; i < ConvKernel::kEdgeFilterWidthCount; ++i) {
+      if (ConvKernel::kEdgeFilterWidths[i] == s.kw) kw_ = i;
+    }
+  }
+
+  // The kernel of the piece of `width` pixels from column `col` of a row of `ow`, for `ob`
+  // blocks; null where none of its taps falls in the border, or there is no such kernel.
+  ConvRowFn Get(int col, int width, int ow, int ob) const {
+    const int first = kernel_.wrapped_edge_width;
+    if (kw_ < 0 || width < first || width > first + 1) return nullptr;
+    const int left = ow - col;  // pixels left in the row
+    int boundary;               // the piece's pixel that is the first of a row (ConvKernel)
+    if (left < width + pad_) {
+      boundary = left;
+    } else if (col < pad_) {
+      boundary = -col;
+    } else {
+      return nullptr;
+    }
+    return kernel_.wrapped_edge[kw_][ob - 1][width - first][boundary + ConvKernel::kEdgeMaxPad - 1];
+  }
+
+ private:
+  const ConvKernel& kernel_;
+  int pad_;
+  int kw_ = -1;  // index in ConvKernel::kEdgeFilterWidths, -1 for none
+};
+
 // The filter rows [begin, end) of output row `row` whose input rows are not in the zero border:
 // the others would add only products of zeros, which leave each sum's bits as they are.
 struct FilterRows {
@@ -291,6 +331,7 @@ void Run(const ConvShape& s, const Geometry& d, const float* x, const float* pac
   const ConvKernel& kernel = SelectedConvKernel();
   const bool wrapped = PlanePieces::Apply(s, d, kernel);
   const PlanePieces line(d, kernel);
+  const BoundaryKernels boundaries(s, d, kernel);
   const RowPlan plan(s, d);
   const bool bordered = wrapped ? d.copy : !plan.in_place;
   const int64_t image_in = static_cast<int64_t>(s.c) * s.h * s.w;
@@ -358,9 +399,11 @@ void Run(const ConvShape& s, const Geometry& d, const float* x, const float* pac
             args.w = w_pair + static_cast<int64_t>(rows.begin) * s.kw * d.vw;
             args.x = x_plane + static_cast<int64_t>(row * s.stride_h + rows.begin) * d.wp + col;
             args.y = y_plane + start;
-            const ConvRowFn row_fn = wrap < width
-                                         ? kernel.wrapped[ob - 1][width - 1][wrap]
-                                         : kernel.row[1][ob - 1][width - 1];  // kSteps[1]: 1
+            ConvRowFn row_fn = boundaries.Get(col, width, d.ow, ob);
+            if (!row_fn) {
+              row_fn = wrap < width ? kernel.wrapped[ob - 1][width - 1][wrap]
+                                    : kernel.row[1][ob - 1][width - 1];  // kSteps[1]: 1
+            }
             row_fn(args);
           }
           continue;

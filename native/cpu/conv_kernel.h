@@ -162,6 +162,16 @@ struct ConvKernel {
   static constexpr int kEdgeMaxPad = 2;
   int edge_width;
   ConvRowFn edge[kEdgeFilterWidthCount][2][2][kEdgeMaxPad + 1][kEdgeMaxPad + 1];
+  // The wrapped kernels' twins that skip the taps falling in the zero border's columns, for
+  // padding (kw - 1) / 2 on both sides, still reading the bordered copy: pixel D of the piece is
+  // the first of an output row (D <= 0: pixel 0 is column -D of its row; D >= width: the last
+  // pixel is D - width columns before its row's last), D from 1 - pad to width + pad - 1, the
+  // boundaries that put a tap in the border, at wrapped_edge[kw][ob - 1][width -
+  // wrapped_edge_width][D + kEdgeMaxPad - 1], for the widths wrapped_edge_width and
+  // wrapped_edge_width + 1 (0 where an instruction set has none).
+  static constexpr int kBoundaryCount = kMaxWidth + 2 * kEdgeMaxPad - 1;
+  int wrapped_edge_width;
+  ConvRowFn wrapped_edge[kEdgeFilterWidthCount][2][2][kBoundaryCount];
 };
 
 // The kernels of the GEMM's instruction set (gemm.h's GemmIsa: picked from the CPU, or

@@ -2,8 +2,9 @@
 // channels, up to 6 pixels x 2 blocks = 12 of the 16 ymm registers as accumulators, with the
 // kernels of pieces that run on into the next output row (ConvKernel::wrapped), so that every
 // piece of a stride-1 plane can keep 12: a 13-pixel row cut into 5 + 4 + 4 kept 8 to 10 and ran
-// conv3-conv5 at 74-78% of the one-thread peak (bench/RESULTS.md); the backward-filter kernels
-// keep up to 13 (channels x filter columns).
+// conv3-conv5 at 74-78% of the one-thread peak (bench/RESULTS.md); and their twins for the
+// pieces with taps in the zero border, which skip those (ConvKernel::wrapped_edge). The
+// backward-filter kernels keep up to 13 (channels x filter columns).
 #include "cpu/conv_kernel.h"
 
 #define CONV_NS conv_avx2
