@@ -1,6 +1,7 @@
 #include "cpu/conv_direct.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <string_view>
 #include <vector>
 
@@ -325,6 +326,23 @@ struct RowPlan {
   }
 };
 
+// Fetches rows [first, last) of each of `channels` input planes into L2. The first pair of
+// blocks to pass over a tile of images reads its input from memory, the others from L2: while it
+// computes an output row, it fetches the input rows that the next output row adds.
+void PrefetchRows(const float* x, int64_t plane, int row, int channels, int first, int last) {
+  constexpr uintptr_t kLine = 64;
+  for (int c = 0; c < channels; ++c) {
+    for (int i = first; i < last; ++i) {
+      const float* start = x + c * plane + static_cast<int64_t>(i) * row;
+      const uintptr_t end = reinterpret_cast<uintptr_t>(start + row);
+      for (uintptr_t line = reinterpret_cast<uintptr_t>(start) & ~(kLine - 1); line < end;
+           line += kLine) {
+        __builtin_prefetch(reinterpret_cast<const void*>(line), 0, 2);
+      }
+    }
+  }
+}
+
 // y = conv(x, packed) for all of `s`, with the epilogue's bias and ReLU.
 void Run(const ConvShape& s, const Geometry& d, const float* x, const float* packed, float* y,
          float* scratch, const GemmEpilogue* epilogue) {
@@ -416,6 +434,11 @@ void Run(const ConvShape& s, const Geometry& d, const float* x, const float* pac
         args.kh = rows.end - rows.begin;
         args.w = w_pair + static_cast<int64_t>(rows.begin) * s.kw * d.vw;
         args.x_wrap = 0;
+        if (pair == 0 && row + 1 < d.oh) {
+          const int bordered_top = top + (bordered ? s.pad_h : 0);
+          PrefetchRows(x_plane, plane_in, x_row, d.cg, bordered_top + s.kh,
+                       std::min(bordered_top + s.kh + s.stride_h, bordered ? d.hp : s.h));
+        }
         float* y_row = y_plane + static_cast<int64_t>(row) * d.ow;
         for (const RowPiece& piece : plan.pieces) {
           args.x = x_first + piece.x_col;
