@@ -227,7 +227,7 @@ struct PlanePieces {
 class BoundaryKernels {
  public:
   BoundaryKernels(const ConvShape& s, const Geometry& d, const ConvKernel& kernel)
-      : kernel_(kernel), pad_(s.pad_w) {
+      : kernel_(kernel), pad_(s.pad_w), ow_(d.ow) {
     if (kernel.wrapped_edge_width == 0 || s.pad_w > ConvKernel::kEdgeMaxPad ||
         2 * s.pad_w + 1 != s.kw || d.ow < kernel.max_width + 2 * s.pad_w - 1) {
       return;
@@ -237,13 +237,13 @@ class BoundaryKernels {
     }
   }
 
-  // The kernel of the piece of `width` pixels from column `col` of a row of `ow`, for `ob`
+  // The kernel of the piece of `width` pixels from column `col` of an output row, for `ob`
   // blocks; null where none of its taps falls in the border, or there is no such kernel.
-  ConvRowFn Get(int col, int width, int ow, int ob) const {
+  ConvRowFn Get(int col, int width, int ob) const {
     const int first = kernel_.wrapped_edge_width;
     if (kw_ < 0 || width < first || width > first + 1) return nullptr;
-    const int left = ow - col;  // pixels left in the row
-    int boundary;               // the piece's pixel that is the first of a row (ConvKernel)
+    const int left = ow_ - col;  // pixels left in the row
+    int boundary;  // the piece's pixel that begins a row: D of ConvKernel::wrapped_edge
     if (left < width + pad_) {
       boundary = left;
     } else if (col < pad_) {
@@ -257,6 +257,7 @@ class BoundaryKernels {
  private:
   const ConvKernel& kernel_;
   int pad_;
+  int ow_;
   int kw_ = -1;  // index in ConvKernel::kEdgeFilterWidths, -1 for none
 };
 
@@ -326,15 +327,17 @@ struct RowPlan {
   }
 };
 
-// Fetches rows [first, last) of each of `channels` input planes into L2. The first pair of
-// blocks to pass over a tile of images reads its input from memory, the others from L2: while it
-// computes an output row, it fetches the input rows that the next output row adds.
-void PrefetchRows(const float* x, int64_t plane, int row, int channels, int first, int last) {
+// Fetches rows [first, last) of each of `channels` input planes (`plane` floats apart, rows
+// `row_length` apart) into L2. The first pair of blocks to pass over a tile of images reads its
+// input from memory, the others from L2: while it computes an output row, it fetches the input
+// rows that the next output row adds.
+void PrefetchRows(const float* x, int64_t plane, int row_length, int channels, int first,
+                  int last) {
   constexpr uintptr_t kLine = 64;
   for (int c = 0; c < channels; ++c) {
     for (int i = first; i < last; ++i) {
-      const float* start = x + c * plane + static_cast<int64_t>(i) * row;
-      const uintptr_t end = reinterpret_cast<uintptr_t>(start + row);
+      const float* start = x + c * plane + static_cast<int64_t>(i) * row_length;
+      const uintptr_t end = reinterpret_cast<uintptr_t>(start + row_length);
       for (uintptr_t line = reinterpret_cast<uintptr_t>(start) & ~(kLine - 1); line < end;
            line += kLine) {
         __builtin_prefetch(reinterpret_cast<const void*>(line), 0, 2);
@@ -417,7 +420,7 @@ void Run(const ConvShape& s, const Geometry& d, const float* x, const float* pac
             args.w = w_pair + static_cast<int64_t>(rows.begin) * s.kw * d.vw;
             args.x = x_plane + static_cast<int64_t>(row * s.stride_h + rows.begin) * d.wp + col;
             args.y = y_plane + start;
-            ConvRowFn row_fn = boundaries.Get(col, width, d.ow, ob);
+            ConvRowFn row_fn = boundaries.Get(col, width, ob);
             if (!row_fn) {
               row_fn = wrap < width ? kernel.wrapped[ob - 1][width - 1][wrap]
                                     : kernel.row[1][ob - 1][width - 1];  // kSteps[1]: 1
