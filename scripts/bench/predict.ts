@@ -10,10 +10,11 @@
  *   decode threads the warm-up call starts; PyTorch: Pillow, numpy and the network, in-process,
  *   torch_ops.py's classify case; onnxruntime-node runs networks, not JPEGs, so has none).
  *
- * Each row times ours, then each PyTorch, then onnxruntime-node, one right after the other, so
- * that load from other work on the machine falls on all sides of a ratio alike. Every timing
- * follows timing.ts (a warm-up call, then the median call); weights and inputs are random, never
- * zeros.
+ * Each row times ours, then each PyTorch, then onnxruntime-node, one right after the other, in
+ * --rounds rounds, so that load from other work on the machine falls on all sides of a ratio
+ * alike, and a burst of it moves one round of one side only: each side's figure is the median of
+ * its rounds (as in ops.ts). Every timing follows timing.ts (a warm-up call, then the median
+ * call); weights and inputs are random, never zeros.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -29,7 +30,13 @@ import { CLASSES, classifyCase, forwardCase, INPUT_SIZE } from './cases';
 import { describeMachine, type Machine } from './machine';
 import { fastestVariant, ORT_VARIANTS, OrtPeer, variantName } from './ort';
 import { INPUT_STD } from './ours';
-import { measureAsync, type Timing, type TimingOptions } from './timing';
+import {
+  measureAsync,
+  overRounds,
+  type RoundsTiming,
+  type Timing,
+  type TimingOptions,
+} from './timing';
 import { type BlasPeer, describeTorch, TORCH_MISSING, TorchPeer, torchTimings } from './torch';
 import { selectTorchBlas, TORCH_BLAS_FLAG, type TorchBlasName } from './torch-blas';
 
@@ -37,8 +44,8 @@ const USAGE = `Usage: npm run bench -- predict [options]
 
 Times the bvlc AlexNet's inference on the CPU (one image, batches, one JPEG end to end) against
 PyTorch's (python3 with torch; one process per BLAS library, see --torch-blas) and
-onnxruntime-node's where installed, one right after the other per row, and prints them with their
-ratios: peer time / our time, above 1 means we are faster.`;
+onnxruntime-node's where installed, one right after the other per row in alternating rounds, and
+prints each side's median round with the ratios: peer time / our time, above 1 means we are faster.`;
 
 const FLAGS: Flags = {
   batch: {
@@ -56,9 +63,17 @@ const FLAGS: Flags = {
   },
   'min-seconds': {
     type: 'string',
-    description: 'seconds of timed calls per case at least; the median call is reported',
-    default: '3',
+    description:
+      "seconds of timed calls per case and round at least; the median call is the round's",
+    default: '1',
     placeholder: 's',
+  },
+  rounds: {
+    type: 'string',
+    description:
+      'alternations of ours, PyTorch and onnxruntime-node for each row; each side reports its median round',
+    default: '3',
+    placeholder: 'n',
   },
   'torch-blas': TORCH_BLAS_FLAG,
   'no-ort': { type: 'boolean', description: 'skip onnxruntime-node' },
@@ -77,6 +92,7 @@ interface Settings {
   /** Images per call of each forward row: 1 (the latency row), then each of --batch. */
   batches: number[];
   timing: TimingOptions;
+  rounds: number;
   /** The BLAS variants to time PyTorch on, and why any installed one is left out. */
   blas: ReturnType<typeof selectTorchBlas>;
   wantOrt: boolean;
@@ -129,6 +145,7 @@ function parseSettings(argv: string[]): Settings {
       minReps: args.number('min-reps', positiveInt, 'positive integer')!,
       minSeconds: args.number('min-seconds', (n) => n >= 0, 'non-negative number')!,
     },
+    rounds: args.number('rounds', positiveInt, 'positive integer')!,
     blas: selectTorchBlas(args.string('torch-blas')),
     wantOrt: !args.flag('no-ort'),
     json: args.string('json'),
@@ -182,52 +199,62 @@ function row(
   };
 }
 
-/** The network on a batch of `n` random images: ours, then each PyTorch, then onnxruntime-node. */
-async function forwardRow(n: number, sides: Sides, timing: TimingOptions, rng: Rng): Promise<Row> {
+/** Each side's timings over the rounds of a row, by side name. */
+class SideRounds {
+  private readonly rounds = new Map<string, (Timing | null)[]>();
+
+  /** One round's timings; a side missing from a round counts as failed there. */
+  add(timings: Partial<Record<string, Timing | null>>): void {
+    for (const [name, timing] of Object.entries(timings)) {
+      if (!this.rounds.has(name)) this.rounds.set(name, []);
+      this.rounds.get(name)!.push(timing ?? null);
+    }
+  }
+
+  /** Each side's median round (timing.ts), null where every round failed. */
+  result(): Record<string, RoundsTiming | null> {
+    return Object.fromEntries([...this.rounds].map(([name, rounds]) => [name, overRounds(rounds)]));
+  }
+}
+
+/**
+ * The network on a batch of `n` random images: ours, then each PyTorch, then each
+ * onnxruntime-node variant, s.rounds times.
+ */
+async function forwardRow(n: number, sides: Sides, s: Settings, rng: Rng): Promise<Row> {
   const shape = [n, 3, INPUT_SIZE, INPUT_SIZE];
   const input = rng.normal(sizeOf(shape), INPUT_STD);
   const x = Tensor.from(input, shape);
-  let ours: Timing;
+  const ours = new SideRounds();
+  const torch = new SideRounds();
+  const ort = sides.ort && new SideRounds();
+  const sessions = sides.ort && (await sides.ort.forBatch(n));
   try {
-    ours = await measureAsync(() => sides.net.forward(x, n), timing);
+    const ortRuns = [];
+    for (const { name, runner } of sessions?.runners ?? []) {
+      ortRuns.push({ name, run: await runner.forward(input, shape, CLASSES) });
+    }
+    for (let r = 0; r < s.rounds; ++r) {
+      ours.add({ ours: await measureAsync(() => sides.net.forward(x, n), s.timing) });
+      torch.add(await torchTimings(sides.torches, forwardCase(n), 'forward', s.timing));
+      for (const { name, run } of ortRuns) ort?.add({ [name]: await measureAsync(run, s.timing) });
+    }
   } finally {
     x.dispose();
+    await sessions?.release();
   }
-  const torch = await torchTimings(sides.torches, forwardCase(n), 'forward', timing);
-  return row(
-    `forward-${n}`,
-    n,
-    ours,
-    torch,
-    sides.ort && (await ortTimings(sides.ort, input, n, timing)),
-  );
+  return row(`forward-${n}`, n, ours.result().ours!, torch.result(), ort ? ort.result() : null);
 }
 
-/** Each onnxruntime-node variant's timing of the network on `input`, a batch of `n`, by name. */
-async function ortTimings(
-  ort: OrtPeer,
-  input: Float32Array,
-  n: number,
-  timing: TimingOptions,
-): Promise<Record<string, Timing>> {
-  const sessions = await ort.forBatch(n);
-  try {
-    const timings: Record<string, Timing> = {};
-    for (const { name, runner } of sessions.runners) {
-      const run = await runner.forward(input, [n, 3, INPUT_SIZE, INPUT_SIZE], CLASSES);
-      timings[name] = await measureAsync(run, timing);
-    }
-    return timings;
-  } finally {
-    await sessions.release();
+/** The JPEG `image` end to end: ours, then each PyTorch, s.rounds times. */
+async function classifyRow(image: string, sides: Sides, s: Settings): Promise<Row> {
+  const ours = new SideRounds();
+  const torch = new SideRounds();
+  for (let r = 0; r < s.rounds; ++r) {
+    ours.add({ ours: await measureAsync(() => classify(sides.net, [image]), s.timing) });
+    torch.add(await torchTimings(sides.torches, classifyCase(image), 'classify', s.timing));
   }
-}
-
-/** The JPEG `image` end to end: ours, then each PyTorch. */
-async function classifyRow(image: string, sides: Sides, timing: TimingOptions): Promise<Row> {
-  const ours = await measureAsync(() => classify(sides.net, [image]), timing);
-  const torch = await torchTimings(sides.torches, classifyCase(image), 'classify', timing);
-  return row('classify-1', 1, ours, torch, null);
+  return row('classify-1', 1, ours.result().ours!, torch.result(), null);
 }
 
 /**
@@ -296,7 +323,8 @@ function header(s: Settings, machine: Machine, sides: Sides, notes: string[], pr
   }
   print(
     `timing: median of at least ${s.timing.minReps} calls and ${s.timing.minSeconds} s per case ` +
-      'after a warm-up call; each row ours, then each PyTorch, then onnxruntime-node',
+      `and round after a warm-up call; each row ours, then each PyTorch, then onnxruntime-node, ` +
+      `in ${s.rounds} alternating rounds, each side the median of its rounds`,
   );
   for (const note of notes) print(`note: ${note}`);
   const titles = columns(sides.torches);
@@ -312,8 +340,8 @@ async function benchRows(s: Settings, sides: Sides, image: string, print: Print)
     rows.push(r);
     print(tableRow(r, sides.torches));
   };
-  for (const n of s.batches) add(await forwardRow(n, sides, s.timing, rng));
-  add(await classifyRow(image, sides, s.timing));
+  for (const n of s.batches) add(await forwardRow(n, sides, s, rng));
+  add(await classifyRow(image, sides, s));
   return rows;
 }
 
