@@ -199,7 +199,7 @@ function row(
   };
 }
 
-/** Each side's timings over the rounds of a row, by side name. */
+/** The peers' timings over the rounds of a row, by name (a BLAS variant, an ort variant). */
 class SideRounds {
   private readonly rounds = new Map<string, (Timing | null)[]>();
 
@@ -224,18 +224,18 @@ class SideRounds {
 async function forwardRow(n: number, sides: Sides, s: Settings, rng: Rng): Promise<Row> {
   const shape = [n, 3, INPUT_SIZE, INPUT_SIZE];
   const input = rng.normal(sizeOf(shape), INPUT_STD);
-  const x = Tensor.from(input, shape);
-  const ours = new SideRounds();
+  const ours: Timing[] = [];
   const torch = new SideRounds();
   const ort = sides.ort && new SideRounds();
   const sessions = sides.ort && (await sides.ort.forBatch(n));
+  const x = Tensor.from(input, shape);
   try {
     const ortRuns = [];
     for (const { name, runner } of sessions?.runners ?? []) {
       ortRuns.push({ name, run: await runner.forward(input, shape, CLASSES) });
     }
     for (let r = 0; r < s.rounds; ++r) {
-      ours.add({ ours: await measureAsync(() => sides.net.forward(x, n), s.timing) });
+      ours.push(await measureAsync(() => sides.net.forward(x, n), s.timing));
       torch.add(await torchTimings(sides.torches, forwardCase(n), 'forward', s.timing));
       for (const { name, run } of ortRuns) ort?.add({ [name]: await measureAsync(run, s.timing) });
     }
@@ -243,18 +243,18 @@ async function forwardRow(n: number, sides: Sides, s: Settings, rng: Rng): Promi
     x.dispose();
     await sessions?.release();
   }
-  return row(`forward-${n}`, n, ours.result().ours!, torch.result(), ort ? ort.result() : null);
+  return row(`forward-${n}`, n, overRounds(ours)!, torch.result(), ort ? ort.result() : null);
 }
 
 /** The JPEG `image` end to end: ours, then each PyTorch, s.rounds times. */
 async function classifyRow(image: string, sides: Sides, s: Settings): Promise<Row> {
-  const ours = new SideRounds();
+  const ours: Timing[] = [];
   const torch = new SideRounds();
   for (let r = 0; r < s.rounds; ++r) {
-    ours.add({ ours: await measureAsync(() => classify(sides.net, [image]), s.timing) });
+    ours.push(await measureAsync(() => classify(sides.net, [image]), s.timing));
     torch.add(await torchTimings(sides.torches, classifyCase(image), 'classify', s.timing));
   }
-  return row('classify-1', 1, ours.result().ours!, torch.result(), null);
+  return row('classify-1', 1, overRounds(ours)!, torch.result(), null);
 }
 
 /**
