@@ -22,6 +22,7 @@ import {
   measureAsync,
   overRounds,
   type RoundsTiming,
+  SideRounds,
   type Timing,
   type TimingOptions,
 } from './timing';
@@ -309,16 +310,12 @@ async function opRounds(
   { s, peers }: Bench,
 ): Promise<Pick<OpResult, 'ours' | 'torch'>> {
   const ours: Timing[] = [];
-  const torch = new Map(peers.torch.map(({ blas }) => [blas.name, [] as (Timing | null)[]]));
+  const torch = new SideRounds();
   for (let r = 0; r < s.rounds; ++r) {
     ours.push(measure(run, s.timing));
-    const round = await torchTimings(peers.torch, opCase, op, s.timing);
-    for (const [name, rounds] of torch) rounds.push(round[name] ?? null);
+    torch.add(await torchTimings(peers.torch, opCase, op, s.timing));
   }
-  return {
-    ours: overRounds(ours)!,
-    torch: Object.fromEntries([...torch].map(([name, rounds]) => [name, overRounds(rounds)])),
-  };
+  return { ours: overRounds(ours)!, torch: torch.result() };
 }
 
 /** Each op's row, timed in rounds (opRounds). */

@@ -30,13 +30,7 @@ import { CLASSES, classifyCase, forwardCase, INPUT_SIZE } from './cases';
 import { describeMachine, type Machine } from './machine';
 import { fastestVariant, ORT_VARIANTS, OrtPeer, variantName } from './ort';
 import { INPUT_STD } from './ours';
-import {
-  measureAsync,
-  overRounds,
-  type RoundsTiming,
-  type Timing,
-  type TimingOptions,
-} from './timing';
+import { measureAsync, overRounds, SideRounds, type Timing, type TimingOptions } from './timing';
 import { type BlasPeer, describeTorch, TORCH_MISSING, TorchPeer, torchTimings } from './torch';
 import { selectTorchBlas, TORCH_BLAS_FLAG, type TorchBlasName } from './torch-blas';
 
@@ -197,24 +191,6 @@ function row(
     ort: fastest ? variants[fastest] : null,
     ortVariants: variants && { variants, fastest },
   };
-}
-
-/** The peers' timings over the rounds of a row, by name (a BLAS variant, an ort variant). */
-class SideRounds {
-  private readonly rounds = new Map<string, (Timing | null)[]>();
-
-  /** One round's timings; a side missing from a round counts as failed there. */
-  add(timings: Partial<Record<string, Timing | null>>): void {
-    for (const [name, timing] of Object.entries(timings)) {
-      if (!this.rounds.has(name)) this.rounds.set(name, []);
-      this.rounds.get(name)!.push(timing ?? null);
-    }
-  }
-
-  /** Each side's median round (timing.ts), null where every round failed. */
-  result(): Record<string, RoundsTiming | null> {
-    return Object.fromEntries([...this.rounds].map(([name, rounds]) => [name, overRounds(rounds)]));
-  }
 }
 
 /**

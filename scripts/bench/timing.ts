@@ -37,6 +37,24 @@ export function overRounds(rounds: readonly (Timing | null)[]): RoundsTiming | n
   return { ms: median(done.map((r) => r.ms)), reps, rounds: done };
 }
 
+/** Peers' timings over a row's rounds, by name (a BLAS variant, an onnxruntime-node variant). */
+export class SideRounds {
+  private readonly rounds = new Map<string, (Timing | null)[]>();
+
+  /** One round's timings; null where the peer failed that round. */
+  add(timings: Partial<Record<string, Timing | null>>): void {
+    for (const [name, timing] of Object.entries(timings)) {
+      if (!this.rounds.has(name)) this.rounds.set(name, []);
+      this.rounds.get(name)!.push(timing ?? null);
+    }
+  }
+
+  /** Each peer's median round (overRounds), null where every round failed. */
+  result(): Record<string, RoundsTiming | null> {
+    return Object.fromEntries([...this.rounds].map(([name, rounds]) => [name, overRounds(rounds)]));
+  }
+}
+
 export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
