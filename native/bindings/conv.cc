@@ -18,6 +18,7 @@
 #include "bindings/plan.h"
 #include "core/args.h"
 #include "cpu/conv_direct.h"
+#include "cpu/conv_phases.h"
 #include "cpu/conv_winograd.h"
 #include "cpu/gemm.h"
 #if defined(ALEXNET_WITH_CUDA)
@@ -161,7 +162,9 @@ Napi::Value ConvAlgorithms(const Napi::CallbackInfo& info) {
   result.Set("forward", cpu::ConvWinogradForwardFits(shape)
                             ? "winograd"
                             : name(cpu::ConvDirectForwardFits(shape)));
-  result.Set("backwardData", name(cpu::ConvDirectBackwardDataFits(shape)));
+  result.Set("backwardData", cpu::ConvPhasesBackwardDataFits(shape)
+                                 ? "phases"
+                                 : name(cpu::ConvDirectBackwardDataFits(shape)));
   result.Set("backwardFilter", name(cpu::ConvDirectBackwardFilterFits(shape)));
   result.Set("isa", cpu::ConvDirectIsa());
   return result;

@@ -5,8 +5,10 @@
 #include <cstring>
 #include <vector>
 
+#include "cpu/aligned.h"
 #include "cpu/conv_direct.h"
 #include "cpu/conv_kernel.h"
+#include "cpu/conv_phases.h"
 #include "cpu/conv_winograd.h"
 #include "cpu/gemm.h"
 #include "cpu/thread_pool.h"
@@ -185,15 +187,6 @@ void ForEachGroup(int groups, const Gemm& gemm) {
   ParallelFor(groups, 1, [&](int64_t g0, int64_t g1) {
     for (int64_t g = g0; g < g1; ++g) gemm(static_cast<int>(g));
   });
-}
-
-// The forward starts its packed im2col at the first 64-byte boundary of the caller's scratch, so
-// that the micro-kernel's vector loads of B never straddle two cache lines.
-constexpr int64_t kAlignmentFloats = 64 / sizeof(float);
-
-float* AlignedScratch(float* scratch) {
-  const auto address = reinterpret_cast<uintptr_t>(scratch);
-  return reinterpret_cast<float*>((address + 63) / 64 * 64);
 }
 
 // The forward pass's B operand for `count` images: one group's im2col rows, packed.
@@ -376,7 +369,9 @@ int64_t ConvScratchSize(const ConvShape& shape) {
   const Layout l = MakeLayout(shape);
   const int64_t im2col = kAlignmentFloats + MatrixOffset(shape, l) + MatrixSize(shape, l) +
                          shape.groups * ForwardPackedA(shape, l).size();
-  const int64_t data = ConvDirectBackwardDataFits(shape) ? 0 : DataScratchSize(shape, l);
+  const int64_t data = ConvDirectBackwardDataFits(shape)   ? 0
+                       : ConvPhasesBackwardDataFits(shape) ? ConvPhasesScratchSize(shape)
+                                                           : DataScratchSize(shape, l);
   return std::max({im2col, direct, winograd, data});
 }
 
@@ -404,7 +399,7 @@ void ConvForward(const ConvShape& s, const float* x, const float* w, float* y, f
   const auto kept_or_packed = [&](int64_t used,
                                   void (*pack)(const ConvShape&, const float*, float*)) {
     if (packed_weights) return packed_weights;
-    float* own = AlignedScratch(scratch + used);
+    float* own = Aligned(scratch + used);
     pack(s, w, own);
     return static_cast<const float*>(own);
   };
@@ -419,7 +414,7 @@ void ConvForward(const ConvShape& s, const float* x, const float* w, float* y, f
   }
   const Layout l = MakeLayout(s);
   const int kg = s.k / s.groups;
-  float* packed = AlignedScratch(scratch);
+  float* packed = Aligned(scratch);
   float* matrix = packed + MatrixOffset(s, l);
   const PackedA packed_a = ForwardPackedA(s, l);
   const float* weights = packed_weights;
@@ -452,16 +447,17 @@ void ConvForward(const ConvShape& s, const float* x, const float* w, float* y, f
 void ConvBackwardData(const ConvShape& s, const float* w, const float* dy, float* dx,
                       float* scratch) {
   if (ConvDirectBackwardDataFits(s)) return ConvDirectBackwardData(s, w, dy, dx, scratch);
+  if (ConvPhasesBackwardDataFits(s)) return ConvPhasesBackwardData(s, w, dy, dx, scratch);
   const Layout l = MakeLayout(s);
   const DataBlocks d = MakeDataBlocks(s, l);
   const PackedA a_layout = DataPackedA(s, l);
-  float* packed = AlignedScratch(scratch);
+  float* packed = Aligned(scratch);
   const int kg = s.k / s.groups;
   for (int g = 0; g < s.groups; ++g) {
     a_layout.Pack(w + g * kg * l.group_rows, l.group_rows, 1.0f, packed + g * a_layout.size(),
                   true);
   }
-  float* slots = AlignedScratch(packed + s.groups * a_layout.size());
+  float* slots = Aligned(packed + s.groups * a_layout.size());
   // One slot of buffers per thread; the images' rows of dx split evenly between them.
   const int threads = ThreadCount();
   const int64_t rows = static_cast<int64_t>(s.n) * s.h;

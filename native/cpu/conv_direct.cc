@@ -5,6 +5,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cpu/aligned.h"
 #include "cpu/conv_algorithm.h"
 #include "cpu/conv_kernel.h"
 #include "cpu/gemm.h"
@@ -37,19 +38,6 @@ constexpr int64_t kMaxFilterFloats = int64_t{1} << 21;
 // Floats of one group's inputs a tile of images holds: 512 KiB, half of a Zen 4 core's L2, the
 // other half for a pair of blocks' weights (295 KiB for conv3).
 constexpr int64_t kTileFloats = int64_t{1} << 17;
-
-// Where reordered weights start: the first 64-byte boundary of the caller's buffer (the
-// forward's) or of the scratch (the backward-data pass's), so that no weight vector straddles two
-// cache lines. From a std::vector's 16-byte boundary (bindings/conv.cc keeps the forward's in
-// one), every other AVX2 weight vector did, which cost conv3-conv5's AVX2 forward 2-3% on one
-// core (bench/RESULTS.md).
-constexpr int64_t kAlignmentFloats = 64 / sizeof(float);
-
-template <typename T>
-T* AlignedWeights(T* buffer) {
-  const auto address = reinterpret_cast<uintptr_t>(buffer);
-  return reinterpret_cast<T*>((address + 63) / 64 * 64);
-}
 
 // The geometry of one direct convolution of `s`, with the kernels' block width.
 struct Geometry {
@@ -620,7 +608,7 @@ int64_t ConvDirectWeightsSize(const ConvShape& s) {
 
 void ConvDirectPackWeights(const ConvShape& s, const float* w, float* packed) {
   const Geometry d(s);
-  PackBlocks(s, d, w, AlignedWeights(packed));
+  PackBlocks(s, d, w, Aligned(packed));
 }
 
 int64_t ConvDirectScratchSize(const ConvShape& s) {
@@ -635,14 +623,14 @@ int64_t ConvDirectScratchSize(const ConvShape& s) {
 
 void ConvDirectForward(const ConvShape& s, const float* x, const float* packed, float* y,
                        float* scratch, const GemmEpilogue* epilogue) {
-  Run(s, Geometry(s), x, AlignedWeights(packed), y, scratch, epilogue);
+  Run(s, Geometry(s), x, Aligned(packed), y, scratch, epilogue);
 }
 
 void ConvDirectBackwardData(const ConvShape& s, const float* w, const float* dy, float* dx,
                             float* scratch) {
   const ConvShape t = TransposedShape(s);
   const Geometry d(t);
-  float* packed = AlignedWeights(scratch);
+  float* packed = Aligned(scratch);
   PackFlipped(t, d, w, packed);
   Run(t, d, dy, packed, dx, packed + d.WeightsSize(t.groups), nullptr);
 }

@@ -121,6 +121,28 @@ struct ConvRowTapsArgs {
 
 using ConvRowTapsFn = void (*)(const ConvRowTapsArgs& args);
 
+// One call of the strided backward-data pass by phases (conv_phases.h): pixels of one phase
+// plane of dx, a run of whole vectors, for kPhaseChannels input channels, each summed over every
+// output channel of the forward (k) and the phase's A x B taps, k by k, then a, then b. The
+// kernels vectorise over the plane's pixels, which lie a row after another, and broadcast the
+// weights. The plane's rows and dy's are one padded row (`row` floats) apart, so that pixel f of
+// the run reads dy at f - a * row - b for tap (a, b), zeros included.
+struct ConvPhaseArgs {
+  // dy of output channel 0 at the run's first pixel for tap (0, 0); the next output channel
+  // dy_channel floats on.
+  const float* dy;
+  int64_t dy_channel;
+  int64_t row;
+  int channels;  // output channels of the forward summed over
+  // The phase's weights, (channels, A, B, kPhaseChannels).
+  const float* w;
+  // The run's first pixel in input channel 0's plane; the next input channel's dx_channel on.
+  float* dx;
+  int64_t dx_channel;
+};
+
+using ConvPhaseFn = void (*)(const ConvPhaseArgs& args);
+
 struct ConvKernel {
   static constexpr int kMaxWidth = 16;
   // The input strides between pixels that kernels are compiled for, where the addresses of a
@@ -172,6 +194,14 @@ struct ConvKernel {
   static constexpr int kBoundaryCount = kMaxWidth + 2 * kEdgeMaxPad - 1;
   int wrapped_edge_width;
   ConvRowFn wrapped_edge[kEdgeFilterWidthCount][2][2][kBoundaryCount];
+  // phase[a - 1][b - 1][0]: the backward-data kernel by phases for A = a filter rows and B = b
+  // filter columns in the phase, over phase_vectors vectors of pixels; [1] over one vector.
+  // kPhaseChannels x phase_vectors accumulators, as many as the registers hold beside the
+  // channels' weights and one vector of dy.
+  static constexpr int kPhaseChannels = 3;
+  static constexpr int kMaxPhaseTaps = 3;
+  int phase_vectors;
+  ConvPhaseFn phase[kMaxPhaseTaps][kMaxPhaseTaps][2];
 };
 
 // The kernels of the GEMM's instruction set (gemm.h's GemmIsa: picked from the CPU, or

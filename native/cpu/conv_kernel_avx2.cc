@@ -12,5 +12,6 @@
 #define VW 8
 #define MAX_FILTER_ACCUMULATORS 13
 #define MAX_WIDTH 6
+#define PHASE_VECTORS 3
 #define WRAPPED_ROWS
 #include "cpu/conv_kernel.inc"

@@ -9,4 +9,5 @@
 #define VW 16
 #define MAX_FILTER_ACCUMULATORS 28
 #define MAX_WIDTH 14
+#define PHASE_VECTORS 8
 #include "cpu/conv_kernel.inc"

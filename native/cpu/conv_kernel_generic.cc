@@ -8,4 +8,5 @@
 #define VW 4
 #define MAX_FILTER_ACCUMULATORS 13
 #define MAX_WIDTH 6
+#define PHASE_VECTORS 3
 #include "cpu/conv_kernel.inc"

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "cpu/aligned.h"
 #include "cpu/conv_algorithm.h"
 #include "cpu/gemm.h"
 #include "cpu/thread_pool.h"
@@ -23,13 +24,6 @@ constexpr int kLanes = 16;
 // (the weights are packed once, so short GEMMs lose little), few enough that the chunk's
 // transformed input and products stay near 12 MiB for conv3 (8 images of 16 tiles).
 constexpr int64_t kTargetTiles = 128;
-
-// Blocks in the scratch start on 64-byte boundaries, where no vector load straddles two lines.
-constexpr int64_t kAlignFloats = 64 / sizeof(float);
-
-int64_t AlignUp(int64_t floats) {
-  return (floats + kAlignFloats - 1) / kAlignFloats * kAlignFloats;
-}
 
 struct Geometry {
   int cg, kg;           // input and output channels per group
@@ -51,8 +45,8 @@ struct Geometry {
 
   // One point's transformed input of one group, for `count` images: cg x tiles.
   PackedB B(int64_t count) const { return PackedB(cg, static_cast<int>(count * image_tiles)); }
-  int64_t BStride(int64_t count) const { return AlignUp(B(count).size()); }
-  int64_t AStride() const { return AlignUp(a.size()); }
+  int64_t BStride(int64_t count) const { return AlignedSize(B(count).size()); }
+  int64_t AStride() const { return AlignedSize(a.size()); }
 };
 
 // The three transforms (Lavin and Gray 2016, section 4.2, F(4x4, 3x3) with the points 0, 1, -1,
@@ -263,15 +257,14 @@ void ConvWinogradPackWeights(const ConvShape& s, const float* w, float* packed) 
 
 int64_t ConvWinogradScratchSize(const ConvShape& s) {
   const Geometry d(s);
-  return kAlignFloats + static_cast<int64_t>(kPoints) * s.groups * d.BStride(d.chunk) +
+  return kAlignmentFloats + static_cast<int64_t>(kPoints) * s.groups * d.BStride(d.chunk) +
          static_cast<int64_t>(kPoints) * s.k * d.chunk * d.image_tiles + kLanes;
 }
 
 void ConvWinogradForward(const ConvShape& s, const float* x, const float* packed, float* y,
                          float* scratch, const GemmEpilogue* epilogue) {
   const Geometry d(s);
-  const auto address = reinterpret_cast<uintptr_t>(scratch);
-  float* v = reinterpret_cast<float*>((address + 63) / 64 * 64);
+  float* v = Aligned(scratch);
   float* m = v + static_cast<int64_t>(kPoints) * s.groups * d.BStride(d.chunk);
   const int64_t image_in = static_cast<int64_t>(s.c) * s.h * s.w;
   const int64_t image_out = static_cast<int64_t>(s.k) * d.oh * d.ow;

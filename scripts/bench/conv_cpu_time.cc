@@ -5,7 +5,7 @@
 // than wall-clock time; and the share of the one-thread peak (cpu::MeasurePeakGflops) from the
 // layer's FLOP. One JSON object a line. Not part of the addon: built by hand, from the root,
 //
-//   S="conv conv_direct conv_winograd gemm thread_pool gemm_kernel_generic conv_kernel_generic"
+//   S="conv conv_direct conv_phases conv_winograd gemm thread_pool gemm_kernel_generic conv_kernel_generic"
 //   for f in gemm_kernel conv_kernel; do
 //     g++ -std=c++17 -O3 -ffp-contract=fast -DALEXNET_GEMM_X86 -Inative -mavx512f -mfma \
 //       -c native/cpu/${f}_avx512.cc -o /tmp/${f}_avx512.o

@@ -1,13 +1,21 @@
 /**
- * The im2col backward-data pass (native/cpu/conv.cc: the column matrix a block of output rows at
- * a time, summed into dx row by row, the images' rows split between the threads) against the
- * float64 adjoint, on 1, 2 and 3 threads and on every GEMM kernel this machine runs, with the same
- * bits whatever the thread count. The cases cut images between threads mid-image (conv1 at batch
- * 3 on 2 threads), give a thread several images or pieces of two, and reach the block logic's
- * edges: rows of dx that later output rows reach too (stride below the filter), rows and columns
- * no tap reaches (stride above it), padding on one side only, groups and rectangular filters.
- * Each run is a child process with ALEXNET_CONV_ALGO=im2col, ALEXNET_GEMM_ISA naming the kernel
- * and ALEXNET_NUM_THREADS, which the addon reads once per process.
+ * The backward-data passes of strided convolutions against the float64 adjoint, on 1, 2 and 3
+ * threads and on every kernel this machine runs, with the same bits whatever the thread count:
+ *
+ * - im2col (native/cpu/conv.cc: the column matrix a block of output rows at a time, summed into dx
+ *   row by row, the images' rows split between the threads), forced with ALEXNET_CONV_ALGO=im2col
+ *   on every case. The cases cut images between threads mid-image (conv1 at batch 3 on 2
+ *   threads), give a thread several images or pieces of two, and reach the block logic's edges:
+ *   rows of dx that later output rows reach too (stride below the filter), rows and columns no tap
+ *   reaches (stride above it), padding on one side only, groups and rectangular filters.
+ * - by phases (native/cpu/conv_phases.h), with ALEXNET_CONV_ALGO=direct as without it, for the
+ *   cases without padding (the stride-1 case runs direct, the padded ones im2col): one
+ *   to three input channels, phases of one to three taps a side, bands of phase rows split
+ *   between threads mid-image, bands and rows of a few vectors (the kernels' single-vector calls)
+ *   and of many (their runs).
+ *
+ * Each run is a child process with ALEXNET_CONV_ALGO, ALEXNET_GEMM_ISA naming the kernel and
+ * ALEXNET_NUM_THREADS, which the addon reads once per process; the child reports the algorithm.
  */
 import * as path from 'node:path';
 import type { ConvShape } from '../lib';
@@ -19,15 +27,18 @@ import { Rng, testSeed } from './util/random';
 
 const DIST = path.join(__dirname, '..', 'dist', 'lib');
 
-const CASES: [string, ConvShape][] = [
-  ['AlexNet conv1 (11x11, stride 4), batch 3', { ...BVLC_CONVS.conv1, batch: 3 }],
+/** [name, shape, the algorithm ALEXNET_CONV_ALGO=direct runs it with]. */
+const CASES: [string, ConvShape, string][] = [
+  ['AlexNet conv1 (11x11, stride 4), batch 3', { ...BVLC_CONVS.conv1, batch: 3 }, 'phases'],
   [
     'stride 2, pad 1, batch 5 of 9x8 images',
     { batch: 5, inChannels: 3, height: 9, width: 8, outChannels: 4, kernel: 3, stride: 2, pad: 1 },
+    'im2col',
   ],
   [
     'stride 3 above a 2x2 filter (rows and columns no tap reaches)',
     { batch: 2, inChannels: 2, height: 10, width: 11, outChannels: 3, kernel: 2, stride: 3 },
+    'im2col',
   ],
   [
     'rectangular filter and stride, padding in rows only, groups 2',
@@ -42,10 +53,35 @@ const CASES: [string, ConvShape][] = [
       pad: [1, 0],
       groups: 2,
     },
+    'im2col',
   ],
   [
     'stride 1, pad 2, 64 rows (several blocks of output rows per image)',
     { batch: 2, inChannels: 3, height: 64, width: 20, outChannels: 5, kernel: 5, pad: 2 },
+    'direct',
+  ],
+  [
+    'one channel, stride 2 over a 4x4 filter (phases of 2 x 2 taps)',
+    { batch: 2, inChannels: 1, height: 10, width: 12, outChannels: 5, kernel: 4, stride: 2 },
+    'phases',
+  ],
+  [
+    'two channels, stride 3 over a 7x7 filter (phases of 3 and 2 taps), 19 phase rows (two bands)',
+    { batch: 2, inChannels: 2, height: 55, width: 16, outChannels: 6, kernel: 7, stride: 3 },
+    'phases',
+  ],
+  [
+    'a 5x4 filter at stride 2x4 (one tap a phase across), batch 5 of 3 bands each',
+    {
+      batch: 5,
+      inChannels: 3,
+      height: 75,
+      width: 20,
+      outChannels: 7,
+      kernel: [5, 4],
+      stride: [2, 4],
+    },
+    'phases',
   ],
 ];
 
@@ -89,7 +125,10 @@ const out = input.cases.map(({ shape, w, dy }) => {
 process.stdout.write(JSON.stringify({ isa: native.gemmIsa, out }));
 `;
 
-function runChild(env: Record<string, string>): {
+function runChild(
+  algorithm: string,
+  env: Record<string, string>,
+): {
   isa: string;
   algorithms: string[];
   dx: Float32Array[];
@@ -103,7 +142,7 @@ function runChild(env: Record<string, string>): {
   });
   const { isa, out } = runKernelChild<{ isa: string; out: { algorithm: string; dx: string }[] }>(
     CHILD,
-    { ALEXNET_CONV_ALGO: 'im2col', ...env },
+    { ALEXNET_CONV_ALGO: algorithm, ...env },
     input,
   );
   return { isa, algorithms: out.map((c) => c.algorithm), dx: out.map((c) => decodeFloats(c.dx)) };
@@ -119,7 +158,7 @@ function accumulation(length: number): Tolerance {
   return { rtol: 0, atol: 1e-6 * length };
 }
 
-describe(`im2col backward-data against float64, on 1 to 3 threads (seed ${seed})`, () => {
+describe(`strided backward-data against float64, on 1 to 3 threads (seed ${seed})`, () => {
   let references: Float64Array[] = [];
   beforeAll(() => {
     expectFreshBuild();
@@ -128,30 +167,37 @@ describe(`im2col backward-data against float64, on 1 to 3 threads (seed ${seed})
     );
   });
 
+  // [what runs, ALEXNET_CONV_ALGO, the algorithm each case then runs].
+  const ALGORITHMS: [string, string, string[]][] = [
+    ['im2col', 'im2col', CASES.map(() => 'im2col')],
+    ['direct or by phases where they can', 'direct', CASES.map(([, , direct]) => direct)],
+  ];
   for (const [isa, runs, why] of KERNELS) {
-    (runs ? test : test.skip)(
-      `the ${isa} kernel: dx of every case close to float64, the same bits on 1, 2 and 3 threads${runs ? '' : ` (skipped: ${why})`}`,
-      () => {
-        const [one, two, three] = ['1', '2', '3'].map((threads) =>
-          runChild({ ALEXNET_GEMM_ISA: isa, ALEXNET_NUM_THREADS: threads }),
-        );
-        for (const run of [one, two, three]) {
-          expect(run.isa).toBe(isa);
-          expect(run.algorithms).toEqual(CASES.map(() => 'im2col'));
-        }
-        CASES.forEach(([name, shape], i) => {
-          const s = dimsOf(shape);
-          // dx sums, over the k / groups filters that read it, the taps that land on it.
-          expectClose(
-            one.dx[i],
-            references[i],
-            accumulation((s.k / s.groups) * s.kh * s.kw),
-            `${name}: dx`,
+    for (const [title, algorithm, expected] of ALGORITHMS) {
+      (runs ? test : test.skip)(
+        `the ${isa} kernel, ${title}: dx of every case close to float64, the same bits on 1, 2 and 3 threads${runs ? '' : ` (skipped: ${why})`}`,
+        () => {
+          const [one, two, three] = ['1', '2', '3'].map((threads) =>
+            runChild(algorithm, { ALEXNET_GEMM_ISA: isa, ALEXNET_NUM_THREADS: threads }),
           );
-          expect(bits(two.dx[i]).equals(bits(one.dx[i]))).toBe(true);
-          expect(bits(three.dx[i]).equals(bits(one.dx[i]))).toBe(true);
-        });
-      },
-    );
+          for (const run of [one, two, three]) {
+            expect(run.isa).toBe(isa);
+            expect(run.algorithms).toEqual(expected);
+          }
+          CASES.forEach(([name, shape], i) => {
+            const s = dimsOf(shape);
+            // dx sums, over the k / groups filters that read it, the taps that land on it.
+            expectClose(
+              one.dx[i],
+              references[i],
+              accumulation((s.k / s.groups) * s.kh * s.kw),
+              `${name}: dx`,
+            );
+            expect(bits(two.dx[i]).equals(bits(one.dx[i]))).toBe(true);
+            expect(bits(three.dx[i]).equals(bits(one.dx[i]))).toBe(true);
+          });
+        },
+      );
+    }
   }
 });
