@@ -197,7 +197,7 @@ struct ConvKernel {
   // phase[a - 1][b - 1][0]: the backward-data kernel by phases for A = a filter rows and B = b
   // filter columns in the phase, over phase_vectors vectors of pixels; [1] over one vector.
   // kPhaseChannels x phase_vectors accumulators, as many as the registers hold beside the
-  // channels' weights and one vector of dy.
+  // channels' weights and one vector of dy. phase_vectors is 0 where an instruction set has none.
   static constexpr int kPhaseChannels = 3;
   static constexpr int kMaxPhaseTaps = 3;
   int phase_vectors;

@@ -190,6 +190,7 @@ void RunBand(const ConvShape& s, const PhaseGeometry& g, const float* weights, c
 
 bool ConvPhasesBackwardDataFits(const ConvShape& s) {
   if (RequestedConvAlgorithm() == ConvAlgorithm::kIm2col) return false;
+  if (SelectedConvKernel().phase_vectors == 0) return false;
   return s.groups == 1 && s.pad_h == 0 && s.pad_w == 0 && s.stride_h > 1 && s.stride_w > 1 &&
          s.c <= kChannels && s.kh >= s.stride_h && s.kw >= s.stride_w && s.h >= s.kh &&
          s.w >= s.kw && (s.h - s.kh) % s.stride_h == 0 && (s.w - s.kw) % s.stride_w == 0 &&

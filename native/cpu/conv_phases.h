@@ -23,7 +23,8 @@ namespace alexnet::cpu {
 
 // Whether the backward-data pass of `shape` runs here: one group, no padding, a stride above 1
 // that the filter spans whole (h - kh and w - kw multiples of it), at most 3 taps per phase and
-// dimension, at most kPhaseChannels input channels; not where ALEXNET_CONV_ALGO=im2col.
+// dimension, at most kPhaseChannels input channels, with kernels for the instruction set (AVX-512
+// and AVX2); not where ALEXNET_CONV_ALGO=im2col.
 bool ConvPhasesBackwardDataFits(const ConvShape& shape);
 
 // Floats of scratch ConvPhasesBackwardData needs: the weights reordered by phase, and each
