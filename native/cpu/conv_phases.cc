@@ -105,22 +105,6 @@ void CopyBand(const ConvShape& s, const PhaseGeometry& g, const float* dy, int i
   }
 }
 
-// Asks for output channels [k0, k1) of the rows of dy that the band at i0 copies, into L2: the
-// band after this one, while this one's kernels run, which read only the band's copy. Copied
-// cold, the bands' rows had taken 7% of conv1's pass.
-void PrefetchBand(const ConvShape& s, const PhaseGeometry& g, const float* dy, int i0, int k0,
-                  int k1) {
-  const int oh = s.out_h();
-  const int ow = s.out_w();
-  const int first = std::max(0, i0 - (g.taps_h - 1));
-  const int last = std::min(oh, i0 + kBandRows);
-  for (int k = k0; k < k1; ++k) {
-    const float* rows = dy + (static_cast<int64_t>(k) * oh + first) * ow;
-    const int64_t floats = static_cast<int64_t>(last - first) * ow;
-    for (int64_t f = 0; f < floats; f += 16) __builtin_prefetch(rows + f, 0, 2);
-  }
-}
-
 // Phase rows [i0, i0 + rows) of one image's dx, written into its rows.
 void InterleaveBand(const ConvShape& s, const PhaseGeometry& g, const ConvKernel& kernel,
                     const float* planes, int i0, int rows, float* dx) {
@@ -145,7 +129,7 @@ void InterleaveBand(const ConvShape& s, const PhaseGeometry& g, const ConvKernel
 // One band of one image: its phase planes from dy's band, a run of phase_vectors vectors at a
 // time, then one vector at a time; then into dx.
 void RunBand(const ConvShape& s, const PhaseGeometry& g, const float* weights, const float* dy,
-             int band, const float* next_dy, int next_band, float* slot, float* dx) {
+             int band, float* slot, float* dx) {
   const ConvKernel& kernel = SelectedConvKernel();
   const int i0 = band * kBandRows;
   const int rows = std::min(kBandRows, s.out_h() + g.taps_h - 1 - i0);
@@ -160,9 +144,6 @@ void RunBand(const ConvShape& s, const PhaseGeometry& g, const float* weights, c
   args.dx_channel = g.band_pixels;
   args.w = weights;
   const float* tap0 = dy_band + static_cast<int64_t>(g.taps_h - 1) * g.row + g.taps_w - 1;
-  const int per_phase = vectors / kernel.phase_vectors + vectors % kernel.phase_vectors;
-  const int calls = g.phases * per_phase;
-  int call = 0;
   for (int py = 0; py < s.stride_h; ++py) {
     const int a = g.Taps(s.kh, py, s.stride_h);
     for (int px = 0; px < s.stride_w; ++px) {
@@ -174,11 +155,6 @@ void RunBand(const ConvShape& s, const PhaseGeometry& g, const float* weights, c
         args.dx = plane + static_cast<int64_t>(v) * kernel.vw;
         kernel.phase[a - 1][b - 1][run ? 0 : 1](args);
         v += run ? kernel.phase_vectors : 1;
-        if (next_dy != nullptr) {
-          PrefetchBand(s, g, next_dy, next_band * kBandRows, s.k * call / calls,
-                       s.k * (call + 1) / calls);
-        }
-        ++call;
       }
       args.w += static_cast<int64_t>(s.k) * a * b * kChannels;
     }
@@ -215,13 +191,10 @@ void ConvPhasesBackwardData(const ConvShape& s, const float* w, const float* dy,
   const int64_t bands = static_cast<int64_t>(s.n) * g.bands;
   ParallelFor(threads, 1, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
-      const int64_t end = bands * (t + 1) / threads;
-      for (int64_t u = bands * t / threads; u < end; ++u) {
+      for (int64_t u = bands * t / threads; u < bands * (t + 1) / threads; ++u) {
         const int64_t b = u / g.bands;
-        const int64_t next = u + 1;
         RunBand(s, g, weights, dy + b * image_out, static_cast<int>(u % g.bands),
-                next < end ? dy + next / g.bands * image_out : nullptr,
-                static_cast<int>(next % g.bands), slots + t * g.slot, dx + b * image_in);
+                slots + t * g.slot, dx + b * image_in);
       }
     }
   });
