@@ -362,16 +362,18 @@ int64_t ConvScratchSize(const ConvShape& shape) {
           : 0;
   const int64_t direct = ConvDirectScratchSize(shape) + kAlignmentFloats +
                          (ConvDirectForwardFits(shape) ? ConvDirectWeightsSize(shape) : 0);
-  if (ConvDirectForwardFits(shape) && ConvDirectBackwardDataFits(shape) &&
+  const bool data_direct = ConvDirectBackwardDataFits(shape);
+  const bool data_phases = ConvPhasesBackwardDataFits(shape);
+  const int64_t phases = data_phases ? ConvPhasesScratchSize(shape) : 0;
+  // No pass through im2col (conv1-conv5): no column matrix.
+  if (ConvDirectForwardFits(shape) && (data_direct || data_phases) &&
       ConvDirectBackwardFilterFits(shape)) {
-    return std::max(winograd, direct);
+    return std::max({winograd, direct, phases});
   }
   const Layout l = MakeLayout(shape);
   const int64_t im2col = kAlignmentFloats + MatrixOffset(shape, l) + MatrixSize(shape, l) +
                          shape.groups * ForwardPackedA(shape, l).size();
-  const int64_t data = ConvDirectBackwardDataFits(shape)   ? 0
-                       : ConvPhasesBackwardDataFits(shape) ? ConvPhasesScratchSize(shape)
-                                                           : DataScratchSize(shape, l);
+  const int64_t data = data_direct || data_phases ? phases : DataScratchSize(shape, l);
   return std::max({im2col, direct, winograd, data});
 }
 

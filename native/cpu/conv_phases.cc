@@ -21,6 +21,11 @@ constexpr int kChannels = ConvKernel::kPhaseChannels;
 // core's L2 while the kernels sweep the band once per phase.
 constexpr int kBandRows = 16;
 
+// The threads' slots share at most 8 MiB, as the backward-filter pass's images do
+// (conv_direct.cc): conv1's slot is 0.6 MB, so up to 14 threads run the pass, and on more this
+// scratch stays below conv3's, the network's largest.
+constexpr int64_t kMaxSlotFloats = int64_t{1} << 21;
+
 int CeilDiv(int a, int b) { return (a + b - 1) / b; }
 
 struct PhaseGeometry {
@@ -47,6 +52,11 @@ struct PhaseGeometry {
   int64_t dy_channel;   // floats of one output channel's band of dy
   int64_t slot;         // floats of a thread's band of dy and band of phase planes
 };
+
+// Threads that run the pass, each with its slot.
+int Workers(const PhaseGeometry& g) {
+  return static_cast<int>(std::clamp<int64_t>(kMaxSlotFloats / g.slot, 1, ThreadCount()));
+}
 
 int64_t WeightsSize(const ConvShape& s) {
   int64_t taps = 0;
@@ -175,7 +185,8 @@ bool ConvPhasesBackwardDataFits(const ConvShape& s) {
 }
 
 int64_t ConvPhasesScratchSize(const ConvShape& s) {
-  return kAlignmentFloats + WeightsSize(s) + ThreadCount() * PhaseGeometry(s).slot;
+  const PhaseGeometry g(s);
+  return kAlignmentFloats + WeightsSize(s) + Workers(g) * g.slot;
 }
 
 void ConvPhasesBackwardData(const ConvShape& s, const float* w, const float* dy, float* dx,
@@ -186,8 +197,8 @@ void ConvPhasesBackwardData(const ConvShape& s, const float* w, const float* dy,
   float* slots = weights + WeightsSize(s);
   const int64_t image_in = static_cast<int64_t>(s.c) * s.h * s.w;
   const int64_t image_out = static_cast<int64_t>(s.k) * s.out_h() * s.out_w();
-  // One slot per thread; the images' bands split evenly between them.
-  const int threads = ThreadCount();
+  // One slot per worker; the images' bands split evenly between them.
+  const int threads = Workers(g);
   const int64_t bands = static_cast<int64_t>(s.n) * g.bands;
   ParallelFor(threads, 1, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) {
