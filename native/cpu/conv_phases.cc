@@ -28,6 +28,9 @@ constexpr int64_t kMaxSlotFloats = int64_t{1} << 21;
 
 int CeilDiv(int a, int b) { return (a + b - 1) / b; }
 
+// The filter rows of phase row p, ceil((kh - p) / stride_h); the same for columns.
+int Taps(int kernel, int p, int stride) { return CeilDiv(kernel - p, stride); }
+
 struct PhaseGeometry {
   explicit PhaseGeometry(const ConvShape& s)
       : taps_h(CeilDiv(s.kh, s.stride_h)),
@@ -40,9 +43,6 @@ struct PhaseGeometry {
         // last row read no further for tap (0, 0).
         dy_channel(AlignedSize(static_cast<int64_t>(kBandRows + taps_h - 1) * row + taps_w - 1)),
         slot(s.k * dy_channel + phases * kChannels * band_pixels) {}
-
-  // The filter rows of phase row p: ceil((kh - p) / stride), and the same for columns.
-  int Taps(int kernel, int p, int stride) const { return CeilDiv(kernel - p, stride); }
 
   int taps_h, taps_w;   // the most filter rows and columns in a phase
   int row;              // floats per row of dy's copy and of a phase plane: out_w + taps_w - 1
@@ -62,7 +62,7 @@ int64_t WeightsSize(const ConvShape& s) {
   int64_t taps = 0;
   for (int py = 0; py < s.stride_h; ++py) {
     for (int px = 0; px < s.stride_w; ++px) {
-      taps += static_cast<int64_t>(CeilDiv(s.kh - py, s.stride_h)) * CeilDiv(s.kw - px, s.stride_w);
+      taps += static_cast<int64_t>(Taps(s.kh, py, s.stride_h)) * Taps(s.kw, px, s.stride_w);
     }
   }
   return AlignedSize(taps * s.k * kChannels);
@@ -70,11 +70,11 @@ int64_t WeightsSize(const ConvShape& s) {
 
 // w reordered phase by phase (row-major), each as (k, a, b, kChannels): filter row py + a *
 // stride_h and column px + b * stride_w, zeros for the channels past s.c.
-void PackWeights(const ConvShape& s, const PhaseGeometry& g, const float* w, float* packed) {
+void PackWeights(const ConvShape& s, const float* w, float* packed) {
   for (int py = 0; py < s.stride_h; ++py) {
-    const int rows = g.Taps(s.kh, py, s.stride_h);
+    const int rows = Taps(s.kh, py, s.stride_h);
     for (int px = 0; px < s.stride_w; ++px) {
-      const int columns = g.Taps(s.kw, px, s.stride_w);
+      const int columns = Taps(s.kw, px, s.stride_w);
       for (int k = 0; k < s.k; ++k) {
         for (int a = 0; a < rows; ++a) {
           for (int b = 0; b < columns; ++b) {
@@ -155,9 +155,9 @@ void RunBand(const ConvShape& s, const PhaseGeometry& g, const float* weights, c
   args.w = weights;
   const float* tap0 = dy_band + static_cast<int64_t>(g.taps_h - 1) * g.row + g.taps_w - 1;
   for (int py = 0; py < s.stride_h; ++py) {
-    const int a = g.Taps(s.kh, py, s.stride_h);
+    const int a = Taps(s.kh, py, s.stride_h);
     for (int px = 0; px < s.stride_w; ++px) {
-      const int b = g.Taps(s.kw, px, s.stride_w);
+      const int b = Taps(s.kw, px, s.stride_w);
       float* plane = planes + (py * s.stride_w + px) * kChannels * g.band_pixels;
       for (int v = 0; v < vectors;) {
         const bool run = v + kernel.phase_vectors <= vectors;
@@ -193,7 +193,7 @@ void ConvPhasesBackwardData(const ConvShape& s, const float* w, const float* dy,
                             float* scratch) {
   const PhaseGeometry g(s);
   float* weights = Aligned(scratch);
-  PackWeights(s, g, w, weights);
+  PackWeights(s, w, weights);
   float* slots = weights + WeightsSize(s);
   const int64_t image_in = static_cast<int64_t>(s.c) * s.h * s.w;
   const int64_t image_out = static_cast<int64_t>(s.k) * s.out_h() * s.out_w();

@@ -21,10 +21,11 @@
 
 namespace alexnet::cpu {
 
-// Whether the backward-data pass of `shape` runs here: one group, no padding, a stride above 1
-// that the filter spans whole (h - kh and w - kw multiples of it), at most 3 taps per phase and
-// dimension, at most kPhaseChannels input channels, with kernels for the instruction set (AVX-512
-// and AVX2); not where ALEXNET_CONV_ALGO=im2col.
+// Whether the backward-data pass of `shape` runs here: one group, no padding, strides above 1 and
+// at most the filter's size, which the input's last filter reaches exactly (h - kh and w - kw
+// multiples of them), at most 3 taps per phase and dimension, at most kPhaseChannels input
+// channels, and kernels for the instruction set (AVX-512 and AVX2); not where
+// ALEXNET_CONV_ALGO=im2col.
 bool ConvPhasesBackwardDataFits(const ConvShape& shape);
 
 // Floats of scratch ConvPhasesBackwardData needs: the weights reordered by phase, and each
