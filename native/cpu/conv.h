@@ -1,6 +1,7 @@
 // 2-D convolution (cross-correlation, as in Caffe and cuDNN) for the CPU backend: forward,
 // backward-data and backward-filter, with groups, through im2col + Sgemm per group, or where
-// conv_direct.h says so (ConvDirectForwardFits, ConvDirectBackwardDataFits) its direct kernels.
+// conv_direct.h says so (ConvDirectForwardFits, ConvDirectBackwardDataFits) its direct kernels,
+// and a strided backward-data pass by phases where conv_phases.h says so (conv1's).
 //
 // Layouts: x (n, c, h, w), w (k, c / groups, kh, kw) (OIHW), y (n, k, out_h, out_w), all dense.
 // Group g maps input channels [g * c/groups, (g+1) * c/groups) to output channels
