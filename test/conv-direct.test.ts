@@ -18,10 +18,9 @@
  * and kernel ran. A last check runs the same child on 1 and on 3 threads and requires the same
  * bits.
  */
-import * as path from 'node:path';
 import type { ConvShape } from '../lib';
 import { expectFreshBuild } from './util/built-cli';
-import { floatBits as bits, expectClose, type Tolerance } from './util/compare';
+import { accumulation, floatBits as bits, expectClose } from './util/compare';
 import {
   BVLC_CONVS,
   type ConvDims,
@@ -32,10 +31,14 @@ import {
   biasReluReference as epilogue,
   outputSize,
 } from './util/conv';
-import { decodeFloats, encodeFloats, KERNELS, runKernelChild } from './util/kernels';
+import {
+  CONV_CHILD_PRELUDE,
+  decodeFloats,
+  encodeFloats,
+  KERNELS,
+  runKernelChild,
+} from './util/kernels';
 import { Rng, testSeed } from './util/random';
-
-const DIST = path.join(__dirname, '..', 'dist', 'lib');
 
 const CASES: [string, ConvShape][] = [
   ['AlexNet conv1 (3 channels, 11x11, stride 4)', BVLC_CONVS.conv1],
@@ -171,21 +174,11 @@ const DATA: CaseData[] = CASES.map(([, shape]) => {
 });
 
 /** Run in the child: y and dx of every case, with the algorithms and kernel that made them. */
-const CHILD = `
-const api = require(${JSON.stringify(path.join(DIST, 'index.js'))});
-const { native } = require(${JSON.stringify(path.join(DIST, 'native.js'))});
-const input = JSON.parse(require('fs').readFileSync(0, 'utf8'));
-const decode = (s) => { const b = Buffer.from(s, 'base64'); return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4); };
-const encode = (a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
+const CHILD = `${CONV_CHILD_PRELUDE}
 const out = input.cases.map(({ shape, x, w, dy, bias }) => {
   const plan = new api.ConvPlan(shape);
   const p = plan.inputShape, q = plan.weightShape, o = plan.outputShape;
-  const handle = new native.ConvPlan(p[0], p[1], p[2], p[3], q[0], q[2], q[3],
-    ...(Array.isArray(shape.stride) ? shape.stride : [shape.stride ?? 1, shape.stride ?? 1]),
-    ...(Array.isArray(shape.pad) ? shape.pad : [shape.pad ?? 0, shape.pad ?? 0]),
-    shape.groups ?? 1, 'cpu');
-  const algorithms = native.convAlgorithms(handle);
-  handle.dispose();
+  const algorithms = convAlgorithms(plan, shape);
   const tx = api.Tensor.from(decode(x), p);
   const tw = api.Tensor.from(decode(w), q);
   const tdy = api.Tensor.from(decode(dy), o);
@@ -248,16 +241,6 @@ function runChild(env: Record<string, string>): { isa: string; out: ChildCase[] 
       dw: decodeFloats(c.dw),
     })),
   };
-}
-
-/**
- * As in conv.test.ts: inputs, weights and dy are uniform in [-1, 1], so each product is at most
- * 1, and a float32 sum of `length` of them is off the float64 one by rounding alone, of standard
- * deviation about 2^-24 * length / 7 for random signs; 1e-6 * length is about 100 of those, ample
- * for the largest of a million outputs and far below the O(1) error of a wrong tap or channel.
- */
-function accumulation(length: number): Tolerance {
-  return { rtol: 0, atol: 1e-6 * length };
 }
 
 describe(`direct convolution against float64 (seed ${seed})`, () => {

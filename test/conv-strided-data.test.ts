@@ -18,15 +18,18 @@
  * Each run is a child process with ALEXNET_CONV_ALGO, ALEXNET_GEMM_ISA naming the kernel and
  * ALEXNET_NUM_THREADS, which the addon reads once per process; the child reports the algorithm.
  */
-import * as path from 'node:path';
 import type { ConvShape } from '../lib';
 import { expectFreshBuild } from './util/built-cli';
-import { floatBits as bits, expectClose, type Tolerance } from './util/compare';
+import { accumulation, floatBits as bits, expectClose } from './util/compare';
 import { BVLC_CONVS, convBackwardData, dimsOf, outputSize } from './util/conv';
-import { decodeFloats, encodeFloats, KERNELS, runKernelChild } from './util/kernels';
+import {
+  CONV_CHILD_PRELUDE,
+  decodeFloats,
+  encodeFloats,
+  KERNELS,
+  runKernelChild,
+} from './util/kernels';
 import { Rng, testSeed } from './util/random';
-
-const DIST = path.join(__dirname, '..', 'dist', 'lib');
 
 /** [name, shape, the algorithm ALEXNET_CONV_ALGO=direct runs it with]. */
 const CASES: [string, ConvShape, string][] = [
@@ -98,21 +101,11 @@ const DATA = CASES.map(([, shape]) => {
 });
 
 /** Run in the child: dx of every case, with the algorithm and kernel that made it. */
-const CHILD = `
-const api = require(${JSON.stringify(path.join(DIST, 'index.js'))});
-const { native } = require(${JSON.stringify(path.join(DIST, 'native.js'))});
-const input = JSON.parse(require('fs').readFileSync(0, 'utf8'));
-const decode = (s) => { const b = Buffer.from(s, 'base64'); return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4); };
-const encode = (a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
+const CHILD = `${CONV_CHILD_PRELUDE}
 const out = input.cases.map(({ shape, w, dy }) => {
   const plan = new api.ConvPlan(shape);
   const p = plan.inputShape, q = plan.weightShape, o = plan.outputShape;
-  const handle = new native.ConvPlan(p[0], p[1], p[2], p[3], q[0], q[2], q[3],
-    ...(Array.isArray(shape.stride) ? shape.stride : [shape.stride ?? 1, shape.stride ?? 1]),
-    ...(Array.isArray(shape.pad) ? shape.pad : [shape.pad ?? 0, shape.pad ?? 0]),
-    shape.groups ?? 1, 'cpu');
-  const algorithm = native.convAlgorithms(handle).backwardData;
-  handle.dispose();
+  const algorithm = convAlgorithms(plan, shape).backwardData;
   const tw = api.Tensor.from(decode(w), q);
   const tdy = api.Tensor.from(decode(dy), o);
   const dx = api.Tensor.zeros(p);
@@ -147,16 +140,6 @@ function runChild(
     input,
   );
   return { isa, algorithms: out.map((c) => c.algorithm), dx: out.map((c) => decodeFloats(c.dx)) };
-}
-
-/**
- * As in conv.test.ts: w and dy are uniform in [-1, 1], so each product is at most 1, and a float32
- * sum of `length` of them is off the float64 one by rounding alone, of standard deviation about
- * 2^-24 * length / 7 for random signs; 1e-6 * length is about 100 of those, ample for the largest
- * of a million outputs and far below the O(1) error of a wrong tap, row or image.
- */
-function accumulation(length: number): Tolerance {
-  return { rtol: 0, atol: 1e-6 * length };
 }
 
 describe(`strided backward-data against float64, on 1 to 3 threads (seed ${seed})`, () => {

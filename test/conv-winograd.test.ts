@@ -9,15 +9,18 @@
  * threads. Without the variable, the same shapes run the direct or im2col forward: Winograd is
  * never the default.
  */
-import * as path from 'node:path';
 import type { ConvShape } from '../lib';
 import { expectFreshBuild } from './util/built-cli';
 import { expectClose, floatBits } from './util/compare';
 import { BVLC_CONVS, biasReluReference, convForward, dimsOf } from './util/conv';
-import { decodeFloats, encodeFloats, KERNELS, runKernelChild } from './util/kernels';
+import {
+  CONV_CHILD_PRELUDE,
+  decodeFloats,
+  encodeFloats,
+  KERNELS,
+  runKernelChild,
+} from './util/kernels';
 import { Rng, testSeed } from './util/random';
-
-const DIST = path.join(__dirname, '..', 'dist', 'lib');
 
 const CASES: [string, ConvShape][] = [
   [
@@ -65,19 +68,11 @@ const DATA = CASES.map(([, shape]) => {
 });
 
 /** Run in the child: y and the fused y of every case, with the forward's algorithm. */
-const CHILD = `
-const api = require(${JSON.stringify(path.join(DIST, 'index.js'))});
-const { native } = require(${JSON.stringify(path.join(DIST, 'native.js'))});
-const input = JSON.parse(require('fs').readFileSync(0, 'utf8'));
-const decode = (s) => { const b = Buffer.from(s, 'base64'); return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4); };
-const encode = (a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
+const CHILD = `${CONV_CHILD_PRELUDE}
 const out = input.cases.map(({ shape, x, w, bias }) => {
   const plan = new api.ConvPlan(shape);
   const p = plan.inputShape, q = plan.weightShape, o = plan.outputShape;
-  const handle = new native.ConvPlan(p[0], p[1], p[2], p[3], q[0], q[2], q[3], 1, 1,
-    shape.pad ?? 0, shape.pad ?? 0, shape.groups ?? 1, 'cpu');
-  const { forward } = native.convAlgorithms(handle);
-  handle.dispose();
+  const { forward } = convAlgorithms(plan, shape);
   const tx = api.Tensor.from(decode(x), p);
   const tw = api.Tensor.from(decode(w), q);
   const tb = api.Tensor.from(decode(bias), [o[1]]);

@@ -1,7 +1,7 @@
 import { ArgumentError, ConvPlan, type ConvShape, DisposedError, ShapeError, Tensor } from '../lib';
 import { cudaUnavailable } from '../lib/device';
 import { native } from '../lib/native';
-import { expectClose, type Tolerance } from './util/compare';
+import { accumulation, expectClose } from './util/compare';
 import {
   BVLC_CONVS,
   convForward,
@@ -12,17 +12,6 @@ import {
 } from './util/conv';
 import { sampleIndices } from './util/gradient';
 import { Rng, testSeed } from './util/random';
-
-/**
- * Inputs, weights and output gradients are uniform in [-1, 1], so each product is at most 1 and
- * the float32 result differs from the float64 reference only by the rounding of a sum of
- * `length` terms. For random signs its standard deviation is about 2^-24 * length / 7 (the
- * partial sums grow like sqrt(length) / 3); 1e-6 * length is 100 standard deviations, ample for
- * the maximum over a million outputs, yet far below the O(1) error of a wrong index.
- */
-function accumulation(length: number): Tolerance {
-  return { rtol: 0, atol: 1e-6 * length };
-}
 
 interface Check {
   /** Indices of dx and dw checked against finite differences (all of them when fewer). */
